@@ -1,0 +1,3 @@
+"""stackwatch: provider health, usage and cost as OpenTelemetry metrics."""
+
+__version__ = "0.1.0"

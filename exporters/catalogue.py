@@ -1,0 +1,214 @@
+"""The metric catalogue: every metric stackwatch exports, in one place.
+
+Each provider module declares its own `METRICS` (so a provider's whole story
+stays in its module); this module gathers them, adds the shared ones, computes
+the Prometheus name each becomes, and renders `docs/metrics.md`.
+
+Prometheus names follow prometheus/otlptranslator's default strategy
+(UnderscoreEscapingWithSuffixes), the one Prometheus 3's OTLP receiver uses.
+The end-to-end tests prove every name against a real Prometheus.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Kind(str, Enum):
+    COUNTER = "counter"  # monotonic cumulative sum
+    GAUGE = "gauge"  # observable gauge, last value per series
+    HISTOGRAM = "histogram"  # explicit-bucket histogram, cumulative
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One catalogued metric. `attributes` are the only attribute keys it may carry."""
+
+    name: str
+    kind: Kind
+    unit: str
+    description: str
+    attributes: tuple[str, ...] = ()
+    buckets: tuple[float, ...] = ()  # histograms only
+    # Optional attributes may be absent on some points (e.g. `model` on non-AI cost).
+    optional_attributes: tuple[str, ...] = field(default=())
+
+    @property
+    def prometheus_name(self) -> str:
+        return prometheus_name(self.name, self.unit, self.kind)
+
+    @property
+    def prometheus_series(self) -> tuple[str, ...]:
+        base = self.prometheus_name
+        if self.kind is Kind.HISTOGRAM:
+            return (f"{base}_bucket", f"{base}_sum", f"{base}_count")
+        return (base,)
+
+    @property
+    def prometheus_labels(self) -> tuple[str, ...]:
+        return tuple(prometheus_label(a) for a in self.attributes)
+
+
+# --- prometheus/otlptranslator (v1.0.0) naming, UnderscoreEscapingWithSuffixes ---
+
+_UNIT_MAP = {
+    "d": "days", "h": "hours", "min": "minutes", "s": "seconds", "ms": "milliseconds",
+    "us": "microseconds", "ns": "nanoseconds", "By": "bytes", "KiBy": "kibibytes",
+    "MiBy": "mebibytes", "GiBy": "gibibytes", "TiBy": "tibibytes", "KBy": "kilobytes",
+    "MBy": "megabytes", "GBy": "gigabytes", "TBy": "terabytes", "m": "meters",
+    "V": "volts", "A": "amperes", "J": "joules", "W": "watts", "g": "grams",
+    "Cel": "celsius", "Hz": "hertz", "1": "", "%": "percent",
+}
+_PER_UNIT_MAP = {"s": "second", "m": "minute", "h": "hour", "d": "day", "w": "week",
+                 "mo": "month", "y": "year"}
+_INVALID = re.compile(r"[^a-zA-Z0-9:]+")
+
+
+def _unit_suffixes(unit: str) -> tuple[str, str]:
+    parts = unit.split("/", 1)
+    main = parts[0].strip()
+    main_suffix = "" if (not main or "{" in main or "}" in main) else _UNIT_MAP.get(main, main)
+    per_suffix = ""
+    if len(parts) > 1 and parts[1].strip() and not ("{" in parts[1] or "}" in parts[1]):
+        per = parts[1].strip()
+        per_suffix = "per_" + _PER_UNIT_MAP.get(per, per)
+    return main_suffix, per_suffix
+
+
+def _clean(unit_suffix: str) -> str:
+    return re.sub(r"_+", "_", re.sub(r"[^a-zA-Z0-9:]", "_", unit_suffix)).removeprefix("_")
+
+
+def prometheus_name(name: str, unit: str, kind: Kind) -> str:
+    tokens = [t for t in _INVALID.split(name) if t]
+    main, per = _unit_suffixes(unit)
+    main, per = _clean(main), _clean(per)
+    if main in tokens:
+        main = ""
+    if per == "per_":
+        per = ""
+    else:
+        per = per.removesuffix("_")
+        if per in tokens:
+            per = ""
+    if per:
+        main = main.removesuffix("_")
+    if main:
+        tokens.append(main)
+    if per:
+        tokens.append(per)
+    if kind is Kind.COUNTER:
+        tokens = [t for t in tokens if t != "total"] + ["total"]
+    if unit == "1" and kind is Kind.GAUGE:
+        tokens = [t for t in tokens if t != "ratio"] + ["ratio"]
+    result = "_".join(tokens)
+    return "_" + result if result[:1].isdigit() else result
+
+
+def prometheus_label(attribute: str) -> str:
+    label = re.sub(r"[^a-zA-Z0-9_]", "_", attribute)
+    return "key_" + label if label[:1].isdigit() else label
+
+
+# --- shared metrics (health, cost, budgets, thresholds) ---
+
+PROVIDER = "provider"
+
+SHARED_METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec("stackwatch.provider.up", Kind.GAUGE, "{status}",
+               "1 when the provider's latest poll of every stream succeeded, 0 when any failed.",
+               (PROVIDER,)),
+    MetricSpec("stackwatch.provider.last_success_timestamp", Kind.GAUGE, "s",
+               "Unix time of the provider's latest poll cycle in which every stream succeeded.",
+               (PROVIDER,)),
+    MetricSpec("stackwatch.provider.api.requests", Kind.COUNTER, "{request}",
+               "HTTP requests sent to the provider's API, by operation and response status "
+               "(`timeout` or `transport_error` when no response arrived).",
+               (PROVIDER, "operation", "status_code")),
+    MetricSpec("stackwatch.provider.ratelimit.remaining", Kind.GAUGE, "1",
+               "Rate-limit headroom: remaining / limit from the provider's latest rate-limit headers.",
+               (PROVIDER,)),
+    MetricSpec("stackwatch.provider.poll.duration", Kind.HISTOGRAM, "s",
+               "Wall time of one poll of one stream.", (PROVIDER, "stream", "outcome"),
+               buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)),
+    MetricSpec("stackwatch.provider.poll.errors", Kind.COUNTER, "{error}",
+               "Failed polls, by stream and reason (auth, rate_limited, server_error, timeout, "
+               "transport, malformed, client_error).", (PROVIDER, "stream", "reason")),
+    MetricSpec("stackwatch.provider.invalid_items", Kind.COUNTER, "{item}",
+               "Items in a provider response that failed validation and were skipped.",
+               (PROVIDER, "stream")),
+    MetricSpec("stackwatch.cost.today_usd", Kind.GAUGE, "{USD}",
+               "Cost of the current UTC day so far, billed where billed figures exist, else estimated.",
+               (PROVIDER, "service", "project", "cost_source"), optional_attributes=("model",)),
+    MetricSpec("stackwatch.cost.month_to_date_usd", Kind.GAUGE, "{USD}",
+               "Cost of the current UTC calendar month so far.",
+               (PROVIDER, "service", "project", "cost_source"), optional_attributes=("model",)),
+    MetricSpec("stackwatch.cost.forecast.month_end_usd", Kind.GAUGE, "{USD}",
+               "Forecast cost of the whole current month (see docs/monitoring-guide.md, Forecast).",
+               (PROVIDER,)),
+    MetricSpec("stackwatch.cost.unpriced_items", Kind.COUNTER, "{item}",
+               "Usage items with no price (unknown model or plan): counted, never priced at $0.",
+               (PROVIDER, "item")),
+    MetricSpec("stackwatch.budget.monthly_usd", Kind.GAUGE, "{USD}",
+               "Monthly budget from config; provider=\"all\" is the total budget.", (PROVIDER,)),
+    MetricSpec("stackwatch.budget.daily_usd", Kind.GAUGE, "{USD}",
+               "Daily budget from config; provider=\"all\" is the total budget.", (PROVIDER,)),
+    MetricSpec("stackwatch.threshold.response_time", Kind.GAUGE, "s",
+               "Response-time alert threshold from config, by tier (frontend, backend, database).",
+               ("tier",)),
+    MetricSpec("stackwatch.threshold.error_rate", Kind.GAUGE, "1",
+               "Error-rate alert threshold from config.", ()),
+    MetricSpec("stackwatch.threshold.cpu_utilization", Kind.GAUGE, "1",
+               "CPU utilisation alert threshold from config.", ()),
+    MetricSpec("stackwatch.threshold.memory_utilization", Kind.GAUGE, "1",
+               "Memory utilisation alert threshold from config.", ()),
+    MetricSpec("stackwatch.threshold.availability", Kind.GAUGE, "1",
+               "Availability objective from config.", ()),
+)
+
+PROVIDER_MODULES = ("vercel", "vercel_drains", "render", "supabase", "openai", "llamacloud")
+
+
+def all_metrics() -> tuple[MetricSpec, ...]:
+    specs = list(SHARED_METRICS)
+    for module_name in PROVIDER_MODULES:
+        module = importlib.import_module(f"exporters.{module_name}")
+        specs.extend(getattr(module, "METRICS", ()))
+    names = [s.name for s in specs]
+    duplicates = {n for n in names if names.count(n) > 1}
+    if duplicates:
+        raise ValueError(f"metric declared twice: {sorted(duplicates)}")
+    return tuple(specs)
+
+
+def by_name() -> dict[str, MetricSpec]:
+    return {s.name: s for s in all_metrics()}
+
+
+def render_markdown() -> str:
+    lines = [
+        "# Metric catalogue",
+        "",
+        "Generated by `stackwatch catalogue` from `exporters/catalogue.py` and each provider",
+        "module's `METRICS`; do not edit by hand (a test fails when this file is stale).",
+        "",
+        "Resource attributes on every metric: `service.name=stackwatch` (Prometheus `job`),",
+        "`deployment.environment`. Prometheus names follow the OTLP translator's default",
+        "strategy (`UnderscoreEscapingWithSuffixes`). Currency is in the name (`_usd`),",
+        "never in the unit.",
+        "",
+        "| OTel name | type | unit | attributes | Prometheus name | description |",
+        "|---|---|---|---|---|---|",
+    ]
+    for spec in sorted(all_metrics(), key=lambda s: s.name):
+        attrs = ", ".join(f"`{a}`" for a in spec.attributes)
+        if spec.optional_attributes:
+            attrs += (", " if attrs else "") + ", ".join(f"`{a}`?" for a in spec.optional_attributes)
+        prom = ", ".join(f"`{n}`" for n in spec.prometheus_series)
+        lines.append(f"| `{spec.name}` | {spec.kind.value} | `{spec.unit}` | {attrs or '—'} "
+                     f"| {prom} | {spec.description} |")
+    lines += ["", "`?` marks an attribute present only on some series (e.g. `model` on AI costs).", ""]
+    return "\n".join(lines)

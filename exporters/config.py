@@ -1,0 +1,243 @@
+"""`stackwatch.yaml`: strict, typed configuration.
+
+Every object forbids unknown keys; a wrong type or a missing value becomes a
+`ConfigError` that names the file, the key path and what was expected. Secrets
+never live in this file: each provider names the environment variable its
+credential comes from, and `Secrets.from_env` reads them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+PROVIDER_NAMES = ("vercel", "render", "supabase", "openai", "llamacloud")
+
+# The environment variable each provider's credential comes from.
+SECRET_ENV = {
+    "vercel": "VERCEL_TOKEN",
+    "render": "RENDER_API_KEY",
+    "supabase": "SUPABASE_ACCESS_TOKEN",
+    "openai": "OPENAI_ADMIN_KEY",
+    "llamacloud": "LLAMA_CLOUD_API_KEY",
+}
+DRAIN_SECRET_ENV = "VERCEL_DRAIN_SECRET"
+
+PositiveSeconds = Annotated[float, Field(gt=0)]
+Usd = Annotated[float, Field(ge=0)]
+Ratio = Annotated[float, Field(gt=0, le=1)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
+
+
+class ProviderBase(Strict):
+    enabled: bool = False
+    base_url: str = Field(description="API base URL; point it at the simulator for a demo")
+    poll_interval_seconds: PositiveSeconds = 60.0
+    # Slow-changing streams (project lists, billing, backups) poll this often.
+    slow_poll_interval_seconds: PositiveSeconds = 900.0
+    # How far back the first cycle reads history (month-to-date and the forecast need >= 31 + 7).
+    history_days: Annotated[int, Field(ge=1, le=365)] = 38
+    timeout_seconds: PositiveSeconds = 10.0
+    max_retries: Annotated[int, Field(ge=0, le=10)] = 4
+    max_concurrency: Annotated[int, Field(ge=1, le=64)] = 8
+
+
+class VercelConfig(ProviderBase):
+    base_url: str = "https://api.vercel.com"
+    team_id: str | None = Field(default=None, description="team_… id, sent as teamId on every call")
+
+
+class RenderConfig(ProviderBase):
+    base_url: str = "https://api.render.com/v1"
+    owner_id: str | None = Field(default=None, description="workspace (owner) id; all owners when unset")
+    service_ids: list[str] = Field(default_factory=list, description="restrict to these services")
+    metrics_resolution_seconds: Annotated[int, Field(ge=30)] = 60
+
+
+class SupabaseConfig(ProviderBase):
+    base_url: str = "https://api.supabase.com"
+    project_refs: list[str] = Field(default_factory=list, description="restrict to these projects")
+    plan: Literal["free", "pro", "team", "enterprise"] = "pro"
+    health_services: list[str] = Field(
+        default_factory=lambda: ["auth", "db", "pooler", "realtime", "rest", "storage"])
+
+
+class OpenAIConfig(ProviderBase):
+    base_url: str = "https://api.openai.com/v1"
+    project_ids: list[str] = Field(default_factory=list, description="restrict to these projects")
+
+
+class LlamaCloudConfig(ProviderBase):
+    base_url: str = "https://api.cloud.llamaindex.ai"
+    organization_id: str | None = None
+    project_id: str | None = None
+    plan: Literal["free", "starter", "pro", "pay_as_you_go"] = "pay_as_you_go"
+
+    @model_validator(mode="after")
+    def _organization_required_when_enabled(self) -> "LlamaCloudConfig":
+        if self.enabled and not self.organization_id:
+            raise ValueError("organization_id is required when llamacloud is enabled")
+        return self
+
+
+class Providers(Strict):
+    vercel: VercelConfig = Field(default_factory=VercelConfig)
+    render: RenderConfig = Field(default_factory=RenderConfig)
+    supabase: SupabaseConfig = Field(default_factory=SupabaseConfig)
+    openai: OpenAIConfig = Field(default_factory=OpenAIConfig)
+    llamacloud: LlamaCloudConfig = Field(default_factory=LlamaCloudConfig)
+
+    def enabled(self) -> dict[str, ProviderBase]:
+        return {name: getattr(self, name) for name in PROVIDER_NAMES if getattr(self, name).enabled}
+
+
+class MonthlyBudgets(Strict):
+    total: Usd | None = None
+    vercel: Usd | None = None
+    render: Usd | None = None
+    supabase: Usd | None = None
+    openai: Usd | None = None
+    llamacloud: Usd | None = None
+
+
+class DailyBudgets(MonthlyBudgets):
+    pass
+
+
+class Budgets(Strict):
+    monthly_usd: MonthlyBudgets = Field(default_factory=MonthlyBudgets)
+    daily_usd: DailyBudgets = Field(default_factory=DailyBudgets)
+
+
+class ResponseTimes(Strict):
+    frontend: PositiveSeconds = 3.0
+    backend: PositiveSeconds = 2.0
+    database: PositiveSeconds = 0.5
+
+
+class Thresholds(Strict):
+    response_time_seconds: ResponseTimes = Field(default_factory=ResponseTimes)
+    error_rate_ratio: Ratio = 0.01
+    cpu_utilization_ratio: Ratio = 0.80
+    memory_utilization_ratio: Ratio = 0.85
+    availability_ratio: Ratio = 0.99
+
+
+class Service(Strict):
+    listen_host: str = "0.0.0.0"
+    listen_port: Annotated[int, Field(ge=0, le=65535)] = 9464
+    drain_max_body_bytes: Annotated[int, Field(gt=0)] = 4 * 1024 * 1024
+    metric_export_interval_seconds: PositiveSeconds = 30.0
+
+
+class Logging(Strict):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["text", "json"] = "text"
+
+
+class Config(Strict):
+    environment: str = "production"
+    providers: Providers = Field(default_factory=Providers)
+    budgets: Budgets = Field(default_factory=Budgets)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    service: Service = Field(default_factory=Service)
+    logging: Logging = Field(default_factory=Logging)
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased for the operator (no traceback needed)."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+    def render(self) -> str:
+        return "\n".join([f"invalid configuration in {self.source}:"] + [f"  - {p}" for p in self.problems])
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "(top level)"
+
+
+def _describe(error: dict) -> str:
+    path = _key_path(tuple(p for p in error["loc"] if not str(p).startswith("function-")))
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"{path}: unknown key (check the spelling; see stackwatch.example.yaml)"
+    if kind == "missing":
+        return f"{path}: required value is missing"
+    got = error.get("input")
+    shown = "" if isinstance(got, (dict, list)) else f" (got {got!r})"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{path}: expected {message[0].lower() + message[1:]}{shown}" if kind != "value_error" \
+        else f"{path}: {message}"
+
+
+def parse_config(data: object, source: str) -> Config:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(source, ["(top level): expected a mapping of keys to values"])
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(source, [_describe(e) for e in exc.errors()]) from None
+
+
+def load_config(path: str | Path) -> Config:
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(source, ["file not found (copy stackwatch.example.yaml to start)"]) from None
+    except OSError as exc:
+        raise ConfigError(source, [f"cannot read the file: {exc.strerror}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError(source, [f"{where}not valid YAML ({getattr(exc, 'problem', exc)})"]) from None
+    return parse_config(data, source)
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Credentials read from the environment. `repr` never shows a value."""
+
+    tokens: dict[str, str]
+    drain_secret: str | None
+
+    def __repr__(self) -> str:
+        return f"Secrets(providers={sorted(self.tokens)}, drain_secret={'set' if self.drain_secret else 'unset'})"
+
+    @classmethod
+    def from_env(cls, config: Config, source: str, environ: dict[str, str] | None = None) -> "Secrets":
+        env = os.environ if environ is None else environ
+        problems, tokens = [], {}
+        for name in config.providers.enabled():
+            value = env.get(SECRET_ENV[name], "").strip()
+            if not value:
+                problems.append(f"providers.{name}.enabled is true but the environment variable "
+                                f"{SECRET_ENV[name]} is not set (expected the provider's API token)")
+            tokens[name] = value
+        if problems:
+            raise ConfigError(source, problems)
+        drain = env.get(DRAIN_SECRET_ENV, "").strip() or None
+        return cls(tokens=tokens, drain_secret=drain)
+
+    def values(self) -> list[str]:
+        """Every secret value, for the log redactor."""
+        return [v for v in [*self.tokens.values(), self.drain_secret] if v]

@@ -1,0 +1,253 @@
+"""The cost model: FOCUS-shaped records, the ledger, and what is derived from it.
+
+Every cost, billed or estimated, is one `CostRecord` covering at most one UTC
+day. The ledger keeps the latest version of each record (re-fetching a day
+replaces it) and, for each provider and day, lets billed records supersede
+estimated ones. From it come cost today, month-to-date and the month-end
+forecast, by provider, service, project and model.
+"""
+
+from __future__ import annotations
+
+import calendar
+import csv
+import io
+import json
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Literal
+
+CostSource = Literal["billed", "estimated"]
+
+# FOCUS ServiceProviderName for each provider id.
+PROVIDER_DISPLAY = {"vercel": "Vercel", "render": "Render", "supabase": "Supabase",
+                    "openai": "OpenAI", "llamacloud": "LlamaIndex"}
+
+FORECAST_LOOKBACK_DAYS = 7
+
+
+def utc_day(moment: datetime) -> date:
+    return moment.astimezone(timezone.utc).date()
+
+
+def day_start(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True, slots=True)
+class CostRecord:
+    """One charge, shaped after FOCUS 1.3 (see `FOCUS_COLUMNS`)."""
+
+    provider: str  # stackwatch provider id; FOCUS ServiceProviderName via PROVIDER_DISPLAY
+    service_name: str  # ServiceName
+    service_category: str  # ServiceCategory (FOCUS's fixed list)
+    resource_id: str  # ResourceId: project / service / organisation id
+    resource_name: str  # ResourceName: what dashboards label `project`
+    period_start: datetime  # ChargePeriodStart, inclusive, UTC
+    period_end: datetime  # ChargePeriodEnd, exclusive, within the same UTC day
+    billed_cost: float  # BilledCost, USD
+    source: CostSource  # x_CostSource
+    consumed_quantity: float | None = None  # ConsumedQuantity
+    consumed_unit: str | None = None  # ConsumedUnit
+    charge_category: str = "Usage"  # ChargeCategory: Usage, Purchase, Credit, …
+    model: str | None = None  # x_Model (AI services)
+    sku: str = ""  # x_Sku: tells records with the same service/resource/day apart
+    region: str | None = None  # RegionId
+
+    def __post_init__(self) -> None:
+        if self.period_start.tzinfo is None or self.period_end.tzinfo is None:
+            raise ValueError("charge periods must be timezone-aware (UTC)")
+        if not self.period_start < self.period_end:
+            raise ValueError(f"empty charge period {self.period_start} .. {self.period_end}")
+        if utc_day(self.period_start) != utc_day(self.period_end - timedelta(microseconds=1)):
+            raise ValueError("a cost record covers at most one UTC day; split longer periods")
+
+    @property
+    def day(self) -> date:
+        return utc_day(self.period_start)
+
+    @property
+    def key(self) -> tuple:
+        return (self.provider, self.source, self.day, self.service_name, self.resource_id,
+                self.model or "", self.sku, self.charge_category)
+
+
+FOCUS_COLUMNS = (
+    "BilledCost", "EffectiveCost", "BillingCurrency", "ChargeCategory", "ChargePeriodStart",
+    "ChargePeriodEnd", "ServiceProviderName", "ServiceName", "ServiceCategory", "ResourceId",
+    "ResourceName", "RegionId", "ConsumedQuantity", "ConsumedUnit", "x_CostSource", "x_Model", "x_Sku",
+)
+
+
+def focus_row(record: CostRecord) -> dict[str, object]:
+    iso = "%Y-%m-%dT%H:%M:%SZ"
+    return {
+        "BilledCost": round(record.billed_cost, 10),
+        "EffectiveCost": round(record.billed_cost, 10),
+        "BillingCurrency": "USD",
+        "ChargeCategory": record.charge_category,
+        "ChargePeriodStart": record.period_start.astimezone(timezone.utc).strftime(iso),
+        "ChargePeriodEnd": record.period_end.astimezone(timezone.utc).strftime(iso),
+        "ServiceProviderName": PROVIDER_DISPLAY.get(record.provider, record.provider),
+        "ServiceName": record.service_name,
+        "ServiceCategory": record.service_category,
+        "ResourceId": record.resource_id,
+        "ResourceName": record.resource_name,
+        "RegionId": record.region,
+        "ConsumedQuantity": record.consumed_quantity,
+        "ConsumedUnit": record.consumed_unit,
+        "x_CostSource": record.source,
+        "x_Model": record.model,
+        "x_Sku": record.sku or None,
+    }
+
+
+def write_focus(records: Iterable[CostRecord], fmt: Literal["csv", "jsonl"], out: io.TextIOBase) -> int:
+    count = 0
+    if fmt == "jsonl":
+        for record in records:
+            out.write(json.dumps(focus_row(record), separators=(",", ":")) + "\n")
+            count += 1
+        return count
+    writer = csv.DictWriter(out, fieldnames=FOCUS_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        writer.writerow({k: ("" if v is None else v) for k, v in focus_row(record).items()})
+        count += 1
+    return count
+
+
+@dataclass(frozen=True)
+class CostSummary:
+    """What the ledger says at one moment. Keys of the breakdowns: (provider, service, project, model, source)."""
+
+    today: dict[tuple[str, str, str, str, str], float]
+    month_to_date: dict[tuple[str, str, str, str, str], float]
+    forecast_by_provider: dict[str, float]
+    today_by_provider: dict[str, float] = field(default_factory=dict)
+    month_to_date_by_provider: dict[str, float] = field(default_factory=dict)
+
+
+def month_end_forecast(daily_costs: dict[date, float], today: date, first_day: date | None) -> float:
+    """Forecast of the whole month's cost containing `today`.
+
+    forecast = cost of the month's complete days
+             + max(today so far, daily rate)          (today is not over yet)
+             + daily rate × days left after today,
+    daily rate = mean cost of the last 7 complete days (fewer when history is
+    shorter; the days before `first_day` are unknown, not free). With no
+    complete day yet, today's cost so far stands for the rate.
+    """
+    month_start = today.replace(day=1)
+    days_in_month = calendar.monthrange(today.year, today.month)[1]
+    complete = sum(v for d, v in daily_costs.items() if month_start <= d < today)
+    today_cost = daily_costs.get(today, 0.0)
+    lookback = [today - timedelta(days=i) for i in range(1, FORECAST_LOOKBACK_DAYS + 1)]
+    if first_day is not None:
+        lookback = [d for d in lookback if d >= first_day]
+    rate = sum(daily_costs.get(d, 0.0) for d in lookback) / len(lookback) if lookback else today_cost
+    days_after_today = days_in_month - today.day
+    return complete + max(today_cost, rate) + rate * days_after_today
+
+
+class CostLedger:
+    """All cost records, latest version of each, thread-safe."""
+
+    def __init__(self) -> None:
+        self._records: dict[tuple, CostRecord] = {}
+        self._first_day: dict[str, date] = {}  # first day each provider's history covers
+        self._lock = threading.Lock()
+        self._version = 0
+        self._cache: tuple[tuple[int, date], CostSummary] | None = None
+
+    def upsert(self, records: Iterable[CostRecord]) -> None:
+        with self._lock:
+            for record in records:
+                self._records[record.key] = record
+            self._version += 1
+
+    def replace_day(self, provider: str, source: CostSource, day: date, records: Iterable[CostRecord]) -> None:
+        """Replace everything one provider reported from one source for one day (a re-fetched day)."""
+        records = list(records)
+        with self._lock:
+            stale = [k for k in self._records if k[0] == provider and k[1] == source and k[2] == day]
+            for k in stale:
+                del self._records[k]
+            for record in records:
+                self._records[record.key] = record
+            self._version += 1
+
+    def covers_from(self, provider: str, day: date) -> None:
+        """Declare that `provider`'s history is complete from `day` on (for the forecast's rate)."""
+        with self._lock:
+            current = self._first_day.get(provider)
+            self._first_day[provider] = day if current is None else min(current, day)
+            self._version += 1
+
+    def effective(self) -> Iterator[CostRecord]:
+        """Records that count: for each provider and day, billed ones supersede estimated ones."""
+        with self._lock:
+            records = list(self._records.values())
+        billed_days = {(r.provider, r.day) for r in records if r.source == "billed"}
+        for record in records:
+            if record.source == "estimated" and (record.provider, record.day) in billed_days:
+                continue
+            yield record
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def summary(self, now: datetime) -> CostSummary:
+        today = utc_day(now)
+        with self._lock:
+            cache_key = (self._version, today)
+            if self._cache and self._cache[0] == cache_key:
+                return self._cache[1]
+            first_days = dict(self._first_day)
+        month_start = today.replace(day=1)
+        today_costs: dict[tuple, float] = defaultdict(float)
+        mtd: dict[tuple, float] = defaultdict(float)
+        daily: dict[str, dict[date, float]] = defaultdict(lambda: defaultdict(float))
+        for r in self.effective():
+            key = (r.provider, r.service_name, r.resource_name, r.model or "", r.source)
+            daily[r.provider][r.day] += r.billed_cost
+            if r.day == today:
+                today_costs[key] += r.billed_cost
+            if month_start <= r.day <= today:
+                mtd[key] += r.billed_cost
+        forecast = {p: month_end_forecast(days, today, first_days.get(p)) for p, days in daily.items()}
+        for provider in first_days:
+            forecast.setdefault(provider, 0.0)
+
+        def by_provider(breakdown: dict[tuple, float]) -> dict[str, float]:
+            totals: dict[str, float] = defaultdict(float)
+            for key, value in breakdown.items():
+                totals[key[0]] += value
+            return dict(totals)
+
+        summary = CostSummary(dict(today_costs), dict(mtd), forecast, by_provider(today_costs), by_provider(mtd))
+        with self._lock:
+            self._cache = (cache_key, summary)
+        return summary
+
+    def records(self) -> list[CostRecord]:
+        return sorted(self.effective(), key=lambda r: (r.provider, r.period_start, r.service_name,
+                                                       r.resource_id, r.model or "", r.sku))
+
+
+def split_by_day(start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime]]:
+    """[start, end) cut at UTC midnights, for estimates that accrue over time."""
+    cursor = start
+    while cursor < end:
+        next_midnight = day_start(utc_day(cursor) + timedelta(days=1))
+        piece_end = min(end, next_midnight)
+        yield cursor, piece_end
+        cursor = piece_end
+
+
+def month_seconds(moment: datetime) -> float:
+    days = calendar.monthrange(moment.year, moment.month)[1]
+    return days * 86400.0

@@ -1,0 +1,90 @@
+"""Rate-limit header parsing, shared by every provider client.
+
+Providers disagree on the headers: `Retry-After` (seconds or an HTTP date),
+`X-RateLimit-Reset` (Vercel, Supabase: UTC epoch seconds) and Render's
+`Ratelimit-Reset`, documented as epoch seconds while its example looks like
+seconds remaining. A value too small to be a plausible epoch is read as
+seconds remaining; anything else as an epoch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Mapping
+
+# Any epoch before 2001-09-09 (1e9) cannot be a reset time; smaller values are a delay.
+_EPOCH_FLOOR = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    limit: float | None
+    remaining: float | None
+    reset_at: float | None  # Unix time when the window resets
+
+    @property
+    def headroom(self) -> float | None:
+        if self.limit is None or self.remaining is None or self.limit <= 0:
+            return None
+        return max(0.0, min(1.0, self.remaining / self.limit))
+
+    @property
+    def exhausted(self) -> bool:
+        return self.remaining is not None and self.remaining <= 0
+
+
+def _number(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value.strip())
+    except ValueError:
+        return None
+
+
+def _header(headers: Mapping[str, str], *names: str) -> str | None:
+    lowered = {k.lower(): v for k, v in headers.items()}
+    for name in names:
+        if name.lower() in lowered:
+            return lowered[name.lower()]
+    return None
+
+
+def parse_reset(value: str | None, now: float) -> float | None:
+    """A reset header value as a Unix time: epoch seconds, or seconds remaining."""
+    number = _number(value)
+    if number is None or number < 0:
+        return None
+    return number if number >= _EPOCH_FLOOR else now + number
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """`Retry-After` as a Unix time: delta seconds or an HTTP date (RFC 9110)."""
+    if value is None:
+        return None
+    number = _number(value)
+    if number is not None:
+        return now + max(0.0, number)
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_rate_limit(headers: Mapping[str, str], now: float) -> RateLimit | None:
+    limit = _number(_header(headers, "X-RateLimit-Limit", "Ratelimit-Limit"))
+    remaining = _number(_header(headers, "X-RateLimit-Remaining", "Ratelimit-Remaining"))
+    reset = parse_reset(_header(headers, "X-RateLimit-Reset", "Ratelimit-Reset"), now)
+    if limit is None and remaining is None and reset is None:
+        return None
+    return RateLimit(limit=limit, remaining=remaining, reset_at=reset)
+
+
+def retry_at(headers: Mapping[str, str], now: float) -> float | None:
+    """When a 429 may be retried: Retry-After first, then the rate-limit reset."""
+    after = parse_retry_after(_header(headers, "Retry-After"), now)
+    if after is not None:
+        return after
+    rate = parse_rate_limit(headers, now)
+    return rate.reset_at if rate else None

@@ -1,0 +1,82 @@
+"""Wiring: from a validated config and secrets to a running collector.
+
+One place builds the MeterProvider, the metric store, the cost ledger, the
+price book, one HTTP client per enabled provider and the collector, so the
+demo, the service, the cost export and the tests all run the same code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import import_module
+
+import httpx
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricExporter, MetricReader
+
+from .catalogue import all_metrics
+from .collector import Collector, Provider
+from .config import Config, Secrets
+from .cost import CostLedger
+from .derived import register_cost_gauges, set_config_gauges
+from .http import Clock, ProviderHTTP
+from .metrics import MetricStore
+from .prices import PriceBook
+from .telemetry import METER_NAME, build_meter_provider
+
+# provider id -> "module:Class"; each class takes (provider config, ProviderHTTP).
+PROVIDER_CLASSES = {
+    "vercel": "exporters.vercel:VercelProvider",
+    "render": "exporters.render:RenderProvider",
+    "supabase": "exporters.supabase:SupabaseProvider",
+    "openai": "exporters.openai:OpenAIProvider",
+    "llamacloud": "exporters.llamacloud:LlamaCloudProvider",
+}
+
+
+def provider_class(name: str) -> type:
+    module, cls = PROVIDER_CLASSES[name].split(":")
+    return getattr(import_module(module), cls)
+
+
+@dataclass
+class Runtime:
+    config: Config
+    meter_provider: MeterProvider
+    store: MetricStore
+    ledger: CostLedger
+    prices: PriceBook
+    clock: Clock
+    collector: Collector
+
+    async def aclose(self) -> None:
+        await self.collector.aclose()
+
+    def shutdown_metrics(self) -> None:
+        """Flush and stop the OTLP pipeline (after the last cycle)."""
+        self.meter_provider.force_flush()
+        self.meter_provider.shutdown()
+
+
+def build_runtime(config: Config, secrets: Secrets, *, clock: Clock | None = None,
+                  exporter: MetricExporter | None = None, extra_readers: tuple[MetricReader, ...] = (),
+                  transport: httpx.AsyncBaseTransport | None = None) -> Runtime:
+    clock = clock or Clock()
+    meter_provider = build_meter_provider(
+        config.environment, export_interval_s=config.service.metric_export_interval_seconds,
+        exporter=exporter, extra_readers=extra_readers)
+    store = MetricStore(meter_provider.get_meter(METER_NAME), all_metrics())
+    ledger = CostLedger()
+    prices = PriceBook.load()
+    providers: list[Provider] = []
+    intervals = {}
+    for name, pconfig in config.providers.enabled().items():
+        http = ProviderHTTP(name, pconfig.base_url, secrets.tokens[name], store=store,
+                            timeout_s=pconfig.timeout_seconds, max_retries=pconfig.max_retries,
+                            max_concurrency=pconfig.max_concurrency, clock=clock, transport=transport)
+        providers.append(provider_class(name)(pconfig, http))
+        intervals[name] = (pconfig.poll_interval_seconds, pconfig.slow_poll_interval_seconds)
+    collector = Collector(providers, store=store, ledger=ledger, prices=prices, clock=clock, intervals=intervals)
+    register_cost_gauges(store, ledger, clock)
+    set_config_gauges(store, config)
+    return Runtime(config, meter_provider, store, ledger, prices, clock, collector)

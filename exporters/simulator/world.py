@@ -1,0 +1,112 @@
+"""The simulated world: scale knobs, the seed, the clock and the scenario.
+
+Everything a provider simulator serves is a pure function of (seed, scale,
+time, scenario): the same seed gives the same projects, deployments, usage and
+costs, and data appears as simulated time passes, so a second poll sees only
+what is new. Each provider simulator also computes its ground truth (exact
+costs) with its own code, independent of the exporters' cost model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+
+SCENARIOS = ("steady", "latency-spike", "error-burst", "cost-spike", "outage", "rate-limited", "flaky")
+PROVIDERS = ("vercel", "render", "supabase", "openai", "llamacloud")
+
+# Tokens the simulator accepts (one per provider); any other token gets 401.
+DEFAULT_TOKENS = {
+    "vercel": "sim-vercel-token",
+    "render": "rnd_sim_render_key",
+    "supabase": "sbp_sim_supabase_token",
+    "openai": "sk-admin-sim-openai-key",
+    "llamacloud": "llx-sim-llamacloud-key",
+}
+DEFAULT_DRAIN_SECRET = "sim-drain-secret"
+SUPABASE_SERVICE_ROLE_SECRET = "sim-service-role-secret"
+
+
+@dataclass(frozen=True)
+class Scale:
+    vercel_projects: int = 6
+    vercel_deployments_per_project_per_day: float = 1.5
+    render_services: int = 5
+    supabase_projects: int = 3
+    openai_models: int = 4
+    openai_projects: int = 3
+    llamacloud_projects: int = 2
+    history_days: int = 40
+
+    @classmethod
+    def large(cls) -> "Scale":
+        """The benchmark's large organisation."""
+        return cls(vercel_projects=200, render_services=100, supabase_projects=20,
+                   openai_models=30, openai_projects=10, llamacloud_projects=10, history_days=90)
+
+
+def stable_seed(*parts: object) -> int:
+    digest = hashlib.blake2b("/".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+@dataclass
+class World:
+    seed: int = 42
+    scale: Scale = field(default_factory=Scale)
+    # Fixed simulated "now" at start (None: the wall clock); tests and benchmarks pin it.
+    start: datetime | None = None
+    latency_s: float = 0.0
+    scenario: str = "steady"
+    scenario_provider: str | None = None  # outage / rate-limited / flaky target; None = all
+    scenario_since: float = 0.0
+    _offset_s: float = 0.0
+    _wall_at_start: float = field(default_factory=time.time)
+
+    def rng(self, *parts: object) -> random.Random:
+        """A random stream that depends only on the seed and `parts` (stable across runs)."""
+        return random.Random(stable_seed(self.seed, *parts))
+
+    # --- time ---
+
+    def now_ts(self) -> float:
+        if self.start is None:
+            return time.time() + self._offset_s
+        return self.start.timestamp() + (time.time() - self._wall_at_start) + self._offset_s
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.now_ts(), tz=timezone.utc)
+
+    def advance(self, seconds: float) -> None:
+        self._offset_s += seconds
+
+    def today(self) -> date:
+        return self.now().date()
+
+    def history_start(self) -> datetime:
+        """Midnight UTC `history_days` ago: the first moment anything exists."""
+        start_day = self.today() - timedelta(days=self.scale.history_days)
+        return datetime(start_day.year, start_day.month, start_day.day, tzinfo=timezone.utc)
+
+    def epoch(self) -> datetime:
+        """A fixed origin for generated schedules (so they do not shift as time passes)."""
+        anchor = self.start or datetime.fromtimestamp(self._wall_at_start, tz=timezone.utc)
+        day = anchor.date() - timedelta(days=self.scale.history_days)
+        return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+
+    # --- scenario ---
+
+    def set_scenario(self, name: str, provider: str | None = None) -> None:
+        if name not in SCENARIOS:
+            raise ValueError(f"unknown scenario {name!r}; expected one of {', '.join(SCENARIOS)}")
+        if provider is not None and provider not in PROVIDERS:
+            raise ValueError(f"unknown provider {provider!r}")
+        self.scenario = name
+        self.scenario_provider = provider
+        self.scenario_since = self.now_ts()
+
+    def scenario_applies(self, name: str, provider: str) -> bool:
+        return self.scenario == name and self.scenario_provider in (None, provider)
