@@ -181,8 +181,11 @@ def _describe(error: dict) -> str:
     got = error.get("input")
     shown = "" if isinstance(got, (dict, list)) else f" (got {got!r})"
     message = error["msg"].removeprefix("Value error, ")
-    return f"{path}: expected {message[0].lower() + message[1:]}{shown}" if kind != "value_error" \
-        else f"{path}: {message}"
+    if kind == "value_error":
+        return f"{path}: {message}"
+    # pydantic says "Input should be a valid integer"; the operator reads "expected a valid integer".
+    expected = message.removeprefix("Input should be ").removeprefix("input should be ")
+    return f"{path}: expected {expected[0].lower() + expected[1:]}{shown}"
 
 
 def parse_config(data: object, source: str) -> Config:

@@ -69,6 +69,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     count: int = 1
     path_contains: str = ""  # only requests whose path contains this
+    after: int = 0  # let this many matching requests through first (e.g. fail page 2, not page 1)
 
 
 @dataclass
@@ -190,6 +191,9 @@ class Simulator:
     def _take_fault(self, provider: str, path: str) -> Fault | None:
         for fault in self.faults.get(provider, []):
             if fault.path_contains in path and fault.count > 0:
+                if fault.after > 0:
+                    fault.after -= 1
+                    return None
                 fault.count -= 1
                 return fault
         return None

@@ -63,6 +63,8 @@ class World:
     scenario: str = "steady"
     scenario_provider: str | None = None  # outage / rate-limited / flaky target; None = all
     scenario_since: float = 0.0
+    # A frozen clock stands still at `start` (plus explicit advances): exact ground truth in tests.
+    frozen: bool = False
     _offset_s: float = 0.0
     _wall_at_start: float = field(default_factory=time.time)
 
@@ -75,6 +77,8 @@ class World:
     def now_ts(self) -> float:
         if self.start is None:
             return time.time() + self._offset_s
+        if self.frozen:
+            return self.start.timestamp() + self._offset_s
         return self.start.timestamp() + (time.time() - self._wall_at_start) + self._offset_s
 
     def now(self) -> datetime:

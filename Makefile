@@ -1,0 +1,50 @@
+# stackwatch: generate → lint → test. `make test` is what CI runs (.ci/run).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test install tools system-packages generate check-generated unit e2e bench clean
+
+$(BIN)/stackwatch: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/stackwatch
+
+demo: install
+	$(BIN)/stackwatch demo
+
+# Debian packages the tests use (docker-compose for `config -q`, blackbox_exporter).
+system-packages:
+	bash tools/install-system-packages.sh
+
+# Pinned real binaries: the collector (Collector Builder), Prometheus and promtool.
+tools: system-packages
+	bash tools/install-tools.sh
+
+# Every generated file, from its single source of truth.
+generate: install
+	$(BIN)/stackwatch catalogue --output docs/metrics.md
+
+# Fails when a committed generated file differs from what its source generates.
+check-generated: install
+	@tmp=$$(mktemp); $(BIN)/stackwatch catalogue --output $$tmp; \
+	  diff -u docs/metrics.md $$tmp || { echo "docs/metrics.md is stale: run make generate"; exit 1; }
+
+unit: install
+	$(BIN)/python -m pytest -m "not e2e"
+
+e2e: install tools
+	$(BIN)/python -m pytest -m e2e
+
+test: install tools check-generated
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python benchmarks/collect.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,179 @@
+"""The `stackwatch` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from . import __version__
+from .config import Config, ConfigError, Secrets, load_config
+from .logs import REDACTOR, configure
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Provider health, usage and cost as OpenTelemetry metrics.")
+costs_app = typer.Typer(no_args_is_help=True, help="Cost records (FOCUS 1.3 shaped).")
+app.add_typer(costs_app, name="costs")
+
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", envvar="STACKWATCH_CONFIG",
+                                            help="Path to stackwatch.yaml.")]
+
+
+class ScaleName(str, Enum):
+    small = "small"
+    large = "large"
+
+
+class Format(str, Enum):
+    csv = "csv"
+    jsonl = "jsonl"
+
+
+def _fail(error: ConfigError) -> None:
+    typer.echo(error.render(), err=True)
+    raise typer.Exit(code=2)
+
+
+def _load(path: Path) -> tuple[Config, Secrets]:
+    try:
+        config = load_config(path)
+        secrets = Secrets.from_env(config, str(path))
+    except ConfigError as error:
+        _fail(error)
+        raise  # unreachable; for type checkers
+    REDACTOR.add(secrets.values())
+    return config, secrets
+
+
+@app.callback()
+def main_options(version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False) -> None:
+    if version:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.command("check-config")
+def check_config(config: ConfigOption = Path("stackwatch.yaml")) -> None:
+    """Validate stackwatch.yaml and the secrets it needs; exit 2 on any problem."""
+    cfg, secrets = _load(config)
+    enabled = sorted(cfg.providers.enabled())
+    typer.echo(f"{config}: valid. Providers enabled: {', '.join(enabled) or 'none'}; "
+               f"drain secret {'set' if secrets.drain_secret else 'not set (drains will be refused)'}.")
+
+
+@app.command()
+def run(config: ConfigOption = Path("stackwatch.yaml"),
+        log_format: Annotated[Optional[str], typer.Option(help="text or json (overrides the config).")] = None) -> None:
+    """Run the service: poll providers, serve drains and /healthz, export OTLP."""
+    from .service import serve
+
+    cfg, secrets = _load(config)
+    configure(cfg.logging.level, log_format or cfg.logging.format)
+    raise typer.Exit(code=asyncio.run(serve(cfg, secrets)))
+
+
+@app.command()
+def demo(seed: int = 42,
+         scenario: Annotated[str, typer.Option(help="steady, latency-spike, error-burst, cost-spike, outage, "
+                                                    "rate-limited or flaky.")] = "steady",
+         scale: ScaleName = ScaleName.small) -> None:
+    """Run one collection cycle against the embedded simulator and print a summary."""
+    from .demo import run_demo
+    from .simulator.world import SCENARIOS, Scale
+
+    if scenario not in SCENARIOS:
+        typer.echo(f"--scenario: expected one of {', '.join(SCENARIOS)} (got {scenario!r})", err=True)
+        raise typer.Exit(code=2)
+    configure("warning", "text")
+    raise typer.Exit(code=asyncio.run(run_demo(
+        seed=seed, scenario=scenario, scale=Scale.large() if scale is ScaleName.large else Scale())))
+
+
+@app.command()
+def simulate(host: str = "127.0.0.1", port: int = 8900, seed: int = 42,
+             scenario: str = "steady",
+             scale: ScaleName = ScaleName.small,
+             latency_ms: Annotated[float, typer.Option(help="Latency added to every provider request.")] = 0.0,
+             drain_to: Annotated[Optional[str], typer.Option(
+                 help="Base URL of a stackwatch drain receiver to send signed Vercel drains to.")] = None,
+             drain_interval: float = 5.0) -> None:
+    """Serve every provider API (and the Supabase metrics endpoint, fake sites) on one port."""
+    from .simulator.server import Simulator
+    from .simulator.world import SCENARIOS, Scale, World
+
+    if scenario not in SCENARIOS:
+        typer.echo(f"--scenario: expected one of {', '.join(SCENARIOS)} (got {scenario!r})", err=True)
+        raise typer.Exit(code=2)
+    configure("info", "text")
+    world = World(seed=seed, scale=Scale.large() if scale is ScaleName.large else Scale(),
+                  latency_s=latency_ms / 1000)
+    world.set_scenario(scenario)
+    raise typer.Exit(code=asyncio.run(_simulate(Simulator(world), host, port, drain_to, drain_interval)))
+
+
+async def _simulate(simulator: "object", host: str, port: int, drain_to: str | None, interval: float) -> int:
+    import signal
+
+    from .simulator.drains import send_drains
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    base = await simulator.start(host, port)  # type: ignore[attr-defined]
+    typer.echo(f"simulator listening on {base}", err=True)
+    try:
+        while not stop.is_set():
+            if drain_to:
+                try:
+                    await send_drains(drain_to, simulator.drain_secret, simulator.world,  # type: ignore[attr-defined]
+                                      batches=1, events_per_batch=50)
+                except Exception as exc:  # the receiver may not be up yet; keep serving
+                    typer.echo(f"drain delivery to {drain_to} failed: {exc.__class__.__name__}", err=True)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+            except asyncio.TimeoutError:
+                pass
+    finally:
+        await simulator.stop()  # type: ignore[attr-defined]
+    return 0
+
+
+@costs_app.command("export")
+def costs_export(config: ConfigOption = Path("stackwatch.yaml"),
+                 format: Format = Format.csv,  # noqa: A002 (the option's name)
+                 output: Annotated[Optional[Path], typer.Option("--output", "-o")] = None,
+                 simulator: Annotated[bool, typer.Option(
+                     help="Ignore --config: collect from the embedded simulator.")] = False) -> None:
+    """Collect once and write every provider's cost records as one FOCUS dataset."""
+    from .export import export_costs
+
+    configure("warning", "text")
+    if simulator:
+        count = asyncio.run(export_costs(None, None, format.value, output))
+    else:
+        cfg, secrets = _load(config)
+        count = asyncio.run(export_costs(cfg, secrets, format.value, output))
+    typer.echo(f"{count} cost records written to {output or 'stdout'}", err=True)
+
+
+@app.command()
+def catalogue(output: Annotated[Optional[Path], typer.Option("--output", "-o")] = None) -> None:
+    """Print the metric catalogue (docs/metrics.md)."""
+    from .catalogue import render_markdown
+
+    text = render_markdown()
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+def main() -> None:
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    app()

@@ -1,0 +1,184 @@
+"""`stackwatch demo`: the embedded simulator, one collection cycle, a terminal summary.
+
+Nothing to set up: the simulator serves every provider API on loopback with
+its own credentials. When an OTLP endpoint is configured (OTEL_EXPORTER_OTLP_*),
+the cycle's metrics are exported there too.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from rich.console import Console
+from rich.table import Table
+
+from .collector import StreamOutcome
+from .config import PROVIDER_NAMES, Config
+from .runtime import Runtime, build_runtime
+from .simulator import Simulator, World, simulator_runtime_inputs
+from .simulator.world import Scale
+from .telemetry import in_memory_reader, otlp_endpoint_configured
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: str  # "critical" | "warning"
+    text: str
+
+
+def counter_totals(reader: InMemoryMetricReader, name: str) -> dict[tuple, float]:
+    """Current values of a counter by attribute set (from an in-memory reader)."""
+    totals: dict[tuple, float] = {}
+    data = reader.get_metrics_data()
+    for rm in data.resource_metrics if data else []:
+        for sm in rm.scope_metrics:
+            for metric in sm.metrics:
+                if metric.name == name:
+                    for point in metric.data.data_points:
+                        totals[tuple(sorted(point.attributes.items()))] = point.value
+    return totals
+
+
+def findings(runtime: Runtime, reader: InMemoryMetricReader, outcomes: list[StreamOutcome]) -> list[Finding]:
+    config, store = runtime.config, runtime.store
+    now = datetime.fromtimestamp(runtime.clock.time(), tz=timezone.utc)
+    summary = runtime.ledger.summary(now)
+    found: list[Finding] = []
+    for o in outcomes:
+        if not o.ok:
+            found.append(Finding("critical", f"{o.provider}: {o.stream} poll failed ({o.reason})"))
+
+    budgets = config.budgets
+    for provider in ("total", *PROVIDER_NAMES):
+        monthly = getattr(budgets.monthly_usd, provider)
+        daily = getattr(budgets.daily_usd, provider)
+        if provider == "total":
+            mtd = sum(summary.month_to_date_by_provider.values())
+            forecast = sum(summary.forecast_by_provider.values())
+            today = sum(summary.today_by_provider.values())
+        else:
+            mtd = summary.month_to_date_by_provider.get(provider, 0.0)
+            forecast = summary.forecast_by_provider.get(provider, 0.0)
+            today = summary.today_by_provider.get(provider, 0.0)
+        if monthly is not None and mtd > monthly:
+            found.append(Finding("critical", f"{provider}: month-to-date ${mtd:,.2f} is over the ${monthly:,.2f} budget"))
+        elif monthly is not None and forecast > monthly:
+            found.append(Finding("warning", f"{provider}: forecast ${forecast:,.2f} exceeds the ${monthly:,.2f} monthly budget"))
+        if daily is not None and today > daily:
+            found.append(Finding("warning", f"{provider}: today ${today:,.2f} is over the ${daily:,.2f} daily budget"))
+
+    t = config.thresholds
+    gauge_rules = (
+        ("render.service.cpu.utilization", t.cpu_utilization_ratio, "CPU", "{:.0%}"),
+        ("render.service.memory.utilization", t.memory_utilization_ratio, "memory", "{:.0%}"),
+        ("supabase.disk.utilization", 0.8, "disk", "{:.0%}"),
+    )
+    for metric, limit, what, fmt in gauge_rules:
+        for attrs, value in store.gauge_points(metric).items():
+            if value > limit:
+                who = dict(attrs).get("service") or dict(attrs).get("project")
+                found.append(Finding("warning", f"{who}: {what} {fmt.format(value)} > {fmt.format(limit)}"))
+    for attrs, value in store.gauge_points("render.service.http.latency").items():
+        a = dict(attrs)
+        if a.get("quantile") == "0.95" and value > t.response_time_seconds.backend:
+            found.append(Finding("warning", f"{a['service']}: p95 latency {value:.2f} s > {t.response_time_seconds.backend} s"))
+    requests = counter_totals(reader, "render.service.http.requests")
+    by_service: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for attrs, value in requests.items():
+        a = dict(attrs)
+        by_service[a["service"]][a["status_class"]] += value
+    for service, classes in sorted(by_service.items()):
+        total = sum(classes.values())
+        if total and classes.get("5xx", 0) / total > t.error_rate_ratio:
+            found.append(Finding("warning", f"{service}: error rate {classes['5xx'] / total:.1%} > {t.error_rate_ratio:.0%}"))
+    for attrs, value in store.gauge_points("supabase.project.up").items():
+        if value == 0:
+            a = dict(attrs)
+            found.append(Finding("critical", f"{a['project']}: Supabase project status {a['status']}"))
+    for attrs, value in store.gauge_points("supabase.service.healthy").items():
+        if value == 0:
+            a = dict(attrs)
+            found.append(Finding("warning", f"{a['project']}: Supabase {a['service']} unhealthy"))
+    backup_age = {dict(a)["project"]: v for a, v in store.gauge_points("supabase.backup.age").items()}
+    pitr = {dict(a)["project"]: v for a, v in store.gauge_points("supabase.backup.pitr_enabled").items()}
+    for project in sorted(set(pitr) | set(backup_age)):
+        age = backup_age.get(project)
+        if not pitr.get(project) and (age is None or age > 26 * 3600):
+            shown = "none" if age is None else f"{age / 3600:.0f} h old"
+            found.append(Finding("critical", f"{project}: no recent backup ({shown}) and PITR off"))
+    for provider, item in sorted(runtime.collector.unpriced_items):
+        found.append(Finding("warning", f"{provider}: no price for {item!r} (counted, not priced at $0)"))
+    return found
+
+
+def render_summary(console: Console, runtime: Runtime, outcomes: list[StreamOutcome],
+                   found: list[Finding]) -> None:
+    now = datetime.fromtimestamp(runtime.clock.time(), tz=timezone.utc)
+    summary = runtime.ledger.summary(now)
+    config: Config = runtime.config
+
+    health = Table(title="Providers", title_justify="left")
+    for column in ("provider", "status", "streams ok", "requests", "slowest poll"):
+        health.add_column(column)
+    for provider in runtime.collector.providers:
+        mine = [o for o in outcomes if o.provider == provider.name]
+        up = runtime.collector.is_up(provider.name)
+        health.add_row(provider.name, "[green]up[/]" if up else "[red]down[/]",
+                       f"{sum(o.ok for o in mine)}/{len(mine)}", str(provider.http.requests_sent),
+                       f"{max((o.seconds for o in mine), default=0):.2f} s")
+    console.print(health)
+
+    days = calendar.monthrange(now.year, now.month)[1]
+    costs = Table(title=f"Spend (UTC, {now:%Y-%m-%d}, day {now.day} of {days})", title_justify="left")
+    for column in ("provider", "today", "month to date", "forecast", "monthly budget", "forecast / budget"):
+        costs.add_column(column, justify="right" if column != "provider" else "left")
+    rows = [(p, summary.today_by_provider.get(p, 0.0), summary.month_to_date_by_provider.get(p, 0.0),
+             summary.forecast_by_provider.get(p, 0.0), getattr(config.budgets.monthly_usd, p))
+            for p in PROVIDER_NAMES if p in config.providers.enabled()]
+    rows.append(("total", sum(r[1] for r in rows), sum(r[2] for r in rows), sum(r[3] for r in rows),
+                 config.budgets.monthly_usd.total))
+    for name, today, mtd, forecast, budget in rows:
+        share = f"{forecast / budget:.0%}" if budget else "—"
+        colour = "red" if budget and forecast > budget else "green"
+        costs.add_row(name, f"${today:,.2f}", f"${mtd:,.2f}", f"${forecast:,.2f}",
+                      f"${budget:,.2f}" if budget is not None else "—", f"[{colour}]{share}[/]" if budget else share)
+    console.print(costs)
+
+    if found:
+        console.print("[bold]Over a threshold[/]")
+        for f in found:
+            colour = "red" if f.severity == "critical" else "yellow"
+            console.print(f"  [{colour}]{f.severity:8}[/] {f.text}")
+    else:
+        console.print("[green]Nothing over a threshold.[/]")
+    if otlp_endpoint_configured():
+        console.print("Metrics exported over OTLP (OTEL_EXPORTER_OTLP_* is set).")
+    else:
+        console.print("[dim]No OTLP endpoint set: set OTEL_EXPORTER_OTLP_ENDPOINT to export these metrics.[/]")
+
+
+async def run_demo(*, seed: int = 42, scenario: str = "steady", scale: Scale | None = None,
+                   console: Console | None = None, simulator: Simulator | None = None) -> int:
+    console = console or Console()
+    if simulator is None:
+        simulator = Simulator(World(seed=seed, scale=scale or Scale()))
+    simulator.world.set_scenario(scenario)
+    base_url = await simulator.start()
+    try:
+        config, secrets = simulator_runtime_inputs(base_url)
+        reader = in_memory_reader()
+        runtime = build_runtime(config, secrets, extra_readers=(reader,))
+        try:
+            console.print(f"[dim]Simulator on {base_url} (seed {seed}, scenario {scenario}); one collection cycle…[/]")
+            outcomes = await runtime.collector.run_cycle(force=True)
+            render_summary(console, runtime, outcomes, findings(runtime, reader, outcomes))
+        finally:
+            await runtime.aclose()
+            runtime.shutdown_metrics()
+    finally:
+        await simulator.stop()
+    return 0

@@ -1,0 +1,64 @@
+"""Helpers for tests that run the exporters against the simulator."""
+
+from __future__ import annotations
+
+import asyncio
+
+from exporters.runtime import build_runtime
+from exporters.simulator import Simulator, World, simulator_runtime_inputs
+from exporters.telemetry import in_memory_reader
+
+PROVIDERS = ("vercel", "render", "supabase", "openai", "llamacloud")
+
+
+def make_runtime(sim: Simulator, *, only: str | None = None, overrides: dict | None = None):
+    """A runtime on the simulator (optionally one provider only), with an in-memory reader."""
+    overrides = dict(overrides or {})
+    if only is not None:
+        providers = overrides.setdefault("providers", {})
+        for name in ("vercel", "render", "supabase", "openai", "llamacloud"):
+            providers.setdefault(name, {})["enabled"] = name == only
+    config, secrets = simulator_runtime_inputs(sim.base_url, overrides)
+    reader = in_memory_reader()
+    clock = SimClock(sim.world)
+    runtime = build_runtime(config, secrets, extra_readers=(reader,), clock=clock)
+    return runtime, reader
+
+
+class SimClock:
+    """The exporter's clock follows the simulator's world clock (which tests may advance)."""
+
+    def __init__(self, world: World):
+        self._world = world
+
+    def time(self) -> float:
+        return self._world.now_ts()
+
+    async def sleep(self, seconds: float) -> None:
+        # Sleeping for a rate-limit reset: advance simulated time, and yield to the loop.
+        self._world.advance(seconds)
+        await asyncio.sleep(0)
+
+
+
+
+def metric_points(reader, name: str) -> list:  # type: ignore[no-untyped-def]
+    data = reader.get_metrics_data()
+    points = []
+    for rm in data.resource_metrics if data else []:
+        for sm in rm.scope_metrics:
+            for metric in sm.metrics:
+                if metric.name == name:
+                    points.extend(metric.data.data_points)
+    return points
+
+
+def counter_value(reader, name: str, **attrs: str) -> float:  # type: ignore[no-untyped-def]
+    """Sum of a counter's points whose attributes include `attrs` (0 when none)."""
+    return sum(p.value for p in metric_points(reader, name)
+               if all(p.attributes.get(k) == v for k, v in attrs.items()))
+
+
+async def close(runtime) -> None:  # type: ignore[no-untyped-def]
+    await runtime.aclose()
+    runtime.meter_provider.shutdown()

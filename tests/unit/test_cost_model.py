@@ -1,0 +1,148 @@
+"""The cost model, against hand-computed figures."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from exporters.cost import CostLedger, CostRecord, month_end_forecast, split_by_day, write_focus
+
+UTC = timezone.utc
+
+
+def rec(provider: str, day: date, cost: float, source: str = "estimated", *, service: str = "svc",
+        project: str = "p1", model: str | None = None, sku: str = "") -> CostRecord:
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return CostRecord(provider=provider, service_name=service, service_category="Compute",
+                      resource_id=project, resource_name=project, period_start=start,
+                      period_end=start + timedelta(days=1), billed_cost=cost, source=source,  # type: ignore[arg-type]
+                      model=model, sku=sku)
+
+
+def test_forecast_formula_by_hand() -> None:
+    # November (30 days), today the 18th. Complete days 1..17 cost 10 each = 170.
+    # The last 7 complete days (11..17) average 10; today so far 4 (< rate, so the rate counts).
+    # forecast = 170 + max(4, 10) + 10 × (30 − 18) = 170 + 10 + 120 = 300.
+    today = date(2026, 11, 18)
+    daily = {date(2026, 11, d): 10.0 for d in range(1, 18)}
+    daily[today] = 4.0
+    assert month_end_forecast(daily, today, date(2026, 10, 1)) == pytest.approx(300.0)
+
+
+def test_forecast_uses_today_when_it_already_exceeds_the_rate() -> None:
+    # 2 complete days at 5 (rate over the 2 known days = 5), today already 40, 28 days left after the 2nd... 
+    # February 2026 has 28 days; today is the 3rd: forecast = 10 + 40 + 5 × 25 = 175.
+    today = date(2026, 2, 3)
+    daily = {date(2026, 2, 1): 5.0, date(2026, 2, 2): 5.0, today: 40.0}
+    assert month_end_forecast(daily, today, date(2026, 2, 1)) == pytest.approx(175.0)
+
+
+def test_forecast_rate_includes_last_days_of_previous_month() -> None:
+    # Today is the 2nd of a 31-day month; day 1 cost 7; previous 6 days cost 14 each.
+    # rate = (7 + 6 × 14) / 7 = 13; forecast = 7 + max(0, 13) + 13 × 29 = 397.
+    today = date(2026, 12, 2)
+    daily = {date(2026, 12, 1): 7.0}
+    daily.update({date(2026, 11, 30) - timedelta(days=i): 14.0 for i in range(6)})
+    assert month_end_forecast(daily, today, date(2026, 10, 1)) == pytest.approx(397.0)
+
+
+def test_forecast_days_without_records_count_as_zero_within_known_history() -> None:
+    # History known from Nov 11; only Nov 17 had cost (70): rate = 70 / 7 = 10.
+    today = date(2026, 11, 18)
+    assert month_end_forecast({date(2026, 11, 17): 70.0}, today, date(2026, 11, 11)) == pytest.approx(70 + 10 + 120)
+
+
+def test_billed_supersedes_estimated_for_the_same_provider_and_day() -> None:
+    ledger = CostLedger()
+    day1, day2 = date(2026, 11, 16), date(2026, 11, 17)
+    ledger.upsert([rec("openai", day1, 3.00, model="gpt-4o"), rec("openai", day2, 2.00, model="gpt-4o"),
+                   rec("openai", day1, 3.10, "billed", model="gpt-4o", sku="gpt-4o, input")])
+    now = datetime(2026, 11, 17, 12, tzinfo=UTC)
+    summary = ledger.summary(now)
+    # day 1 billed 3.10 (estimate 3.00 dropped) + day 2 estimated 2.00
+    assert summary.month_to_date_by_provider["openai"] == pytest.approx(5.10)
+    assert summary.today_by_provider["openai"] == pytest.approx(2.00)
+    sources = {(r.day, r.source) for r in ledger.effective()}
+    assert sources == {(day1, "billed"), (day2, "estimated")}
+
+
+def test_billed_records_of_one_provider_do_not_hide_another_providers_estimates() -> None:
+    ledger = CostLedger()
+    day = date(2026, 11, 17)
+    ledger.upsert([rec("vercel", day, 1.0, "billed"), rec("render", day, 2.0)])
+    summary = ledger.summary(datetime(2026, 11, 17, 20, tzinfo=UTC))
+    assert summary.today_by_provider == {"vercel": 1.0, "render": 2.0}
+
+
+def test_upsert_replaces_the_same_record_instead_of_adding() -> None:
+    ledger = CostLedger()
+    day = date(2026, 11, 17)
+    ledger.upsert([rec("render", day, 1.0)])
+    ledger.upsert([rec("render", day, 1.5)])
+    assert len(ledger) == 1
+    assert ledger.summary(datetime(2026, 11, 17, 23, tzinfo=UTC)).today_by_provider["render"] == 1.5
+
+
+def test_replace_day_drops_records_that_disappeared() -> None:
+    ledger = CostLedger()
+    day = date(2026, 11, 17)
+    ledger.upsert([rec("vercel", day, 1.0, "billed", service="A"), rec("vercel", day, 2.0, "billed", service="B")])
+    ledger.replace_day("vercel", "billed", day, [rec("vercel", day, 2.5, "billed", service="B")])
+    assert [(r.service_name, r.billed_cost) for r in ledger.effective()] == [("B", 2.5)]
+
+
+def test_month_to_date_excludes_last_month_and_today_is_only_today() -> None:
+    ledger = CostLedger()
+    ledger.upsert([rec("render", date(2026, 10, 31), 100.0), rec("render", date(2026, 11, 1), 1.0),
+                   rec("render", date(2026, 11, 2), 2.0)])
+    summary = ledger.summary(datetime(2026, 11, 2, 8, tzinfo=UTC))
+    assert summary.month_to_date_by_provider["render"] == 3.0
+    assert summary.today_by_provider["render"] == 2.0
+
+
+def test_breakdown_keys_carry_service_project_model_and_source() -> None:
+    ledger = CostLedger()
+    day = date(2026, 11, 17)
+    ledger.upsert([rec("openai", day, 1.25, project="proj_a", service="OpenAI API", model="gpt-4o")])
+    summary = ledger.summary(datetime(2026, 11, 17, 9, tzinfo=UTC))
+    assert summary.today == {("openai", "OpenAI API", "proj_a", "gpt-4o", "estimated"): 1.25}
+
+
+def test_record_longer_than_a_day_is_refused() -> None:
+    start = datetime(2026, 11, 17, 12, tzinfo=UTC)
+    with pytest.raises(ValueError, match="at most one UTC day"):
+        CostRecord("render", "s", "Compute", "r", "r", start, start + timedelta(hours=13), 1.0, "estimated")
+
+
+def test_naive_datetimes_are_refused() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        CostRecord("render", "s", "Compute", "r", "r", datetime(2026, 1, 1), datetime(2026, 1, 2), 1.0, "estimated")
+
+
+def test_split_by_day_cuts_at_utc_midnight() -> None:
+    start = datetime(2026, 11, 16, 18, tzinfo=UTC)
+    end = datetime(2026, 11, 18, 6, tzinfo=UTC)
+    pieces = list(split_by_day(start, end))
+    assert [(a.isoformat(), b.isoformat()) for a, b in pieces] == [
+        ("2026-11-16T18:00:00+00:00", "2026-11-17T00:00:00+00:00"),
+        ("2026-11-17T00:00:00+00:00", "2026-11-18T00:00:00+00:00"),
+        ("2026-11-18T00:00:00+00:00", "2026-11-18T06:00:00+00:00"),
+    ]
+
+
+def test_focus_jsonl_and_csv_carry_the_focus_columns() -> None:
+    records = [rec("openai", date(2026, 11, 17), 1.5, "billed", model="gpt-4o", sku="gpt-4o, output")]
+    out = io.StringIO()
+    assert write_focus(records, "jsonl", out) == 1
+    row = json.loads(out.getvalue())
+    assert row["BilledCost"] == 1.5 and row["BillingCurrency"] == "USD"
+    assert row["ServiceProviderName"] == "OpenAI" and row["x_CostSource"] == "billed"
+    assert row["ChargePeriodStart"] == "2026-11-17T00:00:00Z" and row["ChargePeriodEnd"] == "2026-11-18T00:00:00Z"
+    csv_out = io.StringIO()
+    write_focus(records, "csv", csv_out)
+    header, line = csv_out.getvalue().splitlines()
+    assert header.startswith("BilledCost,EffectiveCost,BillingCurrency,ChargeCategory,ChargePeriodStart")
+    assert "gpt-4o" in line

@@ -1,0 +1,66 @@
+"""Rate-limit headers in every form the providers send."""
+
+from __future__ import annotations
+
+from exporters.ratelimit import parse_rate_limit, parse_reset, parse_retry_after, retry_at
+
+NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
+
+
+def test_vercel_reset_is_epoch_seconds() -> None:
+    rate = parse_rate_limit({"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "0",
+                             "X-RateLimit-Reset": str(int(NOW) + 30)}, NOW)
+    assert rate is not None and rate.exhausted
+    assert rate.reset_at == NOW + 30
+    assert rate.headroom == 0.0
+
+
+def test_render_reset_as_seconds_remaining() -> None:
+    rate = parse_rate_limit({"Ratelimit-Limit": "400", "Ratelimit-Remaining": "100", "Ratelimit-Reset": "42"}, NOW)
+    assert rate is not None
+    assert rate.reset_at == NOW + 42
+    assert rate.headroom == 0.25
+
+
+def test_render_reset_as_epoch_is_read_as_epoch() -> None:
+    rate = parse_rate_limit({"ratelimit-reset": str(int(NOW) + 5)}, NOW)
+    assert rate is not None and rate.reset_at == NOW + 5
+
+
+def test_header_names_are_case_insensitive() -> None:
+    rate = parse_rate_limit({"x-ratelimit-limit": "10", "x-ratelimit-remaining": "9"}, NOW)
+    assert rate is not None and rate.headroom == 0.9
+
+
+def test_no_rate_limit_headers_gives_none() -> None:
+    assert parse_rate_limit({"Content-Type": "application/json"}, NOW) is None
+
+
+def test_garbage_values_are_ignored_not_fatal() -> None:
+    rate = parse_rate_limit({"X-RateLimit-Limit": "lots", "X-RateLimit-Remaining": "3", "X-RateLimit-Reset": "-1"}, NOW)
+    assert rate is not None
+    assert rate.limit is None and rate.remaining == 3 and rate.reset_at is None and rate.headroom is None
+
+
+def test_retry_after_delta_seconds() -> None:
+    assert parse_retry_after("7", NOW) == NOW + 7
+
+
+def test_retry_after_http_date() -> None:
+    # 2027-01-15T08:00:20Z
+    assert parse_retry_after("Fri, 15 Jan 2027 08:00:20 GMT", NOW) == NOW + 20
+
+
+def test_retry_after_wins_over_reset_on_429() -> None:
+    headers = {"Retry-After": "3", "X-RateLimit-Reset": str(int(NOW) + 50)}
+    assert retry_at(headers, NOW) == NOW + 3
+
+
+def test_retry_at_falls_back_to_reset() -> None:
+    assert retry_at({"Ratelimit-Reset": "12"}, NOW) == NOW + 12
+    assert retry_at({}, NOW) is None
+
+
+def test_reset_boundary_between_delay_and_epoch() -> None:
+    assert parse_reset("999999999", NOW) == NOW + 999_999_999
+    assert parse_reset("1000000000", NOW) == 1_000_000_000
