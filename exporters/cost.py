@@ -56,23 +56,21 @@ class CostRecord:
     model: str | None = None  # x_Model (AI services)
     sku: str = ""  # x_Sku: tells records with the same service/resource/day apart
     region: str | None = None  # RegionId
+    day: date = field(init=False, compare=False)  # the UTC day of the charge period (derived)
 
     def __post_init__(self) -> None:
         if self.period_start.tzinfo is None or self.period_end.tzinfo is None:
             raise ValueError("charge periods must be timezone-aware (UTC)")
         if not self.period_start < self.period_end:
             raise ValueError(f"empty charge period {self.period_start} .. {self.period_end}")
-        if utc_day(self.period_start) != utc_day(self.period_end - timedelta(microseconds=1)):
+        day = utc_day(self.period_start)
+        if day != utc_day(self.period_end - timedelta(microseconds=1)):
             raise ValueError("a cost record covers at most one UTC day; split longer periods")
-
-    @property
-    def day(self) -> date:
-        return utc_day(self.period_start)
+        object.__setattr__(self, "day", day)  # computed once: summaries read it for every record
 
     @property
     def key(self) -> tuple:
-        return (self.provider, self.source, self.day, self.service_name, self.resource_id,
-                self.model or "", self.sku, self.charge_category)
+        return (self.service_name, self.resource_id, self.model or "", self.sku, self.charge_category)
 
 
 FOCUS_COLUMNS = (
@@ -154,10 +152,14 @@ def month_end_forecast(daily_costs: dict[date, float], today: date, first_day: d
 
 
 class CostLedger:
-    """All cost records, latest version of each, thread-safe."""
+    """All cost records, latest version of each, thread-safe.
+
+    Records are held per (provider, source, day), so replacing a re-fetched day
+    and finding the billed days cost no scan of the whole history.
+    """
 
     def __init__(self) -> None:
-        self._records: dict[tuple, CostRecord] = {}
+        self._days: dict[tuple[str, str, date], dict[tuple, CostRecord]] = {}
         self._first_day: dict[str, date] = {}  # first day each provider's history covers
         self._lock = threading.Lock()
         self._version = 0
@@ -166,18 +168,22 @@ class CostLedger:
     def upsert(self, records: Iterable[CostRecord]) -> None:
         with self._lock:
             for record in records:
-                self._records[record.key] = record
+                self._days.setdefault((record.provider, record.source, record.day), {})[record.key] = record
             self._version += 1
 
     def replace_day(self, provider: str, source: CostSource, day: date, records: Iterable[CostRecord]) -> None:
         """Replace everything one provider reported from one source for one day (a re-fetched day)."""
-        records = list(records)
+        fresh: dict[tuple, CostRecord] = {}
+        for record in records:
+            if (record.provider, record.source, record.day) != (provider, source, day):
+                raise ValueError(f"record for {record.provider}/{record.source}/{record.day} "
+                                 f"in a replacement of {provider}/{source}/{day}")
+            fresh[record.key] = record
         with self._lock:
-            stale = [k for k in self._records if k[0] == provider and k[1] == source and k[2] == day]
-            for k in stale:
-                del self._records[k]
-            for record in records:
-                self._records[record.key] = record
+            if fresh:
+                self._days[(provider, source, day)] = fresh
+            else:
+                self._days.pop((provider, source, day), None)
             self._version += 1
 
     def covers_from(self, provider: str, day: date) -> None:
@@ -190,15 +196,15 @@ class CostLedger:
     def effective(self) -> Iterator[CostRecord]:
         """Records that count: for each provider and day, billed ones supersede estimated ones."""
         with self._lock:
-            records = list(self._records.values())
-        billed_days = {(r.provider, r.day) for r in records if r.source == "billed"}
-        for record in records:
-            if record.source == "estimated" and (record.provider, record.day) in billed_days:
+            days = {k: list(v.values()) for k, v in self._days.items()}
+        for (provider, source, day), records in days.items():
+            if source == "estimated" and (provider, "billed", day) in days:
                 continue
-            yield record
+            yield from records
 
     def __len__(self) -> int:
-        return len(self._records)
+        with self._lock:
+            return sum(len(v) for v in self._days.values())
 
     def summary(self, now: datetime) -> CostSummary:
         today = utc_day(now)

@@ -20,7 +20,7 @@ from .collector import StreamOutcome
 from .config import PROVIDER_NAMES, Config
 from .runtime import Runtime, build_runtime
 from .simulator import Simulator, World, simulator_runtime_inputs
-from .simulator.world import Scale
+from .simulator.world import Scale, WorldClock
 from .telemetry import in_memory_reader, otlp_endpoint_configured
 
 
@@ -171,7 +171,7 @@ async def run_demo(*, seed: int = 42, scenario: str = "steady", scale: Scale | N
     try:
         config, secrets = simulator_runtime_inputs(base_url)
         reader = in_memory_reader()
-        runtime = build_runtime(config, secrets, extra_readers=(reader,))
+        runtime = build_runtime(config, secrets, extra_readers=(reader,), clock=WorldClock(simulator.world))
         try:
             console.print(f"[dim]Simulator on {base_url} (seed {seed}, scenario {scenario}); one collection cycle…[/]")
             outcomes = await runtime.collector.run_cycle(force=True)

@@ -9,15 +9,18 @@ from .config import Config, Secrets
 from .cost import write_focus
 from .runtime import build_runtime
 from .simulator import Simulator, World, simulator_runtime_inputs
+from .simulator.world import WorldClock
 
 
 async def export_costs(config: Config | None, secrets: Secrets | None, fmt: str, output: Path | None) -> int:
     simulator = None
+    clock = None
     if config is None:
         simulator = Simulator(World())
         config, secrets = simulator_runtime_inputs(await simulator.start())
+        clock = WorldClock(simulator.world)
     assert secrets is not None
-    runtime = build_runtime(config, secrets)
+    runtime = build_runtime(config, secrets, clock=clock)
     try:
         outcomes = await runtime.collector.run_cycle(force=True)
         failed = [f"{o.provider}/{o.stream} ({o.reason})" for o in outcomes if not o.ok]

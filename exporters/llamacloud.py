@@ -1,11 +1,47 @@
 """LlamaCloud (LlamaParse): usage metrics (pages and credits) as estimated cost.
 
-STUB — to be implemented (see the helper brief). The metric catalogue below is final.
+One fast stream, `usage`: `GET /api/v1/beta/usage-metrics` for the organisation
+(and project, when configured), a day range and the largest page size, paged
+with `page_token` / `next_page_token`; only `pages_parsed` items are read. (The
+API can filter by `event_types`, an array declared as `anyOf: [array, null]`;
+openapi-core 0.23, which the contract tier uses, rejects any encoding of such a
+parameter, so the filter is applied here instead of on the server.) The first cycle
+reads `history_days` back; later cycles re-read from the start of the day that
+was still incomplete at the last poll. Growth of each (day, project, parse mode)
+since the last poll goes to the `llamacloud.pages` and `llamacloud.credits`
+counters, so nothing is counted twice.
+
+Credits of an item are its `credits` field; when that is missing, pages ×
+the parse mode's credits per page (`prices/llamacloud.yaml`); an unknown mode
+without credits is counted as unpriced and adds no cost.
+
+Estimated cost (`estimated_costs`), per UTC day:
+
+- usage: within each calendar month, days are taken in order and the plan's
+  monthly `included_credits` are used up first. A day's billable credits are
+  `max(0, before + day − included) − max(0, before − included)`, where `before`
+  is the month's credits on earlier days; they cost `usd_per_1000_credits / 1000`
+  each and are shared among the day's (project, mode) rows in proportion to
+  their credits;
+- plan fee: `usd_per_month` prorated per second of the calendar month, one
+  record per day (today: from midnight to now), on the organisation.
+
+LlamaCloud has no billing API, so these records are the only cost it reports.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
 from .catalogue import Kind, MetricSpec
+from .collector import PollContext, Stream
+from .config import LlamaCloudConfig
+from .cost import CostRecord, day_start, month_seconds, utc_day
+from .http import ProviderError, ProviderHTTP
 
 METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("llamacloud.pages", Kind.COUNTER, "{page}", "Pages parsed, by project and parse mode.",
@@ -13,3 +49,252 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("llamacloud.credits", Kind.COUNTER, "{credit}", "Credits consumed, by project and parse mode.",
                ("project", "mode")),
 )
+
+SERVICE_NAME = "LlamaParse"
+SERVICE_CATEGORY = "AI and Machine Learning"
+USAGE_PATH = "/api/v1/beta/usage-metrics"
+EVENT_TYPE = "pages_parsed"
+# The OpenAPI document declares no maximum for page_size; 1000 is the largest page we ask for.
+PAGE_SIZE = 1000
+MAX_PAGES = 10_000
+MODE_PROPERTIES = ("mode", "parse_mode", "tier")  # where an item's parse mode may be named
+
+
+@dataclass(frozen=True, slots=True)
+class UsageKey:
+    day: date
+    project: str
+    mode: str
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    pages: int = 0
+    credits: float = 0.0  # priced credits only (known from the item or from the mode)
+
+    def plus(self, pages: int, credits: float) -> "Totals":
+        return Totals(self.pages + pages, self.credits + credits)
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    usd_per_month: float
+    included_credits: float
+    usd_per_1000_credits: float
+
+
+# --- the cost rule (pure) ---
+
+def billable_credits(credits_by_day: Mapping[date, Mapping[UsageKey, float]],
+                     included_credits: float) -> dict[date, dict[UsageKey, float]]:
+    """Credits beyond the monthly allowance, per day and (project, mode); see the module docstring."""
+    billable: dict[date, dict[UsageKey, float]] = {}
+    used: dict[tuple[int, int], float] = defaultdict(float)  # month → credits on earlier days
+    for day in sorted(credits_by_day):
+        rows = credits_by_day[day]
+        total = sum(rows.values())
+        before = used[(day.year, day.month)]
+        over = max(0.0, before + total - included_credits) - max(0.0, before - included_credits)
+        used[(day.year, day.month)] = before + total
+        billable[day] = {k: over * v / total for k, v in rows.items()} if total > 0 else {}
+    return billable
+
+
+def fee_usd(plan: Plan, start: datetime, end: datetime) -> float:
+    """The plan's monthly fee prorated per second over [start, end) (within one month)."""
+    return plan.usd_per_month * (end - start).total_seconds() / month_seconds(start)
+
+
+# --- items ---
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    key: UsageKey
+    pages: int
+    credits: float | None  # None: unknown (missing and the mode has no price)
+
+
+def parse_item(raw: Any, credits_per_page: Mapping[str, float]) -> Item | str:
+    """One usage metric as an Item, or what is wrong with it."""
+    if not isinstance(raw, dict):
+        return "item is not an object"
+    project, day_text, pages = raw.get("project_id"), raw.get("day"), raw.get("value")
+    if not isinstance(project, str) or not project:
+        return "item without a project_id"
+    if not isinstance(pages, int) or isinstance(pages, bool) or pages < 0:
+        return "value is not a non-negative integer"
+    try:
+        day = date.fromisoformat(day_text) if isinstance(day_text, str) else None
+    except ValueError:
+        day = None
+    if day is None:
+        return f"day {day_text!r} is not YYYY-MM-DD"
+    properties = raw.get("properties") if isinstance(raw.get("properties"), dict) else {}
+    mode = next((str(properties[p]) for p in MODE_PROPERTIES if properties.get(p)), "unknown")
+    credits = raw.get("credits")
+    if credits is not None and (not isinstance(credits, (int, float)) or isinstance(credits, bool) or credits < 0):
+        return "credits is not a non-negative number"
+    if credits is None and mode in credits_per_page:
+        credits = pages * float(credits_per_page[mode])
+    return Item(UsageKey(day, project, mode), pages, None if credits is None else float(credits))
+
+
+class LlamaCloudProvider:
+    name = "llamacloud"
+
+    def __init__(self, config: LlamaCloudConfig, http: ProviderHTTP):
+        self.config = config
+        self.http = http
+        self._usage_from: date | None = None  # the day still incomplete at the last poll
+        self._seen: dict[UsageKey, Totals] = {}  # this month's (and re-read days') totals
+
+    def stages(self) -> list[list[Stream]]:
+        return [[Stream("usage", self.poll_usage)]]
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def poll_usage(self, ctx: PollContext) -> None:
+        now = ctx.now()
+        today = utc_day(now)
+        first_day = self._usage_from or today - timedelta(days=self.config.history_days)
+        table = ctx.prices.table(self.name, today)
+        credits_per_page = table.get("credits_per_page", {})
+        totals: dict[UsageKey, Totals] = {}
+        unpriced_modes: set[str] = set()
+        async for raw in self._items(first_day, today):
+            if isinstance(raw, dict) and raw.get("event_type") != EVENT_TYPE:
+                continue  # other usage (indexing, extraction, …) has no parse-mode price here
+            item = parse_item(raw, credits_per_page)
+            if isinstance(item, str):
+                ctx.invalid_item(f"usage metric: {item}")
+                continue
+            if item.credits is None:
+                unpriced_modes.add(item.key.mode)
+            totals[item.key] = totals.get(item.key, Totals()).plus(item.pages, item.credits or 0.0)
+        for mode in sorted(unpriced_modes):
+            ctx.unpriced(f"mode:{mode}")
+        self._emit_deltas(ctx, totals)
+        merged = dict(self._seen)
+        merged.update(totals)  # a key missing from this read (an invalid item) keeps its last totals
+        for day, records in self.estimated_costs(ctx, merged, first_day, now).items():
+            ctx.replace_cost_day("estimated", day, records)
+        if self._usage_from is None:
+            ctx.cost_history_from(first_day)
+        month_start = today.replace(day=1)
+
+        def advance() -> None:
+            self._usage_from = today
+            self._seen = {k: v for k, v in merged.items() if k.day >= month_start}
+        ctx.on_commit(advance)
+
+    async def _items(self, first_day: date, last_day: date) -> AsyncIterator[Any]:
+        params: list[tuple[str, Any]] = [("organization_id", self.config.organization_id)]
+        if self.config.project_id:
+            params.append(("project_id", self.config.project_id))
+        params += [("day_on_or_after", first_day.isoformat()),
+                   ("day_on_or_before", last_day.isoformat()), ("page_size", PAGE_SIZE)]
+        token: str | None = None
+        for _ in range(MAX_PAGES):
+            body = await self._get(params + ([("page_token", token)] if token else []))
+            if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+                raise ProviderError("malformed", "llamacloud usage-metrics: response has no items list")
+            for raw in body["items"]:
+                yield raw
+            next_token = body.get("next_page_token")
+            if not next_token:
+                return
+            if next_token == token:
+                raise ProviderError("malformed", "llamacloud usage-metrics: next_page_token repeats")
+            token = next_token
+        raise ProviderError("malformed", f"llamacloud usage-metrics: more than {MAX_PAGES} pages")
+
+    async def _get(self, params: list[tuple[str, Any]]) -> Any:
+        try:
+            return await self.http.get_json(USAGE_PATH, params, operation="usage-metrics")
+        except ProviderError as exc:
+            if exc.status == 400:
+                raise ProviderError(
+                    "client_error", "llamacloud usage-metrics: HTTP 400, usage metrics are not enabled for "
+                    f"organization {self.config.organization_id} (ask LlamaIndex to enable the beta "
+                    "usage-metrics API, or disable providers.llamacloud)", status=400) from None
+            raise
+
+    def _emit_deltas(self, ctx: PollContext, totals: Mapping[UsageKey, Totals]) -> None:
+        """The growth since the last poll, summed over days: one increment per series per poll."""
+        growth: dict[tuple[str, str], Totals] = {}
+        for key, now_totals in totals.items():
+            before = self._seen.get(key, Totals())
+            # A shrink (provider revision) is no growth, never a negative count.
+            pages = max(0, now_totals.pages - before.pages)
+            credits = max(0.0, now_totals.credits - before.credits)
+            growth[(key.project, key.mode)] = growth.get((key.project, key.mode), Totals()).plus(pages, credits)
+        for (project, mode), delta in growth.items():
+            if delta.pages > 0:
+                ctx.add("llamacloud.pages", delta.pages, project=project, mode=mode)
+            if delta.credits > 1e-9:
+                ctx.add("llamacloud.credits", delta.credits, project=project, mode=mode)
+
+    # --- cost ---
+
+    def plan(self, ctx: PollContext, day: date) -> Plan | None:
+        table = ctx.prices.table(self.name, day)
+        plan = table.get("plans", {}).get(self.config.plan)
+        if plan is None:
+            return None
+        return Plan(self.config.plan, float(plan["usd_per_month"]), float(plan["included_credits"]),
+                    float(table["usd_per_1000_credits"]))
+
+    def estimated_costs(self, ctx: PollContext, totals: Mapping[UsageKey, Totals], first_day: date,
+                        now: datetime) -> dict[date, list[CostRecord]]:
+        """Records of every day from `first_day` to today (an empty list clears a day's old estimate)."""
+        today = utc_day(now)
+        by_day: dict[date, dict[UsageKey, float]] = defaultdict(dict)
+        for key, t in totals.items():
+            by_day[key.day][key] = t.credits
+        plan = self.plan(ctx, today)
+        if plan is None:
+            ctx.unpriced(f"plan:{self.config.plan}")
+            return {}
+        billable = billable_credits(by_day, plan.included_credits)
+        records: dict[date, list[CostRecord]] = {}
+        for day in _days(first_day, today):
+            start = day_start(day)
+            end = now if day == today else start + timedelta(days=1)
+            if end <= start:
+                records[day] = []
+                continue
+            records[day] = [self._usage_record(k, credits, by_day[day][k], plan, start, end)
+                            for k, credits in sorted(billable.get(day, {}).items(), key=lambda kv: _order(kv[0]))
+                            if credits > 0]
+            if plan.usd_per_month > 0:
+                records[day].append(self._fee_record(plan, start, end))
+        return records
+
+    def _usage_record(self, key: UsageKey, billable: float, consumed: float, plan: Plan,
+                      start: datetime, end: datetime) -> CostRecord:
+        return CostRecord(
+            provider=self.name, service_name=SERVICE_NAME, service_category=SERVICE_CATEGORY,
+            resource_id=key.project, resource_name=key.project, period_start=start, period_end=end,
+            billed_cost=billable * plan.usd_per_1000_credits / 1000, source="estimated",
+            consumed_quantity=consumed, consumed_unit="credits", sku=f"credits:{key.mode}")
+
+    def _fee_record(self, plan: Plan, start: datetime, end: datetime) -> CostRecord:
+        organization = self.config.organization_id or "organization"
+        return CostRecord(
+            provider=self.name, service_name=SERVICE_NAME, service_category=SERVICE_CATEGORY,
+            resource_id=organization, resource_name=organization, period_start=start, period_end=end,
+            billed_cost=fee_usd(plan, start, end), source="estimated", charge_category="Purchase",
+            sku=f"plan:{plan.name}")
+
+
+def _order(key: UsageKey) -> tuple[str, str]:
+    return key.project, key.mode
+
+
+def _days(first: date, last: date) -> Iterable[date]:
+    day = first
+    while day <= last:
+        yield day
+        day += timedelta(days=1)

@@ -30,6 +30,7 @@ class MetricStore:
         self._gauges: dict[str, dict[str, dict[Attrs, float]]] = {}
         self._sources: dict[str, list[GaugeSource]] = {}
         self._instruments: dict[str, object] = {}
+        self._valid_signatures: set[tuple[str, frozenset[str], frozenset[str]]] = set()
         for spec in self._specs.values():
             self._instruments[spec.name] = self._create(meter, spec)
 
@@ -61,6 +62,10 @@ class MetricStore:
             raise KeyError(f"metric {name!r} is not in the catalogue") from None
 
     def check_attributes(self, name: str, attributes: Mapping[str, object]) -> None:
+        # Hot path (one call per data point): each attribute-key shape is checked once.
+        signature = (name, frozenset(attributes), frozenset(k for k, v in attributes.items() if v is not None))
+        if signature in self._valid_signatures:
+            return
         spec = self.spec(name)
         allowed = set(spec.attributes) | set(spec.optional_attributes)
         unknown = set(attributes) - allowed
@@ -68,6 +73,7 @@ class MetricStore:
         if unknown or missing:
             raise ValueError(f"{name}: attributes {sorted(attributes)} do not match the catalogue "
                              f"(unknown {sorted(unknown)}, missing {sorted(missing)})")
+        self._valid_signatures.add(signature)
 
     # --- writes ---
 

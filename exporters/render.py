@@ -1,11 +1,53 @@
 """Render: services, deploys, the metrics API, and cost estimated from plan × instances × time.
 
-STUB — to be implemented (see the helper brief). The metric catalogue below is final.
+Streams (stages run in order; streams in a stage run concurrently):
+
+1. `services` (slow): GET /services and GET /postgres, cursor-paged (limit 100,
+   `cursor` = the last item's cursor; a short page ends the list, since Render
+   returns no "has more"). Keeps the lists for the other streams.
+2. `metric_limits` (slow): cpu-limit and memory-limit, which change only with a
+   plan change. `deploys` (slow): GET /services/{id}/deploys per service with
+   `createdAfter` = a per-service watermark: the oldest deploy still in progress
+   at the last poll, else the newest deploy seen (ids already counted are
+   remembered at the boundary). Final deploys are counted once; `deactivated`
+   is a former `live` deploy and is counted as `live`.
+3. `metrics` (fast): one request per metric for ALL services (repeated
+   `resource`): cpu, memory, instance-count and http-latency (quantiles 0.5,
+   0.95, 0.99) over the last few minutes, latest sample; http-requests (by
+   statusCode) and bandwidth as counters of complete buckets newer than the
+   watermark (the bucket in progress is left for the next poll);
+   active-connections of the Postgres datastores. The same poll refreshes the
+   cost estimate below (it needs no request of its own; riding on a poll that
+   reaches Render means a failed cycle changes no cost).
+
+Estimated cost (Render has no billing API): plan monthly price (prices/render.yaml)
+× numInstances × running seconds / seconds in that calendar month, one record
+per service and UTC day, from max(createdAt, history start) to now. The free plan
+is a real $0 price; an unknown plan is counted with `ctx.unpriced`, never $0.
+Postgres plans have no documented price in prices/render.yaml, so datastores are
+counted as unpriced. Limits of the estimate, stated plainly:
+- Suspension time is not in the API. A suspended service's `updatedAt` is taken
+  as the moment it stopped accruing (suspending updates the service); an edit
+  after suspension moves it later, so the estimate can only be too high.
+- Autoscaled services are estimated at `numInstances` (Render's manual count);
+  the running count is exported as render.service.instances but its history is
+  not integrated into the cost.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections import defaultdict
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
 from .catalogue import Kind, MetricSpec
+from .collector import PollContext, Stream
+from .config import RenderConfig
+from .cost import CostRecord, day_start, month_seconds, split_by_day, utc_day
+from .http import ProviderError, ProviderHTTP
 
 METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("render.service.info", Kind.GAUGE, "{service}",
@@ -37,3 +79,463 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("render.datastore.connections", Kind.GAUGE, "{connection}",
                "Active connections of a Render Postgres or Key Value instance.", ("datastore", "type")),
 )
+
+PAGE_SIZE = 100  # Render's maximum `limit`
+GAUGE_WINDOW = timedelta(minutes=5)  # gauges read the latest sample of this window
+COUNTER_FIRST_WINDOW = timedelta(minutes=5)  # counters start here on the first poll
+COUNTER_MAX_WINDOW = timedelta(hours=1)  # after an outage, catch up at most this far
+LATENCY_QUANTILES = ("0.5", "0.95", "0.99")
+BOUNDARY = timedelta(seconds=1)
+DEFAULT_RESOLUTION_S = 60  # Render's default resolutionSeconds
+FINAL_DEPLOY_STATUSES = frozenset({"live", "deactivated", "build_failed", "update_failed",
+                                   "pre_deploy_failed", "canceled"})
+SERVICE_DISPLAY = {"web_service": "Web Service", "private_service": "Private Service",
+                   "background_worker": "Background Worker", "cron_job": "Cron Job",
+                   "static_site": "Static Site"}
+# Unit of a metric series -> factor to the exported unit (bytes, seconds, cores).
+BYTE_UNITS = {"bytes": 1.0, "byte": 1.0, "b": 1.0, "kb": 1e3, "mb": 1e6, "gb": 1e9,
+              "kib": 1024.0, "mib": 1024.0 ** 2, "gib": 1024.0 ** 3}
+SECOND_UNITS = {"s": 1.0, "seconds": 1.0, "second": 1.0, "ms": 1e-3, "milliseconds": 1e-3,
+                "us": 1e-6, "microseconds": 1e-6}
+CPU_UNITS = {"cpu": 1.0, "cpus": 1.0, "cores": 1.0, "core": 1.0, "": 1.0, "millicores": 1e-3,
+             "millicpu": 1e-3, "mcpu": 1e-3}
+
+
+@dataclass(frozen=True)
+class RenderService:
+    id: str
+    name: str
+    type: str
+    plan: str | None  # static sites have none
+    region: str
+    instances: int
+    autoscaling: tuple[int, int] | None  # (min, max) when enabled
+    suspended: bool
+    created: datetime
+    updated: datetime
+
+
+@dataclass(frozen=True)
+class RenderDatastore:
+    id: str
+    name: str
+    plan: str
+    created: datetime
+
+
+@dataclass(frozen=True)
+class DeployWatermark:
+    since: datetime  # sent as createdAfter
+    counted: frozenset[str]  # final deploys at or after `since`, already counted
+
+
+@dataclass
+class Sample:
+    """One metric series: the resource it describes, its labels, and its points in base units."""
+
+    resource: str
+    labels: dict[str, str]
+    points: list[tuple[datetime, float]] = field(default_factory=list)
+
+
+class RenderProvider:
+    name = "render"
+
+    def __init__(self, config: RenderConfig, http: ProviderHTTP):
+        self.config = config
+        self.http = http
+        self._services: list[RenderService] = []
+        self._datastores: list[RenderDatastore] = []
+        self._services_version = 0
+        self._deploys: dict[str, DeployWatermark] = {}
+        self._limits: dict[str, tuple[float | None, float | None]] = {}  # id -> (cpu cores, memory bytes)
+        self._counter_marks: dict[str, datetime] = {}  # metric -> start of the newest counted bucket
+        self._costed: tuple[int, date] | None = None  # (services version, first day to recompute)
+
+    def stages(self) -> Sequence[Sequence[Stream]]:
+        return (
+            (Stream("services", self._poll_services, slow=True),),
+            (Stream("metric_limits", self._poll_limits, slow=True),
+             Stream("deploys", self._poll_deploys, slow=True)),
+            (Stream("metrics", self._poll_metrics),),
+        )
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    # --- listing ---
+
+    async def _pages(self, path: str, params: list[tuple[str, Any]], operation: str) -> AsyncIterator[Any]:
+        """Items of a cursor-paged list, page by page (pages are not kept)."""
+        cursor: str | None = None
+        while True:
+            query = [*params, ("limit", PAGE_SIZE)] + ([("cursor", cursor)] if cursor else [])
+            page = await self.http.get_json(path, query, operation=operation)
+            if not isinstance(page, list):
+                raise ProviderError("malformed", f"render {operation}: expected a list")
+            for item in page:
+                yield item
+            cursor = page[-1].get("cursor") if page and isinstance(page[-1], dict) else None
+            if len(page) < PAGE_SIZE or not isinstance(cursor, str) or not cursor:
+                return
+
+    def _owner_params(self) -> list[tuple[str, Any]]:
+        return [("ownerId", self.config.owner_id)] if self.config.owner_id else []
+
+    async def _poll_services(self, ctx: PollContext) -> None:
+        services: list[RenderService] = []
+        async for item in self._pages("/services", self._owner_params(), "list-services"):
+            service = parse_service(item)
+            if service is None:
+                ctx.invalid_item(f"service: {str(item)[:200]}")
+            elif not self.config.service_ids or service.id in self.config.service_ids:
+                services.append(service)
+        datastores: list[RenderDatastore] = []
+        async for item in self._pages("/postgres", self._owner_params(), "list-postgres"):
+            datastore = parse_postgres(item)
+            if datastore is None:
+                ctx.invalid_item(f"postgres: {str(item)[:200]}")
+            else:
+                datastores.append(datastore)
+        for metric in ("render.service.info", "render.service.suspended",
+                       "render.service.autoscaling.min_instances", "render.service.autoscaling.max_instances"):
+            ctx.clear_gauge(metric)
+        for s in services:
+            ctx.gauge("render.service.info", 1, service=s.name, type=s.type, plan=s.plan or "none", region=s.region)
+            ctx.gauge("render.service.suspended", 1 if s.suspended else 0, service=s.name)
+            if s.autoscaling is not None:
+                ctx.gauge("render.service.autoscaling.min_instances", s.autoscaling[0], service=s.name)
+                ctx.gauge("render.service.autoscaling.max_instances", s.autoscaling[1], service=s.name)
+
+        def keep() -> None:
+            self._services, self._datastores = services, datastores
+            self._services_version += 1
+        ctx.on_commit(keep)
+
+    # --- deploys ---
+
+    def _history_start(self, ctx: PollContext) -> datetime:
+        return day_start(utc_day(ctx.now()) - timedelta(days=self.config.history_days))
+
+    async def _poll_deploys(self, ctx: PollContext) -> None:
+        history_start = self._history_start(ctx)
+        results = await asyncio.gather(*(self._service_deploys(ctx, s, history_start) for s in self._services))
+        marks = dict(zip((s.id for s in self._services), results))
+        ctx.on_commit(lambda: self._deploys.update(marks))
+
+    async def _service_deploys(self, ctx: PollContext, service: RenderService,
+                               history_start: datetime) -> DeployWatermark:
+        mark = self._deploys.get(service.id) or DeployWatermark(history_start, frozenset())
+        newest: datetime | None = None
+        oldest_open: datetime | None = None
+        finals: list[tuple[str, datetime]] = []
+        new_by_status: dict[str, int] = {}
+        # One second early: createdAfter may be exclusive and timestamps are cut to seconds;
+        # the ids counted at the boundary keep the overlap from being counted twice.
+        params = [("createdAfter", rfc3339(mark.since - BOUNDARY))]
+        async for item in self._pages(f"/services/{service.id}/deploys", params, "list-deploys"):
+            deploy = item.get("deploy") if isinstance(item, dict) else None
+            parsed = parse_deploy(deploy)
+            if parsed is None:
+                ctx.invalid_item(f"deploy of {service.id}: {str(item)[:200]}")
+                continue
+            deploy_id, status, created, duration = parsed
+            newest = created if newest is None or created > newest else newest
+            if status not in FINAL_DEPLOY_STATUSES:
+                oldest_open = created if oldest_open is None or created < oldest_open else oldest_open
+                continue
+            finals.append((deploy_id, created))
+            if deploy_id in mark.counted:
+                continue
+            label = "live" if status == "deactivated" else status  # deactivated = a former live deploy
+            new_by_status[label] = new_by_status.get(label, 0) + 1
+            if duration is not None:
+                ctx.record("render.deploy.duration", duration, service=service.name, status=label)
+        for label, count in new_by_status.items():
+            ctx.add("render.deploys", count, service=service.name, status=label)
+        since = oldest_open or newest or mark.since
+        counted = frozenset(i for i, created in finals if created >= since - BOUNDARY)
+        if since == mark.since:
+            counted |= mark.counted
+        return DeployWatermark(since, counted)
+
+    # --- metrics ---
+
+    def _active_services(self) -> list[RenderService]:
+        return [s for s in self._services if not s.suspended]
+
+    def _metric_params(self, resources: Sequence[str], start: datetime, end: datetime, *,
+                       resolution: bool = True) -> list[tuple[str, Any]]:
+        # /metrics/bandwidth declares no resolutionSeconds: it gets Render's default (60 s).
+        return [("startTime", rfc3339(start)), ("endTime", rfc3339(end)),
+                *([("resolutionSeconds", self.config.metrics_resolution_seconds)] if resolution else []),
+                *(("resource", r) for r in resources)]
+
+    def _resolution(self, metric: str) -> int:
+        return DEFAULT_RESOLUTION_S if metric == "bandwidth" else self.config.metrics_resolution_seconds
+
+    async def _series(self, ctx: PollContext, metric: str, params: list[tuple[str, Any]],
+                      units: dict[str, float]) -> list[Sample]:
+        body = await self.http.get_json(f"/metrics/{metric}", params, operation=f"metrics-{metric}")
+        if not isinstance(body, list):
+            raise ProviderError("malformed", f"render metrics-{metric}: expected a list of series")
+        samples = []
+        for raw in body:
+            sample = parse_series(raw, units)
+            if sample is None:
+                ctx.invalid_item(f"{metric} series: {str(raw)[:200]}")
+            else:
+                samples.append(sample)
+        return samples
+
+    async def _poll_limits(self, ctx: PollContext) -> None:
+        ids = [s.id for s in self._active_services()]
+        if not ids:
+            return
+        now = ctx.now()
+        params = self._metric_params(ids, now - GAUGE_WINDOW, now)
+        cpu, memory = await asyncio.gather(self._series(ctx, "cpu-limit", params, CPU_UNITS),
+                                           self._series(ctx, "memory-limit", params, BYTE_UNITS))
+        cpu_by, mem_by = latest_mean(cpu), latest_mean(memory)
+        limits = {i: (cpu_by.get(i), mem_by.get(i)) for i in ids}
+        ctx.on_commit(lambda: self._limits.update(limits))
+
+    async def _poll_metrics(self, ctx: PollContext) -> None:
+        services = self._active_services()
+        now = ctx.now()
+        names = {s.id: s.name for s in self._services}
+        tasks = []
+        if services:
+            ids = [s.id for s in services]
+            gauge_params = self._metric_params(ids, now - GAUGE_WINDOW, now)
+            tasks = [
+                self._series(ctx, "cpu", gauge_params, CPU_UNITS),
+                self._series(ctx, "memory", gauge_params, BYTE_UNITS),
+                self._series(ctx, "instance-count", gauge_params, {}),
+                self._series(ctx, "http-latency", [*gauge_params, *(("quantile", q) for q in LATENCY_QUANTILES)],
+                             SECOND_UNITS),
+                self._series(ctx, "http-requests", [*self._metric_params(ids, self._counter_start("http-requests", now),
+                                                                         now), ("aggregateBy", "statusCode")], {}),
+                self._series(ctx, "bandwidth", self._metric_params(ids, self._counter_start("bandwidth", now), now,
+                                                                 resolution=False), BYTE_UNITS),
+            ]
+        if self._datastores:
+            tasks.append(self._series(ctx, "active-connections",
+                                      self._metric_params([d.id for d in self._datastores], now - GAUGE_WINDOW, now),
+                                      {}))
+        results = await asyncio.gather(*tasks)
+        self._estimate_cost(ctx)
+        if services:
+            cpu, memory, instances, latency, requests, bandwidth = results[:6]
+            self._utilisation(ctx, names, cpu, memory)
+            self._instances(ctx, services, instances)
+            ctx.clear_gauge("render.service.http.latency")
+            for sample in latency:
+                if sample.points and "quantile" in sample.labels and sample.resource in names:
+                    ctx.gauge("render.service.http.latency", sample.points[-1][1], service=names[sample.resource],
+                              quantile=normalise_quantile(sample.labels["quantile"]))
+            self._count_buckets(ctx, "http-requests", requests, now, lambda s, v: ctx.add(
+                "render.service.http.requests", v, service=names[s.resource],
+                status_class=status_class(s.labels.get("statusCode", ""))), names)
+            self._count_buckets(ctx, "bandwidth", bandwidth, now, lambda s, v: ctx.add(
+                "render.service.bandwidth", v, service=names[s.resource]), names)
+        if self._datastores:
+            datastore_names = {d.id: d.name for d in self._datastores}
+            ctx.clear_gauge("render.datastore.connections")
+            for resource, value in latest_mean(results[-1]).items():
+                if resource in datastore_names:
+                    ctx.gauge("render.datastore.connections", value, datastore=datastore_names[resource],
+                              type="postgres")
+
+    def _utilisation(self, ctx: PollContext, names: dict[str, str], cpu: list[Sample], memory: list[Sample]) -> None:
+        for metric in ("render.service.cpu.utilization", "render.service.memory.utilization",
+                       "render.service.memory.usage"):
+            ctx.clear_gauge(metric)
+        for resource, used in latest_mean(cpu).items():
+            limit = self._limits.get(resource, (None, None))[0]
+            if resource in names and limit:
+                ctx.gauge("render.service.cpu.utilization", used / limit, service=names[resource])
+        for resource, used in latest_mean(memory).items():
+            if resource not in names:
+                continue
+            ctx.gauge("render.service.memory.usage", used, service=names[resource])
+            limit = self._limits.get(resource, (None, None))[1]
+            if limit:
+                ctx.gauge("render.service.memory.utilization", used / limit, service=names[resource])
+
+    def _instances(self, ctx: PollContext, services: list[RenderService], samples: list[Sample]) -> None:
+        running = latest_mean(samples)
+        ctx.clear_gauge("render.service.instances")
+        for s in services:
+            ctx.gauge("render.service.instances", running.get(s.id, float(s.instances)), service=s.name)
+
+    def _counter_start(self, metric: str, now: datetime) -> datetime:
+        mark = self._counter_marks.get(metric)
+        if mark is None:
+            return now - COUNTER_FIRST_WINDOW
+        return max(mark + timedelta(seconds=self._resolution(metric)), now - COUNTER_MAX_WINDOW)
+
+    def _count_buckets(self, ctx: PollContext, metric: str, samples: list[Sample], now: datetime,
+                       add, names: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+        """Add complete buckets newer than the watermark; the bucket in progress waits for the next poll."""
+        resolution = timedelta(seconds=self._resolution(metric))
+        mark = self._counter_marks.get(metric)
+        newest = mark
+        for sample in samples:
+            if sample.resource not in names:
+                continue
+            for stamp, value in sample.points:
+                if (mark is not None and stamp <= mark) or stamp + resolution > now or value < 0:
+                    continue
+                add(sample, value)
+                newest = stamp if newest is None or stamp > newest else newest
+        if newest is not None and newest != mark:
+            ctx.on_commit(lambda: self._counter_marks.__setitem__(metric, newest))
+
+    # --- cost ---
+
+    def _estimate_cost(self, ctx: PollContext) -> None:
+        if not self._services_version:
+            return  # no service list yet (the services poll failed): estimate nothing rather than $0
+        now = ctx.now()
+        history_start = self._history_start(ctx)
+        full = self._costed is None or self._costed[0] != self._services_version
+        since = history_start if full else max(history_start, day_start(self._costed[1]))
+        records: list[CostRecord] = []
+        for service in self._services:
+            records += self._service_cost(ctx, service, since, now)
+        if full:
+            for datastore in self._datastores:
+                ctx.unpriced(f"postgres:{datastore.plan}")
+            ctx.cost_history_from(utc_day(history_start))
+        ctx.upsert_costs(records)
+        version, today = self._services_version, utc_day(now)
+        ctx.on_commit(lambda: setattr(self, "_costed", (version, today)))
+
+    def _service_cost(self, ctx: PollContext, s: RenderService, since: datetime, now: datetime) -> list[CostRecord]:
+        if s.plan is None:
+            return []  # static sites: no instance plan
+        start = max(s.created, since)
+        end = min(now, s.updated) if s.suspended else now
+        records = []
+        for piece_start, piece_end in split_by_day(start, end):
+            monthly = ctx.prices.table("render", utc_day(piece_start))["usd_per_month"].get(s.plan)
+            if monthly is None:
+                ctx.unpriced(f"plan:{s.plan}")
+                return []
+            seconds = (piece_end - piece_start).total_seconds()
+            records.append(CostRecord(
+                provider="render", service_name=SERVICE_DISPLAY.get(s.type, s.type), service_category="Compute",
+                resource_id=s.id, resource_name=s.name, period_start=piece_start, period_end=piece_end,
+                billed_cost=float(monthly) * s.instances * seconds / month_seconds(piece_start),
+                source="estimated", consumed_quantity=s.instances * seconds / 3600, consumed_unit="Hours",
+                sku=s.plan, region=s.region))
+        return records
+
+
+# --- parsing (None = invalid item) ---
+
+def parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_service(item: object) -> RenderService | None:
+    service = item.get("service") if isinstance(item, dict) else None
+    if not isinstance(service, dict):
+        return None
+    details = service.get("serviceDetails")
+    created, updated = parse_time(service.get("createdAt")), parse_time(service.get("updatedAt"))
+    sid, name, kind = service.get("id"), service.get("name"), service.get("type")
+    if not (isinstance(sid, str) and isinstance(name, str) and isinstance(kind, str)
+            and isinstance(details, dict) and created is not None):
+        return None
+    plan = details.get("plan")
+    instances = details.get("numInstances", 1)
+    if (plan is not None and not isinstance(plan, str)) or not isinstance(instances, int) or instances < 0:
+        return None
+    scaling = details.get("autoscaling")
+    bounds = None
+    if isinstance(scaling, dict) and scaling.get("enabled"):
+        low, high = scaling.get("min"), scaling.get("max")
+        if isinstance(low, int) and isinstance(high, int):
+            bounds = (low, high)
+    return RenderService(sid, name, kind, plan, str(details.get("region", "unknown")), instances, bounds,
+                         service.get("suspended") == "suspended", created, updated or created)
+
+
+def parse_postgres(item: object) -> RenderDatastore | None:
+    db = item.get("postgres") if isinstance(item, dict) else None
+    if not isinstance(db, dict):
+        return None
+    created = parse_time(db.get("createdAt"))
+    if not (isinstance(db.get("id"), str) and isinstance(db.get("name"), str)
+            and isinstance(db.get("plan"), str) and created is not None):
+        return None
+    return RenderDatastore(db["id"], db["name"], db["plan"], created)
+
+
+def parse_deploy(deploy: object) -> tuple[str, str, datetime, float | None] | None:
+    """(id, status, createdAt, duration seconds when final) or None."""
+    if not isinstance(deploy, dict):
+        return None
+    created = parse_time(deploy.get("createdAt"))
+    if not isinstance(deploy.get("id"), str) or not isinstance(deploy.get("status"), str) or created is None:
+        return None
+    started = parse_time(deploy.get("startedAt")) or created
+    finished = parse_time(deploy.get("finishedAt"))
+    duration = (finished - started).total_seconds() if finished is not None else None
+    return deploy["id"], deploy["status"], created, duration
+
+
+def parse_series(raw: object, units: dict[str, float]) -> Sample | None:
+    """A series in base units; `units` empty means the value is a plain count."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("labels"), list) or not isinstance(raw.get("values"), list):
+        return None
+    labels = {lab.get("field"): lab.get("value") for lab in raw["labels"]
+              if isinstance(lab, dict) and isinstance(lab.get("field"), str) and isinstance(lab.get("value"), str)}
+    resource = labels.get("resource") or labels.get("service")
+    unit = raw.get("unit", "")
+    factor = units.get(unit.lower(), None) if (units and isinstance(unit, str)) else 1.0
+    if not resource or factor is None:
+        return None
+    sample = Sample(resource, labels)
+    for point in raw["values"]:
+        stamp = parse_time(point.get("timestamp")) if isinstance(point, dict) else None
+        value = point.get("value") if isinstance(point, dict) else None
+        if stamp is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        sample.points.append((stamp, float(value) * factor))
+    sample.points.sort(key=lambda p: p[0])
+    return sample
+
+
+# --- small pure helpers ---
+
+def latest_mean(samples: list[Sample]) -> dict[str, float]:
+    """Per resource: the mean over its series (instances) of each series' latest value."""
+    values: dict[str, list[float]] = defaultdict(list)
+    for sample in samples:
+        if sample.points:
+            values[sample.resource].append(sample.points[-1][1])
+    return {resource: sum(v) / len(v) for resource, v in values.items()}
+
+
+def status_class(code: str) -> str:
+    return f"{code[0]}xx" if code[:1] in "12345" and code[:1] else "unknown"
+
+
+def normalise_quantile(value: str) -> str:
+    try:
+        return format(float(value), "g")
+    except ValueError:
+        return value

@@ -33,7 +33,10 @@ def _health_body(runtime: Runtime) -> dict:
 
 def build_app(runtime: Runtime, secrets: Secrets, started_at: float) -> web.Application:
     config = runtime.config
-    receiver = DrainReceiver(runtime.store, secrets.drain_secret, config.service.drain_max_body_bytes)
+    vercel = next((p for p in runtime.collector.providers if p.name == "vercel"), None)
+    # Drains carry project ids; the Vercel poller knows their names (when it is enabled).
+    receiver = DrainReceiver(runtime.store, secrets.drain_secret, config.service.drain_max_body_bytes,
+                             project_name=getattr(vercel, "project_name", None))
     # The receiver enforces the body limit itself (and counts it); aiohttp's own limit sits above it.
     app = web.Application(client_max_size=config.service.drain_max_body_bytes + 1024 * 1024)
 

@@ -10,7 +10,10 @@ import pytest
 from exporters.runtime import Runtime
 from exporters.simulator import Simulator, World
 from exporters.simulator.world import Scale
+from exporters.logs import configure
 from simhelpers import make_runtime
+
+configure("info", "text")
 
 # A fixed simulated "now" (mid-month, mid-day) so every run sees the same world.
 FIXED_NOW = datetime(2026, 11, 18, 13, 30, tzinfo=timezone.utc)

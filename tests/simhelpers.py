@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from exporters.runtime import build_runtime
 from exporters.simulator import Simulator, World, simulator_runtime_inputs
+from exporters.simulator.world import WorldClock
 from exporters.telemetry import in_memory_reader
 
 PROVIDERS = ("vercel", "render", "supabase", "openai", "llamacloud")
@@ -20,26 +19,9 @@ def make_runtime(sim: Simulator, *, only: str | None = None, overrides: dict | N
             providers.setdefault(name, {})["enabled"] = name == only
     config, secrets = simulator_runtime_inputs(sim.base_url, overrides)
     reader = in_memory_reader()
-    clock = SimClock(sim.world)
+    clock = WorldClock(sim.world)
     runtime = build_runtime(config, secrets, extra_readers=(reader,), clock=clock)
     return runtime, reader
-
-
-class SimClock:
-    """The exporter's clock follows the simulator's world clock (which tests may advance)."""
-
-    def __init__(self, world: World):
-        self._world = world
-
-    def time(self) -> float:
-        return self._world.now_ts()
-
-    async def sleep(self, seconds: float) -> None:
-        # Sleeping for a rate-limit reset: advance simulated time, and yield to the loop.
-        self._world.advance(seconds)
-        await asyncio.sleep(0)
-
-
 
 
 def metric_points(reader, name: str) -> list:  # type: ignore[no-untyped-def]

@@ -114,3 +114,20 @@ class World:
 
     def scenario_applies(self, name: str, provider: str) -> bool:
         return self.scenario == name and self.scenario_provider in (None, provider)
+
+
+class WorldClock:
+    """A clock that follows a world's simulated time: an exporter using it sees the
+    same "now" as the simulator, and its sleeps advance simulated time instead of waiting."""
+
+    def __init__(self, world: World):
+        self._world = world
+
+    def time(self) -> float:
+        return self._world.now_ts()
+
+    async def sleep(self, seconds: float) -> None:
+        import asyncio
+
+        self._world.advance(seconds)
+        await asyncio.sleep(0)

@@ -39,7 +39,16 @@ UNDOCUMENTED = {("vercel", "/v1/billing/charges")}
 
 @lru_cache
 def spec_dict(provider: str) -> dict[str, Any]:
-    return json.loads((SPECS / SPEC_FILES[provider]).read_text())
+    spec = json.loads((SPECS / SPEC_FILES[provider]).read_text())
+    if provider == "render":
+        # Render's document declares `service.serviceDetails` as a oneOf of five detail
+        # schemas with no discriminator and open objects, so a real web service's details
+        # (healthCheckPath, openPorts, url, …) match webServiceDetails, privateServiceDetails
+        # and backgroundWorkerDetails at once and can never satisfy oneOf. "Exactly one"
+        # is unsatisfiable by any real response; "at least one" is what the document means.
+        details = spec["components"]["schemas"]["service"]["properties"]["serviceDetails"]
+        details["anyOf"] = details.pop("oneOf")
+    return spec
 
 
 @lru_cache
@@ -51,7 +60,8 @@ def _resolve(spec: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     while "$ref" in node:
         target: Any = spec
         for part in node["$ref"].removeprefix("#/").split("/"):
-            target = target[part.replace("~1", "/").replace("~0", "~")]
+            key = part.replace("~1", "/").replace("~0", "~")
+            target = target[int(key)] if isinstance(target, list) else target[key]
         node = target
     return node
 
@@ -145,3 +155,17 @@ def test_the_checker_rejects_an_undeclared_parameter_and_a_wrong_body() -> None:
     assert any(p.startswith("response 200") for p in check_exchange(bad_body, "t"))
     unknown = Exchange("supabase", "GET", "/v1/nothing-here", [], 200, "application/json", b"{}")
     assert check_exchange(unknown, "t") == ["GET /v1/nothing-here: no such operation in supabase.openapi.json"]
+
+
+def test_render_web_service_details_cannot_satisfy_the_published_one_of() -> None:
+    """Why spec_dict() reads Render's serviceDetails oneOf as anyOf: a web service's
+    details carry every field three of the alternatives require."""
+    raw = json.loads((SPECS / SPEC_FILES["render"]).read_text())
+    web = {"env": "python", "runtime": "python", "envSpecificDetails": {"buildCommand": "b", "startCommand": "s"},
+           "plan": "standard", "region": "oregon", "numInstances": 1, "buildPlan": "starter",
+           "healthCheckPath": "/", "openPorts": [], "url": "https://x"}
+    schemas = raw["components"]["schemas"]
+    assert "discriminator" not in schemas["service"]["properties"]["serviceDetails"]
+    matching = [name for name in ("webServiceDetails", "privateServiceDetails", "backgroundWorkerDetails")
+                if set(schemas[name]["required"]) <= set(web) and schemas[name].get("additionalProperties") is None]
+    assert len(matching) == 3

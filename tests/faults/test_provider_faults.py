@@ -99,7 +99,7 @@ HEADER_FORMS = {
     "render_reset_seconds_remaining": lambda sim: {"Ratelimit-Limit": "400", "Ratelimit-Remaining": "0",
                                                    "Ratelimit-Reset": "6"},
     "render_reset_epoch": lambda sim: {"Ratelimit-Limit": "400", "Ratelimit-Remaining": "0",
-                                       "Ratelimit-Reset": str(int(sim.world.now_ts()) + 5)},
+                                       "Ratelimit-Reset": str(int(sim.world.now_ts()) + 7)},
 }
 
 

@@ -1,0 +1,28 @@
+# stackwatch: the exporter service (`stackwatch run`) and the simulator (`stackwatch simulate`).
+# Small pinned base (the 3.11 line the tests run on), non-root user, health check.
+FROM python:3.11.14-slim-bookworm AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY pyproject.toml README.md* ./
+COPY exporters ./exporters
+# A wheel with pinned dependencies, installed into a venv copied to the final stage
+# (no compiler or build files in the runtime image).
+RUN python -m venv /opt/stackwatch \
+ && /opt/stackwatch/bin/pip install --no-compile . \
+ && /opt/stackwatch/bin/python -c "import exporters.cli"
+
+FROM python:3.11.14-slim-bookworm
+ENV PATH=/opt/stackwatch/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1
+RUN groupadd --system --gid 10001 stackwatch \
+ && useradd --system --uid 10001 --gid stackwatch --no-create-home --shell /usr/sbin/nologin stackwatch
+COPY --from=build /opt/stackwatch /opt/stackwatch
+USER 10001:10001
+WORKDIR /home/stackwatch
+# Drain receiver, /healthz and /metrics (service.listen_port in stackwatch.yaml).
+EXPOSE 9464
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=4 \
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9464/healthz', timeout=4)"]
+ENTRYPOINT []
+CMD ["stackwatch", "run", "--config", "/etc/stackwatch/stackwatch.yaml"]

@@ -1,0 +1,523 @@
+"""The simulated Vercel API: projects, deployments and FOCUS 1.3 billing charges.
+
+Routes (below the `/vercel` prefix, as Vercel documents them):
+
+- `GET /v10/projects` — `limit` (max 100), `from` continuation token; the
+  response's `pagination` is the continuation-token form `{count, next}`.
+- `GET /v6/deployments` — newest first; `since`/`until` (ms, exclusive),
+  `limit` (max 100), `projectId`, `target`, `state`; `pagination.next` is the
+  `created` of the page's last item (send it as `until`), null on the last page.
+- `GET /v1/billing/charges` — `from`/`to` (ISO-8601 UTC, `to` exclusive, whole
+  days), JSONL, one FOCUS 1.3 charge per line per project, service and day;
+  gzip-encoded when the client accepts it.
+
+Charge lines carry the project in `Tags`: `{"ProjectId": "prj_…", "ProjectName": "…"}`,
+except Build Minutes lines, which carry only `ProjectId` (so the exporter must
+resolve names from the project list, as it must for real exports that omit them).
+
+Everything is a pure function of the world's seed, scale and time. Deployments
+and daily charge amounts are generated once per simulated day and cached;
+a deployment's state is derived from its timestamps and the current time, so
+a deployment in progress now is final a few minutes later. A few deployments
+are anchored just before the world's start so that every world has some in
+progress at the start. Costs are integers of micro-USD that accrue hour by
+hour through today (a charge for today covers the completed hours), so the
+ground truth is exact and does not drift with sub-hour wall time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import base64
+import binascii
+import bisect
+import json
+import math
+import zlib
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+from aiohttp import web
+
+from .world import World
+
+DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+MAX_PAGE_SIZE = 100
+DEFAULT_PROJECTS_LIMIT = 20
+DEFAULT_DEPLOYMENTS_LIMIT = 20
+MAX_CHARGES_WINDOW = timedelta(days=366)
+
+TEAM_ACCOUNT_ID = "team_sim0000000000000000"
+TEAM_SLUG = "acme"
+
+_PROJECT_BASES = (
+    "storefront", "marketing-site", "docs", "dashboard", "api-gateway", "blog", "admin-console",
+    "landing", "checkout", "status-page", "design-system", "help-center", "partner-portal",
+    "careers", "changelog", "playground", "mobile-web", "analytics-ui", "auth-portal", "search",
+)
+
+FINAL_STATES = ("READY", "ERROR", "CANCELED")
+
+
+@dataclass(frozen=True, slots=True)
+class SimProject:
+    index: int
+    id: str
+    name: str
+    created_ms: int
+    size: float  # scales this project's usage (and so its cost)
+
+
+@dataclass(frozen=True, slots=True)
+class SimDeployment:
+    uid: str
+    project: int  # index into the project list
+    created_ms: int
+    queue_ms: int  # created -> buildingAt
+    build_ms: int  # buildingAt -> ready (or the cancel time)
+    outcome: str  # READY | ERROR | CANCELED
+    production: bool
+
+    @property
+    def building_at_ms(self) -> int:
+        return self.created_ms + self.queue_ms
+
+    @property
+    def final_at_ms(self) -> int:
+        return self.building_at_ms + self.build_ms
+
+    def state_at(self, now_ms: int) -> str:
+        if now_ms >= self.final_at_ms:
+            return self.outcome
+        if now_ms >= self.building_at_ms:
+            return "BUILDING"
+        # The last few seconds before the build starts: the build container initialises.
+        if now_ms >= self.building_at_ms - min(5_000, self.queue_ms // 2):
+            return "INITIALIZING"
+        return "QUEUED"
+
+
+@dataclass(frozen=True)
+class SimService:
+    name: str
+    category: str
+    unit: str  # ConsumedUnit
+    unit_price_usd: float  # only to derive a plausible ConsumedQuantity from the cost
+    hourly_micro_usd: int  # typical hourly cost of a size-1 project, micro-USD
+    project_tag_has_name: bool = True
+
+
+SERVICES = (
+    SimService("Function Invocations", "Compute", "Invocations", 0.60 / 1_000_000, 4_000),
+    SimService("Edge Requests", "Networking", "Requests", 2.00 / 1_000_000, 2_500),
+    SimService("Fast Data Transfer", "Networking", "GB", 0.15, 6_000),
+    SimService("Build Minutes", "Developer Tools", "Minutes", 0.014, 1_500, project_tag_has_name=False),
+)
+# The service whose cost jumps in the cost-spike scenario (a runaway function).
+SPIKE_SERVICE = "Function Invocations"
+SPIKE_FACTOR = 6
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _day_start(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+_ID_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
+
+
+def _ident(rng, prefix: str, length: int) -> str:  # type: ignore[no-untyped-def]
+    """A Vercel-looking id: one random draw, written in base 56 (fast at scale)."""
+    number, digits = rng.getrandbits(6 * length), []
+    for _ in range(length):
+        number, digit = divmod(number, len(_ID_ALPHABET))
+        digits.append(_ID_ALPHABET[digit])
+    return prefix + "".join(digits)
+
+
+def _poisson(rng, mean: float) -> int:  # type: ignore[no-untyped-def]
+    # Knuth's method: fine for the small daily means used here.
+    limit, k, p = math.exp(-mean), 0, 1.0
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return k
+        k += 1
+
+
+def project_list(world: World) -> list[SimProject]:
+    """The team's projects (also used by the drain sender)."""
+    epoch_ms = _ms(world.epoch())
+    projects = []
+    for i in range(world.scale.vercel_projects):
+        rng = world.rng("vercel", "project", i)
+        base = _PROJECT_BASES[i % len(_PROJECT_BASES)]
+        name = base if i < len(_PROJECT_BASES) else f"{base}-{i // len(_PROJECT_BASES) + 1}"
+        projects.append(SimProject(index=i, id=_ident(rng, "prj_", 28), name=name,
+                                   created_ms=epoch_ms - rng.randint(30, 400) * DAY_MS,
+                                   size=round(rng.uniform(0.3, 3.0), 3)))
+    return projects
+
+
+class VercelSim:
+    name = "vercel"
+    prefix = "/vercel"
+
+    def __init__(self, world: World):
+        self.world = world
+        self.projects = project_list(world)
+        self._epoch = world.epoch()
+        self._epoch_day = self._epoch.date()
+        self._anchor_ms = _ms(self._anchor())
+        # Deployments of the generated days, sorted by created (unique ms); grown day by day.
+        self._deployments: list[SimDeployment] = []
+        self._created: list[int] = []
+        self._days_generated = 0
+        # Hourly micro-USD cost by day index: one row per project, one column per service.
+        self._hourly: dict[int, list[list[int]]] = {}
+        self._line_prefixes = [[self._line_prefix(p, s) for s in SERVICES] for p in self.projects]
+
+    def _anchor(self) -> datetime:
+        """The world's start (what `World.epoch` counts from)."""
+        if self.world.start is not None:
+            return self.world.start
+        return datetime.fromtimestamp(self.world._wall_at_start, tz=timezone.utc)  # noqa: SLF001
+
+    # --- routes ---
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get(f"{self.prefix}/v10/projects", self._projects),
+            web.get(f"{self.prefix}/v6/deployments", self._deployments_route),
+            web.get(f"{self.prefix}/v1/billing/charges", self._charges),
+        ]
+
+    def rate_limit_headers(self, limit: int, remaining: int, reset_in_s: float) -> dict[str, str]:
+        return {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(remaining),
+                "X-RateLimit-Reset": str(int(math.ceil(self.world.now_ts() + reset_in_s)))}
+
+    # --- projects ---
+
+    async def _projects(self, request: web.Request) -> web.Response:
+        try:
+            limit = _limit(request.query.get("limit"), DEFAULT_PROJECTS_LIMIT)
+            offset = _decode_token(request.query.get("from"))
+        except ValueError as exc:
+            return _bad_request(str(exc))
+        page = self.projects[offset:offset + limit]
+        more = offset + limit < len(self.projects)
+        body = {"projects": [self._project_json(p) for p in page],
+                "pagination": {"count": len(page), "next": _encode_token(offset + limit) if more else None}}
+        return web.json_response(body)
+
+    def _project_json(self, project: SimProject) -> dict:
+        regions = {"functionDefaultRegions": ["iad1"]}
+        return {"accountId": TEAM_ACCOUNT_ID, "directoryListing": False, "id": project.id,
+                "name": project.name, "nodeVersion": "22.x", "resourceConfig": dict(regions),
+                "defaultResourceConfig": dict(regions), "createdAt": project.created_ms,
+                "updatedAt": project.created_ms + DAY_MS}
+
+    # --- deployments ---
+
+    def _generate_until(self, now_ms: int) -> None:
+        """Generate whole days of deployments up to the day containing `now_ms`."""
+        epoch_ms = _ms(self._epoch)
+        last_day = (now_ms - epoch_ms) // DAY_MS
+        while self._days_generated <= last_day:
+            day = self._days_generated
+            batch = self._day_deployments(day, epoch_ms + day * DAY_MS)
+            for deployment in batch:
+                self._deployments.append(deployment)
+                self._created.append(deployment.created_ms)
+            self._days_generated += 1
+
+    def _day_deployments(self, day: int, day_ms: int) -> list[SimDeployment]:
+        mean = self.world.scale.vercel_deployments_per_project_per_day
+        drafts: list[tuple[int, int, int, int, str, bool, str]] = []
+        for project in self.projects:
+            rng = self.world.rng("vercel", "deployments", project.index, day)
+            for k in range(_poisson(rng, mean)):
+                offset = rng.randrange(1_000, DAY_MS - 1_000)
+                roll = rng.random()
+                outcome = "READY" if roll < 0.85 else ("ERROR" if roll < 0.95 else "CANCELED")
+                drafts.append((day_ms + offset, project.index, rng.randint(2_000, 60_000),
+                               rng.randint(20_000, 420_000), outcome, rng.random() < 0.6,
+                               _ident(rng, "dpl_", 28)))
+        drafts += [d for d in self._anchored() if day_ms <= d[0] < day_ms + DAY_MS]
+        drafts.sort()
+        deployments, last = [], -1
+        for created, project, queue, build, outcome, production, uid in drafts:
+            created = max(created, last + 1)  # unique created ms, so `until` paging never skips a tie
+            last = created
+            deployments.append(SimDeployment(uid, project, created, queue, build, outcome, production))
+        return deployments
+
+    def _anchored(self) -> list[tuple[int, int, int, int, str, bool, str]]:
+        """Deployments in progress at the world's start, final a few minutes later."""
+        if not self.projects:
+            return []
+        a, n = self._anchor_ms, len(self.projects)
+        return [
+            (a - 10_000, 0 % n, 45_000, 150_000, "READY", True, "dpl_simAnchoredQueued000000000"),
+            (a - 100_000, 1 % n, 15_000, 200_000, "READY", False, "dpl_simAnchoredBuilding00000000"),
+            (a - 200_000, 2 % n, 20_000, 300_000, "ERROR", True, "dpl_simAnchoredFailing000000000"),
+        ]
+
+    def visible_deployments(self, now_ms: int | None = None) -> list[SimDeployment]:
+        now_ms = _ms(self.world.now()) if now_ms is None else now_ms
+        self._generate_until(now_ms)
+        return self._deployments[:bisect.bisect_right(self._created, now_ms)]
+
+    async def _deployments_route(self, request: web.Request) -> web.Response:
+        query = request.query
+        try:
+            limit = _limit(query.get("limit"), DEFAULT_DEPLOYMENTS_LIMIT)
+            since = _number(query.get("since"))
+            until = _number(query.get("until"))
+        except ValueError as exc:
+            return _bad_request(str(exc))
+        now_ms = _ms(self.world.now())
+        self._generate_until(now_ms)
+        hi = bisect.bisect_right(self._created, now_ms)
+        if until is not None:
+            hi = min(hi, bisect.bisect_left(self._created, math.ceil(until)))
+        lo = 0 if since is None else bisect.bisect_right(self._created, math.floor(since))
+        filters = self._filters(query, now_ms)
+        page: list[SimDeployment] = []
+        more = False
+        for i in range(hi - 1, lo - 1, -1):  # newest first
+            deployment = self._deployments[i]
+            if not all(f(deployment) for f in filters):
+                continue
+            if len(page) == limit:
+                more = True
+                break
+            page.append(deployment)
+        body = {"pagination": {"count": len(page),
+                               "next": page[-1].created_ms if more and page else None,
+                               "prev": page[0].created_ms if page else None},
+                "deployments": [self._deployment_json(d, now_ms) for d in page]}
+        return web.json_response(body)
+
+    def _filters(self, query, now_ms: int) -> list:  # type: ignore[no-untyped-def]
+        filters = []
+        if project := query.get("projectId"):
+            ids = {p.index for p in self.projects if project in (p.id, p.name)}
+            filters.append(lambda d: d.project in ids)
+        if target := query.get("target"):
+            filters.append(lambda d: ("production" if d.production else "preview") == target)
+        if states := query.get("state"):
+            wanted = {s.strip().upper() for s in states.split(",")}
+            filters.append(lambda d: d.state_at(now_ms) in wanted)
+        return filters
+
+    def _deployment_json(self, deployment: SimDeployment, now_ms: int) -> dict:
+        project = self.projects[deployment.project]
+        state = deployment.state_at(now_ms)
+        body: dict = {
+            "uid": deployment.uid, "name": project.name, "projectId": project.id,
+            "url": f"{project.name}-{deployment.uid[4:13].lower()}-{TEAM_SLUG}.vercel.app",
+            "created": deployment.created_ms, "createdAt": deployment.created_ms,
+            "type": "LAMBDAS", "state": state, "readyState": state,
+            "creator": {"uid": "usr_sim0000000000000000000", "username": "deploy-bot"},
+            "inspectorUrl": f"https://vercel.com/{TEAM_SLUG}/{project.name}/{deployment.uid[4:]}",
+        }
+        if deployment.production:
+            # A preview deployment has no target. Vercel sends null, but the published schema's
+            # enum (production, staging) rejects null, so the simulator leaves the key out.
+            body["target"] = "production"
+        if now_ms >= deployment.building_at_ms:
+            body["buildingAt"] = deployment.building_at_ms
+        if state in ("READY", "ERROR"):
+            body["ready"] = deployment.final_at_ms
+        if state == "ERROR":
+            body["errorCode"] = "BUILD_FAILED"
+        return body
+
+    # --- billing charges ---
+
+    def _hourly_costs(self, day_index: int) -> list[list[int]]:
+        """Hourly micro-USD cost of each project × service on one day (cached)."""
+        rows = self._hourly.get(day_index)
+        if rows is None:
+            rows = []
+            for project in self.projects:
+                rng = self.world.rng("vercel", "charges", project.index, day_index)
+                rows.append([max(1, int(s.hourly_micro_usd * project.size * rng.uniform(0.6, 1.4)))
+                             for s in SERVICES])
+            self._hourly[day_index] = rows
+        return rows
+
+    def _charge_micro(self, day: date, project: int, service: int, now_ms: int) -> int:
+        """Micro-USD charged for one project, service and day, through the completed hours."""
+        day_ms = _ms(_day_start(day))
+        hours = max(0, min(24, (now_ms - day_ms) // HOUR_MS))
+        hourly = self._hourly_costs((day - self._epoch_day).days)[project][service]
+        if SERVICES[service].name != SPIKE_SERVICE or not self.world.scenario_applies("cost-spike", "vercel"):
+            return hourly * hours
+        spike_from_ms = self.world.scenario_since * 1000
+        total = 0
+        for hour in range(hours):
+            hour_end = day_ms + (hour + 1) * HOUR_MS
+            total += hourly * (SPIKE_FACTOR if hour_end > spike_from_ms else 1)
+        return total
+
+    def _charge_days(self, start: datetime, end: datetime, now_ms: int) -> list[date]:
+        today = datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc).date()
+        first = max(start.date(), self._epoch_day)
+        days, day = [], first
+        while day <= today and _day_start(day) < end:
+            if _day_start(day) + timedelta(days=1) > start:
+                days.append(day)
+            day += timedelta(days=1)
+        return days
+
+    def _line_prefix(self, project: SimProject, service: SimService) -> str:
+        tags = {"ProjectId": project.id}
+        if service.project_tag_has_name:
+            tags["ProjectName"] = project.name
+        fixed = {"BillingCurrency": "USD", "ChargeCategory": "Usage", "ChargeClass": None,
+                 "PricingCategory": "Standard", "PricingUnit": service.unit, "ConsumedUnit": service.unit,
+                 "ServiceName": service.name, "ServiceCategory": service.category,
+                 "ServiceProviderName": "Vercel", "HostProviderName": "Vercel", "InvoiceIssuerName": "Vercel",
+                 "RegionId": "iad1", "RegionName": "Washington, D.C., USA", "ResourceType": "Project",
+                 "Tags": tags}
+        return json.dumps(fixed, separators=(",", ":"))[:-1]  # open object: per-day fields follow
+
+    def charge_lines(self, start: datetime, end: datetime, now_ms: int):  # type: ignore[no-untyped-def]
+        """JSONL lines (with newlines), day by day, for charges in [start, end)."""
+        for day in self._charge_days(start, end, now_ms):
+            period = (f',"ChargePeriodStart":"{_iso(_day_start(day))}"'
+                      f',"ChargePeriodEnd":"{_iso(_day_start(day) + timedelta(days=1))}"')
+            chunk = []
+            for p, project in enumerate(self.projects):
+                for s, service in enumerate(SERVICES):
+                    micro = self._charge_micro(day, p, s, now_ms)
+                    if micro <= 0:
+                        continue
+                    cost = f"{micro // 1_000_000}.{micro % 1_000_000:06d}"
+                    quantity = round(micro / 1_000_000 / service.unit_price_usd, 3)
+                    chunk.append(f'{self._line_prefixes[p][s]},"BilledCost":{cost},"EffectiveCost":{cost}'
+                                 f',"ListCost":{cost},"ConsumedQuantity":{quantity}'
+                                 f',"PricingQuantity":{quantity}{period}}}\n')
+            if chunk:
+                yield "".join(chunk)
+
+    async def _charges(self, request: web.Request) -> web.Response:
+        try:
+            start = _parse_iso(request.query.get("from"), "from")
+            end = _parse_iso(request.query.get("to"), "to")
+        except ValueError as exc:
+            return _bad_request(str(exc))
+        if end <= start:
+            return _bad_request("`to` must be after `from`")
+        if end - start > MAX_CHARGES_WINDOW:
+            return _bad_request("the range between `from` and `to` must not exceed one year")
+        now_ms = _ms(self.world.now())
+        gzip_ok = "gzip" in request.headers.get("Accept-Encoding", "").lower()
+        # Compress day by day so only the compressed body is ever held (tens of MB raw at scale).
+        compressor = zlib.compressobj(3, zlib.DEFLATED, 31) if gzip_ok else None
+        parts: list[bytes] = []
+        for chunk in self.charge_lines(start, end, now_ms):
+            data = chunk.encode()
+            parts.append(compressor.compress(data) if compressor else data)
+            # A day at a time, then let other requests through: Vercel's API serves
+            # concurrent calls concurrently, and a benchmark must not measure our loop.
+            await asyncio.sleep(0)
+        if compressor:
+            parts.append(compressor.flush())
+        headers = {"Content-Encoding": "gzip"} if gzip_ok else {}
+        return web.Response(body=b"".join(parts), headers=headers, content_type="application/jsonl")
+
+    # --- ground truth and minimum requests ---
+
+    def ground_truth(self) -> dict:
+        now_ms = _ms(self.world.now())
+        today = self.world.today()
+        month_start = today.replace(day=1)
+        today_micro = 0
+        month_micro = 0
+        by_project: dict[str, int] = {}
+        for day in self._charge_days(_day_start(month_start), _day_start(today) + timedelta(days=1), now_ms):
+            for p, project in enumerate(self.projects):
+                micro = sum(self._charge_micro(day, p, s, now_ms) for s in range(len(SERVICES)))
+                month_micro += micro
+                by_project[project.name] = by_project.get(project.name, 0) + micro
+                if day == today:
+                    today_micro += micro
+        return {"today_usd": today_micro / 1e6, "month_to_date_usd": month_micro / 1e6,
+                "month_to_date_by_project": {name: micro / 1e6 for name, micro in by_project.items()}}
+
+    def minimum_requests(self, page_sizes: dict[str, int] | None = None) -> dict[str, int]:
+        sizes = {"projects": MAX_PAGE_SIZE, "deployments": MAX_PAGE_SIZE, **(page_sizes or {})}
+        history_from = _ms(self.world.history_start())
+        in_history = sum(1 for d in self.visible_deployments() if d.created_ms > history_from)
+        return {"projects": max(1, math.ceil(len(self.projects) / sizes["projects"])),
+                "deployments": max(1, math.ceil(in_history / sizes["deployments"])),
+                "billing": 1}
+
+
+# --- query parsing ---
+
+def _bad_request(message: str) -> web.Response:
+    return web.json_response({"error": {"code": "bad_request", "message": message}}, status=400)
+
+
+def _limit(raw: str | None, default: int) -> int:
+    if raw is None:
+        return default
+    try:
+        value = int(float(raw))
+    except ValueError:
+        raise ValueError("`limit` must be a number") from None
+    if value < 1:
+        raise ValueError("`limit` must be at least 1")
+    return min(value, MAX_PAGE_SIZE)
+
+
+def _number(raw: str | None) -> float | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"expected a millisecond timestamp, got {raw!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"expected a millisecond timestamp, got {raw!r}")
+    return value
+
+
+def _encode_token(offset: int) -> str:
+    return base64.b32encode(f"offset:{offset}".encode()).decode().rstrip("=")
+
+
+def _decode_token(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        text = base64.b32decode(token + "=" * (-len(token) % 8)).decode()
+        kind, _, number = text.partition(":")
+        if kind != "offset":
+            raise ValueError
+        return max(0, int(number))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ValueError("`from` is not a valid continuation token") from None
+
+
+def _parse_iso(raw: str | None, name: str) -> datetime:
+    if not raw:
+        raise ValueError(f"`{name}` is required (ISO-8601 UTC)")
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(f"`{name}` must be an ISO-8601 date-time") from None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)

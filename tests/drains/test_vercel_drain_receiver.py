@@ -1,0 +1,305 @@
+"""The Vercel drain receiver on loopback: signatures, limits, payloads, metrics, and a fuzz test."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timezone
+
+import httpx
+import pytest
+from aiohttp import web
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from exporters.catalogue import all_metrics
+from exporters.metrics import MetricStore
+from exporters.simulator import World
+from exporters.simulator.drains import send_drains
+from exporters.simulator.world import Scale
+from exporters.telemetry import build_meter_provider, in_memory_reader
+from exporters.vercel_drains import DrainReceiver
+from simhelpers import counter_value, metric_points
+
+SECRET = "drain-secret-for-tests"
+MAX_BODY = 64 * 1024
+LOGS = "/drains/vercel/logs"
+VITALS = "/drains/vercel/speed-insights"
+
+
+def sign(body: bytes, secret: str = SECRET) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
+
+
+def request_event(**overrides: object) -> dict:
+    event = {"id": "1", "projectId": "prj_1", "projectName": "web", "source": "edge", "timestamp": 1_700_000_000_000,
+             "statusCode": 200, "proxy": {"statusCode": 200, "vercelCache": "HIT", "path": "/"}}
+    event.update(overrides)
+    return event
+
+
+class Receiver:
+    """A DrainReceiver served on loopback, with an in-memory metric reader."""
+
+    def __init__(self, secret: str | None = SECRET, max_body: int = MAX_BODY):
+        self.reader = in_memory_reader()
+        self.meter_provider = build_meter_provider("test", export_interval_s=60, extra_readers=(self.reader,))
+        self.store = MetricStore(self.meter_provider.get_meter("test"), all_metrics())
+        self.receiver = DrainReceiver(self.store, secret, max_body)
+        self.runner: web.AppRunner | None = None
+        self.base_url = ""
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.add_routes(self.receiver.routes())
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.base_url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+        self.meter_provider.shutdown()
+
+    def counter(self, name: str, **attrs: str) -> float:
+        return counter_value(self.reader, name, **attrs)
+
+    def histogram_counts(self, name: str) -> dict[tuple, int]:
+        return {tuple(sorted(p.attributes.items())): p.count for p in metric_points(self.reader, name)}
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    r = Receiver()
+    await r.start()
+    yield r
+    await r.stop()
+
+
+async def post(r: Receiver, path: str, body: bytes, signature: str | None = "auto", **headers: str) -> httpx.Response:
+    if signature == "auto":
+        signature = sign(body)
+    if signature is not None:
+        headers["x-vercel-signature"] = signature
+    async with httpx.AsyncClient() as client:
+        return await client.post(r.base_url + path, content=body, headers=headers)
+
+
+async def test_a_signed_batch_is_accepted_and_counted(receiver: Receiver) -> None:
+    body = json.dumps([request_event(), request_event(source="lambda", statusCode=-1,
+                                                      proxy={"statusCode": 500}),
+                       {"projectId": "prj_1", "source": "build", "timestamp": 1, "message": "Build completed"}]).encode()
+    response = await post(receiver, LOGS, body)
+    assert response.status_code == 200
+    assert receiver.counter("stackwatch.drain.events", drain="log") == 3
+    assert receiver.counter("vercel.requests", project="web", source="edge", status_class="2xx", cache="HIT") == 1
+    # The crash: a 5xx request with no cache state, and one crash; the build log is no request.
+    assert receiver.counter("vercel.requests", project="web", source="lambda", status_class="5xx", cache="none") == 1
+    assert receiver.counter("vercel.requests") == 2
+    assert receiver.counter("vercel.function.crashes", project="web") == 1
+
+
+async def test_ndjson_is_accepted_like_an_array(receiver: Receiver) -> None:
+    body = (json.dumps(request_event()) + "\n" + json.dumps(request_event(projectName=None)) + "\n").encode()
+    assert (await post(receiver, LOGS, body)).status_code == 200
+    # The second event has no projectName: labelled by its id.
+    assert receiver.counter("vercel.requests", project="web") == 1
+    assert receiver.counter("vercel.requests", project="prj_1") == 1
+
+
+@pytest.mark.parametrize("signature", [None, "", "0" * 40, sign(b"another body")])
+async def test_a_missing_or_wrong_signature_is_401(receiver: Receiver, signature: str | None) -> None:
+    response = await post(receiver, LOGS, json.dumps([request_event()]).encode(), signature=signature)
+    assert response.status_code == 401
+    assert receiver.counter("stackwatch.drain.rejected", drain="log", reason="bad_signature") == 1
+    assert receiver.counter("vercel.requests") == 0
+
+
+async def test_a_signature_made_with_another_secret_is_401(receiver: Receiver) -> None:
+    body = json.dumps([request_event()]).encode()
+    response = await post(receiver, LOGS, body, signature=sign(body, "not-the-secret"))
+    assert response.status_code == 401
+
+
+async def test_an_oversize_body_is_413_even_without_content_length(receiver: Receiver) -> None:
+    body = b"[" + b",".join([json.dumps(request_event()).encode()] * 1000) + b"]"
+    assert len(body) > MAX_BODY
+
+    async def chunks() -> AsyncIterator[bytes]:  # chunked transfer: no Content-Length to trust
+        for i in range(0, len(body), 8192):
+            yield body[i:i + 8192]
+
+    async with httpx.AsyncClient() as client:
+        response = await client.post(receiver.base_url + LOGS, content=chunks(),
+                                     headers={"x-vercel-signature": sign(body)})
+    assert response.status_code == 413
+    declared = await post(receiver, VITALS, body)
+    assert declared.status_code == 413
+    assert receiver.counter("stackwatch.drain.rejected", drain="log", reason="oversize") == 1
+    assert receiver.counter("stackwatch.drain.rejected", drain="speed_insights", reason="oversize") == 1
+    assert receiver.counter("stackwatch.drain.events") == 0
+
+
+@pytest.mark.parametrize("body", [b"", b"{not json", b'"a string"\n', b"[1, 2", b"\xff\xfe", b"[1, 2, 3]",
+                                  b'{"source": 1}'])
+async def test_a_malformed_payload_is_400(receiver: Receiver, body: bytes) -> None:
+    response = await post(receiver, LOGS, body)
+    assert response.status_code == 400
+    assert receiver.counter("stackwatch.drain.rejected", drain="log", reason="malformed") == 1
+
+
+async def test_a_batch_with_some_invalid_events_keeps_the_valid_ones(receiver: Receiver) -> None:
+    body = json.dumps([request_event(), {"source": "edge"}, "text", request_event(statusCode="200")]).encode()
+    response = await post(receiver, LOGS, body)
+    assert response.status_code == 200
+    assert response.json() == {"accepted": 1, "invalid": 3}
+    assert receiver.counter("stackwatch.drain.events", drain="log") == 1
+    assert receiver.counter("stackwatch.drain.rejected", drain="log", reason="invalid_event") == 3
+
+
+async def test_without_a_secret_every_delivery_is_503_unconfigured() -> None:
+    r = Receiver(secret=None)
+    await r.start()
+    try:
+        body = json.dumps([request_event()]).encode()
+        response = await post(r, LOGS, body)
+        assert response.status_code == 503 and response.json()["error"] == "unconfigured"
+        assert r.counter("stackwatch.drain.rejected", drain="log", reason="unconfigured") == 1
+        assert r.counter("vercel.requests") == 0
+    finally:
+        await r.stop()
+
+
+async def test_speed_insights_record_seconds_by_route_never_by_path(receiver: Receiver) -> None:
+    def vital(metric: str, value: float, route: str | None) -> dict:
+        event = {"schema": "vercel.speed_insights.v1", "timestamp": "2026-11-18T13:30:00.000Z",
+                 "projectId": "prj_1", "metricType": metric, "value": value, "path": "/blog/a-post"}
+        if route is not None:
+            event["route"] = route
+        return event
+
+    body = json.dumps([vital("LCP", 2500, "/blog/[slug]"), vital("CLS", 0.12, None), vital("TTFB", 80, None),
+                       vital("XYZ", 1, "/")]).encode()
+    response = await post(receiver, VITALS, body)
+    assert response.json() == {"accepted": 3, "invalid": 1}
+    durations = {tuple(sorted(p.attributes.items())): (p.count, p.sum)
+                 for p in metric_points(receiver.reader, "vercel.web_vital.duration")}
+    # 2500 ms -> 2.5 s; 80 ms -> 0.08 s; no route -> "unknown", never the raw path.
+    assert durations == {
+        (("metric", "LCP"), ("project", "prj_1"), ("route", "/blog/[slug]")): (1, pytest.approx(2.5)),
+        (("metric", "TTFB"), ("project", "prj_1"), ("route", "unknown")): (1, pytest.approx(0.08)),
+    }
+    assert receiver.histogram_counts("vercel.web_vital.cls") == {(("project", "prj_1"), ("route", "unknown")): 1}
+
+
+@pytest.mark.parametrize("scenario", ["steady", "error-burst", "latency-spike"])
+async def test_receiver_metrics_equal_what_the_drain_sender_sent(receiver: Receiver, scenario: str) -> None:
+    world = World(seed=9, scale=Scale(vercel_projects=5), start=datetime(2026, 11, 18, 13, 30, tzinfo=timezone.utc))
+    world.set_scenario(scenario)
+    truth = await send_drains(receiver.base_url, SECRET, world, batches=6, events_per_batch=50)
+    assert truth.statuses == {200: 12}
+    assert receiver.counter("stackwatch.drain.events", drain="log") == truth.events["log"] == 300
+    assert receiver.counter("stackwatch.drain.events", drain="speed_insights") == truth.events["speed_insights"] == 300
+    for (project, source, status_class, cache), count in truth.requests.items():
+        assert receiver.counter("vercel.requests", project=project, source=source, status_class=status_class,
+                                cache=cache) == count
+    assert receiver.counter("vercel.requests") == sum(truth.requests.values())
+    for project, crashes in truth.crashes.items():
+        assert receiver.counter("vercel.function.crashes", project=project) == crashes
+    assert receiver.counter("vercel.function.crashes") == sum(truth.crashes.values())
+    vitals: dict[str, int] = {}
+    for attrs, count in receiver.histogram_counts("vercel.web_vital.duration").items():
+        vitals[dict(attrs)["metric"]] = vitals.get(dict(attrs)["metric"], 0) + count
+    vitals["CLS"] = sum(receiver.histogram_counts("vercel.web_vital.cls").values())
+    assert vitals == dict(truth.vitals)
+    assert receiver.counter("stackwatch.drain.rejected") == 0
+    if scenario == "error-burst":
+        five = sum(c for (_p, _s, status, _c), c in truth.requests.items() if status == "5xx")
+        assert five > 0.2 * sum(truth.requests.values()) and sum(truth.crashes.values()) > 0
+
+
+# --- fuzz: whatever arrives, the receiver answers 2xx/4xx and counts every rejection ---
+
+class ThreadedReceiver:
+    """The receiver on its own loop in a thread, so synchronous Hypothesis examples can call it."""
+
+    def __init__(self) -> None:
+        self.receiver = Receiver()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self.receiver.start(), self.loop).result(timeout=30)
+        return self.receiver
+
+    def __exit__(self, *_exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.receiver.stop(), self.loop).result(timeout=30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def fuzz_target() -> Iterator[tuple[Receiver, httpx.Client]]:
+    with ThreadedReceiver() as r, httpx.Client(base_url=r.base_url, timeout=30) as client:
+        yield r, client
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=5),
+    max_leaves=25)
+# Events that look like drain events, so the fuzz also reaches the validators, not only the parser.
+log_like = st.fixed_dictionaries({"source": st.sampled_from(["edge", "lambda", "build", "weird"]) | json_values,
+                                  "timestamp": st.integers() | json_values},
+                                 optional={"projectName": st.text(max_size=10) | json_values,
+                                           "projectId": st.text(max_size=10),
+                                           "statusCode": st.integers(-5, 700) | json_values,
+                                           "proxy": st.dictionaries(st.sampled_from(["statusCode", "vercelCache"]),
+                                                                    json_values | st.integers(), max_size=2)})
+vital_like = st.fixed_dictionaries({"schema": st.just("vercel.speed_insights.v1") | json_values,
+                                    "metricType": st.sampled_from(["LCP", "CLS", "INP", "nope"]) | json_values,
+                                    "value": st.floats() | json_values},
+                                   optional={"projectId": st.text(max_size=10) | json_values,
+                                             "route": json_values})
+
+
+def _encode(events: list, ndjson: bool) -> bytes:
+    if ndjson:
+        return "\n".join(json.dumps(e) for e in events).encode()
+    return json.dumps(events).encode()
+
+
+bodies = (st.binary(max_size=2048)
+          | json_values.map(lambda v: json.dumps(v).encode())
+          | st.builds(_encode, st.lists(log_like | vital_like | json_values, max_size=8), st.booleans()))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+@given(body=bodies, signed=st.booleans(), path=st.sampled_from([LOGS, VITALS]))
+def test_fuzz_the_receiver_never_fails_and_counts_every_rejection(
+        fuzz_target: tuple[Receiver, httpx.Client], body: bytes, signed: bool, path: str) -> None:
+    r, client = fuzz_target
+    drain = "log" if path == LOGS else "speed_insights"
+    rejected_before = r.counter("stackwatch.drain.rejected", drain=drain)
+    events_before = r.counter("stackwatch.drain.events", drain=drain)
+    headers = {"x-vercel-signature": sign(body)} if signed else {}
+    response = client.post(path, content=body, headers=headers)
+    assert 200 <= response.status_code < 500
+    rejected = r.counter("stackwatch.drain.rejected", drain=drain) - rejected_before
+    accepted = r.counter("stackwatch.drain.events", drain=drain) - events_before
+    if not signed:
+        assert response.status_code == 401 and rejected == 1
+    elif response.status_code == 200:
+        answer = response.json()
+        assert (accepted, rejected) == (answer["accepted"], answer["invalid"])
+    else:
+        assert response.status_code in (400, 413) and rejected == 1 and accepted == 0

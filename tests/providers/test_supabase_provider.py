@@ -1,0 +1,185 @@
+"""Supabase exporter and simulator (Management API and Prometheus endpoint) over loopback HTTP."""
+
+from __future__ import annotations
+
+import base64
+import re
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+
+from conftest import make_runtime
+from exporters.cost import CostRecord
+from exporters.prices import PriceBook
+from exporters.simulator.world import SUPABASE_SERVICE_ROLE_SECRET, Scale
+from exporters.supabase import credit_records
+from test_render_provider import counter_total
+
+HISTORY = Scale().history_days
+
+
+def supabase_runtime(sim):
+    return make_runtime(sim, only="supabase", overrides={"providers": {"supabase": {"history_days": HISTORY}}})
+
+
+async def test_estimated_cost_matches_ground_truth_to_the_cent(simulator):
+    runtime, _ = supabase_runtime(simulator)
+    outcomes = await runtime.collector.run_cycle(force=True)
+    assert all(o.ok for o in outcomes), outcomes
+    truth = simulator.providers["supabase"].ground_truth()
+    summary = runtime.ledger.summary(simulator.world.now())
+    assert summary.today_by_provider["supabase"] == pytest.approx(truth["today_usd"], abs=0.005)
+    assert summary.month_to_date_by_provider["supabase"] == pytest.approx(truth["month_to_date_usd"], abs=0.005)
+    by_project: dict[str, float] = {}
+    for (provider, _service, project, _model, _source), usd in summary.month_to_date.items():
+        if provider == "supabase":
+            by_project[project] = by_project.get(project, 0.0) + usd
+    assert by_project.keys() == truth["month_to_date_by_project"].keys()
+    for name, usd in truth["month_to_date_by_project"].items():
+        assert by_project[name] == pytest.approx(usd, abs=0.005), name
+    await runtime.aclose()
+
+
+class _PriceContext:
+    def __init__(self) -> None:
+        self.prices = PriceBook.load()
+
+
+def _compute(day: int, usd: float) -> CostRecord:
+    start = datetime(2026, 11, day, tzinfo=timezone.utc)
+    return CostRecord("supabase", "Compute", "Databases", "ref", "p", start, start + timedelta(days=1), usd,
+                      "estimated")
+
+
+def test_compute_credit_is_consumed_in_time_order_until_the_month_runs_out():
+    # Pro credit is 10 USD a month. Compute: 6 USD on the 1st, 6 on the 2nd, 6 on the 3rd.
+    # Credit: -6 on the 1st (4 left), -4 on the 2nd (0 left), nothing on the 3rd; total -10.
+    compute = [_compute(1, 6.0), _compute(2, 6.0), _compute(3, 6.0)]
+    credits = credit_records(_PriceContext(), compute, "pro", datetime(2026, 11, 1, tzinfo=timezone.utc))
+    assert [(r.day.day, r.billed_cost, r.charge_category) for r in credits] == [(1, -6.0, "Credit"),
+                                                                                (2, -4.0, "Credit")]
+
+
+async def test_backup_age_is_from_the_latest_completed_backup_and_absent_without_one(simulator):
+    runtime, _ = supabase_runtime(simulator)
+    await runtime.collector.run_cycle(force=True)
+    sim = simulator.providers["supabase"]
+    ages = runtime.store.gauge_points("supabase.backup.age")
+    now = simulator.world.now_ts()
+    for project in sim.projects():
+        completed = [ts for ts, status in sim.backup_times(project) if status == "COMPLETED"]
+        key = (("project", project.name),)
+        if not completed:
+            assert key not in ages  # the paused project has no backup: no series, not 0
+        else:
+            # inserted_at has whole seconds; the poll ran a moment before `now`
+            assert ages[key] == pytest.approx(now - max(completed), abs=5)
+    stale = sim.projects()[1]
+    assert ages[(("project", stale.name),)] > 4 * 86400  # its recent backups FAILED
+    await runtime.aclose()
+
+
+async def test_api_request_counter_adds_only_new_buckets(simulator):
+    runtime, reader = supabase_runtime(simulator)
+    await runtime.collector.run_cycle(force=True)
+    first = counter_total(reader, "supabase.api.requests")
+    assert first > 0
+    simulator.world.advance(120)
+    await runtime.collector.run_cycle(force=True)  # force: api_counts is a slow stream
+    sim = simulator.providers["supabase"]
+    now = simulator.world.now_ts()
+    # Two more minutes complete: the one in progress at the first poll, and the next one.
+    newest_complete_then = (now - 120) // 60 * 60 - 60
+    buckets = (newest_complete_then + 60, newest_complete_then + 120)
+    expected = sum(sim.api_count(p, service, t, 60) for p in sim.projects() if sim._active(p)
+                   for service in ("rest", "auth", "storage", "realtime") for t in buckets)
+    assert counter_total(reader, "supabase.api.requests") - first == expected
+    await runtime.aclose()
+
+
+async def test_health_and_status_gauges_show_the_unhealthy_and_paused_projects(simulator):
+    runtime, _ = supabase_runtime(simulator)
+    await runtime.collector.run_cycle(force=True)
+    sim = simulator.providers["supabase"]
+    healthy, paused = sim.projects()[0], sim.projects()[-1]
+    up = runtime.store.gauge_points("supabase.project.up")
+    assert up[(("project", healthy.name), ("status", "ACTIVE_HEALTHY"))] == 1
+    assert up[(("project", paused.name), ("status", "INACTIVE"))] == 0
+    services = runtime.store.gauge_points("supabase.service.healthy")
+    assert services[(("project", sim.projects()[1].name), ("service", "storage"))] == 0
+    assert services[(("project", healthy.name), ("service", "db"))] == 1
+    assert not any(dict(k)["project"] == paused.name for k in services)
+    await runtime.aclose()
+
+
+async def test_steady_cycle_checks_health_only_where_needed(simulator):
+    runtime, _ = supabase_runtime(simulator)
+    await runtime.collector.run_cycle(force=True)
+    before = simulator.stats.requests["supabase"]
+    simulator.world.advance(60)
+    await runtime.collector.run_cycle()
+    # projects list + the one ACTIVE_UNHEALTHY project's health
+    assert simulator.stats.requests["supabase"] - before == 2
+    await runtime.aclose()
+
+
+# --- the Prometheus endpoint ---
+
+_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*)\} '
+                     r'(-?[0-9.eE+-]+|NaN|[+-]Inf)$')
+
+
+def parse_prometheus_text(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """A strict reading of text format 0.0.4: HELP and TYPE before samples, known types, valid samples."""
+    declared: dict[str, str] = {}
+    samples: dict[str, list[tuple[dict[str, str], float]]] = {}
+    assert text.endswith("\n")
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            continue
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ", 3)
+            assert kind in ("counter", "gauge", "histogram", "summary", "untyped"), line
+            assert name not in declared, f"TYPE declared twice: {name}"
+            declared[name] = kind
+            continue
+        match = _SAMPLE.match(line)
+        assert match, f"not a valid sample line: {line!r}"
+        name, labels, value = match.groups()
+        assert name in declared, f"sample before its TYPE: {name}"
+        pairs = dict(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"', labels))
+        samples.setdefault(name, []).append((pairs, float(value)))
+    return samples
+
+
+async def test_prometheus_endpoint_requires_service_role_basic_auth(simulator):
+    ref = simulator.providers["supabase"].projects()[0].ref
+    url = f"{simulator.base_url}/supabase-metrics/{ref}/customer/v1/privileged/metrics"
+    good = base64.b64encode(f"service_role:{SUPABASE_SERVICE_ROLE_SECRET}".encode()).decode()
+    bad = base64.b64encode(b"service_role:wrong").decode()
+    async with httpx.AsyncClient() as client:
+        assert (await client.get(url)).status_code == 401
+        assert (await client.get(url, headers={"Authorization": f"Basic {bad}"})).status_code == 401
+        ok = await client.get(url, headers={"Authorization": f"Basic {good}"})
+    assert ok.status_code == 200 and ok.headers["content-type"].startswith("text/plain")
+
+
+async def test_prometheus_body_parses_and_counters_grow_with_time(simulator):
+    sim = simulator.providers["supabase"]
+    project = sim.projects()[0]
+    first = parse_prometheus_text(sim.prometheus_text(project))
+    for name in ("pg_up", "pg_stat_database_num_backends", "max_connections_connection_count",
+                 "supavisor_connections_active", "pg_database_size_bytes", "node_cpu_seconds_total",
+                 "node_memory_MemAvailable_bytes", "node_memory_MemTotal_bytes", "node_filesystem_avail_bytes",
+                 "node_filesystem_size_bytes", "physical_replication_lag_physical_replication_lag_seconds",
+                 "pg_stat_statements_total_time_seconds", "auth_users_user_count"):
+        assert name in first, name
+        for labels, _ in first[name]:
+            assert labels["supabase_project_ref"] == project.ref and labels["service_type"] == "db"
+    assert first["pg_up"][0][1] == 1
+    simulator.world.advance(60)
+    later = parse_prometheus_text(sim.prometheus_text(project))
+    assert later["node_cpu_seconds_total"][0][1] > first["node_cpu_seconds_total"][0][1]
+    simulator.world.set_scenario("outage", "supabase")
+    assert parse_prometheus_text(sim.prometheus_text(project))["pg_up"][0][1] == 0
