@@ -239,6 +239,11 @@ class CostLedger:
             self._cache = (cache_key, summary)
         return summary
 
+    def stored(self) -> list[CostRecord]:
+        """Every stored record, estimates that billed records supersede included."""
+        with self._lock:
+            return [r for records in self._days.values() for r in records.values()]
+
     def records(self) -> list[CostRecord]:
         return sorted(self.effective(), key=lambda r: (r.provider, r.period_start, r.service_name,
                                                        r.resource_id, r.model or "", r.sku))

@@ -7,14 +7,16 @@ from pathlib import Path
 
 from .config import Config, Secrets
 from .cost import write_focus
+from .http import Clock
 from .runtime import build_runtime
 from .simulator import Simulator, World, simulator_runtime_inputs
 from .simulator.world import WorldClock
 
 
-async def export_costs(config: Config | None, secrets: Secrets | None, fmt: str, output: Path | None) -> int:
+async def export_costs(config: Config | None, secrets: Secrets | None, fmt: str, output: Path | None,
+                       *, clock: Clock | None = None) -> int:
+    """Collect once and write the ledger; with no config, from a fresh embedded simulator."""
     simulator = None
-    clock = None
     if config is None:
         simulator = Simulator(World())
         config, secrets = simulator_runtime_inputs(await simulator.start())

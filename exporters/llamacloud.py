@@ -119,6 +119,8 @@ def parse_item(raw: Any, credits_per_page: Mapping[str, float]) -> Item | str:
     """One usage metric as an Item, or what is wrong with it."""
     if not isinstance(raw, dict):
         return "item is not an object"
+    if not isinstance(raw.get("event_type"), str):
+        return "item without an event_type"
     project, day_text, pages = raw.get("project_id"), raw.get("day"), raw.get("value")
     if not isinstance(project, str) or not project:
         return "item without a project_id"
@@ -164,7 +166,7 @@ class LlamaCloudProvider:
         totals: dict[UsageKey, Totals] = {}
         unpriced_modes: set[str] = set()
         async for raw in self._items(first_day, today):
-            if isinstance(raw, dict) and raw.get("event_type") != EVENT_TYPE:
+            if isinstance(raw, dict) and isinstance(raw.get("event_type"), str) and raw["event_type"] != EVENT_TYPE:
                 continue  # other usage (indexing, extraction, …) has no parse-mode price here
             item = parse_item(raw, credits_per_page)
             if isinstance(item, str):

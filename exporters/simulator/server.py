@@ -64,7 +64,7 @@ class Exchange:
 class Fault:
     """One injected failure for the next request(s) of a provider (tests of the fault tier)."""
 
-    kind: str  # "status" | "timeout" | "malformed" | "truncated"
+    kind: str  # "status" | "timeout" | "malformed" | "truncated" | "invalid_item"
     status: int = 500
     headers: dict[str, str] = field(default_factory=dict)
     count: int = 1
@@ -159,6 +159,8 @@ class Simulator:
             if injected.kind == "timeout":
                 await asyncio.sleep(FLAKY_TIMEOUT_SLEEP_S)
             response = await handler(request)
+            if injected.kind == "invalid_item":
+                return _with_one_invalid_item(response)
             body = bytes(response.body or b"") if isinstance(response, web.Response) else b""
             cut = body[: max(1, len(body) // 2)] if injected.kind == "truncated" else b"{not json"
             return web.Response(status=200, body=cut, content_type="application/json")
@@ -295,6 +297,33 @@ class Simulator:
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(status=status, text=json.dumps({"error": {"code": code, "message": message}}),
                         content_type="application/json", headers=headers)
+
+
+def _with_one_invalid_item(response: web.StreamResponse) -> web.StreamResponse:
+    """The same response with the first item of its page stripped of every field
+    but one that no provider uses: a well-formed page carrying one bad item."""
+    if not isinstance(response, web.Response) or not response.body:
+        return response
+    try:
+        data = json.loads(bytes(response.body))
+    except ValueError:
+        return response
+
+    def page_items(root: object) -> list | None:
+        """The outermost list of objects (breadth first): the page's items."""
+        queue = [root]
+        while queue:
+            node = queue.pop(0)
+            if isinstance(node, list) and node and isinstance(node[0], dict):
+                return node
+            queue.extend(node.values() if isinstance(node, dict) else node if isinstance(node, list) else [])
+        return None
+
+    items = page_items(data)
+    if items is None:
+        return response
+    items[0] = {"object": items[0].get("object")} if "object" in items[0] else {"unexpected": True}
+    return web.Response(status=response.status, text=json.dumps(data), content_type="application/json")
 
 
 class ThreadedSimulator:

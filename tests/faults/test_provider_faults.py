@@ -160,3 +160,17 @@ async def test_a_truncated_later_page_loses_nothing_and_double_counts_nothing(
             await close(clean_runtime)
     finally:
         await close(runtime)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_one_invalid_item_is_counted_and_skipped_while_the_rest_counts(
+        provider: str, simulator: Simulator) -> None:
+    runtime, reader = make_runtime(simulator, only=provider)
+    try:
+        simulator.inject(provider, Fault("invalid_item", count=1))
+        outcomes = await runtime.collector.run_cycle(force=True)
+        assert all(o.ok for o in outcomes), outcomes
+        assert counter_value(reader, "stackwatch.provider.invalid_items", provider=provider) == 1
+        assert up(runtime, provider) == 1.0
+    finally:
+        await close(runtime)

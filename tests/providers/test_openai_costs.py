@@ -28,7 +28,7 @@ def openai_by_project(ledger: CostLedger, breakdown: str, now) -> dict[str, floa
 
 def all_records(ledger: CostLedger) -> list[CostRecord]:
     """Every record the ledger holds, superseded ones included (the ledger only exposes those that count)."""
-    return list(ledger._records.values())
+    return ledger.stored()
 
 
 def daily(ledger: CostLedger, source: str | None = None) -> dict[date, float]:

@@ -47,22 +47,14 @@ def driven(stack: Stack) -> Stack:
     except urllib.error.HTTPError as error:
         rejected = 400 <= error.code < 500
     assert rejected, "the drain receiver accepted a delivery with a bad signature"
-    try:
-        stack.inject_fault("openai", kind="invalid_item", count=1)
-    except urllib.error.HTTPError:
-        pass  # the simulator cannot do it yet: the invalid_items case below is an expected failure
+    stack.inject_fault("openai", kind="invalid_item", count=1)
     return stack
 
 
 def catalogue_cases() -> list:
     cases = []
     for spec in sorted(all_metrics(), key=lambda s: s.name):
-        marks = []
-        if spec.name == "stackwatch.provider.invalid_items":
-            marks.append(pytest.mark.xfail(strict=True, reason=(
-                "the simulator has no fault that sends an item with a missing field over the wire "
-                "(Fault kinds: status, timeout, malformed, truncated); add kind `invalid_item`")))
-        cases.append(pytest.param(spec, id=spec.name, marks=marks))
+        cases.append(pytest.param(spec, id=spec.name))
     return cases
 
 
