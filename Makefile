@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install tools system-packages generate check-generated unit e2e bench clean
+.PHONY: demo test install tools system-packages generate check-generated lint unit e2e bench clean
 
 $(BIN)/stackwatch: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,13 +34,16 @@ check-generated: install
 	@tmp=$$(mktemp); $(BIN)/stackwatch catalogue --output $$tmp; \
 	  diff -u docs/metrics.md $$tmp || { echo "docs/metrics.md is stale: run make generate"; exit 1; }
 
+lint: install
+	$(BIN)/ruff check exporters tests benchmarks tools
+
 unit: install
 	$(BIN)/python -m pytest -m "not e2e"
 
 e2e: install tools
 	$(BIN)/python -m pytest -m e2e
 
-test: install tools check-generated
+test: install tools check-generated lint
 	$(BIN)/python -m pytest
 
 bench: install

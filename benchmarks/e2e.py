@@ -33,7 +33,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
 from stack.conftest import (  # noqa: E402 (after the path tweak)
-    Stack, build_stack, http_get, install_tools, start_stack, stop_stack, wait_until,
+    Stack,
+    build_stack,
+    http_get,
+    install_tools,
+    start_stack,
+    stop_stack,
+    wait_until,
 )
 
 POINT_COUNTERS = ("otelcol_receiver_accepted_metric_points", "otelcol_exporter_sent_metric_points",

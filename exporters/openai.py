@@ -264,7 +264,7 @@ class OpenAIProvider:
         # Completions and embeddings are read concurrently; their keys never collide (operation differs).
         parts: list[dict[UsageKey, Tokens]] = [{} for _ in USAGE_ENDPOINTS]
         await asyncio.gather(*(self._read_usage(ctx, endpoint, first_day, part)
-                               for endpoint, part in zip(USAGE_ENDPOINTS, parts)))
+                               for endpoint, part in zip(USAGE_ENDPOINTS, parts, strict=True)))
         totals = {k: v for part in parts for k, v in part.items()}
         seen = {k: v for k, v in self._usage_seen.items() if k.day >= first_day}
         self._emit_deltas(ctx, totals, seen)

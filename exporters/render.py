@@ -48,6 +48,7 @@ from .collector import PollContext, Stream
 from .config import RenderConfig
 from .cost import CostRecord, day_start, month_seconds, split_by_day, utc_day
 from .http import ProviderError, ProviderHTTP
+from .timeutil import parse_time
 
 METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("render.service.info", Kind.GAUGE, "{service}",
@@ -220,7 +221,7 @@ class RenderProvider:
     async def _poll_deploys(self, ctx: PollContext) -> None:
         history_start = self._history_start(ctx)
         results = await asyncio.gather(*(self._service_deploys(ctx, s, history_start) for s in self._services))
-        marks = dict(zip((s.id for s in self._services), results))
+        marks = dict(zip((s.id for s in self._services), results, strict=True))
         ctx.on_commit(lambda: self._deploys.update(marks))
 
     async def _service_deploys(self, ctx: PollContext, service: RenderService,
@@ -434,16 +435,6 @@ class RenderProvider:
 
 
 # --- parsing (None = invalid item) ---
-
-def parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
 
 def rfc3339(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -47,7 +47,7 @@ import asyncio
 import calendar
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from .catalogue import Kind, MetricSpec
@@ -55,6 +55,7 @@ from .collector import PollContext, Stream
 from .config import SupabaseConfig
 from .cost import CostRecord, day_start, month_seconds, split_by_day, utc_day
 from .http import ProviderError, ProviderHTTP
+from .timeutil import parse_time
 
 METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("supabase.project.up", Kind.GAUGE, "{status}",
@@ -169,7 +170,7 @@ class SupabaseProvider:
         bodies = await asyncio.gather(*(self.http.get_json(f"/v1/projects/{p.ref}/health", params,
                                                            operation="service-health") for p in due))
         checks = dict(self._health)
-        for p, body in zip(due, bodies):
+        for p, body in zip(due, bodies, strict=True):
             healthy = {}
             for item in body if isinstance(body, list) else []:
                 if isinstance(item, dict) and isinstance(item.get("name"), str) and \
@@ -200,7 +201,7 @@ class SupabaseProvider:
         bodies = await self._per_project(projects, "/database/backups", "list-backups")
         ctx.clear_gauge("supabase.backup.age")
         ctx.clear_gauge("supabase.backup.pitr_enabled")
-        for p, body in zip(projects, bodies):
+        for p, body in zip(projects, bodies, strict=True):
             if not isinstance(body, dict) or not isinstance(body.get("backups"), list):
                 ctx.invalid_item(f"backups of {p.ref}: {str(body)[:200]}")
                 continue
@@ -215,7 +216,7 @@ class SupabaseProvider:
         bodies = await self._per_project(projects, "/config/disk/util", "disk-utilization")
         ctx.clear_gauge("supabase.disk.utilization")
         ctx.clear_gauge("supabase.disk.usage")
-        for p, body in zip(projects, bodies):
+        for p, body in zip(projects, bodies, strict=True):
             metrics = body.get("metrics") if isinstance(body, dict) else None
             size = metrics.get("fs_size_bytes") if isinstance(metrics, dict) else None
             used = metrics.get("fs_used_bytes") if isinstance(metrics, dict) else None
@@ -230,7 +231,7 @@ class SupabaseProvider:
         bodies = await self._per_project(projects, "/analytics/endpoints/usage.api-counts", "usage-api-counts",
                                          [("interval", API_COUNTS_INTERVAL)])
         marks = {}
-        for p, body in zip(projects, bodies):
+        for p, body in zip(projects, bodies, strict=True):
             rows = body.get("result") if isinstance(body, dict) else None
             if not isinstance(rows, list):
                 ctx.invalid_item(f"api counts of {p.ref}: {str(body)[:200]}")
@@ -269,7 +270,7 @@ class SupabaseProvider:
         bodies = await self._per_project(projects, "/billing/addons", "list-addons")
         computes: dict[str, Compute | None] = {}
         ctx.clear_gauge("supabase.compute.info")
-        for p, body in zip(projects, bodies):
+        for p, body in zip(projects, bodies, strict=True):
             addons = body.get("selected_addons") if isinstance(body, dict) else None
             if not isinstance(addons, list):
                 ctx.invalid_item(f"addons of {p.ref}: {str(body)[:200]}")
@@ -377,16 +378,6 @@ def credit_records(ctx: PollContext, compute: list[CostRecord], plan: str, since
                 resource_id="organization", resource_name="organization", period_start=start, period_end=end,
                 billed_cost=-applied, source="estimated", charge_category="Credit", sku=f"compute_credit_{plan}"))
     return records
-
-
-def parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def _number(value: object) -> float | None:

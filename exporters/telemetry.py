@@ -12,11 +12,19 @@ import os
 from collections.abc import Mapping
 
 from opentelemetry.sdk.metrics import (
-    Counter, Histogram, MeterProvider, ObservableCounter, ObservableGauge,
-    ObservableUpDownCounter, UpDownCounter,
+    Counter,
+    Histogram,
+    MeterProvider,
+    ObservableCounter,
+    ObservableGauge,
+    ObservableUpDownCounter,
+    UpDownCounter,
 )
 from opentelemetry.sdk.metrics.export import (
-    AggregationTemporality, InMemoryMetricReader, MetricExporter, MetricReader,
+    AggregationTemporality,
+    InMemoryMetricReader,
+    MetricExporter,
+    MetricReader,
     PeriodicExportingMetricReader,
 )
 from opentelemetry.sdk.resources import Resource

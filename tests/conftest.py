@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 
 import pytest
+from simhelpers import make_runtime
 
+from exporters.logs import configure
 from exporters.runtime import Runtime
 from exporters.simulator import Simulator, World
 from exporters.simulator.world import Scale
-from exporters.logs import configure
-from simhelpers import make_runtime
 
 configure("info", "text")
 

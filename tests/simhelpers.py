@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from exporters.runtime import build_runtime
-from exporters.simulator import Simulator, World, simulator_runtime_inputs
+from exporters.simulator import Simulator, simulator_runtime_inputs
 from exporters.simulator.world import WorldClock
 from exporters.telemetry import in_memory_reader
 

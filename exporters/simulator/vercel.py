@@ -28,7 +28,6 @@ ground truth is exact and does not drift with sub-hour wall time.
 from __future__ import annotations
 
 import asyncio
-
 import base64
 import binascii
 import bisect
@@ -245,7 +244,7 @@ class VercelSim:
         drafts: list[tuple[int, int, int, int, str, bool, str]] = []
         for project in self.projects:
             rng = self.world.rng("vercel", "deployments", project.index, day)
-            for k in range(_poisson(rng, mean)):
+            for _ in range(_poisson(rng, mean)):
                 offset = rng.randrange(1_000, DAY_MS - 1_000)
                 roll = rng.random()
                 outcome = "READY" if roll < 0.85 else ("ERROR" if roll < 0.95 else "CANCELED")
@@ -399,7 +398,7 @@ class VercelSim:
             period = (f',"ChargePeriodStart":"{_iso(_day_start(day))}"'
                       f',"ChargePeriodEnd":"{_iso(_day_start(day) + timedelta(days=1))}"')
             chunk = []
-            for p, project in enumerate(self.projects):
+            for p in range(len(self.projects)):
                 for s, service in enumerate(SERVICES):
                     micro = self._charge_micro(day, p, s, now_ms)
                     if micro <= 0:

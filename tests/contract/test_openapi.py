@@ -18,12 +18,11 @@ from typing import Any
 import pytest
 from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
+from simhelpers import make_runtime
 from werkzeug.datastructures import ImmutableMultiDict
 
 from exporters.simulator import Simulator
 from exporters.simulator.server import Exchange
-
-from simhelpers import make_runtime
 
 SPECS = Path(__file__).resolve().parents[3] / "shared" / "provider-specs"
 SPEC_FILES = {"vercel": "vercel.openapi.json", "render": "render.openapi.json",
@@ -75,7 +74,7 @@ def _operation(provider: str, method: str, path: str) -> tuple[str, dict[str, An
         t_parts, p_parts = template.strip("/").split("/"), relative.strip("/").split("/")
         if len(t_parts) != len(p_parts):
             continue
-        if all(t == p or (t.startswith("{") and t.endswith("}")) for t, p in zip(t_parts, p_parts)):
+        if all(t == p or (t.startswith("{") and t.endswith("}")) for t, p in zip(t_parts, p_parts, strict=True)):
             op = item.get(method.lower())
             if op is None:
                 return None

@@ -15,6 +15,7 @@ import pytest
 from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from simhelpers import counter_value, metric_points
 
 from exporters.catalogue import all_metrics
 from exporters.metrics import MetricStore
@@ -23,7 +24,6 @@ from exporters.simulator.drains import send_drains
 from exporters.simulator.world import Scale
 from exporters.telemetry import build_meter_provider, in_memory_reader
 from exporters.vercel_drains import DrainReceiver
-from simhelpers import counter_value, metric_points
 
 SECRET = "drain-secret-for-tests"
 MAX_BODY = 64 * 1024

@@ -11,13 +11,12 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from conftest import FIXED_NOW
 
 from exporters.cost import FOCUS_COLUMNS, PROVIDER_DISPLAY
 from exporters.export import export_costs
 from exporters.simulator import Simulator, World, simulator_runtime_inputs
 from exporters.simulator.world import Scale, WorldClock
-
-from conftest import FIXED_NOW
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,7 +4,6 @@ ground-truth costs to the cent."""
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import subprocess
 import sys
@@ -16,14 +15,13 @@ from pathlib import Path
 import grpc
 import pytest
 from aiohttp import web
+from conftest import FIXED_NOW
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
 from rich.console import Console
 
 from exporters.demo import run_demo
 from exporters.simulator import Simulator, World
 from exporters.simulator.world import Scale
-
-from conftest import FIXED_NOW
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -20,11 +20,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_demo_otlp import Received, start_grpc
 
 from exporters.simulator import Simulator, ThreadedSimulator, World, simulator_config, simulator_env
 from exporters.simulator.world import DEFAULT_DRAIN_SECRET, DEFAULT_TOKENS
-
-from test_demo_otlp import Received, start_grpc
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,15 +5,15 @@ counts the error, keeps the last good values (never 0 cost), and recovers.
 
 from __future__ import annotations
 
-from email.utils import format_datetime
 from datetime import datetime, timezone
+from email.utils import format_datetime
 
 import pytest
+from simhelpers import PROVIDERS, close, counter_value, make_runtime
 
 from exporters.catalogue import Kind, all_metrics
 from exporters.simulator import Simulator
 from exporters.simulator.server import Fault
-from simhelpers import PROVIDERS, close, counter_value, make_runtime
 
 FAST_FAIL = {"timeout_seconds": 0.5, "max_retries": 0}
 

@@ -6,12 +6,12 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from simhelpers import close, counter_value, make_runtime
 
 from exporters.llamacloud import Plan, UsageKey, billable_credits, fee_usd
 from exporters.simulator import Simulator, World
 from exporters.simulator.llamacloud import INDEXED, MAX_PAGE_SIZE, PARSED, UNPRICED_MODE
 from exporters.simulator.world import Scale
-from simhelpers import close, counter_value, make_runtime
 
 FIXED_NOW = datetime(2026, 11, 18, 13, 30, tzinfo=timezone.utc)
 HISTORY_DAYS = 40

@@ -6,13 +6,13 @@ from collections import defaultdict
 from datetime import date, timedelta
 
 import pytest
+from simhelpers import close, counter_value, make_runtime
 
 from exporters.cost import CostLedger, CostRecord
 from exporters.openai import Tokens, estimate_usd, model_from_line_item, normalise_model
 from exporters.prices import PriceBook
 from exporters.simulator import Simulator
 from exporters.simulator.openai import SPIKE_MODEL, UNPRICED_MODEL
-from simhelpers import close, counter_value, make_runtime
 
 CENT = 0.005
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from simhelpers import close, counter_value, make_runtime, metric_points
 
 from exporters.openai import USAGE_ENDPOINTS, Tokens, parse_usage_result
 from exporters.simulator import Simulator, World
 from exporters.simulator.openai import COSTS_MAX_LIMIT, USAGE_MAX_LIMIT
 from exporters.simulator.server import Fault
 from exporters.simulator.world import Scale
-from simhelpers import close, counter_value, make_runtime, metric_points
 
 FIXED_NOW = datetime(2026, 11, 18, 13, 30, tzinfo=timezone.utc)
 HISTORY_DAYS = 40  # the exporter reads the world's whole history: 41 daily buckets

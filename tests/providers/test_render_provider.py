@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
 from conftest import FIXED_NOW, make_runtime
+
 from exporters.cost import CostRecord
 from exporters.prices import PriceBook
 from exporters.render import RenderProvider, RenderService

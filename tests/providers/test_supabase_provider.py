@@ -8,13 +8,13 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
-
 from conftest import make_runtime
+from test_render_provider import counter_total
+
 from exporters.cost import CostRecord
 from exporters.prices import PriceBook
 from exporters.simulator.world import SUPABASE_SERVICE_ROLE_SECRET, Scale
 from exporters.supabase import credit_records
-from test_render_provider import counter_total
 
 HISTORY = Scale().history_days
 

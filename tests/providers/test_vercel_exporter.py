@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from simhelpers import close, counter_value, make_runtime
 
 from exporters.simulator import Simulator, World
 from exporters.simulator.server import Fault
 from exporters.simulator.vercel import FINAL_STATES, VercelSim
 from exporters.simulator.world import Scale
 from exporters.vercel import InvalidItem, parse_charge, parse_deployment
-from simhelpers import close, counter_value, make_runtime
 
 START = datetime(2026, 11, 18, 13, 30, tzinfo=timezone.utc)
 CENT = 0.005

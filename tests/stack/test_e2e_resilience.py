@@ -17,6 +17,7 @@ import gzip
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import pairwise
 
 import pytest
 
@@ -40,7 +41,7 @@ def sample_times(stack: Stack, selector: str, window_s: int) -> list[float]:
 
 def largest_gap(times: list[float], start: float, end: float) -> float:
     inside = [start, *(t for t in times if start <= t <= end), end]
-    return max(b - a for a, b in zip(inside, inside[1:]))
+    return max(b - a for a, b in pairwise(inside))
 
 
 def wait_for_samples_after(stack: Stack, selector: str, moment: float, timeout: float = 60.0) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from itertools import pairwise
 from pathlib import Path
 
 import jsonschema
@@ -192,7 +193,7 @@ def test_every_variable_compose_reads_is_documented_in_the_example_env():
     assert variables - documented == set()
     # Each variable line belongs to a block that starts with a comment (no bare variables).
     lines = ENV_EXAMPLE.read_text().splitlines()
-    for previous, line in zip(lines, lines[1:]):
+    for previous, line in pairwise(lines):
         if re.match(r"^[A-Z][A-Z0-9_]+=", line):
             assert previous.startswith("#") or re.match(r"^[A-Z][A-Z0-9_]+=", previous), line
 

@@ -33,7 +33,7 @@ def test_forecast_formula_by_hand() -> None:
 
 
 def test_forecast_uses_today_when_it_already_exceeds_the_rate() -> None:
-    # 2 complete days at 5 (rate over the 2 known days = 5), today already 40, 28 days left after the 2nd... 
+    # 2 complete days at 5 (rate over the 2 known days = 5), today already 40, 28 days left after the 2nd...
     # February 2026 has 28 days; today is the 3rd: forecast = 10 + 40 + 5 × 25 = 175.
     today = date(2026, 2, 3)
     daily = {date(2026, 2, 1): 5.0, date(2026, 2, 2): 5.0, today: 40.0}

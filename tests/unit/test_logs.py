@@ -7,8 +7,8 @@ import json
 
 import structlog
 
-from exporters.logs import REDACTED, SecretRedactor, configure
 import exporters.logs as logs
+from exporters.logs import REDACTED, SecretRedactor, configure
 
 
 def test_known_secrets_are_redacted_in_events_fields_and_nested_values(monkeypatch) -> None:  # type: ignore[no-untyped-def]

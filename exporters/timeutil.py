@@ -1,0 +1,17 @@
+"""Timestamps as providers send them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+
+def parse_time(value: object) -> datetime | None:
+    """An RFC 3339 / ISO-8601 timestamp as an aware UTC datetime; None when it is not one.
+    A timestamp without an offset is read as UTC (what the providers mean)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
