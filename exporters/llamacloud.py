@@ -12,7 +12,7 @@ since the last poll goes to the `llamacloud.pages` and `llamacloud.credits`
 counters, so nothing is counted twice.
 
 Credits of an item are its `credits` field; when that is missing, pages ×
-the parse mode's credits per page (`prices/llamacloud.yaml`); an unknown mode
+the parse mode's credits per page (`price_tables/llamacloud.yaml`); an unknown mode
 without credits is counted as unpriced and adds no cost.
 
 Estimated cost (`estimated_costs`), per UTC day:

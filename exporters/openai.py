@@ -13,7 +13,7 @@ Two streams:
   re-reads from there and turns the growth of each (day, model, project, batch)
   since the last poll into counter and histogram deltas, so nothing is counted
   twice. Each re-read day also gets a fresh cost estimate from usage × the
-  price table (`prices/openai.yaml`), which stands until billed figures arrive.
+  price table (`price_tables/openai.yaml`), which stands until billed figures arrive.
 """
 
 from __future__ import annotations

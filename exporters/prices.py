@@ -1,4 +1,4 @@
-"""Versioned price tables (data files in `prices/`), never prices in code.
+"""Versioned price tables (data files in `price_tables/`), never prices in code.
 
 Each file holds one provider's table as a list of versions, each with an
 `effective_from` date and a `source` (with the confidence of PROVIDERS.md).
@@ -31,7 +31,7 @@ class PriceBook:
     @classmethod
     def load(cls) -> "PriceBook":
         versions: dict[str, list[PriceVersion]] = {}
-        for entry in resources.files("exporters").joinpath("prices").iterdir():
+        for entry in resources.files("exporters").joinpath("price_tables").iterdir():
             if not entry.name.endswith(".yaml"):
                 continue
             data = yaml.safe_load(entry.read_text(encoding="utf-8"))

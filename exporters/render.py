@@ -20,11 +20,11 @@ Streams (stages run in order; streams in a stage run concurrently):
    cost estimate below (it needs no request of its own; riding on a poll that
    reaches Render means a failed cycle changes no cost).
 
-Estimated cost (Render has no billing API): plan monthly price (prices/render.yaml)
+Estimated cost (Render has no billing API): plan monthly price (price_tables/render.yaml)
 × numInstances × running seconds / seconds in that calendar month, one record
 per service and UTC day, from max(createdAt, history start) to now. The free plan
 is a real $0 price; an unknown plan is counted with `ctx.unpriced`, never $0.
-Postgres plans have no documented price in prices/render.yaml, so datastores are
+Postgres plans have no documented price in price_tables/render.yaml, so datastores are
 counted as unpriced. Limits of the estimate, stated plainly:
 - Suspension time is not in the API. A suspended service's `updatedAt` is taken
   as the moment it stopped accruing (suspending updates the service); an edit

@@ -26,7 +26,7 @@ Estimated cost (no usage-cost API), daily records per UTC day from the history
 start (or the project's created_at) to now:
 - Compute: the add-on's hourly price × running hours per project. The price comes
   from the API response when it quotes an hourly price > 0 (a monthly quote is
-  prorated per second), else from prices/supabase.yaml by variant id; an unknown
+  prorated per second), else from price_tables/supabase.yaml by variant id; an unknown
   variant is counted with `ctx.unpriced`, never $0. INACTIVE (paused) projects
   accrue no compute; the pause time is not in the API, so a project paused during
   the window is estimated at $0 for the whole window (an under-estimate).

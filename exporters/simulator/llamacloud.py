@@ -9,7 +9,7 @@ since `world.history_start()` each project runs parse jobs in the modes fast,
 cost_effective, agentic and agentic_plus (1-6 small jobs per mode a day, so even the
 default world's history spans two pages of 1000); a job is one `pages_parsed`
 item that appears at its minute of the day (so today's usage grows by whole minutes).
-Credits are pages × the mode's credits per page from `prices/llamacloud.yaml`;
+Credits are pages × the mode's credits per page from `price_tables/llamacloud.yaml`;
 some items omit `credits` (the reader derives them), and one project sometimes
 uses a mode that has no published price and no credits (`UNPRICED_MODE`).
 `pages_indexed` items also exist, to prove the reader keeps only parsed pages.
@@ -49,7 +49,7 @@ INDEXED = "pages_indexed"
 
 
 def _price_table(day: date) -> dict:
-    text = resources.files("exporters").joinpath("prices/llamacloud.yaml").read_text(encoding="utf-8")
+    text = resources.files("exporters").joinpath("price_tables/llamacloud.yaml").read_text(encoding="utf-8")
     versions = sorted(yaml.safe_load(text)["versions"], key=lambda v: v["effective_from"])
     current = versions[0]
     for version in versions:

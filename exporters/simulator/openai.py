@@ -37,7 +37,7 @@ from aiohttp import web
 from .world import World
 
 PREFIX = "/openai/v1"
-UNPRICED_MODEL = "gpt-sim-experimental"  # deliberately absent from prices/openai.yaml
+UNPRICED_MODEL = "gpt-sim-experimental"  # deliberately absent from price_tables/openai.yaml
 # What OpenAI bills for UNPRICED_MODEL (USD per 1M tokens): known to the provider, not to stackwatch.
 UNPRICED_MODEL_TRUE_PRICE = {"input": 5.00, "cached_input": 2.50, "output": 20.00}
 BILLING_ADJUSTMENT = 0.015  # billed = list × (1 + this) on some days
@@ -56,7 +56,7 @@ EMBEDDINGS_OBJECT = "organization.usage.embeddings.result"
 
 
 def _price_versions() -> list[dict]:
-    text = resources.files("exporters").joinpath("prices/openai.yaml").read_text(encoding="utf-8")
+    text = resources.files("exporters").joinpath("price_tables/openai.yaml").read_text(encoding="utf-8")
     return sorted(yaml.safe_load(text)["versions"], key=lambda v: v["effective_from"])
 
 
@@ -180,7 +180,7 @@ class OpenAISim:
             partial = [r.scaled(10, 1) if r.model == SPIKE_MODEL else r for r in partial]
         return partial
 
-    # --- prices (this module's own reading of prices/openai.yaml) ---
+    # --- prices (this module's own reading of price_tables/openai.yaml) ---
 
     def _table(self, day: date) -> dict:
         current = self._prices[0]

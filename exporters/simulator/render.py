@@ -245,7 +245,7 @@ class RenderSim:
 
     def _price_table(self) -> dict[str, float]:
         if self._prices is None:
-            text = resources.files("exporters").joinpath("prices/render.yaml").read_text(encoding="utf-8")
+            text = resources.files("exporters").joinpath("price_tables/render.yaml").read_text(encoding="utf-8")
             versions = yaml.safe_load(text)["versions"]
             self._prices = {k: float(v) for k, v in versions[-1]["table"]["usd_per_month"].items()}
         return self._prices

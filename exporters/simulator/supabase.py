@@ -35,7 +35,7 @@ METRICS_PREFIX = "/supabase-metrics"
 ORG_SLUG = "sim-org"
 NAMES = ("production", "staging", "analytics", "marketing", "internal", "mobile", "reports", "search")
 COMPUTE = ("ci_small", "ci_micro", "ci_medium", "ci_micro", "ci_large")
-# The API quotes these add-ons' prices itself; the others are priced from prices/supabase.yaml.
+# The API quotes these add-ons' prices itself; the others are priced from price_tables/supabase.yaml.
 QUOTED_PRICE = {"ci_medium", "ci_large"}
 SERVICES = ("auth", "db", "db_postgres_user", "pooler", "realtime", "rest", "storage", "pg_bouncer")
 UNHEALTHY_INDEX = 1
@@ -105,7 +105,7 @@ class SupabaseSim:
 
     def price_table(self) -> dict[str, Any]:
         if self._table is None:
-            text = resources.files("exporters").joinpath("prices/supabase.yaml").read_text(encoding="utf-8")
+            text = resources.files("exporters").joinpath("price_tables/supabase.yaml").read_text(encoding="utf-8")
             self._table = yaml.safe_load(text)["versions"][-1]["table"]
         return self._table
 
