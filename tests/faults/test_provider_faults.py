@@ -140,6 +140,8 @@ async def test_a_truncated_later_page_loses_nothing_and_double_counts_nothing(
         provider: str, simulator: Simulator) -> None:
     """Page 1 arrives, page 2 is cut off: nothing of the failed poll is applied, and the
     retry on the next cycle counts every item exactly once."""
+    # Both runtimes must see the same "now": a first poll reads a window that ends now.
+    simulator.world.frozen = True
     runtime, reader = make_runtime(simulator, only=provider, overrides={"providers": {provider: FAST_FAIL}})
     try:
         simulator.inject(provider, Fault("truncated", count=1, after=1))
