@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from exporters.http import Clock  # noqa: E402
+from exporters.logs import configure  # noqa: E402
 from exporters.runtime import build_runtime  # noqa: E402
 from exporters.simulator import simulator_runtime_inputs  # noqa: E402
 from exporters.telemetry import in_memory_reader  # noqa: E402
@@ -110,6 +111,7 @@ async def run(base: str, poll_interval: float) -> dict:
         "failed": [f"{o.provider}/{o.stream}: {o.reason}" for o in first + second if not o.ok],
         "data_points": points, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "second_by_operation": second_stats["by_operation"],
+        "slowest_streams": sorted(((o.seconds, f"{o.provider}/{o.stream}") for o in first), reverse=True)[:6],
     }
 
 
@@ -127,6 +129,7 @@ def report(r: dict) -> int:
     print(f"{'total':12} {minimum_total:8d} {first_total:10d} {second_total:10d}")
     print(f"first cycle:  {r['first_wall_s']:.2f} s wall, {r['first_cpu_s']:.2f} s CPU")
     print(f"second cycle: {r['second_wall_s']:.2f} s wall, {second_total} requests = {share:.2%} of the first")
+    print("slowest first-cycle polls: " + ", ".join(f"{name} {sec:.1f} s" for sec, name in r["slowest_streams"]))
     print(f"peak RSS (exporter process): {r['peak_rss_mb']:.0f} MB")
     print(f"data points exported after the first cycle: {r['data_points']}")
     if r["failed"]:
@@ -144,6 +147,7 @@ def report(r: dict) -> int:
 
 
 def main() -> int:
+    configure("warning", "text")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--poll-interval", type=float, default=60.0)
