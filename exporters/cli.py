@@ -101,8 +101,18 @@ def simulate(host: str = "127.0.0.1", port: int = 8900, seed: int = 42,
              latency_ms: Annotated[float, typer.Option(help="Latency added to every provider request.")] = 0.0,
              drain_to: Annotated[Optional[str], typer.Option(
                  help="Base URL of a stackwatch drain receiver to send signed Vercel drains to.")] = None,
-             drain_interval: float = 5.0) -> None:
+             drain_interval: float = 5.0,
+             vercel_projects: Annotated[Optional[int], typer.Option(min=1, help="Overrides --scale.")] = None,
+             render_services: Annotated[Optional[int], typer.Option(min=1, help="Overrides --scale.")] = None,
+             supabase_projects: Annotated[Optional[int], typer.Option(min=1, help="Overrides --scale.")] = None,
+             openai_models: Annotated[Optional[int], typer.Option(min=1, help="Overrides --scale.")] = None,
+             openai_projects: Annotated[Optional[int], typer.Option(min=1, help="Overrides --scale.")] = None,
+             llamacloud_projects: Annotated[Optional[int], typer.Option(min=1, help="Overrides --scale.")] = None,
+             history_days: Annotated[Optional[int], typer.Option(min=1, max=365, help="Overrides --scale.")] = None,
+             ) -> None:
     """Serve every provider API (and the Supabase metrics endpoint, fake sites) on one port."""
+    from dataclasses import replace
+
     from .simulator.server import Simulator
     from .simulator.world import SCENARIOS, Scale, World
 
@@ -110,7 +120,12 @@ def simulate(host: str = "127.0.0.1", port: int = 8900, seed: int = 42,
         typer.echo(f"--scenario: expected one of {', '.join(SCENARIOS)} (got {scenario!r})", err=True)
         raise typer.Exit(code=2)
     configure("info", "text")
-    world = World(seed=seed, scale=Scale.large() if scale is ScaleName.large else Scale(),
+    knobs = {"vercel_projects": vercel_projects, "render_services": render_services,
+             "supabase_projects": supabase_projects, "openai_models": openai_models,
+             "openai_projects": openai_projects, "llamacloud_projects": llamacloud_projects,
+             "history_days": history_days}
+    base_scale = Scale.large() if scale is ScaleName.large else Scale()
+    world = World(seed=seed, scale=replace(base_scale, **{k: v for k, v in knobs.items() if v is not None}),
                   latency_s=latency_ms / 1000)
     world.set_scenario(scenario)
     raise typer.Exit(code=asyncio.run(_simulate(Simulator(world), host, port, drain_to, drain_interval)))
