@@ -89,7 +89,8 @@ def demo(seed: int = 42,
     if scenario not in SCENARIOS:
         typer.echo(f"--scenario: expected one of {', '.join(SCENARIOS)} (got {scenario!r})", err=True)
         raise typer.Exit(code=2)
-    configure("warning", "text")
+    # Failed polls and unpriced items are in the summary's findings; log lines would repeat them.
+    configure("error", "text")
     raise typer.Exit(code=asyncio.run(run_demo(
         seed=seed, scenario=scenario, scale=Scale.large() if scale is ScaleName.large else Scale())))
 
