@@ -136,7 +136,8 @@ SHARED_METRICS: tuple[MetricSpec, ...] = (
                buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)),
     MetricSpec("stackwatch.provider.poll.errors", Kind.COUNTER, "{error}",
                "Failed polls, by stream and reason (auth, rate_limited, server_error, timeout, "
-               "transport, malformed, client_error).", (PROVIDER, "stream", "reason")),
+               "transport, malformed, client_error; dependency: not polled because a stream it "
+               "needs, e.g. the project list, has never succeeded).", (PROVIDER, "stream", "reason")),
     MetricSpec("stackwatch.provider.invalid_items", Kind.COUNTER, "{item}",
                "Items in a provider response that failed validation and were skipped.",
                (PROVIDER, "stream")),

@@ -136,16 +136,25 @@ def render_summary(console: Console, runtime: Runtime, outcomes: list[StreamOutc
     costs = Table(title=f"Spend (UTC, {now:%Y-%m-%d}, day {now.day} of {days})", title_justify="left")
     for column in ("provider", "today", "month to date", "forecast", "monthly budget", "forecast / budget"):
         costs.add_column(column, justify="right" if column != "provider" else "left")
-    rows = [(p, summary.today_by_provider.get(p, 0.0), summary.month_to_date_by_provider.get(p, 0.0),
-             summary.forecast_by_provider.get(p, 0.0), getattr(config.budgets.monthly_usd, p))
-            for p in PROVIDER_NAMES if p in config.providers.enabled()]
-    rows.append(("total", sum(r[1] for r in rows), sum(r[2] for r in rows), sum(r[3] for r in rows),
-                 config.budgets.monthly_usd.total))
+    # A provider whose cost was never read shows "unknown", never $0.00.
+    enabled = [p for p in PROVIDER_NAMES if p in config.providers.enabled()]
+    known = [p for p in enabled if p in summary.forecast_by_provider]
+    rows: list[tuple[str, float | None, float | None, float | None, float | None]] = [
+        (p, summary.today_by_provider.get(p, 0.0), summary.month_to_date_by_provider.get(p, 0.0),
+         summary.forecast_by_provider[p], getattr(config.budgets.monthly_usd, p)) if p in known
+        else (p, None, None, None, getattr(config.budgets.monthly_usd, p)) for p in enabled]
+    complete = len(known) == len(enabled)
+    totals = [sum(r[i] or 0.0 for r in rows) if known else None for i in (1, 2, 3)]
+    rows.append(("total" if complete else "total (incomplete)", *totals, config.budgets.monthly_usd.total))
+
+    def usd(value: float | None) -> str:
+        return "unknown" if value is None else f"${value:,.2f}"
+
     for name, today, mtd, forecast, budget in rows:
-        share = f"{forecast / budget:.0%}" if budget else "—"
-        colour = "red" if budget and forecast > budget else "green"
-        costs.add_row(name, f"${today:,.2f}", f"${mtd:,.2f}", f"${forecast:,.2f}",
-                      f"${budget:,.2f}" if budget is not None else "—", f"[{colour}]{share}[/]" if budget else share)
+        share = f"{forecast / budget:.0%}" if budget and forecast is not None else "—"
+        colour = "red" if budget and forecast is not None and forecast > budget else "green"
+        costs.add_row(name, usd(today), usd(mtd), usd(forecast), usd(budget) if budget is not None else "—",
+                      f"[{colour}]{share}[/]" if share != "—" else share)
     console.print(costs)
 
     if found:

@@ -139,3 +139,12 @@ def test_demo_command_prints_a_summary_and_exits_0() -> None:
     for word in ("Providers", "vercel", "render", "supabase", "openai", "llamacloud", "month to date", "forecast"):
         assert word in result.stdout
     assert "down" not in result.stdout
+
+
+def test_demo_in_an_outage_shows_providers_down_and_cost_unknown_never_zero() -> None:
+    result = subprocess.run([sys.executable, "-m", "exporters", "demo", "--scenario", "outage"], capture_output=True,
+                            text=True, cwd=ROOT, timeout=120, env={"PATH": "/usr/bin:/bin", "COLUMNS": "160"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count(" down ") == 5
+    assert "unknown" in result.stdout and "$0.00" not in result.stdout
+    assert "poll failed (server_error)" in result.stdout

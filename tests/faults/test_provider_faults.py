@@ -176,3 +176,29 @@ async def test_one_invalid_item_is_counted_and_skipped_while_the_rest_counts(
         assert up(runtime, provider) == 1.0
     finally:
         await close(runtime)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_an_outage_from_the_start_reports_no_cost_rather_than_a_partial_one(
+        provider: str, simulator: Simulator) -> None:
+    """With the first list call failing, later stages are not polled on empty state (which
+    would report, say, a plan fee without the compute it pays for): the cost is absent."""
+    runtime, reader = make_runtime(simulator, only=provider, overrides={"providers": {provider: FAST_FAIL}})
+    try:
+        simulator.world.set_scenario("outage", provider)
+        outcomes = await runtime.collector.run_cycle(force=True)
+        assert outcomes and not any(o.ok for o in outcomes)
+        assert up(runtime, provider) == 0.0
+        summary = runtime.ledger.summary(simulator.world.now())
+        assert provider not in summary.forecast_by_provider
+        assert provider not in summary.month_to_date_by_provider
+        assert not [a for a in runtime.store.gauge_points("stackwatch.cost.month_to_date_usd") if ("provider", provider) in a]
+        skipped = [o for o in outcomes if o.reason == "dependency"]
+        assert counter_value(reader, "stackwatch.provider.poll.errors", provider=provider, reason="dependency") == len(skipped)
+
+        simulator.world.set_scenario("steady")
+        outcomes = await runtime.collector.run_cycle(force=True)
+        assert all(o.ok for o in outcomes), outcomes
+        assert runtime.ledger.summary(simulator.world.now()).month_to_date_by_provider[provider] > 0
+    finally:
+        await close(runtime)
