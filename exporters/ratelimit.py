@@ -9,6 +9,7 @@ seconds remaining; anything else as an epoch.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Mapping
@@ -59,6 +60,20 @@ def parse_reset(value: str | None, now: float) -> float | None:
     return number if number >= _EPOCH_FLOOR else now + number
 
 
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+(?:\.\d+)?)ms)?$")
+
+
+def parse_duration(value: str | None) -> float | None:
+    """A Go-style duration ("1s", "6m0s", "1h2m", "20ms") in seconds."""
+    if not value or not value.strip():
+        return None
+    match = _DURATION.match(value.strip())
+    if match is None or not any(match.groups()):
+        return None
+    hours, minutes, seconds, millis = (float(g) if g else 0.0 for g in match.groups())
+    return hours * 3600 + minutes * 60 + seconds + millis / 1000
+
+
 def parse_retry_after(value: str | None, now: float) -> float | None:
     """`Retry-After` as a Unix time: delta seconds or an HTTP date (RFC 9110)."""
     if value is None:
@@ -73,9 +88,13 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
 
 
 def parse_rate_limit(headers: Mapping[str, str], now: float) -> RateLimit | None:
-    limit = _number(_header(headers, "X-RateLimit-Limit", "Ratelimit-Limit"))
-    remaining = _number(_header(headers, "X-RateLimit-Remaining", "Ratelimit-Remaining"))
+    limit = _number(_header(headers, "X-RateLimit-Limit", "Ratelimit-Limit", "x-ratelimit-limit-requests"))
+    remaining = _number(_header(headers, "X-RateLimit-Remaining", "Ratelimit-Remaining",
+                                "x-ratelimit-remaining-requests"))
     reset = parse_reset(_header(headers, "X-RateLimit-Reset", "Ratelimit-Reset"), now)
+    if reset is None:
+        delay = parse_duration(_header(headers, "x-ratelimit-reset-requests"))
+        reset = None if delay is None else now + delay
     if limit is None and remaining is None and reset is None:
         return None
     return RateLimit(limit=limit, remaining=remaining, reset_at=reset)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from exporters.ratelimit import parse_rate_limit, parse_reset, parse_retry_after, retry_at
+import pytest
+
+from exporters.ratelimit import parse_duration, parse_rate_limit, parse_reset, parse_retry_after, retry_at
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 
@@ -64,3 +66,22 @@ def test_retry_at_falls_back_to_reset() -> None:
 def test_reset_boundary_between_delay_and_epoch() -> None:
     assert parse_reset("999999999", NOW) == NOW + 999_999_999
     assert parse_reset("1000000000", NOW) == 1_000_000_000
+
+
+def test_openai_request_limits_with_a_duration_reset() -> None:
+    rate = parse_rate_limit({"x-ratelimit-limit-requests": "5000", "x-ratelimit-remaining-requests": "4999",
+                             "x-ratelimit-reset-requests": "6m0s"}, NOW)
+    assert rate is not None
+    assert rate.headroom == 4999 / 5000
+    assert rate.reset_at == NOW + 360
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("1s", 1.0), ("20ms", 0.02), ("6m0s", 360.0), ("1h2m3s", 3723.0),
+                                               ("1.5s", 1.5), ("2m", 120.0)])
+def test_durations_in_openai_reset_headers(text: str, seconds: float) -> None:
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["", "soon", "5", "m", "1x"])
+def test_unreadable_durations_are_none(text: str) -> None:
+    assert parse_duration(text) is None
