@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+from contextlib import asynccontextmanager
+
 from exporters.runtime import build_runtime
 from exporters.simulator import Simulator, simulator_runtime_inputs
 from exporters.simulator.world import WorldClock
@@ -44,3 +47,19 @@ def counter_value(reader, name: str, **attrs: str) -> float:  # type: ignore[no-
 async def close(runtime) -> None:  # type: ignore[no-untyped-def]
     await runtime.aclose()
     runtime.meter_provider.shutdown()
+
+
+@asynccontextmanager
+async def running(built):  # type: ignore[no-untyped-def]
+    """`async with running(make_runtime(...)) as (runtime, reader):` closes the runtime after."""
+    runtime, reader = built
+    try:
+        yield runtime, reader
+    finally:
+        await close(runtime)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -10,7 +10,6 @@ import hmac
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,18 +19,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from simhelpers import free_port
 from test_demo_otlp import Received, start_grpc
 
 from exporters.simulator import Simulator, ThreadedSimulator, World, simulator_config, simulator_env
 from exporters.simulator.world import DEFAULT_DRAIN_SECRET, DEFAULT_TOKENS
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get_json(url: str) -> dict:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -11,16 +10,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from simhelpers import free_port
+
 from exporters.simulator import VERCEL_TEAM_ID
 from exporters.simulator.world import DEFAULT_TOKENS
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(url: str, token: str | None = None) -> tuple[int, dict | list]:

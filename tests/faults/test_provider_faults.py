@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from email.utils import format_datetime
 
 import pytest
-from simhelpers import PROVIDERS, close, counter_value, make_runtime
+from simhelpers import PROVIDERS, close, counter_value, make_runtime, running
 
 from exporters.catalogue import Kind, all_metrics
 from exporters.simulator import Simulator
@@ -142,8 +142,7 @@ async def test_a_truncated_later_page_loses_nothing_and_double_counts_nothing(
     retry on the next cycle counts every item exactly once."""
     # Both runtimes must see the same "now": a first poll reads a window that ends now.
     simulator.world.frozen = True
-    runtime, reader = make_runtime(simulator, only=provider, overrides={"providers": {provider: FAST_FAIL}})
-    try:
+    async with running(make_runtime(simulator, only=provider, overrides={"providers": {provider: FAST_FAIL}})) as (runtime, reader):
         simulator.inject(provider, Fault("truncated", count=1, after=1))
         first = await runtime.collector.run_cycle(force=True)
         assert any(not o.ok for o in first)
@@ -160,22 +159,17 @@ async def test_a_truncated_later_page_loses_nothing_and_double_counts_nothing(
                 clean_runtime.ledger.summary(now).month_to_date_by_provider)
         finally:
             await close(clean_runtime)
-    finally:
-        await close(runtime)
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 async def test_one_invalid_item_is_counted_and_skipped_while_the_rest_counts(
         provider: str, simulator: Simulator) -> None:
-    runtime, reader = make_runtime(simulator, only=provider)
-    try:
+    async with running(make_runtime(simulator, only=provider)) as (runtime, reader):
         simulator.inject(provider, Fault("invalid_item", count=1))
         outcomes = await runtime.collector.run_cycle(force=True)
         assert all(o.ok for o in outcomes), outcomes
         assert counter_value(reader, "stackwatch.provider.invalid_items", provider=provider) == 1
         assert up(runtime, provider) == 1.0
-    finally:
-        await close(runtime)
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -183,8 +177,7 @@ async def test_an_outage_from_the_start_reports_no_cost_rather_than_a_partial_on
         provider: str, simulator: Simulator) -> None:
     """With the first list call failing, later stages are not polled on empty state (which
     would report, say, a plan fee without the compute it pays for): the cost is absent."""
-    runtime, reader = make_runtime(simulator, only=provider, overrides={"providers": {provider: FAST_FAIL}})
-    try:
+    async with running(make_runtime(simulator, only=provider, overrides={"providers": {provider: FAST_FAIL}})) as (runtime, reader):
         simulator.world.set_scenario("outage", provider)
         outcomes = await runtime.collector.run_cycle(force=True)
         assert outcomes and not any(o.ok for o in outcomes)
@@ -200,5 +193,3 @@ async def test_an_outage_from_the_start_reports_no_cost_rather_than_a_partial_on
         outcomes = await runtime.collector.run_cycle(force=True)
         assert all(o.ok for o in outcomes), outcomes
         assert runtime.ledger.summary(simulator.world.now()).month_to_date_by_provider[provider] > 0
-    finally:
-        await close(runtime)

@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from simhelpers import close, counter_value, make_runtime
+from simhelpers import counter_value, make_runtime, running
 
 from exporters.llamacloud import Plan, UsageKey, billable_credits, fee_usd
 from exporters.simulator import Simulator, World
@@ -88,8 +88,7 @@ def test_the_plan_fee_accrues_per_second_of_the_calendar_month() -> None:
 
 async def test_first_cycle_pages_with_page_token_and_makes_the_minimum_number_of_requests(
         simulator: Simulator) -> None:
-    runtime, reader = llama_runtime(simulator)
-    try:
+    async with running(llama_runtime(simulator)) as (runtime, reader):
         outcomes = await runtime.collector.run_cycle(force=True)
         assert all(o.ok for o in outcomes), outcomes
         exchanges = llama_exchanges(simulator)
@@ -102,13 +101,10 @@ async def test_first_cycle_pages_with_page_token_and_makes_the_minimum_number_of
         pages, credits = sim_totals(simulator)
         assert counter_value(reader, "llamacloud.pages") == pages  # every page of items arrived once
         assert counter_value(reader, "llamacloud.credits") == pytest.approx(credits)
-    finally:
-        await close(runtime)
 
 
 async def test_a_second_cycle_rereads_today_and_counts_only_new_jobs(simulator: Simulator) -> None:
-    runtime, reader = llama_runtime(simulator)
-    try:
+    async with running(llama_runtime(simulator)) as (runtime, reader):
         await runtime.collector.run_cycle(force=True)
         first_pages = counter_value(reader, "llamacloud.pages")
         simulator.stats.exchanges.clear()
@@ -120,16 +116,13 @@ async def test_a_second_cycle_rereads_today_and_counts_only_new_jobs(simulator: 
         assert pages > first_pages
         assert counter_value(reader, "llamacloud.pages") == pages
         assert counter_value(reader, "llamacloud.credits") == pytest.approx(credits)
-    finally:
-        await close(runtime)
 
 
 @pytest.mark.parametrize("plan", ["pay_as_you_go", "starter", "pro"])
 async def test_cost_today_month_to_date_and_by_project_equal_the_simulator_ground_truth(
         simulator: Simulator, plan: str) -> None:
     simulator.providers["llamacloud"].plan = plan
-    runtime, _reader = llama_runtime(simulator, plan=plan)
-    try:
+    async with running(llama_runtime(simulator, plan=plan)) as (runtime, _reader):
         await runtime.collector.run_cycle(force=True)
         now = simulator.world.now()
         truth = simulator.providers["llamacloud"].ground_truth()
@@ -140,8 +133,6 @@ async def test_cost_today_month_to_date_and_by_project_equal_the_simulator_groun
         for project, usd in truth["month_to_date_by_project"].items():
             assert mine.get(project, 0.0) == pytest.approx(usd, abs=CENT), project
         assert truth["month_to_date_usd"] > 0
-    finally:
-        await close(runtime)
 
 
 async def test_the_starter_allowance_makes_the_month_cheaper_than_pay_as_you_go(simulator: Simulator) -> None:
@@ -150,12 +141,9 @@ async def test_the_starter_allowance_makes_the_month_cheaper_than_pay_as_you_go(
     results = {}
     for plan in ("pay_as_you_go", "starter"):
         sim.plan = plan
-        runtime, _reader = llama_runtime(simulator, plan=plan)
-        try:
+        async with running(llama_runtime(simulator, plan=plan)) as (runtime, _reader):
             await runtime.collector.run_cycle(force=True)
             results[plan] = runtime.ledger.summary(simulator.world.now()).month_to_date_by_provider["llamacloud"]
-        finally:
-            await close(runtime)
     # 17.5625 days of November elapsed: fee = 50 × 17.5625 / 30; 40,000 credits free = $50.00 saved.
     fee = 50 * (17 + 13.5 / 24) / 30
     assert results["starter"] == pytest.approx(max(0.0, results["pay_as_you_go"] - 50.0) + fee, abs=0.01)
@@ -163,8 +151,7 @@ async def test_the_starter_allowance_makes_the_month_cheaper_than_pay_as_you_go(
 
 async def test_unknown_mode_without_credits_is_unpriced_and_other_event_types_are_not_counted(
         simulator: Simulator) -> None:
-    runtime, reader = llama_runtime(simulator)
-    try:
+    async with running(llama_runtime(simulator)) as (runtime, reader):
         await runtime.collector.run_cycle(force=True)
         assert counter_value(reader, "stackwatch.cost.unpriced_items", provider="llamacloud",
                              item=f"mode:{UNPRICED_MODE}") == 1
@@ -176,15 +163,12 @@ async def test_unknown_mode_without_credits_is_unpriced_and_other_event_types_ar
         assert indexed  # they exist and were read, yet the pages counter holds parsed pages only
         assert counter_value(reader, "llamacloud.pages") == sim_totals(simulator)[0]
         assert counter_value(reader, "stackwatch.provider.invalid_items", provider="llamacloud") == 0
-    finally:
-        await close(runtime)
 
 
 async def test_an_organisation_without_usage_metrics_fails_clearly_and_reports_no_cost(
         simulator: Simulator) -> None:
     simulator.providers["llamacloud"].usage_metrics_enabled = False
-    runtime, reader = llama_runtime(simulator)
-    try:
+    async with running(llama_runtime(simulator)) as (runtime, reader):
         outcomes = await runtime.collector.run_cycle(force=True)
         (outcome,) = outcomes
         assert not outcome.ok and outcome.reason == "client_error"
@@ -192,13 +176,10 @@ async def test_an_organisation_without_usage_metrics_fails_clearly_and_reports_n
         assert counter_value(reader, "stackwatch.provider.poll.errors", provider="llamacloud",
                              reason="client_error") == 1
         assert "llamacloud" not in runtime.ledger.summary(simulator.world.now()).month_to_date_by_provider
-    finally:
-        await close(runtime)
 
 
 async def test_cost_spike_multiplies_todays_cost_and_matches_ground_truth(simulator: Simulator) -> None:
-    runtime, _reader = llama_runtime(simulator)
-    try:
+    async with running(llama_runtime(simulator)) as (runtime, _reader):
         await runtime.collector.run_cycle(force=True)
         before = runtime.ledger.summary(simulator.world.now()).today_by_provider["llamacloud"]
         simulator.world.set_scenario("cost-spike", "llamacloud")
@@ -207,5 +188,3 @@ async def test_cost_spike_multiplies_todays_cost_and_matches_ground_truth(simula
         truth = simulator.providers["llamacloud"].ground_truth()
         after = runtime.ledger.summary(simulator.world.now()).today_by_provider["llamacloud"]
         assert after == pytest.approx(truth["today_usd"], abs=CENT) and after > before * 1.5
-    finally:
-        await close(runtime)

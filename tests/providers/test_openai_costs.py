@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import date, timedelta
 
 import pytest
-from simhelpers import close, counter_value, make_runtime
+from simhelpers import counter_value, make_runtime, running
 
 from exporters.cost import CostLedger, CostRecord
 from exporters.openai import Tokens, estimate_usd, model_from_line_item, normalise_model
@@ -70,8 +70,7 @@ def test_model_names_lose_their_snapshot_date_for_pricing_and_come_from_line_ite
 
 async def test_cost_today_month_to_date_and_by_project_equal_the_simulator_ground_truth(
         simulator: Simulator) -> None:
-    runtime, _reader = make_runtime(simulator, only="openai")
-    try:
+    async with running(make_runtime(simulator, only="openai")) as (runtime, _reader):
         outcomes = await runtime.collector.run_cycle(force=True)
         assert all(o.ok for o in outcomes), outcomes
         now = simulator.world.now()
@@ -84,15 +83,12 @@ async def test_cost_today_month_to_date_and_by_project_equal_the_simulator_groun
         for project, usd in truth["month_to_date_by_project"].items():
             assert by_project[project] == pytest.approx(usd, abs=CENT), project
         assert truth["month_to_date_usd"] > truth["today_usd"] > 0  # the comparison is not between zeros
-    finally:
-        await close(runtime)
 
 
 async def test_billed_cost_supersedes_the_estimate_for_complete_days_and_today_stays_estimated(
         simulator: Simulator) -> None:
     sim = simulator.providers["openai"]
-    runtime, _reader = make_runtime(simulator, only="openai")
-    try:
+    async with running(make_runtime(simulator, only="openai")) as (runtime, _reader):
         await runtime.collector.run_cycle(force=True)
         today = simulator.world.today()
         counted = {(r.day, r.source) for r in runtime.ledger.records() if r.provider == "openai"}
@@ -107,13 +103,10 @@ async def test_billed_cost_supersedes_the_estimate_for_complete_days_and_today_s
         assert daily(runtime.ledger)[adjusted] == pytest.approx(billed_truth, abs=1e-6)
         # The billed amount exceeds the estimate by the adjustment (plus the unpriced model, billed only).
         assert daily(runtime.ledger)[adjusted] > estimated * 1.015 - CENT
-    finally:
-        await close(runtime)
 
 
 async def test_an_unknown_model_is_counted_as_unpriced_and_never_estimated_at_zero(simulator: Simulator) -> None:
-    runtime, _reader = make_runtime(simulator, only="openai")
-    try:
+    async with running(make_runtime(simulator, only="openai")) as (runtime, _reader):
         await runtime.collector.run_cycle(force=True)
         estimated_models = {r.model for r in all_records(runtime.ledger)
                             if r.provider == "openai" and r.source == "estimated"}
@@ -122,26 +115,20 @@ async def test_an_unknown_model_is_counted_as_unpriced_and_never_estimated_at_ze
         assert UNPRICED_MODEL not in estimated_models  # no $0 (or any) estimate for it
         assert UNPRICED_MODEL in billed_models  # OpenAI's own bill still includes it
         assert ("openai", UNPRICED_MODEL) in runtime.collector.unpriced_items
-    finally:
-        await close(runtime)
 
 
 async def test_unpriced_usage_increments_the_unpriced_items_counter(simulator: Simulator) -> None:
-    runtime, reader = make_runtime(simulator, only="openai")
-    try:
+    async with running(make_runtime(simulator, only="openai")) as (runtime, reader):
         await runtime.collector.run_cycle(force=True)
         first = counter_value(reader, "stackwatch.cost.unpriced_items", provider="openai", item=UNPRICED_MODEL)
         simulator.world.advance(60)
         await runtime.collector.run_cycle()
         second = counter_value(reader, "stackwatch.cost.unpriced_items", provider="openai", item=UNPRICED_MODEL)
         assert first == 1 and second == 2  # once per poll that saw its usage
-    finally:
-        await close(runtime)
 
 
 async def test_cost_spike_raises_todays_estimate_and_still_matches_ground_truth(simulator: Simulator) -> None:
-    runtime, _reader = make_runtime(simulator, only="openai")
-    try:
+    async with running(make_runtime(simulator, only="openai")) as (runtime, _reader):
         await runtime.collector.run_cycle(force=True)
         before = runtime.ledger.summary(simulator.world.now()).today_by_provider["openai"]
         simulator.world.set_scenario("cost-spike", "openai")
@@ -153,5 +140,3 @@ async def test_cost_spike_raises_todays_estimate_and_still_matches_ground_truth(
         assert after == pytest.approx(truth["today_usd"], abs=CENT)
         spiked = [r for r in runtime.ledger.records() if r.model == SPIKE_MODEL and r.day == now.date()]
         assert spiked and after > before * 2
-    finally:
-        await close(runtime)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from simhelpers import close, counter_value, make_runtime, metric_points
+from simhelpers import counter_value, make_runtime, metric_points, running
 
 from exporters.openai import USAGE_ENDPOINTS, Tokens, parse_usage_result
 from exporters.simulator import Simulator, World
@@ -51,8 +51,7 @@ def openai_requests(simulator: Simulator) -> list:  # type: ignore[no-untyped-de
 
 async def test_first_cycle_pages_with_next_page_and_makes_the_minimum_number_of_requests(
         simulator: Simulator) -> None:
-    runtime, reader = whole_history(simulator)
-    try:
+    async with running(whole_history(simulator)) as (runtime, reader):
         outcomes = await runtime.collector.run_cycle(force=True)
         assert all(o.ok for o in outcomes), outcomes
         exchanges = openai_requests(simulator)
@@ -70,13 +69,10 @@ async def test_first_cycle_pages_with_next_page_and_makes_the_minimum_number_of_
         assert counter_value(reader, "openai.usage.cached_input_tokens") == chat.cached
         assert counter_value(reader, "openai.usage.requests", operation="chat") == chat.requests
         assert token_sum(reader, "embeddings", "input") == sim_usage_total(simulator, embeddings=True).input
-    finally:
-        await close(runtime)
 
 
 async def test_requests_send_the_documented_parameters(simulator: Simulator) -> None:
-    runtime, _reader = whole_history(simulator)
-    try:
+    async with running(whole_history(simulator)) as (runtime, _reader):
         await runtime.collector.run_cycle(force=True)
         by_path = {e.path: e.query for e in openai_requests(simulator)}
         costs = by_path["/organization/costs"]
@@ -89,13 +85,10 @@ async def test_requests_send_the_documented_parameters(simulator: Simulator) -> 
         assert [v for k, v in completions if k == "group_by"] == ["model", "project_id", "batch"]
         assert ("limit", str(USAGE_MAX_LIMIT)) in completions
         assert [v for k, v in by_path["/organization/usage/embeddings"] if k == "group_by"] == ["model", "project_id"]
-    finally:
-        await close(runtime)
 
 
 async def test_a_second_cycle_reads_only_today_and_counts_only_the_new_usage(simulator: Simulator) -> None:
-    runtime, reader = whole_history(simulator)
-    try:
+    async with running(whole_history(simulator)) as (runtime, reader):
         await runtime.collector.run_cycle(force=True)
         before_in, before_out = token_sum(reader, "chat", "input"), token_sum(reader, "chat", "output")
         before_requests = counter_value(reader, "openai.usage.requests")
@@ -113,14 +106,11 @@ async def test_a_second_cycle_reads_only_today_and_counts_only_the_new_usage(sim
         assert token_sum(reader, "chat", "output") == chat.output and token_sum(reader, "chat", "output") > before_out
         assert counter_value(reader, "openai.usage.requests", operation="chat") == chat.requests
         assert counter_value(reader, "openai.usage.requests") > before_requests
-    finally:
-        await close(runtime)
 
 
 async def test_a_failed_usage_poll_counts_nothing_and_the_retry_counts_everything_once(
         simulator: Simulator) -> None:
-    runtime, reader = whole_history(simulator)
-    try:
+    async with running(whole_history(simulator)) as (runtime, reader):
         # The embeddings listing fails (after completions succeeded): the whole poll is rolled back.
         simulator.inject("openai", Fault("status", status=500, count=100, path_contains="/usage/embeddings"))
         outcomes = await runtime.collector.run_cycle(force=True)
@@ -132,8 +122,6 @@ async def test_a_failed_usage_poll_counts_nothing_and_the_retry_counts_everythin
         simulator.world.advance(60)
         await runtime.collector.run_cycle()
         assert token_sum(reader, "chat", "input") == sim_usage_total(simulator, embeddings=False).input
-    finally:
-        await close(runtime)
 
 
 async def test_rate_limited_requests_are_retried_after_retry_after(simulator: Simulator) -> None:
@@ -141,13 +129,10 @@ async def test_rate_limited_requests_are_retried_after_retry_after(simulator: Si
     assert sim.rate_limit_headers(100, 0, 1.2)["Retry-After"] == "2"
     assert sim.rate_limit_headers(100, 40, 1.2)["x-ratelimit-reset-requests"] == "2s"
     simulator.world.set_scenario("rate-limited", "openai")
-    runtime, reader = whole_history(simulator)
-    try:
+    async with running(whole_history(simulator)) as (runtime, reader):
         outcomes = await runtime.collector.run_cycle(force=True)
         assert all(o.ok for o in outcomes), outcomes
         assert counter_value(reader, "stackwatch.provider.api.requests", provider="openai", status_code="429") > 0
-    finally:
-        await close(runtime)
 
 
 def test_a_usage_row_missing_required_fields_is_reported_not_counted() -> None:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from simhelpers import close, counter_value, make_runtime
+from simhelpers import counter_value, make_runtime, running
 
 from exporters.simulator import Simulator, World
 from exporters.simulator.server import Fault
@@ -66,8 +66,7 @@ async def test_projects_page_with_the_continuation_token_sent_as_from() -> None:
     simulator = Simulator(World(seed=3, scale=Scale(vercel_projects=250, vercel_deployments_per_project_per_day=0.01,
                                                     history_days=3), start=START), record_exchanges=True)
     await simulator.start()
-    runtime, _reader = make_runtime(simulator, only="vercel", overrides=vercel_only(3))
-    try:
+    async with running(make_runtime(simulator, only="vercel", overrides=vercel_only(3))) as (runtime, _reader):
         outcomes = await runtime.collector.run_cycle(force=True)
         assert all(o.ok for o in outcomes), outcomes
         # 250 projects at 100 a page: 3 requests; the 2nd and 3rd send the previous page's token.
@@ -79,14 +78,11 @@ async def test_projects_page_with_the_continuation_token_sent_as_from() -> None:
         assert answers[2]["pagination"]["next"] is None
         assert all(q["limit"] == "100" and q["teamId"] == "team_sim0000000000000000" for q in asked)
         assert runtime.store.gauge_points("vercel.projects") == {(): 250.0}
-    finally:
-        await close(runtime)
         await simulator.stop()
 
 
 async def test_first_cycle_makes_the_minimum_requests_and_pages_deployments_with_until(sim: Simulator) -> None:
-    runtime, reader = make_runtime(sim, only="vercel", overrides=vercel_only(sim.world.scale.history_days))
-    try:
+    async with running(make_runtime(sim, only="vercel", overrides=vercel_only(sim.world.scale.history_days))) as (runtime, reader):
         minimum = vercel_sim(sim).minimum_requests()
         assert minimum["deployments"] >= 3  # 6 projects × 1.5 a day × 40 days: several pages
         outcomes = await runtime.collector.run_cycle(force=True)
@@ -103,13 +99,10 @@ async def test_first_cycle_makes_the_minimum_requests_and_pages_deployments_with
         # Every final deployment of the history is counted, once.
         assert counter_value(reader, "vercel.deployments") == finals_in_sim(sim)
         assert counter_value(reader, "vercel.deployments", state="ERROR") > 0
-    finally:
-        await close(runtime)
 
 
 async def test_second_cycle_reads_only_what_is_new(sim: Simulator) -> None:
-    runtime, _reader = make_runtime(sim, only="vercel", overrides=vercel_only(sim.world.scale.history_days))
-    try:
+    async with running(make_runtime(sim, only="vercel", overrides=vercel_only(sim.world.scale.history_days))) as (runtime, _reader):
         await runtime.collector.run_cycle(force=True)
         first = sim.stats.requests["vercel"]
         sim.stats.requests.clear()
@@ -119,15 +112,12 @@ async def test_second_cycle_reads_only_what_is_new(sim: Simulator) -> None:
         # Projects and billing are slow streams: not due after 60 s. Deployments: one page.
         assert [o.stream for o in outcomes] == ["deployments"]
         assert sim.stats.requests["vercel"] == 1 < first
-    finally:
-        await close(runtime)
 
 
 async def test_at_large_scale_the_first_cycle_is_minimal_and_the_second_under_5_percent() -> None:
     simulator = Simulator(World(seed=5, scale=Scale.large(), start=START))
     await simulator.start()
-    runtime, _reader = make_runtime(simulator, only="vercel", overrides=vercel_only(Scale.large().history_days))
-    try:
+    async with running(make_runtime(simulator, only="vercel", overrides=vercel_only(Scale.large().history_days))) as (runtime, _reader):
         minimum = vercel_sim(simulator).minimum_requests()
         outcomes = await runtime.collector.run_cycle(force=True)
         assert all(o.ok for o in outcomes), outcomes
@@ -139,14 +129,11 @@ async def test_at_large_scale_the_first_cycle_is_minimal_and_the_second_under_5_
         simulator.world.advance(60)
         assert all(o.ok for o in await runtime.collector.run_cycle())
         assert simulator.stats.requests["vercel"] <= 0.05 * first
-    finally:
-        await close(runtime)
         await simulator.stop()
 
 
 async def test_a_deployment_in_progress_is_counted_once_when_it_becomes_final(sim: Simulator) -> None:
-    runtime, reader = make_runtime(sim, only="vercel", overrides=vercel_only(sim.world.scale.history_days))
-    try:
+    async with running(make_runtime(sim, only="vercel", overrides=vercel_only(sim.world.scale.history_days))) as (runtime, reader):
         await runtime.collector.run_cycle(force=True)
         in_progress = runtime.store.gauge_points("vercel.deployments.in_progress")
         # The simulator anchors three deployments in progress at the start (one queued, two building).
@@ -164,13 +151,10 @@ async def test_a_deployment_in_progress_is_counted_once_when_it_becomes_final(si
         assert counter_value(reader, "vercel.deployments", project="docs", state="ERROR", target="production") >= 1
         # The finished deployments left the in-progress gauge (an empty poll clears old points).
         assert runtime.store.gauge_points("vercel.deployments.in_progress") == {}
-    finally:
-        await close(runtime)
 
 
 async def test_billing_matches_the_simulator_ground_truth_to_the_cent(sim: Simulator) -> None:
-    runtime, _reader = make_runtime(sim, only="vercel", overrides=vercel_only(sim.world.scale.history_days))
-    try:
+    async with running(make_runtime(sim, only="vercel", overrides=vercel_only(sim.world.scale.history_days))) as (runtime, _reader):
         await runtime.collector.run_cycle(force=True)
         truth = vercel_sim(sim).ground_truth()
         now = sim.world.now()
@@ -183,13 +167,10 @@ async def test_billing_matches_the_simulator_ground_truth_to_the_cent(sim: Simul
         assert set(by_project) == set(truth["month_to_date_by_project"])
         for name, usd in truth["month_to_date_by_project"].items():
             assert by_project[name] == pytest.approx(usd, abs=CENT), name
-    finally:
-        await close(runtime)
 
 
 async def test_later_billing_polls_refetch_the_last_two_days_in_one_request(sim: Simulator) -> None:
-    runtime, _reader = make_runtime(sim, only="vercel", overrides=vercel_only(sim.world.scale.history_days))
-    try:
+    async with running(make_runtime(sim, only="vercel", overrides=vercel_only(sim.world.scale.history_days))) as (runtime, _reader):
         await runtime.collector.run_cycle(force=True)
         sim.stats.exchanges.clear()
         sim.world.advance(3600)  # past the slow interval, and one more hour of charges accrues
@@ -204,13 +185,10 @@ async def test_later_billing_polls_refetch_the_last_two_days_in_one_request(sim:
         summary = runtime.ledger.summary(sim.world.now())
         assert summary.today_by_provider["vercel"] == pytest.approx(truth["today_usd"], abs=CENT)
         assert summary.month_to_date_by_provider["vercel"] == pytest.approx(truth["month_to_date_usd"], abs=CENT)
-    finally:
-        await close(runtime)
 
 
 async def test_a_cut_off_billing_body_fails_the_poll_and_keeps_the_last_costs(sim: Simulator) -> None:
-    runtime, reader = make_runtime(sim, only="vercel", overrides=vercel_only(sim.world.scale.history_days))
-    try:
+    async with running(make_runtime(sim, only="vercel", overrides=vercel_only(sim.world.scale.history_days))) as (runtime, reader):
         await runtime.collector.run_cycle(force=True)
         before = runtime.ledger.summary(sim.world.now()).month_to_date_by_provider["vercel"]
         sim.inject("vercel", Fault(kind="truncated", path_contains="/billing/charges"))
@@ -220,8 +198,6 @@ async def test_a_cut_off_billing_body_fails_the_poll_and_keeps_the_last_costs(si
         after = runtime.ledger.summary(sim.world.now()).month_to_date_by_provider["vercel"]
         assert after == pytest.approx(before, abs=1e-9)  # not replaced by a partial (or empty) day
         assert counter_value(reader, "stackwatch.provider.poll.errors", stream="billing") == 1
-    finally:
-        await close(runtime)
 
 
 # --- item validation (pure) ---
