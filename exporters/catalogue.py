@@ -168,6 +168,20 @@ SHARED_METRICS: tuple[MetricSpec, ...] = (
                "Memory utilisation alert threshold from config.", ()),
     MetricSpec("stackwatch.threshold.availability", Kind.GAUGE, "1",
                "Availability objective from config.", ()),
+    MetricSpec("stackwatch.threshold.connections_utilization", Kind.GAUGE, "1",
+               "Database connections / max connections alert threshold from config.", ()),
+    MetricSpec("stackwatch.threshold.backup_age", Kind.GAUGE, "s",
+               "Age of the latest backup above which a project without PITR alerts, from config.", ()),
+    MetricSpec("stackwatch.threshold.tls_expiry", Kind.GAUGE, "s",
+               "Time left on a TLS certificate below which it alerts, from config.", ()),
+    MetricSpec("stackwatch.threshold.data_staleness", Kind.GAUGE, "s",
+               "Age of a provider's last successful poll above which its data counts as stale, from config.", ()),
+    MetricSpec("stackwatch.threshold.ratelimit_headroom", Kind.GAUGE, "1",
+               "Rate-limit headroom (remaining / limit) below which it alerts, from config.", ()),
+    MetricSpec("stackwatch.threshold.spend_anomaly_factor", Kind.GAUGE, "{factor}",
+               "Today's spend alerts above this multiple of its 14-day median, from config.", ()),
+    MetricSpec("stackwatch.threshold.spend_anomaly_floor_usd", Kind.GAUGE, "{USD}",
+               "Today's spend never alerts as anomalous below this amount, from config.", ()),
 )
 
 PROVIDER_MODULES = ("vercel", "vercel_drains", "render", "supabase", "openai", "llamacloud")

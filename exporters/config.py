@@ -129,6 +129,15 @@ class Thresholds(Strict):
     cpu_utilization_ratio: Ratio = 0.80
     memory_utilization_ratio: Ratio = 0.85
     availability_ratio: Ratio = 0.99
+    # Used by the alert rules in alerting/ (exported as stackwatch_threshold_* series).
+    connections_utilization_ratio: Ratio = 0.80
+    backup_age_seconds: PositiveSeconds = 26 * 3600
+    tls_expiry_seconds: PositiveSeconds = 14 * 86400
+    data_staleness_seconds: PositiveSeconds = 15 * 60
+    ratelimit_headroom_ratio: Ratio = 0.10
+    # Today's spend alerts when above factor × its 14-day median AND above the floor.
+    spend_anomaly_factor: Annotated[float, Field(gt=1)] = 3.0
+    spend_anomaly_floor_usd: Usd = 5.0
 
 
 class Service(Strict):

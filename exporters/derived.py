@@ -60,3 +60,10 @@ def set_config_gauges(store: MetricStore, config: Config) -> None:
     store.replace_gauges("stackwatch.threshold.cpu_utilization", owner, {(): t.cpu_utilization_ratio})
     store.replace_gauges("stackwatch.threshold.memory_utilization", owner, {(): t.memory_utilization_ratio})
     store.replace_gauges("stackwatch.threshold.availability", owner, {(): t.availability_ratio})
+    for name, value in (("connections_utilization", t.connections_utilization_ratio),
+                        ("backup_age", t.backup_age_seconds), ("tls_expiry", t.tls_expiry_seconds),
+                        ("data_staleness", t.data_staleness_seconds),
+                        ("ratelimit_headroom", t.ratelimit_headroom_ratio),
+                        ("spend_anomaly_factor", t.spend_anomaly_factor),
+                        ("spend_anomaly_floor_usd", t.spend_anomaly_floor_usd)):
+        store.replace_gauges(f"stackwatch.threshold.{name}", owner, {(): float(value)})
