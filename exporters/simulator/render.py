@@ -8,7 +8,7 @@ The world (services, plans, deploy schedules) is built once per World and cached
 every value served is a pure function of (seed, scale, time, scenario), so a
 later poll sees only what is new. Cost ground truth is plan price × instances ×
 running seconds / seconds in the month, computed here independently of
-exporters/render.py (it reads the same price YAML).
+exporters/render.py, from the simulator's own price_fixtures.py (never price_tables/).
 """
 
 from __future__ import annotations
@@ -18,12 +18,11 @@ import calendar
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import resources
 from typing import Any
 
-import yaml
 from aiohttp import web
 
+from . import price_fixtures
 from .world import World, stable_seed
 
 PREFIX = "/render/v1"
@@ -244,10 +243,8 @@ class RenderSim:
             t += rng.expovariate(per_day / 86400) + 1.0
 
     def _price_table(self) -> dict[str, float]:
-        if self._prices is None:
-            text = resources.files("exporters").joinpath("price_tables/render.yaml").read_text(encoding="utf-8")
-            versions = yaml.safe_load(text)["versions"]
-            self._prices = {k: float(v) for k, v in versions[-1]["table"]["usd_per_month"].items()}
+        if self._prices is None:  # the simulator's own fixtures, never price_tables/
+            self._prices = {k: v.usd for k, v in price_fixtures.RENDER_PLANS.items()}
         return self._prices
 
     # --- HTTP ---

@@ -22,12 +22,11 @@ import calendar
 import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from importlib import resources
 from typing import Any
 
-import yaml
 from aiohttp import web
 
+from . import price_fixtures
 from .world import SUPABASE_SERVICE_ROLE_SECRET, World, stable_seed
 
 PREFIX = "/supabase"
@@ -35,7 +34,7 @@ METRICS_PREFIX = "/supabase-metrics"
 ORG_SLUG = "sim-org"
 NAMES = ("production", "staging", "analytics", "marketing", "internal", "mobile", "reports", "search")
 COMPUTE = ("ci_small", "ci_micro", "ci_medium", "ci_micro", "ci_large")
-# The API quotes these add-ons' prices itself; the others are priced from price_tables/supabase.yaml.
+# The API quotes these add-ons' prices itself; the others from the simulator's price_fixtures.py.
 QUOTED_PRICE = {"ci_medium", "ci_large"}
 SERVICES = ("auth", "db", "db_postgres_user", "pooler", "realtime", "rest", "storage", "pg_bouncer")
 UNHEALTHY_INDEX = 1
@@ -104,9 +103,11 @@ class SupabaseSim:
         return self._by_ref.get(ref)
 
     def price_table(self) -> dict[str, Any]:
-        if self._table is None:
-            text = resources.files("exporters").joinpath("price_tables/supabase.yaml").read_text(encoding="utf-8")
-            self._table = yaml.safe_load(text)["versions"][-1]["table"]
+        if self._table is None:  # the simulator's own fixtures, never price_tables/
+            self._table = {
+                "plan_usd_per_month": {k: v.usd for k, v in price_fixtures.SUPABASE_PLANS.items()},
+                "compute_credit_usd_per_month": {k: v.usd for k, v in price_fixtures.SUPABASE_COMPUTE_CREDIT.items()},
+                "compute_usd_per_hour": {k: v.usd for k, v in price_fixtures.SUPABASE_COMPUTE_PER_HOUR.items()}}
         return self._table
 
     def _now(self) -> float:
