@@ -4,6 +4,15 @@ headers, bounded concurrency, and a count of every request by status.
 
 Errors are `ProviderError`s with a short `reason` (the label of
 `stackwatch.provider.poll.errors`); messages never carry credentials.
+
+Bounded in bytes: every body is read raw and decompressed here, in steps of at
+most `DECODE_STEP_BYTES` of output, against a running cap of
+`max_response_bytes` decoded bytes (`too_large`), so neither a 200 MB page nor
+a 1 MiB gzip that inflates to 1 GiB can take memory with it. Bounded in
+number: `pages()` gives each paginated listing a guard that ends it on a
+repeated cursor or after `max_pages` pages (`pagination`). Bounded in time:
+the collector gives each poll a deadline; rate-limit waits are clamped
+(`ratelimit.py`).
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,14 +29,90 @@ import httpx
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 from tenacity.wait import wait_base
 
+from .logs import REDACTOR
 from .metrics import MetricStore
-from .ratelimit import RateLimit, parse_rate_limit, retry_at
+from .ratelimit import DEFAULT_MAX_WAIT_S, RateLimit, parse_rate_limit, retry_at
 
 Params = dict[str, Any] | Sequence[tuple[str, Any]] | None
 
 # A provider asking us to wait longer than this fails the poll; the next cycle tries again.
 MAX_RATE_LIMIT_WAIT_S = 60.0
 RETRYABLE = frozenset({"server_error", "timeout", "transport", "rate_limited", "malformed"})
+# The largest legitimate page we know (a Vercel projects page of 100 projects, an OpenAI
+# costs page of 180 daily buckets grouped by project and line item) is a few MB; 32 MiB
+# leaves ample room and still bounds a hostile body.
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+# A listing longer than this within one poll is a provider bug (a cursor that never ends).
+DEFAULT_MAX_PAGES = 1000
+DECODE_STEP_BYTES = 256 * 1024  # most output one decompress call may produce
+ERROR_BODY_BYTES = 64 * 1024  # how much of an error body is read (for its excerpt)
+MAX_LINE_BYTES = 4 * 1024 * 1024  # one JSONL line longer than this is not a record
+# A streamed (JSONL) body is parsed line by line and never held whole, so its cap bounds
+# time and CPU rather than memory: this many times `max_response_bytes`.
+STREAMED_BODY_FACTOR = 16
+
+
+class TooLarge(Exception):
+    pass
+
+
+class BoundedDecoder:
+    """Decompress (gzip, deflate or identity) incrementally with a running cap on the output."""
+
+    def __init__(self, encoding: str, limit: int):
+        encoding = encoding.strip().lower()
+        self.limit = limit
+        self.size = 0
+        if encoding in ("", "identity"):
+            self._inflate = None
+        elif encoding in ("gzip", "x-gzip"):
+            self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            self._inflate = zlib.decompressobj(32 + zlib.MAX_WBITS)  # zlib-wrapped; gzip too
+        else:
+            raise ValueError(f"unsupported Content-Encoding {encoding!r}")
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """Decoded pieces of `data`; raises TooLarge once the output passes the limit."""
+        if self._inflate is None:
+            return [self._count(data)] if data else []
+        pieces = []
+        while data:
+            try:
+                out = self._inflate.decompress(data, DECODE_STEP_BYTES)
+            except zlib.error as exc:
+                raise ValueError(f"corrupt compressed body ({exc})") from None
+            pieces.append(self._count(out))
+            data = self._inflate.unconsumed_tail
+        return pieces
+
+    def _count(self, piece: bytes) -> bytes:
+        self.size += len(piece)
+        if self.size > self.limit:
+            raise TooLarge(f"body larger than {self.limit} bytes (decompressed)")
+        return piece
+
+
+class Pages:
+    """One paginated listing within one poll: a repeated cursor or more than `max_pages`
+    pages ends it with a `pagination` error, so a provider that never stops paging
+    cannot keep a poll (or memory) busy for ever."""
+
+    def __init__(self, provider: str, operation: str, max_pages: int):
+        self._where = f"{provider} {operation}"
+        self._max_pages = max_pages
+        self._seen: set[str] = set()
+        self.pages = 1  # the first page is fetched without a cursor
+
+    def follow(self, cursor: object) -> None:
+        """Call before fetching the page `cursor` points to."""
+        key = repr(cursor)
+        if key in self._seen:
+            raise ProviderError("pagination", f"{self._where}: cursor repeats after {self.pages} pages")
+        if self.pages >= self._max_pages:
+            raise ProviderError("pagination", f"{self._where}: more than {self._max_pages} pages in one poll")
+        self._seen.add(key)
+        self.pages += 1
 
 
 class ProviderError(Exception):
@@ -66,11 +152,16 @@ class ProviderHTTP:
     def __init__(self, provider: str, base_url: str, token: str, *, store: MetricStore,
                  timeout_s: float = 10.0, max_retries: int = 4, max_concurrency: int = 8,
                  clock: Clock | None = None, headers: dict[str, str] | None = None,
-                 transport: httpx.AsyncBaseTransport | None = None):
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES, max_pages: int = DEFAULT_MAX_PAGES,
+                 max_rate_limit_wait_s: float = DEFAULT_MAX_WAIT_S):
         self.provider = provider
         self._store = store
         self._clock = clock or Clock()
         self._max_retries = max_retries
+        self.max_response_bytes = max_response_bytes
+        self.max_pages = max_pages
+        self._max_wait_s = max_rate_limit_wait_s
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._rate: RateLimit | None = None
         self.requests_sent = 0
@@ -88,11 +179,19 @@ class ProviderHTTP:
 
     # --- public calls ---
 
+    def pages(self, operation: str) -> Pages:
+        """A pagination guard for one listing in one poll."""
+        return Pages(self.provider, operation, self.max_pages)
+
     async def get_json(self, path: str, params: Params = None, *, operation: str) -> Any:
         async def attempt() -> Any:
             response = await self._send(path, params, operation)
             try:
-                return json.loads(response.content)
+                content = await self._read_body(response, operation)
+            finally:
+                await response.aclose()
+            try:
+                return json.loads(content)
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise ProviderError("malformed", f"{self.provider} {operation}: body is not JSON "
                                     f"({exc.__class__.__name__} at byte {getattr(exc, 'pos', '?')})") from None
@@ -113,15 +212,62 @@ class ProviderHTTP:
             await response.aclose()
 
     async def _lines(self, response: httpx.Response, operation: str) -> AsyncIterator[str]:
-        try:
-            async for line in response.aiter_lines():
+        pending = b""
+        async for piece in self._decoded(response, operation, self.max_response_bytes * STREAMED_BODY_FACTOR):
+            pending += piece
+            *complete, pending = pending.split(b"\n")
+            if len(pending) > MAX_LINE_BYTES:
+                self._too_large(operation, f"a line longer than {MAX_LINE_BYTES} bytes")
+            for raw in complete:
+                line = raw.decode("utf-8", errors="replace").rstrip("\r")
                 if line.strip():
                     yield line
+        line = pending.decode("utf-8", errors="replace")
+        if line.strip():
+            yield line
+
+    async def _read_body(self, response: httpx.Response, operation: str,
+                         limit: int | None = None, *, truncate: bool = False) -> bytes:
+        """The decoded body, at most `limit` bytes (a `too_large` error past it, or cut when `truncate`)."""
+        limit = self.max_response_bytes if limit is None else limit
+        body = bytearray()
+        try:
+            async for piece in self._decoded(response, operation, limit):
+                body += piece
+        except ProviderError as exc:
+            if not (truncate and exc.reason == "too_large"):
+                raise
+        return bytes(body[:limit])
+
+    async def _decoded(self, response: httpx.Response, operation: str, limit: int) -> AsyncIterator[bytes]:
+        """Raw body chunks, decompressed here in bounded steps against a running cap."""
+        where = f"{self.provider} {operation}"
+        try:
+            decoder = BoundedDecoder(response.headers.get("Content-Encoding", ""), limit)
+        except ValueError as exc:
+            raise ProviderError("malformed", f"{where}: {exc}") from None
+        try:
+            declared = int(response.headers.get("Content-Length", ""))
+        except ValueError:
+            declared = None
+        if declared is not None and decoder._inflate is None and declared > limit:
+            self._too_large(operation, f"Content-Length {declared} is over {limit} bytes")
+        try:
+            async for raw in response.aiter_raw():
+                for piece in decoder.feed(raw):
+                    yield piece
+                await asyncio.sleep(0)  # a long body never holds the loop between chunks
+        except TooLarge as exc:
+            self._too_large(operation, str(exc))
+        except ValueError as exc:
+            raise ProviderError("malformed", f"{where}: {exc}") from None
         except httpx.TimeoutException:
-            raise ProviderError("timeout", f"{self.provider} {operation}: body timed out") from None
-        except (httpx.TransportError, httpx.DecodingError) as exc:
-            raise ProviderError("transport", f"{self.provider} {operation}: body cut off "
-                                f"({exc.__class__.__name__})") from None
+            raise ProviderError("timeout", f"{where}: body timed out") from None
+        except httpx.TransportError as exc:
+            raise ProviderError("transport", f"{where}: body cut off ({exc.__class__.__name__})") from None
+
+    def _too_large(self, operation: str, detail: str) -> None:
+        raise ProviderError("too_large", f"{self.provider} {operation}: {detail}")
 
     @property
     def rate_limit(self) -> RateLimit | None:
@@ -142,7 +288,7 @@ class ProviderHTTP:
 
     async def _send(self, path: str, params: Params, operation: str) -> httpx.Response:
         request = self._client.build_request("GET", path, params=params)
-        return await self._send_request(request, operation, stream=False)
+        return await self._send_request(request, operation, stream=True)
 
     async def _send_request(self, request: httpx.Request, operation: str, *, stream: bool) -> httpx.Response:
         await self._respect_rate_limit()
@@ -159,7 +305,7 @@ class ProviderHTTP:
                                     f"{exc.__class__.__name__}") from None
         self._count(operation, str(response.status_code))
         now = self._clock.time()
-        rate = parse_rate_limit(response.headers, now)
+        rate = parse_rate_limit(response.headers, now, self._max_wait_s)
         if rate is not None:
             self._rate = rate
             if rate.headroom is not None:
@@ -167,18 +313,22 @@ class ProviderHTTP:
                                       rate.headroom, {"provider": self.provider})
         if response.status_code < 400:
             return response
-        if stream:
-            await response.aread()
+        try:
+            error_body = await self._read_body(response, operation, ERROR_BODY_BYTES, truncate=True)
+        except ProviderError:
+            error_body = b""
+        finally:
             await response.aclose()
         status = response.status_code
         where = f"{self.provider} {operation}: HTTP {status}"
         if status == 429:
-            raise ProviderError("rate_limited", where, status=status, retry_at=retry_at(response.headers, now))
+            raise ProviderError("rate_limited", where, status=status,
+                                retry_at=retry_at(response.headers, now, self._max_wait_s))
         if status in (401, 403):
             raise ProviderError("auth", f"{where} (check the API token's validity and scope)", status=status)
         if status >= 500:
             raise ProviderError("server_error", where, status=status)
-        raise ProviderError("client_error", f"{where} {_short_body(response)}", status=status)
+        raise ProviderError("client_error", f"{where} {_short_body(error_body)}", status=status)
 
     async def _respect_rate_limit(self) -> None:
         rate = self._rate
@@ -186,6 +336,8 @@ class ProviderHTTP:
             return
         wait = rate.reset_at - self._clock.time()
         if wait > MAX_RATE_LIMIT_WAIT_S:
+            # The reset is clamped (ratelimit.py), so this lasts at most max_rate_limit_wait_s;
+            # then the next poll probes again.
             raise ProviderError("rate_limited", f"{self.provider}: rate limit exhausted for {wait:.0f} s more")
         if wait > 0:
             await self._clock.sleep(wait)
@@ -200,6 +352,7 @@ def _too_long(error: ProviderError, clock: Clock) -> bool:
     return error.retry_at is not None and error.retry_at - clock.time() > MAX_RATE_LIMIT_WAIT_S
 
 
-def _short_body(response: httpx.Response) -> str:
-    text = response.text.strip().replace("\n", " ")
+def _short_body(body: bytes) -> str:
+    # Redact before cutting: a cut would leave a token's head that no longer matches it whole.
+    text = REDACTOR.scrub(body.decode("utf-8", errors="replace").strip().replace("\n", " "))
     return f"({text[:200]})" if text else ""
