@@ -20,7 +20,9 @@ from enum import Enum
 class Kind(str, Enum):
     COUNTER = "counter"  # monotonic cumulative sum
     GAUGE = "gauge"  # observable gauge, last value per series
-    HISTOGRAM = "histogram"  # explicit-bucket histogram, cumulative
+    # Exponential (base-2) histogram, cumulative: Prometheus 3's OTLP receiver stores it as
+    # one native histogram series per attribute set (no _bucket/_sum/_count series).
+    HISTOGRAM = "histogram"
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,6 @@ class MetricSpec:
     unit: str
     description: str
     attributes: tuple[str, ...] = ()
-    buckets: tuple[float, ...] = ()  # histograms only
     # Optional attributes may be absent on some points (e.g. `model` on non-AI cost).
     optional_attributes: tuple[str, ...] = field(default=())
 
@@ -42,10 +43,9 @@ class MetricSpec:
 
     @property
     def prometheus_series(self) -> tuple[str, ...]:
-        base = self.prometheus_name
-        if self.kind is Kind.HISTOGRAM:
-            return (f"{base}_bucket", f"{base}_sum", f"{base}_count")
-        return (base,)
+        # A native histogram is one series under the base name; its count and sum are read
+        # with histogram_count() / histogram_sum(), its quantiles with histogram_quantile().
+        return (self.prometheus_name,)
 
     @property
     def prometheus_labels(self) -> tuple[str, ...]:
@@ -132,8 +132,7 @@ SHARED_METRICS: tuple[MetricSpec, ...] = (
                "Rate-limit headroom: remaining / limit from the provider's latest rate-limit headers.",
                (PROVIDER,)),
     MetricSpec("stackwatch.provider.poll.duration", Kind.HISTOGRAM, "s",
-               "Wall time of one poll of one stream.", (PROVIDER, "stream", "outcome"),
-               buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)),
+               "Wall time of one poll of one stream.", (PROVIDER, "stream", "outcome")),
     MetricSpec("stackwatch.provider.poll.errors", Kind.COUNTER, "{error}",
                "Failed polls, by stream and reason (auth, rate_limited, server_error, timeout, "
                "transport, malformed, client_error; dependency: not polled because a stream it "
@@ -214,6 +213,13 @@ def render_markdown() -> str:
         "`deployment.environment`. Prometheus names follow the OTLP translator's default",
         "strategy (`UnderscoreEscapingWithSuffixes`). Currency is in the name (`_usd`),",
         "never in the unit.",
+        "",
+        "Histograms are OTel exponential (base-2) histograms, stored by Prometheus 3 as native",
+        "histograms: one series per label set under the base name, no `_bucket`/`_sum`/`_count`.",
+        "Query them with `histogram_quantile(0.95, sum by (project) (rate(<name>[$__rate_interval])))`,",
+        "`histogram_count(rate(<name>[…]))`, `histogram_sum(rate(<name>[…]))` and",
+        "`histogram_avg(rate(<name>[…]))`. Resolution: scale 3, so a quantile is within a factor",
+        "2^(1/8) ≈ 1.09 of the true value (`exporters/telemetry.py`).",
         "",
         "| OTel name | type | unit | attributes | Prometheus name | description |",
         "|---|---|---|---|---|---|",

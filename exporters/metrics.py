@@ -38,8 +38,8 @@ class MetricStore:
         if spec.kind is Kind.COUNTER:
             return meter.create_counter(spec.name, unit=spec.unit, description=spec.description)
         if spec.kind is Kind.HISTOGRAM:
-            return meter.create_histogram(spec.name, unit=spec.unit, description=spec.description,
-                                          explicit_bucket_boundaries_advisory=list(spec.buckets) or None)
+            # Exponential buckets come from the meter provider's view (telemetry.histogram_views).
+            return meter.create_histogram(spec.name, unit=spec.unit, description=spec.description)
         self._gauges[spec.name] = {}
         self._sources[spec.name] = []
         return meter.create_observable_gauge(spec.name, callbacks=[self._callback(spec.name)],

@@ -66,7 +66,7 @@ METRICS: tuple[MetricSpec, ...] = (
                "Deploys that reached a final status, counted once each.", ("service", "status")),
     MetricSpec("render.deploy.duration", Kind.HISTOGRAM, "s",
                "Deploy duration of final deploys: finishedAt - startedAt (createdAt when not started).",
-               ("service", "status"), buckets=(10, 30, 60, 120, 180, 300, 600, 900, 1800, 3600)),
+               ("service", "status")),
     MetricSpec("render.service.cpu.utilization", Kind.GAUGE, "1",
                "CPU used / CPU limit, latest sample, mean over instances.", ("service",)),
     MetricSpec("render.service.memory.utilization", Kind.GAUGE, "1",

@@ -40,7 +40,6 @@ from .config import VercelConfig
 from .cost import CostRecord, day_start, split_by_day, utc_day
 from .http import ProviderError, ProviderHTTP
 
-DURATION_BUCKETS = (5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600, 900, 1800)
 
 METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("vercel.projects", Kind.GAUGE, "{project}", "Projects in the team.", ()),
@@ -51,11 +50,9 @@ METRICS: tuple[MetricSpec, ...] = (
                "Deployments not yet final (QUEUED, INITIALIZING, BUILDING), as of the latest poll.",
                ("project", "target", "state")),
     MetricSpec("vercel.deployment.build.duration", Kind.HISTOGRAM, "s",
-               "Build time of final deployments: ready - buildingAt.", ("project", "target", "state"),
-               buckets=DURATION_BUCKETS),
+               "Build time of final deployments: ready - buildingAt.", ("project", "target", "state")),
     MetricSpec("vercel.deployment.queue.duration", Kind.HISTOGRAM, "s",
-               "Queue time of final deployments: buildingAt - createdAt.", ("project", "target"),
-               buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600)),
+               "Queue time of final deployments: buildingAt - createdAt.", ("project", "target")),
 )
 
 PAGE_SIZE = 100

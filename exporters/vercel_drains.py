@@ -61,11 +61,9 @@ METRICS: tuple[MetricSpec, ...] = (
                "Function invocations that crashed (log drain statusCode -1).", ("project",)),
     MetricSpec("vercel.web_vital.duration", Kind.HISTOGRAM, "s",
                "Speed Insights timings (LCP, FCP, TTFB, INP, FID) by metric and route; p75 via "
-               "histogram_quantile(0.75, …).", ("project", "metric", "route"),
-               buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 10.0)),
+               "histogram_quantile(0.75, …).", ("project", "metric", "route")),
     MetricSpec("vercel.web_vital.cls", Kind.HISTOGRAM, "1",
-               "Speed Insights cumulative layout shift by route.", ("project", "route"),
-               buckets=(0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0)),
+               "Speed Insights cumulative layout shift by route.", ("project", "route")),
     MetricSpec("stackwatch.drain.events", Kind.COUNTER, "{event}",
                "Drain events accepted, by drain (log, speed_insights).", ("drain",)),
     MetricSpec("stackwatch.drain.rejected", Kind.COUNTER, "{request}",

@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from exporters.catalogue import Kind, MetricSpec, all_metrics
+from exporters.catalogue import MetricSpec, all_metrics
 
 from .conftest import EXPORT_INTERVAL_S, POLL_INTERVAL_S, SLOW_POLL_INTERVAL_S, Stack, http_get
 
@@ -65,7 +65,7 @@ def test_catalogued_metric_arrives_under_its_prometheus_name_and_labels(driven: 
                                        what=f"{series} ({spec.name}) in Prometheus"
                                             + (f" after {DRIVEN[spec.name]}" if spec.name in DRIVEN else ""))
         allowed = set(spec.prometheus_labels) | {a.replace(".", "_") for a in spec.optional_attributes} \
-            | RESOURCE_LABELS | {"__name__"} | ({"le"} if series.endswith("_bucket") else set())
+            | RESOURCE_LABELS | {"__name__"}
         for result in results:
             labels = set(result["metric"])
             assert set(spec.prometheus_labels) <= labels, (series, sorted(labels))
@@ -185,10 +185,3 @@ def test_every_provider_is_up_in_the_steady_scenario(stack: Stack):
     assert {r["metric"]["provider"]: float(r["value"][1]) for r in results} == dict.fromkeys(
         ("vercel", "render", "supabase", "openai", "llamacloud"), 1.0)
 
-
-def test_histograms_arrive_as_classic_buckets_with_the_catalogued_bounds(stack: Stack):
-    spec = next(s for s in all_metrics() if s.name == "stackwatch.provider.poll.duration")
-    assert spec.kind is Kind.HISTOGRAM
-    results = stack.prom.wait_for(f'{spec.prometheus_name}_bucket{{job="stackwatch"}}', timeout=45)
-    bounds = {float(r["metric"]["le"]) for r in results}
-    assert bounds == {float(b) for b in spec.buckets} | {float("inf")}
