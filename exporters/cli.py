@@ -70,11 +70,17 @@ def check_config(config: ConfigOption = Path("stackwatch.yaml")) -> None:
 def run(config: ConfigOption = Path("stackwatch.yaml"),
         log_format: Annotated[Optional[str], typer.Option(help="text or json (overrides the config).")] = None) -> None:
     """Run the service: poll providers, serve drains and /healthz, export OTLP."""
+    from .runtime import build_runtime
     from .service import serve
 
     cfg, secrets = _load(config)
     configure(cfg.logging.level, log_format or cfg.logging.format)
-    raise typer.Exit(code=asyncio.run(serve(cfg, secrets)))
+    try:
+        runtime = build_runtime(cfg, secrets)  # opens the state file: a bad one exits 2, naming it
+    except ConfigError as error:
+        _fail(error)
+        raise  # unreachable; for type checkers
+    raise typer.Exit(code=asyncio.run(serve(cfg, secrets, runtime=runtime)))
 
 
 @app.command()

@@ -48,6 +48,9 @@ class ProviderBase(Strict):
     timeout_seconds: PositiveSeconds = 10.0
     max_retries: Annotated[int, Field(ge=0, le=10)] = 4
     max_concurrency: Annotated[int, Field(ge=1, le=64)] = 8
+    # Day of the month the provider's billing cycle starts (1 = calendar month; 29..31 mean
+    # the month's last day in shorter months). Month-to-date, allowances and credits follow it.
+    billing_anchor_day: Annotated[int, Field(ge=1, le=31)] = 1
 
 
 class VercelConfig(ProviderBase):
@@ -60,6 +63,9 @@ class RenderConfig(ProviderBase):
     owner_id: str | None = Field(default=None, description="workspace (owner) id; all owners when unset")
     service_ids: list[str] = Field(default_factory=list, description="restrict to these services")
     metrics_resolution_seconds: Annotated[int, Field(ge=30)] = 60
+    # Workspace plan and paid seats, billed per member per month (price_tables/render.yaml).
+    workspace_plan: Literal["hobby", "professional", "organization", "enterprise"] = "hobby"
+    workspace_seats: Annotated[int, Field(ge=0, le=10_000)] = 0
 
 
 class SupabaseConfig(ProviderBase):
@@ -145,6 +151,11 @@ class Service(Strict):
     listen_port: Annotated[int, Field(ge=0, le=65535)] = 9464
     drain_max_body_bytes: Annotated[int, Field(gt=0)] = 4 * 1024 * 1024
     metric_export_interval_seconds: PositiveSeconds = 30.0
+    # Directory of the state file (observed resource states and the cost ledger, SQLite).
+    # Unset: kept in memory only, so a restart forgets both (a warning says so).
+    data_dir: str | None = None
+    # Longer than this between two observations of a resource is a gap: unobserved, not priced.
+    max_observation_gap_seconds: PositiveSeconds = 3600.0
 
 
 class Logging(Strict):

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Literal
 
+from .billing import cycle_of
+
 CostSource = Literal["billed", "estimated"]
 
 # FOCUS ServiceProviderName for each provider id.
@@ -165,8 +167,9 @@ class CostSummary:
     month_to_date_by_provider: dict[str, float] = field(default_factory=dict)
 
 
-def month_end_forecast(daily_costs: dict[date, float], today: date, first_day: date | None) -> float:
-    """Forecast of the whole month's cost containing `today`.
+def month_end_forecast(daily_costs: dict[date, float], today: date, first_day: date | None,
+                       anchor: int = 1) -> float:
+    """Forecast of the whole billing cycle's cost containing `today` (calendar month when anchor is 1).
 
     forecast = cost of the month's complete days
              + max(today so far, daily rate)          (today is not over yet)
@@ -175,15 +178,14 @@ def month_end_forecast(daily_costs: dict[date, float], today: date, first_day: d
     shorter; the days before `first_day` are unknown, not free). With no
     complete day yet, today's cost so far stands for the rate.
     """
-    month_start = today.replace(day=1)
-    days_in_month = calendar.monthrange(today.year, today.month)[1]
-    complete = sum(v for d, v in daily_costs.items() if month_start <= d < today)
+    cycle = cycle_of(today, anchor)
+    complete = sum(v for d, v in daily_costs.items() if cycle.start <= d < today)
     today_cost = daily_costs.get(today, 0.0)
     lookback = [today - timedelta(days=i) for i in range(1, FORECAST_LOOKBACK_DAYS + 1)]
     if first_day is not None:
         lookback = [d for d in lookback if d >= first_day]
     rate = sum(daily_costs.get(d, 0.0) for d in lookback) / len(lookback) if lookback else today_cost
-    days_after_today = days_in_month - today.day
+    days_after_today = (cycle.end - today).days - 1
     return complete + max(today_cost, rate) + rate * days_after_today
 
 
@@ -194,12 +196,22 @@ class CostLedger:
     and finding the billed days cost no scan of the whole history.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, anchors: dict[str, int] | None = None) -> None:
         self._days: dict[tuple[str, str, date], dict[tuple, CostRecord]] = {}
         self._first_day: dict[str, date] = {}  # first day each provider's history covers
+        # Billing-cycle anchor day per provider (absent: calendar month): month-to-date follows it.
+        self.anchors: dict[str, int] = dict(anchors or {})
+        # Forecasts a provider computed from its own usage and plan rules, per cycle start.
+        self._forecasts: dict[str, tuple[date, float]] = {}
         self._lock = threading.Lock()
         self._version = 0
         self._cache: tuple[tuple[int, date], CostSummary] | None = None
+
+    def set_forecast(self, provider: str, cycle_start: date, usd: float) -> None:
+        """A provider's own cycle-end forecast (usage and plan rules); used while that cycle lasts."""
+        with self._lock:
+            self._forecasts[provider] = (cycle_start, usd)
+            self._version += 1
 
     def upsert(self, records: Iterable[CostRecord]) -> None:
         with self._lock:
@@ -249,7 +261,8 @@ class CostLedger:
             if self._cache and self._cache[0] == cache_key:
                 return self._cache[1]
             first_days = dict(self._first_day)
-        month_start = today.replace(day=1)
+            published = dict(self._forecasts)
+        cycles = {}
         today_costs: dict[tuple, float] = defaultdict(float)
         mtd: dict[tuple, float] = defaultdict(float)
         daily: dict[str, dict[date, float]] = defaultdict(lambda: defaultdict(float))
@@ -258,9 +271,14 @@ class CostLedger:
             daily[r.provider][r.day] += r.billed_cost
             if r.day == today:
                 today_costs[key] += r.billed_cost
-            if month_start <= r.day <= today:
+            cycle = cycles.get(r.provider) or cycles.setdefault(r.provider, cycle_of(today, self.anchors.get(r.provider, 1)))
+            if cycle.start <= r.day <= today:
                 mtd[key] += r.billed_cost
-        forecast = {p: month_end_forecast(days, today, first_days.get(p)) for p, days in daily.items()}
+        forecast = {p: month_end_forecast(days, today, first_days.get(p), self.anchors.get(p, 1))
+                    for p, days in daily.items()}
+        for provider, (cycle_start, usd) in published.items():
+            if cycle_of(today, self.anchors.get(provider, 1)).start == cycle_start:
+                forecast[provider] = usd
         for provider in first_days:
             forecast.setdefault(provider, 0.0)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from importlib import import_module
 
 import httpx
+import structlog
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricReader
 
@@ -22,7 +23,11 @@ from .derived import register_cost_gauges, set_config_gauges
 from .http import Clock, ProviderHTTP
 from .metrics import MetricStore
 from .prices import PriceBook
+from .state.ledger import PersistentLedger
+from .state.store import StateStore
 from .telemetry import METER_NAME, build_meter_provider
+
+log = structlog.get_logger("stackwatch.runtime")
 
 # provider id -> "module:Class"; each class takes (provider config, ProviderHTTP).
 PROVIDER_CLASSES = {
@@ -48,9 +53,12 @@ class Runtime:
     prices: PriceBook
     clock: Clock
     collector: Collector
+    state: StateStore | None = None  # the state file (None: state kept in memory only)
 
     async def aclose(self) -> None:
         await self.collector.aclose()
+        if self.state is not None:
+            self.state.close()
 
     def shutdown_metrics(self) -> None:
         """Flush and stop the OTLP pipeline (after the last cycle)."""
@@ -66,7 +74,9 @@ def build_runtime(config: Config, secrets: Secrets, *, clock: Clock | None = Non
         config.environment, export_interval_s=config.service.metric_export_interval_seconds,
         exporter=exporter, extra_readers=extra_readers)
     store = MetricStore(meter_provider.get_meter(METER_NAME), all_metrics())
-    ledger = CostLedger()
+    state = StateStore.in_directory(config.service.data_dir) if config.service.data_dir else None
+    anchors = {name: p.billing_anchor_day for name, p in config.providers.enabled().items()}
+    ledger = PersistentLedger(state, anchors) if state is not None else CostLedger(anchors)
     prices = PriceBook.load()
     providers: list[Provider] = []
     intervals = {}
@@ -74,9 +84,15 @@ def build_runtime(config: Config, secrets: Secrets, *, clock: Clock | None = Non
         http = ProviderHTTP(name, pconfig.base_url, secrets.tokens[name], store=store,
                             timeout_s=pconfig.timeout_seconds, max_retries=pconfig.max_retries,
                             max_concurrency=pconfig.max_concurrency, clock=clock, transport=transport)
-        providers.append(provider_class(name)(pconfig, http))
+        provider = provider_class(name)(pconfig, http)
+        if hasattr(provider, "attach_state"):  # providers whose estimates integrate observed state
+            provider.attach_state(state, config.service.max_observation_gap_seconds, clock.time())
+        providers.append(provider)
         intervals[name] = (pconfig.poll_interval_seconds, pconfig.slow_poll_interval_seconds)
     collector = Collector(providers, store=store, ledger=ledger, prices=prices, clock=clock, intervals=intervals)
     register_cost_gauges(store, ledger, clock)
     set_config_gauges(store, config)
-    return Runtime(config, meter_provider, store, ledger, prices, clock, collector)
+    if state is None:
+        log.warning("service.data_dir is not set: observed states and costs are kept in memory only "
+                    "and a restart starts them afresh")
+    return Runtime(config, meter_provider, store, ledger, prices, clock, collector, state)
