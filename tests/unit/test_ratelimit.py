@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from exporters.ratelimit import parse_duration, parse_rate_limit, parse_reset, parse_retry_after, retry_at
+from exporters.ratelimit import (
+    DEFAULT_MAX_WAIT_S,
+    parse_duration,
+    parse_rate_limit,
+    parse_reset,
+    parse_retry_after,
+    retry_at,
+)
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 
@@ -64,7 +71,7 @@ def test_retry_at_falls_back_to_reset() -> None:
 
 
 def test_reset_boundary_between_delay_and_epoch() -> None:
-    assert parse_reset("999999999", NOW) == NOW + 999_999_999
+    assert parse_reset("999999999", NOW, max_wait_s=1e12) == NOW + 999_999_999
     assert parse_reset("1000000000", NOW) == 1_000_000_000
 
 
@@ -85,3 +92,36 @@ def test_durations_in_openai_reset_headers(text: str, seconds: float) -> None:
 @pytest.mark.parametrize("text", ["", "soon", "5", "m", "1x"])
 def test_unreadable_durations_are_none(text: str) -> None:
     assert parse_duration(text) is None
+
+
+YEAR_5138 = 99_999_999_999  # epoch seconds: a reset in the year 5138
+
+
+@pytest.mark.parametrize("headers", [
+    {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(YEAR_5138)},
+    # epoch milliseconds where seconds are documented
+    {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(NOW) * 1000)},
+    {"Ratelimit-Limit": "400", "Ratelimit-Remaining": "0", "Ratelimit-Reset": "999999999"},
+    {"x-ratelimit-limit-requests": "5", "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "9999h"},
+])
+def test_a_reset_far_in_the_future_is_clamped_to_the_maximum_wait(headers: dict[str, str]) -> None:
+    rate = parse_rate_limit(headers, NOW)
+    assert rate is not None and rate.reset_at == NOW + DEFAULT_MAX_WAIT_S
+    assert DEFAULT_MAX_WAIT_S == 15 * 60
+    assert retry_at(headers, NOW) == NOW + DEFAULT_MAX_WAIT_S
+
+
+@pytest.mark.parametrize("value", ["86400000", "Fri, 31 Dec 5138 23:59:59 GMT"])
+def test_a_retry_after_far_in_the_future_is_clamped(value: str) -> None:
+    assert parse_retry_after(value, NOW) == NOW + DEFAULT_MAX_WAIT_S
+    assert parse_retry_after(value, NOW, max_wait_s=60) == NOW + 60
+
+
+def test_a_near_reset_is_not_clamped() -> None:
+    assert parse_reset(str(int(NOW) + 30), NOW) == NOW + 30
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "1e400"])
+def test_non_finite_reset_values_are_ignored(value: str) -> None:
+    assert parse_reset(value, NOW) is None
+    assert parse_retry_after(value, NOW) is None
