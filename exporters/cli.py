@@ -58,8 +58,11 @@ def main_options(version: Annotated[bool, typer.Option("--version", help="Print 
 
 
 @app.command("check-config")
-def check_config(config: ConfigOption = Path("stackwatch.yaml")) -> None:
+def check_config(file: Annotated[Optional[Path], typer.Argument(
+                     help="Path to stackwatch.yaml (the same as --config).", show_default=False)] = None,
+                 config: ConfigOption = Path("stackwatch.yaml")) -> None:
     """Validate stackwatch.yaml and the secrets it needs; exit 2 on any problem."""
+    config = file or config
     cfg, secrets = _load(config)
     enabled = sorted(cfg.providers.enabled())
     typer.echo(f"{config}: valid. Providers enabled: {', '.join(enabled) or 'none'}; "

@@ -8,10 +8,12 @@ credential comes from, and `Secrets.from_env` reads them.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -28,9 +30,15 @@ SECRET_ENV = {
 }
 DRAIN_SECRET_ENV = "VERCEL_DRAIN_SECRET"
 
-PositiveSeconds = Annotated[float, Field(gt=0)]
-Usd = Annotated[float, Field(ge=0)]
-Ratio = Annotated[float, Field(gt=0, le=1)]
+# `.inf` and `.nan` are valid YAML floats; none of them is a meaningful interval, amount or ratio.
+PositiveSeconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Usd = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Ratio = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
+
+# A config file is a few KiB; anything much larger is the wrong file (a log, a binary, /dev/zero).
+MAX_CONFIG_BYTES = 1024 * 1024
+# Strings this long are never echoed back in an error: a token pasted at the wrong key would be.
+MAX_SHOWN_STRING = 7
 
 
 class Strict(BaseModel):
@@ -165,6 +173,11 @@ class Logging(Strict):
 
 class Config(Strict):
     environment: str = "production"
+    # Every enabled provider points at stackwatch's own simulator (the demo): plain-http base
+    # URLs on any host and the simulator's fixed tokens are accepted. Off (the default), a
+    # base_url must be https:// (http:// only on loopback) and a simulator token is an error,
+    # so an unset variable that a compose default filled in cannot pass for a real token.
+    simulator: bool = False
     providers: Providers = Field(default_factory=Providers)
     budgets: Budgets = Field(default_factory=Budgets)
     thresholds: Thresholds = Field(default_factory=Thresholds)
@@ -181,6 +194,8 @@ class ConfigError(Exception):
         super().__init__(f"{source}: " + "; ".join(problems))
 
     def render(self) -> str:
+        if len(self.problems) == 1:
+            return f"invalid configuration in {self.source}: {self.problems[0]}"
         return "\n".join([f"invalid configuration in {self.source}:"] + [f"  - {p}" for p in self.problems])
 
 
@@ -198,8 +213,7 @@ def _describe(error: dict) -> str:
         return f"{path}: unknown key (check the spelling; see stackwatch.example.yaml)"
     if kind == "missing":
         return f"{path}: required value is missing"
-    got = error.get("input")
-    shown = "" if isinstance(got, (dict, list)) else f" (got {got!r})"
+    shown = _shown_input(error.get("input"))
     message = error["msg"].removeprefix("Value error, ")
     if kind == "value_error":
         return f"{path}: {message}"
@@ -208,31 +222,120 @@ def _describe(error: dict) -> str:
     return f"{path}: expected {expected[0].lower() + expected[1:]}{shown}"
 
 
+def _shown_input(got: object) -> str:
+    """How a rejected value is echoed: never a long string, which may be a misplaced token."""
+    if isinstance(got, (dict, list)):
+        return ""
+    if isinstance(got, str) and len(got) > MAX_SHOWN_STRING:
+        return f" (got a {len(got)}-character string, not shown)"
+    return f" (got {got!r})"
+
+
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _base_url_problem(name: str, url: str, simulator: bool) -> str | None:
+    key = f"providers.{name}.base_url"
+    expected = ("expected an https:// URL such as the default; plain http:// only on loopback "
+                "(or with `simulator: true`)")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 (raises ValueError on a bad port)
+    except ValueError:
+        return f"{key}: {expected} (got a value that is not a URL)"
+    if parts.scheme not in ("http", "https") or not host or any(c.isspace() for c in url):
+        return f"{key}: {expected} (got a value that is not an http(s) URL)"
+    if parts.username or parts.password:
+        return f"{key}: credentials in the URL are not allowed (tokens come from the environment)"
+    if parts.query or parts.fragment:
+        return f"{key}: {expected}, without a query or fragment"
+    if parts.scheme == "http" and not simulator and not _is_loopback(host):
+        return f"{key}: {expected} (got plain http:// to {host}, which would send the token in clear)"
+    return None
+
+
 def parse_config(data: object, source: str) -> Config:
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(source, ["(top level): expected a mapping of keys to values"])
     try:
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(source, [_describe(e) for e in exc.errors()]) from None
+    problems = [p for name, provider in config.providers.enabled().items()
+                if (p := _base_url_problem(name, provider.base_url, config.simulator))]
+    if problems:
+        raise ConfigError(source, problems)
+    return config
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (YAML would keep the last silently)."""
+
+    def construct_mapping(self, node, deep=False):  # type: ignore[no-untyped-def]
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[object, int] = {}
+            for key_node, _value in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    first = seen.get(key)
+                except TypeError:  # an unhashable key; SafeLoader reports it itself
+                    continue
+                if first is not None:
+                    shown = key if isinstance(key, str) and len(key) <= 40 else "(long key)"
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {shown!r} (first given on line {first + 1})",
+                        key_node.start_mark)
+                seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _read_text(path: str | Path, source: str) -> str:
+    try:
+        with open(path, "rb") as file:
+            raw = file.read(MAX_CONFIG_BYTES + 1)
+    except FileNotFoundError:
+        raise ConfigError(source, ["file not found (copy stackwatch.example.yaml to start)"]) from None
+    except OSError as exc:
+        raise ConfigError(source, [f"cannot read the file: {exc.strerror or exc.__class__.__name__}"]) from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(source, [f"file is larger than {MAX_CONFIG_BYTES // 1024} KiB "
+                                   "(expected a small YAML file; is this the right path?)"])
+    if b"\0" in raw:
+        raise ConfigError(source, ["binary file (expected YAML text; is this the right path?)"])
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(source, [f"not UTF-8 text (invalid byte at offset {exc.start}; expected YAML text)"]) from None
 
 
 def load_config(path: str | Path) -> Config:
     source = str(path)
+    text = _read_text(path, source)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(source, ["file not found (copy stackwatch.example.yaml to start)"]) from None
-    except OSError as exc:
-        raise ConfigError(source, [f"cannot read the file: {exc.strerror}"]) from None
-    try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ConfigError(source, [f"{where}not valid YAML ({getattr(exc, 'problem', exc)})"]) from None
+        raise ConfigError(source, [f"{where}not valid YAML ({getattr(exc, 'problem', None) or 'unreadable'})"]) from None
+    except RecursionError:
+        raise ConfigError(source, ["not valid YAML (nested too deeply)"]) from None
+    if data is None:
+        raise ConfigError(source, ["file is empty (expected a mapping of keys to values; "
+                                   "see stackwatch.example.yaml)"])
     return parse_config(data, source)
 
 
@@ -248,19 +351,46 @@ class Secrets:
 
     @classmethod
     def from_env(cls, config: Config, source: str, environ: dict[str, str] | None = None) -> "Secrets":
+        from .simulator.world import DEFAULT_DRAIN_SECRET, DEFAULT_TOKENS
+
         env = os.environ if environ is None else environ
         problems, tokens = [], {}
         for name in config.providers.enabled():
-            value = env.get(SECRET_ENV[name], "").strip()
+            variable = SECRET_ENV[name]
+            value = env.get(variable, "").strip()
             if not value:
                 problems.append(f"providers.{name}.enabled is true but the environment variable "
-                                f"{SECRET_ENV[name]} is not set (expected the provider's API token)")
+                                f"{variable} is not set (expected the provider's API token)")
+            elif problem := _token_problem(variable, value):
+                problems.append(problem)
+            elif value == DEFAULT_TOKENS[name] and not config.simulator:
+                problems.append(f"providers.{name}: {variable} holds the simulator's demo token, which no "
+                                "real provider accepts (an unset variable filled by a compose default?); "
+                                "set the real token, or `simulator: true` to poll the simulator")
             tokens[name] = value
+        drain = env.get(DRAIN_SECRET_ENV, "").strip() or None
+        if drain is not None:
+            if problem := _token_problem(DRAIN_SECRET_ENV, drain):
+                problems.append(problem)
+            elif drain == DEFAULT_DRAIN_SECRET and not config.simulator:
+                problems.append(f"{DRAIN_SECRET_ENV} holds the simulator's demo secret; set the secret "
+                                "Vercel signs drains with (or `simulator: true`)")
         if problems:
             raise ConfigError(source, problems)
-        drain = env.get(DRAIN_SECRET_ENV, "").strip() or None
         return cls(tokens=tokens, drain_secret=drain)
 
     def values(self) -> list[str]:
         """Every secret value, for the log redactor."""
         return [v for v in [*self.tokens.values(), self.drain_secret] if v]
+
+
+def _token_problem(variable: str, value: str) -> str | None:
+    """A token goes into an HTTP header: printable ASCII without spaces. Never echo the value."""
+    for position, char in enumerate(value):
+        if not char.isascii():
+            return (f"environment variable {variable}: expected a printable ASCII token (it has a "
+                    f"non-ASCII character at position {position + 1}; a copy-paste artefact?)")
+        if not char.isprintable() or char.isspace():
+            return (f"environment variable {variable}: expected a printable ASCII token (it has a "
+                    f"space or control character at position {position + 1})")
+    return None

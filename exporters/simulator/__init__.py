@@ -15,6 +15,8 @@ def simulator_config(base_url: str, *, environment: str = "demo", overrides: dic
     """A stackwatch config (as a dict) with every provider pointed at the simulator."""
     data: dict = {
         "environment": environment,
+        # Plain-http base URLs and the simulator's fixed tokens are accepted (config.py).
+        "simulator": True,
         "providers": {
             "vercel": {"enabled": True, "base_url": f"{base_url}/vercel", "team_id": VERCEL_TEAM_ID},
             "render": {"enabled": True, "base_url": f"{base_url}/render/v1"},

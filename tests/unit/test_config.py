@@ -117,3 +117,142 @@ def test_check_config_accepts_the_example_with_secrets_from_env(tmp_path: Path) 
                              str(ROOT / "stackwatch.example.yaml")], capture_output=True, text=True, cwd=ROOT, env=env)
     assert result.returncode == 0, result.stderr
     assert "valid" in result.stdout and "v-token-123" not in result.stdout + result.stderr
+
+
+# --- hostile or broken files: one line naming file, key and expectation; exit 2; no traceback ---
+
+def check_config_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "exporters", "check-config", *args], capture_output=True,
+                          text=True, cwd=ROOT, env={"PATH": "/usr/bin:/bin", **(env or {})}, timeout=60)
+
+
+def assert_one_line_config_error(result: subprocess.CompletedProcess, path: Path, *expected: str) -> str:
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"invalid configuration in {path}: ")
+    for text in expected:
+        assert text in lines[0]
+    return lines[0]
+
+
+def test_binary_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "stackwatch.yaml"
+    path.write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 8)
+    assert_one_line_config_error(check_config_cli(str(path)), path, "binary file", "expected YAML text")
+
+
+def test_non_utf8_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "stackwatch.yaml"
+    path.write_bytes(b"environment: caf\xe9\n")
+    assert_one_line_config_error(check_config_cli(str(path)), path, "not UTF-8")
+
+
+def test_huge_file_is_refused_without_reading_it_whole(tmp_path: Path) -> None:
+    path = tmp_path / "stackwatch.yaml"
+    path.write_text("# padding\n" * 200_000)  # 2 MB of valid YAML comments
+    assert_one_line_config_error(check_config_cli(str(path)), path, "larger than 1024 KiB")
+
+
+def test_duplicate_key_is_refused_naming_it_and_both_lines(tmp_path: Path) -> None:
+    path = tmp_path / "stackwatch.yaml"
+    path.write_text("providers:\n  vercel:\n    enabled: false\n    team_id: t\n    enabled: true\n")
+    assert_one_line_config_error(check_config_cli(str(path)), path, "line 5", "duplicate key 'enabled'",
+                                 "first given on line 3")
+
+
+def test_empty_file_is_refused_not_taken_as_defaults(tmp_path: Path) -> None:
+    for text in ("", "\n\n", "# only a comment\n"):
+        path = tmp_path / "stackwatch.yaml"
+        path.write_text(text)
+        assert_one_line_config_error(check_config_cli(str(path)), path, "file is empty")
+
+
+def test_base_url_that_is_not_a_url_is_refused(tmp_path: Path) -> None:
+    found = problems("providers:\n  render:\n    enabled: true\n    base_url: api.render.com/v1\n", tmp_path)
+    assert found == ["providers.render.base_url: expected an https:// URL such as the default; plain http:// "
+                     "only on loopback (or with `simulator: true`) (got a value that is not an http(s) URL)"]
+
+
+def test_plain_http_base_url_is_refused_for_a_real_provider(tmp_path: Path) -> None:
+    found = problems("providers:\n  openai:\n    enabled: true\n    base_url: http://api.openai.com/v1\n", tmp_path)
+    assert len(found) == 1 and found[0].startswith("providers.openai.base_url: expected an https:// URL")
+    assert "plain http:// to api.openai.com" in found[0]
+
+
+def test_plain_http_is_fine_on_loopback_and_in_simulator_mode() -> None:
+    for url in ("http://127.0.0.1:8900/openai/v1", "http://localhost:8900/openai/v1", "http://[::1]:8900/v1"):
+        parse_config({"providers": {"openai": {"enabled": True, "base_url": url}}}, "x.yaml")
+    parse_config({"simulator": True, "providers": {"openai": {"enabled": True,
+                                                              "base_url": "http://simulator:8080/openai/v1"}}}, "x.yaml")
+
+
+def test_credentials_in_a_base_url_are_refused_and_not_echoed(tmp_path: Path) -> None:
+    found = problems("providers:\n  vercel:\n    enabled: true\n    base_url: https://user:hunter2hunter2@api.vercel.com\n",
+                     tmp_path)
+    assert found == ["providers.vercel.base_url: credentials in the URL are not allowed (tokens come from the environment)"]
+
+
+def test_non_finite_interval_is_refused(tmp_path: Path) -> None:
+    for value in (".inf", ".nan", "-.inf"):
+        found = problems(f"providers:\n  render:\n    poll_interval_seconds: {value}\n", tmp_path)
+        assert len(found) == 1 and found[0].startswith("providers.render.poll_interval_seconds: expected a finite number")
+
+
+def test_a_token_pasted_at_a_wrongly_typed_key_is_not_echoed(tmp_path: Path) -> None:
+    token = "sk-admin-PASTEDTOKEN0123456789abcdef"
+    path = tmp_path / "stackwatch.yaml"
+    path.write_text(f"providers:\n  openai:\n    max_retries: {token}\n    project_ids: {token}\n")
+    result = check_config_cli(str(path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "providers.openai.max_retries: expected a valid integer" in result.stderr
+    runs = {token[i:i + 8] for i in range(len(token) - 7)}
+    assert not any(run in result.stdout + result.stderr for run in runs)
+
+
+SIM_ENV = {"VERCEL_TOKEN": "sim-vercel-token"}
+
+
+def test_a_non_ascii_token_is_refused_naming_the_variable_without_echoing_it(tmp_path: Path) -> None:
+    path = tmp_path / "stackwatch.yaml"
+    path.write_text("providers:\n  vercel:\n    enabled: true\n")
+    result = check_config_cli(str(path), env={"VERCEL_TOKEN": "vcp_tok\u00e9nSECRETVALUE1234"})
+    line = assert_one_line_config_error(result, path, "VERCEL_TOKEN", "printable ASCII", "position 8")
+    assert "SECRETVA" not in line
+
+
+def test_missing_token_for_a_real_provider_exits_2_naming_the_variable(tmp_path: Path) -> None:
+    path = tmp_path / "stackwatch.yaml"
+    path.write_text("providers:\n  render:\n    enabled: true\n")
+    assert_one_line_config_error(check_config_cli(str(path)), path, "RENDER_API_KEY is not set")
+
+
+def test_the_simulators_token_is_refused_for_a_real_provider(tmp_path: Path) -> None:
+    # docker compose fills an unset VERCEL_TOKEN with the simulator's value: that must not pass.
+    path = tmp_path / "stackwatch.yaml"
+    path.write_text("providers:\n  vercel:\n    enabled: true\n")
+    assert_one_line_config_error(check_config_cli(str(path), env=SIM_ENV), path,
+                                 "providers.vercel: VERCEL_TOKEN holds the simulator's demo token")
+    simulated = tmp_path / "sim.yaml"
+    simulated.write_text("simulator: true\nproviders:\n  vercel:\n    enabled: true\n"
+                         "    base_url: http://simulator:8080/vercel\n")
+    assert check_config_cli(str(simulated), env=SIM_ENV).returncode == 0
+
+
+def test_the_committed_demo_config_is_valid_with_the_simulators_tokens() -> None:
+    from exporters.simulator import simulator_env
+
+    result = check_config_cli(str(ROOT / "stackwatch.demo.yaml"), env=simulator_env())
+    assert result.returncode == 0, result.stderr
+
+
+def test_check_config_takes_the_file_as_a_positional_argument(tmp_path: Path) -> None:
+    path = tmp_path / "positional.yaml"
+    path.write_text("environment: staging\n")
+    result = check_config_cli(str(path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{path}: valid.")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("bogus: 1\n")
+    assert_one_line_config_error(check_config_cli(str(bad)), bad, "bogus: unknown key")
