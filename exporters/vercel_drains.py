@@ -27,8 +27,9 @@ other messages count only as drain events. `statusCode` −1 (a crashed
 function) also counts in `vercel.function.crashes`; its request is counted as
 5xx, since Vercel answers a crashed invocation with 500. Sources and cache
 states outside Vercel's documented sets become `other`, so a drain cannot
-create unbounded series. Speed Insights events are labelled by `route`
-(the route pattern), `unknown` when absent, never by the raw path. The
+create unbounded series. Speed Insights events are labelled by project and
+metric only, never by path or route: a project's routes grow with its app
+(6 series a project: 5 timings and CLS, instead of 6 per route). The
 `project` label is the project's name when the event or the optional
 `project_name` lookup knows it, else its id.
 
@@ -60,10 +61,10 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("vercel.function.crashes", Kind.COUNTER, "{crash}",
                "Function invocations that crashed (log drain statusCode -1).", ("project",)),
     MetricSpec("vercel.web_vital.duration", Kind.HISTOGRAM, "s",
-               "Speed Insights timings (LCP, FCP, TTFB, INP, FID) by metric and route; p75 via "
-               "histogram_quantile(0.75, …).", ("project", "metric", "route")),
+               "Speed Insights timings (LCP, FCP, TTFB, INP, FID) by project and metric (not by route: "
+               "unbounded); p75 via histogram_quantile(0.75, …).", ("project", "metric")),
     MetricSpec("vercel.web_vital.cls", Kind.HISTOGRAM, "1",
-               "Speed Insights cumulative layout shift by route.", ("project", "route")),
+               "Speed Insights cumulative layout shift by project.", ("project",)),
     MetricSpec("stackwatch.drain.events", Kind.COUNTER, "{event}",
                "Drain events accepted, by drain (log, speed_insights).", ("drain",)),
     MetricSpec("stackwatch.drain.rejected", Kind.COUNTER, "{request}",
@@ -110,7 +111,6 @@ class RequestEvent:
 class VitalEvent:
     project: str
     metric: str
-    route: str
     value: float  # seconds for timings, unitless for CLS
 
 
@@ -205,9 +205,7 @@ def parse_vital_event(event: Any, project_name: Callable[[str], str | None] | No
     value = event.get("value")
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise InvalidEvent("`value` must be a finite number >= 0")
-    route = event.get("route")
     return VitalEvent(project=_project(event, project_name), metric=metric,
-                      route=route if isinstance(route, str) and route else "unknown",
                       value=float(value) if metric == "CLS" else value / 1000.0)
 
 
@@ -304,11 +302,10 @@ class DrainReceiver:
                 invalid += 1
         for vital in parsed:
             if vital.metric == "CLS":
-                self._store.record("vercel.web_vital.cls", vital.value,
-                                   {"project": vital.project, "route": vital.route})
+                self._store.record("vercel.web_vital.cls", vital.value, {"project": vital.project})
             else:
                 self._store.record("vercel.web_vital.duration", vital.value,
-                                   {"project": vital.project, "metric": vital.metric, "route": vital.route})
+                                   {"project": vital.project, "metric": vital.metric})
         return len(parsed), invalid
 
 

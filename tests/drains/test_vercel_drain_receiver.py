@@ -177,7 +177,7 @@ async def test_without_a_secret_every_delivery_is_503_unconfigured() -> None:
         await r.stop()
 
 
-async def test_speed_insights_record_seconds_by_route_never_by_path(receiver: Receiver) -> None:
+async def test_speed_insights_record_seconds_by_project_and_metric_never_by_path_or_route(receiver: Receiver) -> None:
     def vital(metric: str, value: float, route: str | None) -> dict:
         event = {"schema": "vercel.speed_insights.v1", "timestamp": "2026-11-18T13:30:00.000Z",
                  "projectId": "prj_1", "metricType": metric, "value": value, "path": "/blog/a-post"}
@@ -185,18 +185,18 @@ async def test_speed_insights_record_seconds_by_route_never_by_path(receiver: Re
             event["route"] = route
         return event
 
-    body = json.dumps([vital("LCP", 2500, "/blog/[slug]"), vital("CLS", 0.12, None), vital("TTFB", 80, None),
-                       vital("XYZ", 1, "/")]).encode()
+    body = json.dumps([vital("LCP", 2500, "/blog/[slug]"), vital("LCP", 1500, "/"), vital("CLS", 0.12, None),
+                       vital("TTFB", 80, None), vital("XYZ", 1, "/")]).encode()
     response = await post(receiver, VITALS, body)
-    assert response.json() == {"accepted": 3, "invalid": 1}
+    assert response.json() == {"accepted": 4, "invalid": 1}
     durations = {tuple(sorted(p.attributes.items())): (p.count, p.sum)
                  for p in metric_points(receiver.reader, "vercel.web_vital.duration")}
-    # 2500 ms -> 2.5 s; 80 ms -> 0.08 s; no route -> "unknown", never the raw path.
+    # 2500 ms + 1500 ms -> one LCP series of 4.0 s over 2 events, whatever their routes; 80 ms -> 0.08 s.
     assert durations == {
-        (("metric", "LCP"), ("project", "prj_1"), ("route", "/blog/[slug]")): (1, pytest.approx(2.5)),
-        (("metric", "TTFB"), ("project", "prj_1"), ("route", "unknown")): (1, pytest.approx(0.08)),
+        (("metric", "LCP"), ("project", "prj_1")): (2, pytest.approx(4.0)),
+        (("metric", "TTFB"), ("project", "prj_1")): (1, pytest.approx(0.08)),
     }
-    assert receiver.histogram_counts("vercel.web_vital.cls") == {(("project", "prj_1"), ("route", "unknown")): 1}
+    assert receiver.histogram_counts("vercel.web_vital.cls") == {(("project", "prj_1"),): 1}
 
 
 @pytest.mark.parametrize("scenario", ["steady", "error-burst", "latency-spike"])
