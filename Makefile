@@ -24,10 +24,12 @@ system-packages:
 # Pinned real binaries: the collector (Collector Builder), Prometheus and promtool.
 tools: system-packages
 	bash tools/install-tools.sh
+	$(BIN)/python tools/alerting_check.py  # Go checker of Grafana's alerting files
 
 # Every generated file, from its single source of truth (one line per generator).
 generate: install
 	$(BIN)/stackwatch catalogue --output docs/metrics.md
+	$(BIN)/python -m alerting.generate
 
 # Fails when a committed generated file differs from what its source generates
 # (the list of generated paths lives in tools/check-generated.sh).

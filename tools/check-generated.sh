@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 # Every generated path, one per line; `make generate` writes all of them.
 GENERATED=(
   docs/metrics.md
+  alerting/generated
+  alerting/twin
 )
 make --no-print-directory generate >/dev/null
 stale=$(git status --porcelain --untracked-files=all -- "${GENERATED[@]}")

@@ -1,0 +1,138 @@
+"""The shape of one alert definition, and the timing it is rendered with.
+
+An alert's PromQL returns the measured value only for the series that breach
+(the comparison against the `stackwatch_threshold_*` / `stackwatch_budget_*`
+series is inside the expression), so both renderings agree: Prometheus fires
+for every returned series, and Grafana's condition fires for every series the
+query returned (`is_number($B)`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from string import Template
+
+
+class Severity(str, Enum):
+    CRITICAL = "critical"  # pages: PagerDuty + SMS + Slack
+    WARNING = "warning"  # Slack + email
+    INFO = "info"  # email
+
+
+class ValueFormat(str, Enum):
+    """How the value is printed in summaries (each maps to a Prometheus/Grafana template function)."""
+
+    SECONDS = "seconds"
+    RATIO = "ratio"  # printed as a percentage
+    USD = "usd"
+    COUNT = "count"
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert, rendered into Grafana provisioning and the Prometheus rule twin.
+
+    `expr` may hold `${window}` placeholders (see `Windows`) so a test can shrink
+    every window by the same factor without touching the production values.
+    `summary` and `description` may use `{value}` (the measured value, formatted
+    per `value_format`) and `{label:<name>}` (a label of the firing series).
+    """
+
+    name: str
+    group: str
+    expr: str
+    for_: str
+    severity: Severity
+    summary: str
+    description: str
+    value_format: ValueFormat
+    dashboard: str  # dashboard uid in grafana/dashboards
+    tier: str  # frontend, backend, database, cost, collection…; "" when the series carry it
+    provider: str | None = None  # static provider label; None when the series carry it
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """Unique per definition: escalation steps share a name and differ in severity."""
+        return f"{self.name}:{self.severity.value}"
+
+    def static_labels(self) -> dict[str, str]:
+        labels = {"severity": self.severity.value, **self.labels}
+        if self.tier:
+            labels["tier"] = self.tier
+        if self.provider:
+            labels["provider"] = self.provider
+        return dict(sorted(labels.items()))
+
+
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def duration_seconds(text: str) -> int:
+    """Prometheus-style duration ("1h30m", "14d", "0s") in seconds; ValueError otherwise."""
+    match = _DURATION.match(text)
+    if not text or match is None:
+        raise ValueError(f"not a duration: {text!r}")
+    d, h, m, s = (int(g or 0) for g in match.groups())
+    return ((d * 24 + h) * 60 + m) * 60 + s
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds as the shortest Prometheus duration (whole seconds, at least 1s unless 0)."""
+    total = int(round(seconds))
+    if total == 0:
+        return "0s"
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if total >= size:
+            parts.append(f"{total // size}{unit}")
+            total %= size
+    return "".join(parts)
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Every range window the expressions use, by placeholder name."""
+
+    rate: str = "5m"  # rates and averages of the seed thresholds
+    deploys: str = "15m"  # how far back a failed deploy still alerts
+    unpriced: str = "1h"
+    drain: str = "10m"
+    absent: str = "10m"
+    burn_fast_long: str = "1h"
+    burn_fast_short: str = "5m"
+    burn_medium_long: str = "6h"
+    burn_medium_short: str = "30m"
+    burn_slow_long: str = "3d"
+    burn_slow_short: str = "6h"
+    baseline: str = "14d"  # daily-spend baseline
+    day: str = "1d"
+    baseline_step: str = "15m"
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Rule-group evaluation interval plus windows; `scaled` makes the test override."""
+
+    interval: str = "1m"
+    windows: Windows = field(default_factory=Windows)
+    for_scale: float = 1.0
+
+    def scaled(self, factor: float, *, interval: str) -> Timing:
+        """Every window and `for` multiplied by `factor` (tests only); the 1d/14d shape of the
+        spend baseline is kept, it needs real days of history either way."""
+        keep = {"baseline", "day", "baseline_step"}
+        windows = {name: (value if name in keep else format_duration(max(1, duration_seconds(value) * factor)))
+                   for name, value in vars(self.windows).items()}
+        return replace(self, interval=interval, windows=Windows(**windows), for_scale=factor)
+
+    def for_of(self, alert: Alert) -> str:
+        return format_duration(duration_seconds(alert.for_) * self.for_scale)
+
+    def expr_of(self, alert: Alert) -> str:
+        return Template(alert.expr).substitute(vars(self.windows))
+
+
+PRODUCTION = Timing()
