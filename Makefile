@@ -29,6 +29,7 @@ tools: system-packages
 # Every generated file, from its single source of truth (one line per generator).
 generate: install
 	$(BIN)/stackwatch catalogue --output docs/metrics.md
+	$(BIN)/python -m grafana.generate
 	$(BIN)/python -m alerting.generate
 
 # Fails when a committed generated file differs from what its source generates
@@ -37,7 +38,7 @@ check-generated: install
 	bash tools/check-generated.sh
 
 lint: install
-	$(BIN)/ruff check exporters tests benchmarks tools
+	$(BIN)/ruff check exporters tests benchmarks tools grafana
 
 unit: install
 	$(BIN)/python -m pytest -m "not e2e"

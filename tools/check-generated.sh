@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 # Every generated path, one per line; `make generate` writes all of them.
 GENERATED=(
   docs/metrics.md
+  grafana/provisioning/dashboards
   alerting/generated
   alerting/twin
 )

@@ -1,0 +1,1 @@
+"""Dashboards as code: board sources (grafanalib) and the generator of the provisioned JSON."""

@@ -1,0 +1,294 @@
+"""What every board shares: the board model, the template variables, threshold wiring
+and the rendering through grafanalib (then grafana.normalise for the current schema).
+
+A board is plain data (Board → Row → Panel → Query), so the generator, the tests and
+the benchmark all read the same definition: each Query names the simulator scenario
+in which it must return data on the native stack (tests/stack/test_dashboards_data.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import grafanalib.core as G
+from grafanalib._gen import DashboardEncoder
+
+# The provisioned datasource (grafana/provisioning/datasources/prometheus.yaml).
+DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
+# Simulator scenarios a query can need (exporters/simulator/world.py SCENARIOS).
+SCENARIOS = ("steady", "cost-spike", "outage", "error-burst", "latency-spike")
+# Points Grafana asks for per panel (fixed, so the step Grafana computes is known to tests and benchmark).
+MAX_DATA_POINTS = 500
+GRID_WIDTH = 24
+# Min interval of panels that rate() series scraped every 60 s (the Supabase job): Grafana's
+# $__rate_interval = max($__interval + 15 s, 4 × 15 s) must span two scrapes, so $__interval ≥ 2m.
+SCRAPED_MIN_INTERVAL = "2m"
+
+# Label filters of the template variables. Series pushed over OTLP carry the promoted
+# resource attribute deployment_environment; scraped series (Supabase endpoint, blackbox) do not.
+ENV = 'deployment_environment=~"$environment"'
+PROVIDER = 'provider=~"$provider"'
+
+
+@dataclass(frozen=True)
+class Query:
+    """One PromQL target. `scenario` is the simulator scenario in which it must return data."""
+
+    expr: str
+    legend: str = ""
+    scenario: str = "steady"
+    instant: bool = False
+    table: bool = False
+    # Drawn as the panel's threshold (a dashed line, or the stat's threshold via "config from query results").
+    threshold: bool = False
+
+    def __post_init__(self) -> None:
+        if self.scenario not in SCENARIOS:
+            raise ValueError(f"query {self.expr!r}: unknown scenario {self.scenario!r}; expected one of {SCENARIOS}")
+
+
+@dataclass(frozen=True)
+class Link:
+    """A drill-down link to another board (keeps the time range and the variables)."""
+
+    uid: str
+    title: str
+
+
+@dataclass
+class Panel:
+    kind: str  # timeseries, stat, gauge, bargauge, table, piechart, alertlist, text
+    title: str
+    description: str
+    queries: tuple[Query, ...] = ()
+    unit: str = "short"
+    width: int = 6
+    height: int = 6
+    stack: bool = False
+    bars: bool = False
+    min: float | None = None
+    max: float | None = None
+    decimals: int | None = None
+    # Display colours for values with no exported threshold series: (colour, from value) pairs.
+    steps: tuple[tuple[str, float | None], ...] = (("green", None),)
+    # Minimum step (Grafana's "min interval"), e.g. "1d" for one bar per UTC day.
+    interval: str = ""
+    links: tuple[Link, ...] = ()
+    mappings: tuple[dict, ...] = ()
+    content: str = ""  # text panels (markdown)
+    reduce: str = "lastNotNull"
+
+    def __post_init__(self) -> None:
+        if not self.description.strip():
+            raise ValueError(f"panel {self.title!r} has no description")
+        if self.kind not in ("text", "alertlist") and not self.queries:
+            raise ValueError(f"panel {self.title!r} has no queries")
+
+
+@dataclass
+class Row:
+    title: str
+    panels: list[Panel]
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    label: str
+    query: str  # label_values(...) as Grafana's Prometheus datasource takes it
+    description: str
+
+
+@dataclass
+class Board:
+    uid: str
+    title: str
+    description: str
+    time_from: str  # default range, e.g. "now-30d"
+    rows: list[Row]
+    variables: tuple[Variable, ...]
+    refresh: str = "1m"
+    tags: tuple[str, ...] = ("stackwatch",)
+    links: tuple[Link, ...] = field(default_factory=tuple)
+
+    def panels(self) -> Iterator[Panel]:
+        for row in self.rows:
+            yield from row.panels
+
+    def queries(self) -> Iterator[tuple[Panel, Query]]:
+        for panel in self.panels():
+            for query in panel.queries:
+                yield panel, query
+
+
+# --- template variables ---
+
+ENVIRONMENT = Variable(
+    "environment", "Environment", "label_values(stackwatch_provider_up, deployment_environment)",
+    "deployment.environment of the stackwatch instance (stackwatch.yaml environment).")
+PROVIDER_VAR = Variable(
+    "provider", "Provider", 'label_values(stackwatch_provider_up{deployment_environment=~"$environment"}, provider)',
+    "Provider whose series are shown (vercel, render, supabase, openai, llamacloud).")
+
+
+def project_variable(metric: str, label: str = "project", title: str = "Project") -> Variable:
+    return Variable(label, title, f'label_values({metric}{{deployment_environment=~"$environment"}}, {label})',
+                    f"{title} (the {label} label of {metric}).")
+
+
+# --- board uids and titles (links between boards) ---
+
+OVERVIEW = Link("stackwatch-overview", "Overview")
+COSTS = Link("stackwatch-costs", "Costs & usage")
+VERCEL = Link("stackwatch-vercel", "Vercel")
+RENDER = Link("stackwatch-render", "Render")
+SUPABASE = Link("stackwatch-supabase", "Supabase")
+AI = Link("stackwatch-ai", "AI services")
+SLO = Link("stackwatch-slo", "Probes & SLOs")
+SELF = Link("stackwatch-self", "stackwatch itself")
+ALL_BOARDS = (OVERVIEW, COSTS, VERCEL, RENDER, SUPABASE, AI, SLO, SELF)
+
+
+# --- rendering (grafanalib, then grafana.normalise) ---
+
+def _target(query: Query, ref_id: str) -> G.Target:
+    return G.Target(expr=query.expr, legendFormat=query.legend, refId=ref_id, instant=query.instant,
+                    format="table" if query.table else "time_series", datasource=DATASOURCE)
+
+
+def _ref_ids(panel: Panel) -> list[str]:
+    return [chr(ord("A") + i) for i in range(len(panel.queries))]
+
+
+def _threshold_overrides(panel: Panel, ref_ids: list[str]) -> list[dict]:
+    """Threshold series on a time series panel: a dashed red line, not stacked, not filled."""
+    return [{"matcher": {"id": "byFrameRefID", "options": ref},
+             "properties": [{"id": "custom.lineStyle", "value": {"fill": "dash", "dash": [10, 10]}},
+                            {"id": "color", "value": {"mode": "fixed", "fixedColor": "red"}},
+                            {"id": "custom.stacking", "value": {"mode": "none", "group": "A"}},
+                            {"id": "custom.fillOpacity", "value": 0}]}
+            for query, ref in zip(panel.queries, ref_ids, strict=True) if query.threshold]
+
+
+def _config_from_query(panel: Panel, ref_ids: list[str]) -> list[dict]:
+    """Single-value panels: the threshold series sets the threshold ("config from query results")."""
+    transformations = []
+    for query, ref in zip(panel.queries, ref_ids, strict=True):
+        if query.threshold:
+            transformations.append({"id": "configFromData", "options": {
+                "configRefId": ref, "applyTo": {"id": "byFrameRefID", "options": ref_ids[0]},
+                "mappings": [{"fieldName": query.legend, "handlerKey": "threshold1"}]}})
+    return transformations
+
+
+def _links(panel: Panel) -> list[G.DashboardLink]:
+    return [G.DashboardLink(title=f"{link.title} board", uri=f"/d/{link.uid}", type="link", keepTime=True,
+                            includeVars=True, icon="dashboard", tooltip=f"Open the {link.title} board")
+            for link in panel.links]
+
+
+def _grafanalib_panel(panel: Panel, pos: G.GridPos) -> G.Panel:
+    ref_ids = _ref_ids(panel)
+    targets = [_target(q, r) for q, r in zip(panel.queries, ref_ids, strict=True)]
+    common = {"title": panel.title, "description": panel.description, "gridPos": pos, "links": _links(panel),
+              "maxDataPoints": MAX_DATA_POINTS, "interval": panel.interval or None}
+    if panel.kind == "timeseries":
+        return G.TimeSeries(targets=targets, unit=panel.unit, valueMin=panel.min, valueMax=panel.max,
+                            valueDecimals=panel.decimals, drawStyle="bars" if panel.bars else "line",
+                            fillOpacity=80 if panel.bars else 10,
+                            stacking={"mode": "normal", "group": "A"} if panel.stack else {"mode": "none", "group": "A"},
+                            legendDisplayMode="table", legendCalcs=["lastNotNull", "max"],
+                            overrides=_threshold_overrides(panel, ref_ids), tooltipMode="multi", **common)
+    if panel.kind == "stat":
+        return G.Stat(targets=targets, format=panel.unit, decimals=panel.decimals, reduceCalc=panel.reduce,
+                      graphMode="none", colorMode="background", textMode="value_and_name",
+                      transformations=_config_from_query(panel, ref_ids), **common)
+    if panel.kind == "gauge":
+        return G.GaugePanel(targets=targets, format=panel.unit, decimals=panel.decimals, min=panel.min or 0,
+                            max=panel.max if panel.max is not None else 1, calc=panel.reduce,
+                            transformations=_config_from_query(panel, ref_ids), **common)
+    if panel.kind == "bargauge":
+        return G.BarGauge(targets=targets, format=panel.unit, decimals=panel.decimals, min=panel.min or 0,
+                          max=panel.max, calc=panel.reduce, orientation="horizontal", displayMode="gradient",
+                          transformations=_config_from_query(panel, ref_ids), **common)
+    if panel.kind == "table":
+        return G.Table(targets=targets, unit=panel.unit, **common)
+    if panel.kind == "piechart":
+        return G.PieChartv2(targets=targets, unit=panel.unit, pieType="donut", legendDisplayMode="table",
+                            legendPlacement="right", legendValues=["value", "percent"],
+                            reduceOptionsCalcs=[panel.reduce], **common)
+    if panel.kind == "alertlist":
+        return G.AlertList(title=panel.title, description=panel.description, gridPos=pos, links=_links(panel),
+                           limit=20)
+    if panel.kind == "text":
+        return G.Text(title=panel.title, description=panel.description, gridPos=pos, content=panel.content,
+                      mode="markdown")
+    raise ValueError(f"panel {panel.title!r}: unknown kind {panel.kind!r}")
+
+
+def _layout(board: Board) -> list[tuple[Panel | Row, G.GridPos]]:
+    """Rows one under another; panels flow left to right, wrapping at 24 columns."""
+    placed: list[tuple[Panel | Row, G.GridPos]] = []
+    y = 0
+    for row in board.rows:
+        placed.append((row, G.GridPos(h=1, w=GRID_WIDTH, x=0, y=y)))
+        y += 1
+        x, line_height = 0, 0
+        for panel in row.panels:
+            if x + panel.width > GRID_WIDTH:
+                x, y, line_height = 0, y + line_height, 0
+            placed.append((panel, G.GridPos(h=panel.height, w=panel.width, x=x, y=y)))
+            x += panel.width
+            line_height = max(line_height, panel.height)
+        y += line_height
+    return placed
+
+
+def _variable(variable: Variable) -> G.Template:
+    return G.Template(name=variable.name, label=variable.label, query=variable.query, dataSource=DATASOURCE,
+                      includeAll=True, multi=True, allValue=".*", refresh=2, sort=1,
+                      default="$__all")
+
+
+def grafanalib_dashboard(board: Board) -> G.Dashboard:
+    panels: list[G.Panel] = []
+    for item, pos in _layout(board):
+        if isinstance(item, Row):
+            panels.append(G.RowPanel(title=item.title, gridPos=pos, collapsed=False))
+        else:
+            panels.append(_grafanalib_panel(item, pos))
+    links = [G.DashboardLink(title="stackwatch boards", type="dashboards", tags=["stackwatch"], asDropdown=True,
+                             keepTime=True, includeVars=True, icon="external link", tooltip="Every stackwatch board")]
+    return G.Dashboard(title=board.title, uid=board.uid, description=board.description, panels=panels,
+                       tags=list(board.tags), links=links, refresh=board.refresh, timezone="utc",
+                       time=G.Time(board.time_from, "now"), graphTooltip=1,
+                       templating=G.Templating(list=[_variable(v) for v in board.variables]))
+
+
+def board_panels(board: Board) -> list[Panel | Row]:
+    """Rows and panels in layout order (the order of the generated JSON's panels)."""
+    return [item for item, _ in _layout(board)]
+
+
+def grafanalib_json(board: Board) -> dict:
+    """grafanalib's own (legacy) JSON for the board, as plain data."""
+    return json.loads(json.dumps(grafanalib_dashboard(board).to_json_data(), cls=DashboardEncoder))
+
+
+def panel_extras(board: Board) -> list[dict]:
+    """What grafanalib 0.7.1 cannot express, per panel in layout order, for the normaliser to apply."""
+    extras: list[dict] = []
+    for item in board_panels(board):
+        if isinstance(item, Row):
+            extras.append({})
+            continue
+        extra: dict = {"kind": item.kind, "steps": [{"color": c, "value": v} for c, v in item.steps],
+                       "mappings": list(item.mappings), "unit": item.unit, "reduce": item.reduce}
+        if item.min is not None:
+            extra["min"] = item.min
+        if item.max is not None:
+            extra["max"] = item.max
+        extras.append(extra)
+    return extras

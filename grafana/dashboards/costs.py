@@ -1,0 +1,95 @@
+"""Costs & usage: where the money goes, against budget, and whether today is unusual."""
+
+from __future__ import annotations
+
+from .common import AI, COSTS, ENV, ENVIRONMENT, PROVIDER, PROVIDER_VAR, RENDER, VERCEL, Board, Panel, Query, Row
+
+COST = f"{ENV}, {PROVIDER}"
+
+
+def board() -> Board:
+    trend = Row("Spend over time", [
+        Panel("timeseries", "Daily cost by provider", "One bar per UTC day: the day's final cost "
+              "(max of the running daily total), stacked by provider; the last bar is today so far. A bar far "
+              "above its neighbours: see 'Top cost drivers' and the anomaly view below.",
+              (Query(f"sum by (provider) (max_over_time(stackwatch_cost_today_usd{{{COST}}}[1d]))",
+                     "{{provider}}"),),
+              unit="currencyUSD", width=16, height=8, stack=True, bars=True, interval="1d"),
+        Panel("timeseries", "Month to date vs budget and forecast", "Cost of the month so far, the forecast "
+              "for the whole month and the monthly budget (dashed, exported from config). Forecast above "
+              "budget: find the driver now, before the month ends.",
+              (Query(f"sum(stackwatch_cost_month_to_date_usd{{{COST}}})", "month to date"),
+               Query(f"sum(stackwatch_cost_forecast_month_end_usd{{{COST}}})", "forecast"),
+               Query(f"max(stackwatch_budget_monthly_usd{{{ENV}, provider=\"all\"}})", "budget", threshold=True)),
+              unit="currencyUSD", width=8, height=8),
+    ])
+    breakdown = Row("Breakdown", [
+        Panel("bargauge", "Month to date by service / project", "Cost of the month so far per provider, "
+              "service and project (top 15). An unexpected entry: drill into the provider's board.",
+              (Query(f"topk(15, sum by (provider, service, project) (stackwatch_cost_month_to_date_usd{{{COST}}}))",
+                     "{{provider}} {{service}} {{project}}", instant=True),),
+              unit="currencyUSD", width=12, height=9, links=(VERCEL, RENDER, AI)),
+        Panel("table", "Top cost drivers", "The ten largest cost items this month (provider, service, "
+              "project, model) with today's share. Check each against what the team expects to pay for.",
+              (Query(f"topk(10, sum by (provider, service, project, model) "
+                     f"(stackwatch_cost_month_to_date_usd{{{COST}}}))", "", instant=True, table=True),),
+              unit="currencyUSD", width=12, height=9),
+        Panel("timeseries", "OpenAI cost by model", "OpenAI cost so far this month per model. A new or "
+              "expensive model appearing: check which project calls it on the AI board.",
+              (Query(f"sum by (model) (stackwatch_cost_month_to_date_usd{{{ENV}, provider=\"openai\"}})",
+                     "{{model}}"),),
+              unit="currencyUSD", width=8, height=8, links=(AI,)),
+        Panel("timeseries", "OpenAI tokens by model and type", "Tokens per hour by model and token type "
+              "(input includes cached). A jump in input tokens: a prompt grew or a loop resends context.",
+              (Query(f"sum by (gen_ai_request_model, gen_ai_token_type) (histogram_sum(rate("
+                     f"gen_ai_client_token_usage{{{ENV}}}[$__rate_interval]))) * 3600",
+                     "{{gen_ai_request_model}} {{gen_ai_token_type}}"),),
+              unit="short", width=8, height=8, links=(AI,)),
+        Panel("timeseries", "LlamaParse pages and credits by mode", "Pages parsed and credits used per hour by "
+              "parse mode. Credits rising faster than pages: documents moved to a premium mode.",
+              (Query(f"sum by (mode) (rate(llamacloud_pages_total{{{ENV}}}[$__rate_interval])) * 3600",
+                     "pages {{mode}}"),
+               Query(f"sum by (mode) (rate(llamacloud_credits_total{{{ENV}}}[$__rate_interval])) * 3600",
+                     "credits {{mode}}")),
+              unit="short", width=8, height=8, links=(AI,)),
+    ])
+    quality = Row("How far to trust the figures", [
+        Panel("piechart", "Billed vs estimated", "Share of this month's cost that comes from providers' "
+              "billed figures vs stackwatch's estimates from usage and price tables. A large estimated share "
+              "means the invoice may differ; compare with the provider's billing page.",
+              (Query(f"sum by (cost_source) (stackwatch_cost_month_to_date_usd{{{COST}}})", "{{cost_source}}",
+                     instant=True),),
+              unit="currencyUSD", width=8, height=8),
+        Panel("table", "Unpriced usage", "Usage items with no known price (an unknown model or plan), counted "
+              "over the range, never priced at $0. Add the price to exporters/price_tables/ and release.",
+              (Query(f"sum by (provider, item) (increase(stackwatch_cost_unpriced_items_total{{{COST}}}"
+                     f"[$__range])) > 0 or sum by (provider) (stackwatch_cost_month_to_date_usd{{{COST}}}) * 0",
+                     "", instant=True, table=True),),
+              unit="short", width=8, height=8),
+        Panel("stat", "Cost per unit of work", "Today's Vercel + Render cost per 1,000 requests served in the "
+              "last 24 h, and LlamaParse cost per page parsed in the last 24 h. Rising while traffic is flat: "
+              "something got more expensive per request.",
+              (Query(f"sum(stackwatch_cost_today_usd{{{ENV}, provider=~\"vercel|render\"}}) / "
+                     f"((sum(increase(vercel_requests_total{{{ENV}}}[1d])) + "
+                     f"sum(increase(render_service_http_requests_total{{{ENV}}}[1d]))) / 1000)",
+                     "per 1,000 requests"),
+               Query(f"sum(stackwatch_cost_today_usd{{{ENV}, provider=\"llamacloud\"}}) / "
+                     f"sum(increase(llamacloud_pages_total{{{ENV}}}[1d]))", "per page parsed")),
+              unit="currencyUSD", decimals=4, width=8, height=8),
+    ])
+    anomaly = Row("Today vs usual", [
+        Panel("timeseries", "Today vs its usual level", "Today's cost so far divided by what a usual day "
+              "(this month's earlier days on average) costs by this time of day. 1 is normal; above 2 "
+              "something is spending unusually (the cost-spike alert fires on the same ratio). Undefined on "
+              "the 1st of the month.",
+              (Query(f"sum by (provider) (stackwatch_cost_today_usd{{{COST}}}) / ((sum by (provider) "
+                     f"(stackwatch_cost_month_to_date_usd{{{COST}}}) - sum by (provider) "
+                     f"(stackwatch_cost_today_usd{{{COST}}})) / (scalar(day_of_month()) - 1) "
+                     f"* ((time() % 86400) / 86400))", "{{provider}}", scenario="cost-spike"),),
+              unit="none", decimals=2, width=24, height=8,
+              steps=(("green", None), ("orange", 1.5), ("red", 2))),
+    ])
+    return Board(COSTS.uid, "stackwatch · Costs & usage",
+                 "Daily and monthly cost by provider, service, project and model against budget; usage behind "
+                 "it; how much is billed vs estimated; today's spend against its usual level.",
+                 "now-30d", [trend, breakdown, quality, anomaly], (ENVIRONMENT, PROVIDER_VAR), refresh="5m")

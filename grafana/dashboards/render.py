@@ -1,0 +1,85 @@
+"""Render: services' traffic, latency, resources, instances and deploys; datastores."""
+
+from __future__ import annotations
+
+from .common import COSTS, ENV, ENVIRONMENT, RENDER, Board, Panel, Query, Row, project_variable
+
+SEL = f'{ENV}, service=~"$service"'
+RATE = "$__rate_interval"
+
+
+def threshold(metric: str, selector: str = "") -> Query:
+    extra = f", {selector}" if selector else ""
+    return Query(f"max({metric}{{{ENV}{extra}}})", "threshold", threshold=True)
+
+
+def board() -> Board:
+    http = Row("HTTP", [
+        Panel("timeseries", "Requests by status class", "Requests per second served by each service, by "
+              "status class. A sudden drop: the service is down or suspended (see Instances).",
+              (Query(f"sum by (status_class) (rate(render_service_http_requests_total{{{SEL}}}[{RATE}]))",
+                     "{{status_class}}"),),
+              unit="reqps", width=8, height=8, stack=True),
+        Panel("timeseries", "Error rate by service", "Share of 5xx responses per service against the "
+              "error-rate threshold. Above it: read the service's logs in Render; roll back a bad deploy.",
+              (Query(f"sum by (service) (rate(render_service_http_requests_total{{{SEL}, status_class=\"5xx\"}}"
+                     f"[{RATE}]) or 0 * rate(render_service_http_requests_total{{{SEL}}}[{RATE}])) / "
+                     f"sum by (service) (rate(render_service_http_requests_total{{{SEL}}}[{RATE}]))", "{{service}}"),
+               threshold("stackwatch_threshold_error_rate_ratio")),
+              unit="percentunit", width=8, height=8),
+        Panel("timeseries", "p95 latency by service", "95th percentile HTTP response time per service "
+              "(Render's metrics API) against the backend response-time threshold. Above it: check CPU, "
+              "memory and instance count below, then the database.",
+              (Query(f"max by (service) (render_service_http_latency_seconds{{{SEL}, quantile=\"0.95\"}})",
+                     "{{service}}"),
+               threshold("stackwatch_threshold_response_time_seconds", 'tier="backend"')),
+              unit="s", width=8, height=8),
+    ])
+    resources = Row("Resources", [
+        Panel("timeseries", "CPU utilisation", "CPU used / limit per service against the CPU threshold. "
+              "Sustained above it: scale up the plan or out the instances.",
+              (Query(f"max by (service) (render_service_cpu_utilization_ratio{{{SEL}}})", "{{service}}"),
+               threshold("stackwatch_threshold_cpu_utilization_ratio")),
+              unit="percentunit", width=8, height=8),
+        Panel("timeseries", "Memory utilisation", "Memory used / limit per service against the memory "
+              "threshold. Climbing steadily: a leak; near 100 % the service is OOM-killed.",
+              (Query(f"max by (service) (render_service_memory_utilization_ratio{{{SEL}}})", "{{service}}"),
+               threshold("stackwatch_threshold_memory_utilization_ratio")),
+              unit="percentunit", width=8, height=8),
+        Panel("timeseries", "Instances and autoscaling bounds", "Running instances per service with the "
+              "autoscaling maximum (services with autoscaling). At the maximum for long: raise it or the plan.",
+              (Query(f"sum by (service) (render_service_instances{{{SEL}}})", "{{service}}"),
+               Query(f"max by (service) (render_service_autoscaling_max_instances{{{SEL}}})", "max {{service}}")),
+              unit="short", width=8, height=8),
+        Panel("timeseries", "Bandwidth", "Outbound bytes per second per service (billed beyond the plan's "
+              "allowance). A spike: a crawler or a large asset served from the origin.",
+              (Query(f"sum by (service) (rate(render_service_bandwidth_bytes_total{{{SEL}}}[{RATE}]))",
+                     "{{service}}"),),
+              unit="Bps", width=8, height=8, links=(COSTS,)),
+        Panel("table", "Services", "Every service with its type, plan and region, and whether it is "
+              "suspended (1). A suspended service serves nothing: check billing or who suspended it.",
+              (Query(f"max by (service, type, plan, region) (render_service_info{{{SEL}}}) * on (service) "
+                     f"group_left () max by (service) (render_service_suspended{{{SEL}}})", "",
+                     instant=True, table=True),),
+              unit="none", width=8, height=8),
+        Panel("timeseries", "Datastore connections", "Active connections of each Render Postgres / Key Value "
+              "instance. Near the plan's limit: add pooling or upgrade.",
+              (Query(f"sum by (datastore, type) (render_datastore_connections{{{ENV}}})", "{{datastore}}"),),
+              unit="short", width=8, height=8),
+    ])
+    deploys = Row("Deploys", [
+        Panel("timeseries", "Deploys by status", "Deploys reaching a final status per hour. build_failed or "
+              "update_failed: open the deploy's log in Render.",
+              (Query(f"sum by (status) (increase(render_deploys_total{{{SEL}}}[1h]))", "{{status}}"),),
+              unit="short", width=12, height=8, bars=True, stack=True, interval="1h"),
+        Panel("timeseries", "Deploy duration (p95)", "95th percentile duration of final deploys per service "
+              "over the range. Growing: slow builds or health checks; check the build cache.",
+              (Query(f"histogram_quantile(0.95, sum by (service) (rate(render_deploy_duration_seconds{{{SEL}}}"
+                     f"[$__range])))", "{{service}}", instant=True),),
+              unit="s", width=12, height=8),
+    ])
+    return Board(RENDER.uid, "stackwatch · Render",
+                 "Render services' traffic, errors, latency, CPU, memory, instances, bandwidth and deploys; "
+                 "datastore connections.",
+                 "now-24h", [http, resources, deploys],
+                 (ENVIRONMENT, project_variable("render_service_info", "service", "Service")))

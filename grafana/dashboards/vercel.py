@@ -1,0 +1,82 @@
+"""Vercel: traffic and errors from log drains, web vitals, deployments and functions."""
+
+from __future__ import annotations
+
+from .common import COSTS, ENV, ENVIRONMENT, OVERVIEW, VERCEL, Board, Panel, Query, Row, project_variable
+
+SEL = f'{ENV}, project=~"$project"'
+RATE = "$__rate_interval"
+
+
+def board() -> Board:
+    traffic = Row("Traffic and errors (log drains)", [
+        Panel("timeseries", "Requests by status class", "Requests per second seen in log drains, by HTTP "
+              "status class. A drop to zero: the drain stopped (see 'stackwatch itself', drain rejected) or "
+              "the site is down.",
+              (Query(f"sum by (status_class) (rate(vercel_requests_total{{{SEL}}}[{RATE}]))", "{{status_class}}"),),
+              unit="reqps", width=12, height=8, stack=True),
+        Panel("timeseries", "Error rate by project", "Share of 5xx responses per project, against the "
+              "error-rate threshold (dashed, from config). Above it: open the project's deployments and "
+              "function logs in Vercel; roll back a bad deployment.",
+              (Query(f"sum by (project) (rate(vercel_requests_total{{{SEL}, status_class=\"5xx\"}}[{RATE}]) or "
+                     f"0 * rate(vercel_requests_total{{{SEL}}}[{RATE}])) / "
+                     f"sum by (project) (rate(vercel_requests_total{{{SEL}}}[{RATE}]))", "{{project}}"),
+               Query(f"max(stackwatch_threshold_error_rate_ratio{{{ENV}}})", "threshold", threshold=True)),
+              unit="percentunit", width=12, height=8, links=(OVERVIEW,)),
+        Panel("timeseries", "Cache hit ratio", "Share of requests served from Vercel's cache per project. A "
+              "sudden drop: a deployment changed cache headers; origin cost and latency rise.",
+              (Query(f"sum by (project) (rate(vercel_requests_total{{{SEL}, cache=\"HIT\"}}[{RATE}]) or "
+                     f"0 * rate(vercel_requests_total{{{SEL}}}[{RATE}])) / "
+                     f"sum by (project) (rate(vercel_requests_total{{{SEL}}}[{RATE}]))", "{{project}}"),),
+              unit="percentunit", width=12, height=8),
+        Panel("timeseries", "Function crashes", "Function invocations that crashed (drain statusCode -1) per "
+              "minute. Any: read the function's logs; a crash loop after a deploy means roll back.",
+              (Query(f"sum by (project) (rate(vercel_function_crashes_total{{{SEL}}}[{RATE}])) * 60",
+                     "{{project}}", scenario="error-burst"),),
+              unit="short", width=12, height=8),
+    ])
+    vitals = Row("Web vitals (Speed Insights)", [
+        Panel("timeseries", "p75 LCP / FCP / TTFB / INP", "75th percentile of each web-vital timing across "
+              "routes (Speed Insights drain), against the frontend response-time threshold. LCP above it: "
+              "look at the slowest routes below and at recent deployments.",
+              (Query(f"histogram_quantile(0.75, sum by (metric) (rate(vercel_web_vital_duration_seconds{{{SEL}}}"
+                     f"[{RATE}])))", "{{metric}}"),
+               Query(f"max(stackwatch_threshold_response_time_seconds{{{ENV}, tier=\"frontend\"}})", "threshold",
+                     threshold=True)),
+              unit="s", width=12, height=8),
+        Panel("table", "Slowest routes (p75 LCP)", "Routes by p75 largest contentful paint over the range. "
+              "Start optimising at the top.",
+              (Query(f"topk(10, histogram_quantile(0.75, sum by (project, route) (rate("
+                     f"vercel_web_vital_duration_seconds{{{SEL}, metric=\"LCP\"}}[$__range]))))", "",
+                     instant=True, table=True),),
+              unit="s", width=6, height=8),
+        Panel("timeseries", "p75 CLS", "75th percentile cumulative layout shift by project. Above 0.1 is "
+              "'needs improvement': look for images or ads without reserved space.",
+              (Query(f"histogram_quantile(0.75, sum by (project) (rate(vercel_web_vital_cls{{{SEL}}}[{RATE}])))",
+                     "{{project}}"),),
+              unit="none", decimals=3, width=6, height=8, steps=(("green", None), ("orange", 0.1), ("red", 0.25))),
+    ])
+    deploys = Row("Deployments", [
+        Panel("timeseries", "Deployments by state", "Deployments reaching a final state per hour. ERROR: open "
+              "the build log in Vercel.",
+              (Query(f"sum by (state) (increase(vercel_deployments_total{{{SEL}}}[1h]))", "{{state}}"),),
+              unit="short", width=8, height=8, bars=True, stack=True, interval="1h"),
+        Panel("stat", "In progress", "Deployments queued, initializing or building as of the latest poll. "
+              "Stuck for long: check Vercel's status page and the team's concurrency limit.",
+              (Query(f"sum(vercel_deployments_in_progress{{{SEL}}}) or vector(0)", "in progress"),),
+              unit="short", width=4, height=8),
+        Panel("timeseries", "Build and queue time (p95)", "95th percentile build time and queue time of final "
+              "deployments. Builds slowing: check dependency caching; queueing: concurrency limit reached.",
+              (Query(f"histogram_quantile(0.95, sum(rate(vercel_deployment_build_duration_seconds{{{SEL}}}"
+                     f"[$__range])))", "build p95", instant=True),
+               Query(f"histogram_quantile(0.95, sum(rate(vercel_deployment_queue_duration_seconds{{{SEL}}}"
+                     f"[$__range])))", "queue p95", instant=True)),
+              unit="s", width=8, height=8),
+        Panel("stat", "Projects", "Projects in the Vercel team (latest poll).",
+              (Query(f"max(vercel_projects{{{ENV}}})", "projects"),), unit="short", width=4, height=8,
+              links=(COSTS,)),
+    ])
+    return Board(VERCEL.uid, "stackwatch · Vercel",
+                 "Vercel traffic, errors and cache from log drains; web vitals from Speed Insights; deployments.",
+                 "now-24h", [traffic, vitals, deploys],
+                 (ENVIRONMENT, project_variable("vercel_requests_total")))
