@@ -199,6 +199,23 @@ def catalogue(output: Annotated[Optional[Path], typer.Option("--output", "-o")] 
         sys.stdout.write(text)
 
 
+dashboards_app = typer.Typer(no_args_is_help=True, help="The generated Grafana dashboards.")
+app.add_typer(dashboards_app, name="dashboards")
+
+
+@dashboards_app.command("diff")
+def dashboards_diff(base: Annotated[str, typer.Option("--base", help="Git revision to compare with.")],
+                    repo: Annotated[Path, typer.Option(help="Repository root.")] = Path(".")) -> None:
+    """Markdown diff of the generated dashboards: <base> vs the working tree (docs/dashboards.md)."""
+    from .dashboards_diff import DiffError, diff_against
+
+    try:
+        sys.stdout.write(diff_against(repo, base))
+    except DiffError as error:
+        typer.echo(f"stackwatch dashboards diff: {error}", err=True)
+        raise typer.Exit(code=2) from None
+
+
 def main() -> None:
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     app()
