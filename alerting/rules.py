@@ -218,7 +218,7 @@ ALERTS: tuple[Alert, ...] = (
     # --- stackwatch's own health ---
     Alert(name="ProviderApiDown", group="collection", for_="5m", severity=Severity.WARNING,
           expr="max by (provider) (stackwatch_provider_up) == 0",
-          summary="stackwatch cannot poll {label:provider} (a stream failed on every poll for the pending period)",
+          summary="stackwatch cannot poll {label:provider} (stackwatch_provider_up = {value} for the whole pending period)",
           description="stackwatch_provider_up is 0: the latest poll of at least one stream failed.",
           value_format=ValueFormat.COUNT, dashboard=SELF, tier="collection"),
     Alert(name="ProviderDataStale", group="collection", for_="5m", severity=Severity.WARNING,
