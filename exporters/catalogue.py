@@ -25,6 +25,25 @@ class Kind(str, Enum):
     HISTOGRAM = "histogram"
 
 
+# What one unit of `Series.per` is; benchmarks/cardinality.py counts them at a given scale.
+RESOURCES = ("stackwatch", "provider", "Vercel project", "Render service", "Render datastore",
+             "Supabase project", "OpenAI project × model", "LlamaCloud project",
+             "cost line",  # one provider × service × project (× model) the cost ledger prices
+             "unpriced item")  # one model, plan or mode without a price
+
+
+@dataclass(frozen=True)
+class Series:
+    """How many series a metric makes at most per unit of what it describes (docs/metrics.md)."""
+
+    per: str  # one of RESOURCES
+    at_most: int
+    how: str = ""  # where the bound comes from: the attributes' closed value sets
+
+    def __str__(self) -> str:
+        return f"≤ {self.at_most} per {self.per}" + (f" ({self.how})" if self.how else "")
+
+
 @dataclass(frozen=True)
 class MetricSpec:
     """One catalogued metric. `attributes` are the only attribute keys it may carry."""
@@ -36,6 +55,8 @@ class MetricSpec:
     attributes: tuple[str, ...] = ()
     # Optional attributes may be absent on some points (e.g. `model` on non-AI cost).
     optional_attributes: tuple[str, ...] = field(default=())
+    # Expected series per resource; every catalogued metric states it (tests/unit/test_catalogue.py).
+    series: Series | None = None
 
     @property
     def prometheus_name(self) -> str:
@@ -120,67 +141,81 @@ PROVIDER = "provider"
 SHARED_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("stackwatch.provider.up", Kind.GAUGE, "{status}",
                "1 when the provider's latest poll of every stream succeeded, 0 when any failed.",
-               (PROVIDER,)),
+               (PROVIDER,), series=Series("provider", 1)),
     MetricSpec("stackwatch.provider.last_success_timestamp", Kind.GAUGE, "s",
                "Unix time of the provider's latest poll cycle in which every stream succeeded.",
-               (PROVIDER,)),
+               (PROVIDER,), series=Series("provider", 1)),
     MetricSpec("stackwatch.provider.api.requests", Kind.COUNTER, "{request}",
                "HTTP requests sent to the provider's API, by operation and response status "
                "(`timeout` or `transport_error` when no response arrived).",
-               (PROVIDER, "operation", "status_code")),
+               (PROVIDER, "operation", "status_code"),
+               series=Series("provider", 80, "operations (≤ 16) × response statuses seen (≤ 5)")),
     MetricSpec("stackwatch.provider.ratelimit.remaining", Kind.GAUGE, "1",
                "Rate-limit headroom: remaining / limit from the provider's latest rate-limit headers.",
-               (PROVIDER,)),
+               (PROVIDER,), series=Series("provider", 1)),
     MetricSpec("stackwatch.provider.poll.duration", Kind.HISTOGRAM, "s",
-               "Wall time of one poll of one stream.", (PROVIDER, "stream", "outcome")),
+               "Wall time of one poll of one stream.", (PROVIDER, "stream", "outcome"),
+               series=Series("provider", 12, "streams (≤ 6) × outcome ok/error")),
     MetricSpec("stackwatch.provider.poll.errors", Kind.COUNTER, "{error}",
                "Failed polls, by stream and reason (auth, rate_limited, server_error, timeout, "
                "transport, malformed, client_error; dependency: not polled because a stream it "
-               "needs, e.g. the project list, has never succeeded).", (PROVIDER, "stream", "reason")),
+               "needs, e.g. the project list, has never succeeded).", (PROVIDER, "stream", "reason"),
+               series=Series("provider", 60, "streams (≤ 6) × reasons (≤ 10); only after failures")),
     MetricSpec("stackwatch.provider.invalid_items", Kind.COUNTER, "{item}",
                "Items in a provider response that failed validation and were skipped.",
-               (PROVIDER, "stream")),
+               (PROVIDER, "stream"), series=Series("provider", 6, "streams (≤ 6); only after invalid items")),
     MetricSpec("stackwatch.cost.today_usd", Kind.GAUGE, "{USD}",
                "Cost of the current UTC day so far, billed where billed figures exist, else estimated.",
-               (PROVIDER, "service", "project", "cost_source"), optional_attributes=("model",)),
+               (PROVIDER, "service", "project", "cost_source"), optional_attributes=("model",),
+               series=Series("cost line", 2, "cost_source billed or estimated")),
     MetricSpec("stackwatch.cost.month_to_date_usd", Kind.GAUGE, "{USD}",
                "Cost of the current UTC calendar month so far.",
-               (PROVIDER, "service", "project", "cost_source"), optional_attributes=("model",)),
+               (PROVIDER, "service", "project", "cost_source"), optional_attributes=("model",),
+               series=Series("cost line", 2, "cost_source billed or estimated")),
     MetricSpec("stackwatch.cost.forecast.month_end_usd", Kind.GAUGE, "{USD}",
                "Forecast cost of the whole current month (see docs/monitoring-guide.md, Forecast).",
-               (PROVIDER,)),
+               (PROVIDER,), series=Series("provider", 1)),
     MetricSpec("stackwatch.cost.unpriced_items", Kind.COUNTER, "{item}",
                "Usage items with no price (unknown model or plan): counted, never priced at $0.",
-               (PROVIDER, "item")),
+               (PROVIDER, "item"), series=Series("unpriced item", 1)),
     MetricSpec("stackwatch.budget.monthly_usd", Kind.GAUGE, "{USD}",
-               "Monthly budget from config; provider=\"all\" is the total budget.", (PROVIDER,)),
+               "Monthly budget from config; provider=\"all\" is the total budget.", (PROVIDER,),
+               series=Series("stackwatch", 6, "total and 5 providers, those configured")),
     MetricSpec("stackwatch.budget.daily_usd", Kind.GAUGE, "{USD}",
-               "Daily budget from config; provider=\"all\" is the total budget.", (PROVIDER,)),
+               "Daily budget from config; provider=\"all\" is the total budget.", (PROVIDER,),
+               series=Series("stackwatch", 6, "total and 5 providers, those configured")),
     MetricSpec("stackwatch.threshold.response_time", Kind.GAUGE, "s",
                "Response-time alert threshold from config, by tier (frontend, backend, database).",
-               ("tier",)),
+               ("tier",), series=Series("stackwatch", 3, "tiers frontend, backend, database")),
     MetricSpec("stackwatch.threshold.error_rate", Kind.GAUGE, "1",
-               "Error-rate alert threshold from config.", ()),
+               "Error-rate alert threshold from config.", (), series=Series("stackwatch", 1)),
     MetricSpec("stackwatch.threshold.cpu_utilization", Kind.GAUGE, "1",
-               "CPU utilisation alert threshold from config.", ()),
+               "CPU utilisation alert threshold from config.", (), series=Series("stackwatch", 1)),
     MetricSpec("stackwatch.threshold.memory_utilization", Kind.GAUGE, "1",
-               "Memory utilisation alert threshold from config.", ()),
+               "Memory utilisation alert threshold from config.", (), series=Series("stackwatch", 1)),
     MetricSpec("stackwatch.threshold.availability", Kind.GAUGE, "1",
-               "Availability objective from config.", ()),
+               "Availability objective from config.", (), series=Series("stackwatch", 1)),
     MetricSpec("stackwatch.threshold.connections_utilization", Kind.GAUGE, "1",
-               "Database connections / max connections alert threshold from config.", ()),
+               "Database connections / max connections alert threshold from config.", (),
+               series=Series("stackwatch", 1)),
     MetricSpec("stackwatch.threshold.backup_age", Kind.GAUGE, "s",
-               "Age of the latest backup above which a project without PITR alerts, from config.", ()),
+               "Age of the latest backup above which a project without PITR alerts, from config.", (),
+               series=Series("stackwatch", 1)),
     MetricSpec("stackwatch.threshold.tls_expiry", Kind.GAUGE, "s",
-               "Time left on a TLS certificate below which it alerts, from config.", ()),
+               "Time left on a TLS certificate below which it alerts, from config.", (),
+               series=Series("stackwatch", 1)),
     MetricSpec("stackwatch.threshold.data_staleness", Kind.GAUGE, "s",
-               "Age of a provider's last successful poll above which its data counts as stale, from config.", ()),
+               "Age of a provider's last successful poll above which its data counts as stale, from config.", (),
+               series=Series("stackwatch", 1)),
     MetricSpec("stackwatch.threshold.ratelimit_headroom", Kind.GAUGE, "1",
-               "Rate-limit headroom (remaining / limit) below which it alerts, from config.", ()),
+               "Rate-limit headroom (remaining / limit) below which it alerts, from config.", (),
+               series=Series("stackwatch", 1)),
     MetricSpec("stackwatch.threshold.spend_anomaly_factor", Kind.GAUGE, "{factor}",
-               "Today's spend alerts above this multiple of its 14-day median, from config.", ()),
+               "Today's spend alerts above this multiple of its 14-day median, from config.", (),
+               series=Series("stackwatch", 1)),
     MetricSpec("stackwatch.threshold.spend_anomaly_floor_usd", Kind.GAUGE, "{USD}",
-               "Today's spend never alerts as anomalous below this amount, from config.", ()),
+               "Today's spend never alerts as anomalous below this amount, from config.", (),
+               series=Series("stackwatch", 1)),
 )
 
 PROVIDER_MODULES = ("vercel", "vercel_drains", "render", "supabase", "openai", "llamacloud")
@@ -221,8 +256,11 @@ def render_markdown() -> str:
         "`histogram_avg(rate(<name>[…]))`. Resolution: scale 3, so a quantile is within a factor",
         "2^(1/8) ≈ 1.09 of the true value (`exporters/telemetry.py`).",
         "",
-        "| OTel name | type | unit | attributes | Prometheus name | description |",
-        "|---|---|---|---|---|---|",
+        "The `series` column is the most series a metric makes per unit of what it describes",
+        "(a histogram is one series per label set); `benchmarks/cardinality.py` measures them.",
+        "",
+        "| OTel name | type | unit | attributes | Prometheus name | series | description |",
+        "|---|---|---|---|---|---|---|",
     ]
     for spec in sorted(all_metrics(), key=lambda s: s.name):
         attrs = ", ".join(f"`{a}`" for a in spec.attributes)
@@ -230,6 +268,6 @@ def render_markdown() -> str:
             attrs += (", " if attrs else "") + ", ".join(f"`{a}`?" for a in spec.optional_attributes)
         prom = ", ".join(f"`{n}`" for n in spec.prometheus_series)
         lines.append(f"| `{spec.name}` | {spec.kind.value} | `{spec.unit}` | {attrs or '—'} "
-                     f"| {prom} | {spec.description} |")
+                     f"| {prom} | {spec.series or '—'} | {spec.description} |")
     lines += ["", "`?` marks an attribute present only on some series (e.g. `model` on AI costs).", ""]
     return "\n".join(lines)

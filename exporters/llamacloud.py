@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from .catalogue import Kind, MetricSpec
+from .catalogue import Kind, MetricSpec, Series
 from .collector import PollContext, Stream
 from .config import LlamaCloudConfig
 from .cost import CostRecord, day_start, month_seconds, utc_day
@@ -45,9 +45,11 @@ from .http import ProviderError, ProviderHTTP
 
 METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("llamacloud.pages", Kind.COUNTER, "{page}", "Pages parsed, by project and parse mode.",
-               ("project", "mode")),
+               ("project", "mode"),
+               series=Series("LlamaCloud project", 6, "parse modes seen: 4 priced and a few others")),
     MetricSpec("llamacloud.credits", Kind.COUNTER, "{credit}", "Credits consumed, by project and parse mode.",
-               ("project", "mode")),
+               ("project", "mode"),
+               series=Series("LlamaCloud project", 6, "parse modes seen: 4 priced and a few others")),
 )
 
 SERVICE_NAME = "LlamaParse"

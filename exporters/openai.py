@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from .catalogue import Kind, MetricSpec
+from .catalogue import Kind, MetricSpec, Series
 from .collector import PollContext, Stream
 from .config import OpenAIConfig
 from .cost import CostRecord, day_start, utc_day
@@ -37,12 +37,15 @@ METRICS: tuple[MetricSpec, ...] = (
                "Tokens used (OTel GenAI convention), one observation per new usage per model, project "
                "and token type each poll; histogram_sum() is the exact token total. Input includes cached tokens.",
                ("gen_ai.provider.name", "gen_ai.operation.name", "gen_ai.token.type",
-                "gen_ai.request.model", "project")),
+                "gen_ai.request.model", "project"),
+               series=Series("OpenAI project × model", 2, "token types input, output; a model has one operation")),
     MetricSpec("openai.usage.cached_input_tokens", Kind.COUNTER, "{token}",
-               "Input tokens served from the prompt cache.", ("model", "project")),
+               "Input tokens served from the prompt cache.", ("model", "project"),
+               series=Series("OpenAI project × model", 1)),
     MetricSpec("openai.usage.requests", Kind.COUNTER, "{request}",
                "Model requests, by operation (chat, embeddings) and whether sent through the Batch API.",
-               ("model", "project", "operation", "batch")),
+               ("model", "project", "operation", "batch"),
+               series=Series("OpenAI project × model", 2, "batch or not")),
 )
 
 SERVICE_NAME = "OpenAI API"

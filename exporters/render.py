@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from .catalogue import Kind, MetricSpec
+from .catalogue import Kind, MetricSpec, Series
 from .collector import PollContext, Stream
 from .config import RenderConfig
 from .cost import CostRecord, day_start, month_seconds, split_by_day, utc_day
@@ -53,32 +53,44 @@ from .timeutil import parse_time
 METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("render.service.info", Kind.GAUGE, "{service}",
                "1 per service, with its type, plan and region (join on `service`).",
-               ("service", "type", "plan", "region")),
-    MetricSpec("render.service.suspended", Kind.GAUGE, "{status}", "1 when the service is suspended.", ("service",)),
+               ("service", "type", "plan", "region"),
+               series=Series("Render service", 1, "type, plan and region are the service's own")),
+    MetricSpec("render.service.suspended", Kind.GAUGE, "{status}", "1 when the service is suspended.", ("service",),
+               series=Series("Render service", 1)),
     MetricSpec("render.service.instances", Kind.GAUGE, "{instance}",
                "Running instances (metrics API instance-count; the configured numInstances when absent).",
-               ("service",)),
+               ("service",), series=Series("Render service", 1)),
     MetricSpec("render.service.autoscaling.min_instances", Kind.GAUGE, "{instance}",
-               "Autoscaling lower bound (services with autoscaling only).", ("service",)),
+               "Autoscaling lower bound (services with autoscaling only).", ("service",),
+               series=Series("Render service", 1, "autoscaled services only")),
     MetricSpec("render.service.autoscaling.max_instances", Kind.GAUGE, "{instance}",
-               "Autoscaling upper bound (services with autoscaling only).", ("service",)),
+               "Autoscaling upper bound (services with autoscaling only).", ("service",),
+               series=Series("Render service", 1, "autoscaled services only")),
     MetricSpec("render.deploys", Kind.COUNTER, "{deploy}",
-               "Deploys that reached a final status, counted once each.", ("service", "status")),
+               "Deploys that reached a final status, counted once each.", ("service", "status"),
+               series=Series("Render service", 6, "final statuses")),
     MetricSpec("render.deploy.duration", Kind.HISTOGRAM, "s",
                "Deploy duration of final deploys: finishedAt - startedAt (createdAt when not started).",
-               ("service", "status")),
+               ("service", "status"), series=Series("Render service", 6, "final statuses")),
     MetricSpec("render.service.cpu.utilization", Kind.GAUGE, "1",
-               "CPU used / CPU limit, latest sample, mean over instances.", ("service",)),
+               "CPU used / CPU limit, latest sample, mean over instances.", ("service",),
+               series=Series("Render service", 1)),
     MetricSpec("render.service.memory.utilization", Kind.GAUGE, "1",
-               "Memory used / memory limit, latest sample, mean over instances.", ("service",)),
-    MetricSpec("render.service.memory.usage", Kind.GAUGE, "By", "Memory used, latest sample.", ("service",)),
+               "Memory used / memory limit, latest sample, mean over instances.", ("service",),
+               series=Series("Render service", 1)),
+    MetricSpec("render.service.memory.usage", Kind.GAUGE, "By", "Memory used, latest sample.", ("service",),
+               series=Series("Render service", 1)),
     MetricSpec("render.service.http.requests", Kind.COUNTER, "{request}",
-               "HTTP requests served, by status class (2xx … 5xx).", ("service", "status_class")),
+               "HTTP requests served, by status class (2xx … 5xx).", ("service", "status_class"),
+               series=Series("Render service", 5, "status classes")),
     MetricSpec("render.service.http.latency", Kind.GAUGE, "s",
-               "HTTP response time at a quantile (0.5, 0.95, 0.99), latest sample.", ("service", "quantile")),
-    MetricSpec("render.service.bandwidth", Kind.COUNTER, "By", "Outbound bandwidth.", ("service",)),
+               "HTTP response time at a quantile (0.5, 0.95, 0.99), latest sample.", ("service", "quantile"),
+               series=Series("Render service", 3, "quantiles 0.5, 0.95, 0.99")),
+    MetricSpec("render.service.bandwidth", Kind.COUNTER, "By", "Outbound bandwidth.", ("service",),
+               series=Series("Render service", 1)),
     MetricSpec("render.datastore.connections", Kind.GAUGE, "{connection}",
-               "Active connections of a Render Postgres or Key Value instance.", ("datastore", "type")),
+               "Active connections of a Render Postgres or Key Value instance.", ("datastore", "type"),
+               series=Series("Render datastore", 1)),
 )
 
 PAGE_SIZE = 100  # Render's maximum `limit`

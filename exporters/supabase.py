@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from .catalogue import Kind, MetricSpec
+from .catalogue import Kind, MetricSpec, Series
 from .collector import PollContext, Stream
 from .config import SupabaseConfig
 from .cost import CostRecord, day_start, month_seconds, split_by_day, utc_day
@@ -60,21 +60,26 @@ from .timeutil import parse_time
 METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("supabase.project.up", Kind.GAUGE, "{status}",
                "1 when the project's status is ACTIVE_HEALTHY, else 0 (status in the label).",
-               ("project", "status")),
+               ("project", "status"), series=Series("Supabase project", 1, "its current status")),
     MetricSpec("supabase.service.healthy", Kind.GAUGE, "{status}",
                "1 when the project's service (auth, db, pooler, realtime, rest, storage) reports healthy.",
-               ("project", "service")),
+               ("project", "service"),
+               series=Series("Supabase project", 6, "auth, db, pooler, realtime, rest, storage")),
     MetricSpec("supabase.backup.age", Kind.GAUGE, "s",
-               "Seconds since the latest COMPLETED backup; absent when there is none.", ("project",)),
+               "Seconds since the latest COMPLETED backup; absent when there is none.", ("project",),
+               series=Series("Supabase project", 1)),
     MetricSpec("supabase.backup.pitr_enabled", Kind.GAUGE, "{status}",
-               "1 when point-in-time recovery is on.", ("project",)),
+               "1 when point-in-time recovery is on.", ("project",), series=Series("Supabase project", 1)),
     MetricSpec("supabase.api.requests", Kind.COUNTER, "{request}",
                "API requests by service (rest, auth, storage, realtime), from usage.api-counts.",
-               ("project", "service")),
-    MetricSpec("supabase.disk.utilization", Kind.GAUGE, "1", "Database disk used / disk size.", ("project",)),
-    MetricSpec("supabase.disk.usage", Kind.GAUGE, "By", "Database disk used.", ("project",)),
+               ("project", "service"), series=Series("Supabase project", 4, "rest, auth, storage, realtime")),
+    MetricSpec("supabase.disk.utilization", Kind.GAUGE, "1", "Database disk used / disk size.", ("project",),
+               series=Series("Supabase project", 1)),
+    MetricSpec("supabase.disk.usage", Kind.GAUGE, "By", "Database disk used.", ("project",),
+               series=Series("Supabase project", 1)),
     MetricSpec("supabase.compute.info", Kind.GAUGE, "{project}",
-               "1 per project, with its compute add-on size.", ("project", "compute")),
+               "1 per project, with its compute add-on size.", ("project", "compute"),
+               series=Series("Supabase project", 1, "its current compute size")),
 )
 
 API_COUNTS_INTERVAL = "1hr"

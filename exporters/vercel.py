@@ -34,25 +34,28 @@ from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 
-from .catalogue import Kind, MetricSpec
+from .catalogue import Kind, MetricSpec, Series
 from .collector import PollContext, Stream
 from .config import VercelConfig
 from .cost import CostRecord, day_start, split_by_day, utc_day
 from .http import ProviderError, ProviderHTTP
 
-
 METRICS: tuple[MetricSpec, ...] = (
-    MetricSpec("vercel.projects", Kind.GAUGE, "{project}", "Projects in the team.", ()),
+    MetricSpec("vercel.projects", Kind.GAUGE, "{project}", "Projects in the team.", (),
+               series=Series("stackwatch", 1)),
     MetricSpec("vercel.deployments", Kind.COUNTER, "{deployment}",
                "Deployments that reached a final state (READY, ERROR, CANCELED), counted once each.",
-               ("project", "target", "state")),
+               ("project", "target", "state"), series=Series("Vercel project", 6, "2 targets × 3 final states")),
     MetricSpec("vercel.deployments.in_progress", Kind.GAUGE, "{deployment}",
                "Deployments not yet final (QUEUED, INITIALIZING, BUILDING), as of the latest poll.",
-               ("project", "target", "state")),
+               ("project", "target", "state"),
+               series=Series("Vercel project", 6, "2 targets × QUEUED, INITIALIZING, BUILDING")),
     MetricSpec("vercel.deployment.build.duration", Kind.HISTOGRAM, "s",
-               "Build time of final deployments: ready - buildingAt.", ("project", "target", "state")),
+               "Build time of final deployments: ready - buildingAt.", ("project", "target", "state"),
+               series=Series("Vercel project", 6, "2 targets × 3 final states")),
     MetricSpec("vercel.deployment.queue.duration", Kind.HISTOGRAM, "s",
-               "Queue time of final deployments: buildingAt - createdAt.", ("project", "target")),
+               "Queue time of final deployments: buildingAt - createdAt.", ("project", "target"),
+               series=Series("Vercel project", 2, "2 targets")),
 )
 
 PAGE_SIZE = 100

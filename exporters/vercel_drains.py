@@ -50,27 +50,32 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from .catalogue import Kind, MetricSpec
+from .catalogue import Kind, MetricSpec, Series
 from .metrics import MetricStore
 
 METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("vercel.requests", Kind.COUNTER, "{request}",
                "Requests seen in log drains, by project, source (edge, lambda, static, …), "
                "HTTP status class (2xx … 5xx) and cache status (HIT, MISS, …; `none` when absent).",
-               ("project", "source", "status_class", "cache")),
+               ("project", "source", "status_class", "cache"),
+               series=Series("Vercel project", 360, "8 sources × 5 status classes × 9 cache states; ~35 seen")),
     MetricSpec("vercel.function.crashes", Kind.COUNTER, "{crash}",
-               "Function invocations that crashed (log drain statusCode -1).", ("project",)),
+               "Function invocations that crashed (log drain statusCode -1).", ("project",),
+               series=Series("Vercel project", 1)),
     MetricSpec("vercel.web_vital.duration", Kind.HISTOGRAM, "s",
                "Speed Insights timings (LCP, FCP, TTFB, INP, FID) by project and metric (not by route: "
-               "unbounded); p75 via histogram_quantile(0.75, …).", ("project", "metric")),
+               "unbounded); p75 via histogram_quantile(0.75, …).", ("project", "metric"),
+               series=Series("Vercel project", 5, "LCP, FCP, TTFB, INP, FID")),
     MetricSpec("vercel.web_vital.cls", Kind.HISTOGRAM, "1",
-               "Speed Insights cumulative layout shift by project.", ("project",)),
+               "Speed Insights cumulative layout shift by project.", ("project",),
+               series=Series("Vercel project", 1)),
     MetricSpec("stackwatch.drain.events", Kind.COUNTER, "{event}",
-               "Drain events accepted, by drain (log, speed_insights).", ("drain",)),
+               "Drain events accepted, by drain (log, speed_insights).", ("drain",),
+               series=Series("stackwatch", 2, "log, speed_insights")),
     MetricSpec("stackwatch.drain.rejected", Kind.COUNTER, "{request}",
                "Drain deliveries rejected, by drain and reason (bad_signature, oversize, malformed, "
                "unconfigured).",
-               ("drain", "reason")),
+               ("drain", "reason"), series=Series("stackwatch", 12, "2 drains × 6 reasons")),
 )
 
 log = structlog.get_logger("stackwatch.drains")

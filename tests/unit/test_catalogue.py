@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from exporters.catalogue import Kind, all_metrics, prometheus_name, render_markdown
+from exporters.catalogue import RESOURCES, Kind, all_metrics, prometheus_name, render_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,6 +39,14 @@ def test_no_high_cardinality_attributes() -> None:
     forbidden = {"deployment_id", "request_id", "path", "user", "user_id", "url"}
     for spec in all_metrics():
         assert forbidden.isdisjoint(spec.attributes), spec.name
+
+
+def test_every_metric_states_its_expected_series_per_resource() -> None:
+    for spec in all_metrics():
+        assert spec.series is not None, f"{spec.name}: state `series=Series(per, at_most, how)` (docs/metrics.md)"
+        assert spec.series.per in RESOURCES and spec.series.at_most >= 1, spec.name
+        if not spec.attributes:  # no attribute: one series for the whole exporter
+            assert (spec.series.per, spec.series.at_most) == ("stackwatch", 1), spec.name
 
 
 def test_prometheus_names_are_unique() -> None:
