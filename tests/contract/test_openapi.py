@@ -173,7 +173,7 @@ def test_render_web_service_details_cannot_satisfy_the_published_one_of() -> Non
     assert len(matching) == 3
 
 
-@pytest.mark.skipif(not SHARED_SPECS.is_dir(), reason="no shared/ beside this checkout")
+@pytest.mark.shared
 def test_vendored_specs_equal_the_shared_ones() -> None:
     for name in SPEC_FILES.values():
         assert (SPECS / name).read_bytes() == (SHARED_SPECS / name).read_bytes(), name

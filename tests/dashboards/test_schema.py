@@ -86,7 +86,7 @@ def known_divergence(path: str, message: str) -> bool:
     return any(p.search(path) and m in message for p, m in SHARED_KNOWN_DIVERGENCES)
 
 
-@pytest.mark.skipif(not SHARED.exists(), reason="../shared/grafana-schemas is reference data outside the repo")
+@pytest.mark.shared
 def test_dashboards_also_validate_against_the_foundation_sdk_schemas_in_shared(dashboards):
     """The older reference schemas in ../shared (grafana-foundation-sdk), where present,
     apart from the listed divergences where they are stricter than Grafana 12.2's types."""
