@@ -22,18 +22,16 @@ independently of the exporter's cost code.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import math
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
-from functools import lru_cache
+from datetime import date, timedelta
 from importlib import resources
 
 import yaml
 from aiohttp import web
 
+from .openai_api import OpenAIApi
 from .world import World
 
 PREFIX = "/openai/v1"
@@ -113,6 +111,7 @@ class OpenAISim:
         self._profiles = self._build_profiles()
         self._day_cache: dict[date, list[Usage]] = {}
         self._costs_cache: dict[date, list[tuple[str, str, float, int]]] = {}
+        self.api = OpenAIApi(self, PREFIX)
 
     # --- the world ---
 
@@ -226,84 +225,10 @@ class OpenAISim:
         self._costs_cache[day] = rows  # a complete day's bill is final
         return rows
 
-    # --- HTTP ---
+    # --- HTTP (request handling lives in openai_api.py) ---
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.get(f"{PREFIX}/organization/costs", self._costs),
-                web.get(f"{PREFIX}/organization/usage/completions", self._completions),
-                web.get(f"{PREFIX}/organization/usage/embeddings", self._embeddings)]
-
-    async def _costs(self, request: web.Request) -> web.Response:
-        query = _Query.parse(request, max_limit=COSTS_MAX_LIMIT, default_limit=COSTS_DEFAULT_LIMIT,
-                             widths=("1d",), groups=("project_id", "line_item", "api_key_id"))
-        if isinstance(query, web.Response):
-            return query
-
-        def results(day: date) -> list[dict]:
-            grouped: dict[tuple, list[float]] = {}
-            for project, line_item, usd, tokens in self.costs_on(day):
-                if query.project_ids and project not in query.project_ids:
-                    continue
-                key = (project if "project_id" in query.group_by else None,
-                       line_item if "line_item" in query.group_by else None)
-                totals = grouped.setdefault(key, [0.0, 0])
-                totals[0] += usd
-                totals[1] += tokens
-            return [{"object": COSTS_OBJECT, "amount": {"value": usd, "currency": "usd"},
-                     "line_item": line_item, "project_id": project, "api_key_id": None,
-                     "quantity": tokens if line_item is not None else None,
-                     "quantity_unit": "tokens" if line_item is not None else None}
-                    for (project, line_item), (usd, tokens) in sorted(grouped.items(), key=_sort_key)]
-        return web.json_response(self._page(query, results))
-
-    async def _completions(self, request: web.Request) -> web.Response:
-        return self._usage(request, embeddings=False)
-
-    async def _embeddings(self, request: web.Request) -> web.Response:
-        return self._usage(request, embeddings=True)
-
-    def _usage(self, request: web.Request, *, embeddings: bool) -> web.Response:
-        groups = ("project_id", "user_id", "api_key_id", "model") + (() if embeddings else ("batch", "service_tier"))
-        query = _Query.parse(request, max_limit=USAGE_MAX_LIMIT, default_limit=USAGE_DEFAULT_LIMIT,
-                             widths=("1d",), groups=groups)
-        if isinstance(query, web.Response):
-            return query
-        only_batch = _parse_bool(request.query.get("batch")) if not embeddings else None
-
-        def results(day: date) -> list[dict]:
-            grouped: dict[tuple, list[int]] = {}
-            for u in self.usage_on(day):
-                if _is_embedding(u.model) != embeddings:
-                    continue
-                if (query.project_ids and u.project not in query.project_ids) or \
-                        (query.models and u.model not in query.models) or \
-                        (only_batch is not None and u.batch != only_batch):
-                    continue
-                key = (u.project if "project_id" in query.group_by else None,
-                       u.model if "model" in query.group_by else None,
-                       u.batch if "batch" in query.group_by else None)
-                totals = grouped.setdefault(key, [0, 0, 0, 0])
-                for i, value in enumerate((u.input, u.cached, u.output, u.requests)):
-                    totals[i] += value
-            return [_usage_result(embeddings, key, totals) for key, totals in sorted(grouped.items(), key=_sort_key)]
-        return web.json_response(self._page(query, results))
-
-    def _page(self, query: "_Query", results) -> dict:  # type: ignore[no-untyped-def]
-        """Daily buckets from the query's start (or cursor) up to the one containing now."""
-        now = self.world.now()
-        end = min(query.end_time, now.timestamp()) if query.end_time is not None else now.timestamp()
-        start = query.cursor if query.cursor is not None else _midnight(query.start_time)
-        starts = []
-        bucket_start = start
-        while bucket_start < end and len(starts) < query.limit + 1:
-            starts.append(bucket_start)
-            bucket_start += 86400
-        has_more = len(starts) > query.limit
-        data = [{"object": "bucket", "start_time": s, "end_time": s + 86400,
-                 "results": results(datetime.fromtimestamp(s, tz=timezone.utc).date())}
-                for s in starts[:query.limit]]
-        return {"object": "page", "data": data, "has_more": has_more,
-                "next_page": _encode_cursor(starts[query.limit]) if has_more else None}
+        return self.api.routes()
 
     # --- ground truth, minimum requests, rate limits ---
 
@@ -341,95 +266,7 @@ class OpenAISim:
         return headers
 
 
-# --- request parsing and response helpers ---
-
-@dataclass
-class _Query:
-    start_time: int
-    end_time: int | None
-    limit: int
-    group_by: tuple[str, ...]
-    project_ids: frozenset[str]
-    models: frozenset[str]
-    cursor: int | None
-
-    @classmethod
-    def parse(cls, request: web.Request, *, max_limit: int, default_limit: int, widths: tuple[str, ...],
-              groups: tuple[str, ...]) -> "_Query | web.Response":
-        q = request.query
-        start = _parse_int(q.get("start_time"))
-        if start is None:
-            return _invalid("start_time", "start_time is required and must be an integer (Unix seconds)")
-        end = _parse_int(q.get("end_time")) if "end_time" in q else None
-        if "end_time" in q and end is None:
-            return _invalid("end_time", "end_time must be an integer (Unix seconds)")
-        width = q.get("bucket_width", "1d")
-        if width not in widths:
-            return _invalid("bucket_width", f"bucket_width {width!r} is not supported here (1d)")
-        limit = _parse_int(q.get("limit")) if "limit" in q else default_limit
-        if limit is None or not 1 <= limit <= max_limit:
-            return _invalid("limit", f"limit must be between 1 and {max_limit} for bucket_width=1d")
-        group_by = tuple(q.getall("group_by", []))
-        unknown = [g for g in group_by if g not in groups]
-        if unknown:
-            return _invalid("group_by", f"unsupported group_by {unknown[0]!r}")
-        cursor = None
-        if "page" in q:
-            cursor = _decode_cursor(q["page"])
-            if cursor is None:
-                return _invalid("page", "invalid page cursor")
-        return cls(start, end, limit, group_by, frozenset(q.getall("project_ids", [])),
-                   frozenset(q.getall("models", [])), cursor)
-
-
-def _usage_result(embeddings: bool, key: tuple, totals: list[int]) -> dict:
-    project, model, batch = key
-    input_tokens, cached, output, requests = totals
-    if embeddings:
-        return {"object": EMBEDDINGS_OBJECT, "input_tokens": input_tokens, "num_model_requests": requests,
-                "project_id": project, "user_id": None, "api_key_id": None, "model": model}
-    return {"object": COMPLETIONS_OBJECT, "input_tokens": input_tokens, "input_cached_tokens": cached,
-            "input_uncached_tokens": input_tokens - cached, "output_tokens": output,
-            "num_model_requests": requests, "project_id": project, "user_id": None, "api_key_id": None,
-            "model": model, "batch": batch, "service_tier": None}
-
-
-def _sort_key(item: tuple) -> tuple:
-    return tuple("" if v is None else str(v) for v in item[0])
-
-
-def _midnight(unix: int) -> int:
-    return unix - unix % 86400
-
-
-@lru_cache(maxsize=4096)
-def _encode_cursor(start: int) -> str:
-    return "page_" + base64.urlsafe_b64encode(f"bucket:{start}".encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> int | None:
-    if not cursor.startswith("page_"):
-        return None
-    try:
-        text = base64.urlsafe_b64decode(cursor[5:].encode()).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
-    kind, _, value = text.partition(":")
-    return int(value) if kind == "bucket" and value.isdigit() else None
-
-
-def _parse_int(value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        return None
-
-
-def _parse_bool(value: str | None) -> bool | None:
-    return None if value is None else value.lower() == "true"
-
+# --- response helpers ---
 
 def _duration(seconds: float) -> str:
     """OpenAI's reset form: "1s", "6m0s", "20ms"."""
@@ -438,8 +275,3 @@ def _duration(seconds: float) -> str:
     whole = int(math.ceil(seconds))
     minutes, secs = divmod(whole, 60)
     return f"{minutes}m{secs}s" if minutes else f"{secs}s"
-
-
-def _invalid(param: str, message: str) -> web.Response:
-    return web.json_response({"error": {"message": message, "type": "invalid_request_error",
-                                        "param": param, "code": None}}, status=400)

@@ -24,6 +24,7 @@ from typing import Protocol
 
 from aiohttp import web
 
+from .errors import in_provider_form
 from .world import DEFAULT_DRAIN_SECRET, DEFAULT_TOKENS, PROVIDERS, World
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -139,7 +140,8 @@ class Simulator:
         resource = request.match_info.route.resource
         operation = resource.canonical if resource is not None else request.path
         self.stats.by_operation[f"{sim.name} {request.method} {operation}"] += 1
-        response = await self._guarded(request, handler, sim)
+        response = await in_provider_form(sim.name, request, request.path[len(sim.prefix):],
+                                          self._guarded(request, handler, sim))
         if self.record_exchanges and isinstance(response, web.Response):
             self.stats.exchanges.append(Exchange(
                 provider=sim.name, method=request.method, path=request.path[len(sim.prefix):],
