@@ -20,18 +20,17 @@ Streams (stages run in order; streams in a stage run concurrently):
    cost estimate below (it needs no request of its own; riding on a poll that
    reaches Render means a failed cycle changes no cost).
 
-Estimated cost (Render has no billing API): plan monthly price (price_tables/render.yaml)
-× numInstances × running seconds / seconds in that calendar month, one record
-per service and UTC day, from max(createdAt, history start) to now. The free plan
-is a real $0 price; an unknown plan is counted with `ctx.unpriced`, never $0.
-Postgres plans have no documented price in price_tables/render.yaml, so datastores are
-counted as unpriced. Limits of the estimate, stated plainly:
-- Suspension time is not in the API. A suspended service's `updatedAt` is taken
-  as the moment it stopped accruing (suspending updates the service); an edit
-  after suspension moves it later, so the estimate can only be too high.
-- Autoscaled services are estimated at `numInstances` (Render's manual count);
-  the running count is exported as render.service.instances but its history is
-  not integrated into the cost.
+Estimated cost (Render has no billing API; see exporters/render_cost.py for what is
+priced and how): every `metrics` poll observes each service's and datastore's state
+(plan, running instances, suspension, disk size) into the state history
+(exporters/state/), and the cost of each UTC day is integrated over the states
+observed in it. Past days are never re-derived from the current state: a poll
+recomputes only the days its observation touched (the whole stored window on
+the first poll after a start, from the stored history). `updatedAt` is Render's
+word for when a service's settings last changed, so it dates a plan change or
+a suspension between two polls, and it proves a manual service unchanged
+across a gap; an autoscaled service's instance count has no such date. Time no
+poll observed is a gap (`render.cost.unobserved`), never priced with today's state.
 """
 
 from __future__ import annotations
@@ -43,11 +42,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+from .billing import cycle_of
 from .catalogue import Kind, MetricSpec, Series
 from .collector import PollContext, Stream
 from .config import RenderConfig
-from .cost import CostRecord, day_start, month_seconds, split_by_day, utc_day
+from .cost import day_start, utc_day
+from .forecast import forecast_from_rate
 from .http import ProviderError, ProviderHTTP
+from .render_cost import RenderPricer, day_pieces, records_of
+from .state.history import Observation, StateHistory, unobserved_seconds
+from .state.store import StateStore
 from .timeutil import parse_time
 
 METRICS: tuple[MetricSpec, ...] = (
@@ -91,9 +95,14 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("render.datastore.connections", Kind.GAUGE, "{connection}",
                "Active connections of a Render Postgres or Key Value instance.", ("datastore", "type"),
                series=Series("Render datastore", 1)),
+    MetricSpec("render.cost.unobserved", Kind.GAUGE, "s",
+               "Seconds of the current billing cycle in which a resource existed but no poll observed its "
+               "state: a gap, not priced (its cost is missing from the estimate).", ("resource",),
+               series=Series("Render service", 1, "each priced service or datastore")),
 )
 
 PAGE_SIZE = 100  # Render's maximum `limit`
+DEFAULT_MAX_GAP_S = 3600.0  # when no runtime attaches a state store (the config's default)
 GAUGE_WINDOW = timedelta(minutes=5)  # gauges read the latest sample of this window
 COUNTER_FIRST_WINDOW = timedelta(minutes=5)  # counters start here on the first poll
 COUNTER_MAX_WINDOW = timedelta(hours=1)  # after an outage, catch up at most this far
@@ -126,6 +135,7 @@ class RenderService:
     suspended: bool
     created: datetime
     updated: datetime
+    disk_gb: int | None = None  # an attached persistent disk
 
 
 @dataclass(frozen=True)
@@ -134,6 +144,9 @@ class RenderDatastore:
     name: str
     plan: str
     created: datetime
+    updated: datetime | None = None
+    disk_gb: int | None = None
+    suspended: bool = False
 
 
 @dataclass(frozen=True)
@@ -163,7 +176,14 @@ class RenderProvider:
         self._deploys: dict[str, DeployWatermark] = {}
         self._limits: dict[str, tuple[float | None, float | None]] = {}  # id -> (cpu cores, memory bytes)
         self._counter_marks: dict[str, datetime] = {}  # metric -> start of the newest counted bucket
-        self._costed: tuple[int, date] | None = None  # (services version, first day to recompute)
+        self._history = StateHistory("render", None, DEFAULT_MAX_GAP_S, 0.0)
+        self._resumed = False  # the first cost poll since start recomputes the stored window
+        self._unpriced_reported: set[str] = set()  # reported once per run, not once per poll
+        self._day_totals: dict[date, float] = {}  # estimated USD per day, for the cycle's forecast
+
+    def attach_state(self, store: StateStore | None, max_gap_s: float, now: float) -> None:
+        """Keep observed states in `store` (None: memory) and resume what it holds."""
+        self._history = StateHistory("render", store, max_gap_s, now)
 
     def stages(self) -> Sequence[Sequence[Stream]]:
         return (
@@ -181,6 +201,7 @@ class RenderProvider:
     async def _pages(self, path: str, params: list[tuple[str, Any]], operation: str) -> AsyncIterator[Any]:
         """Items of a cursor-paged list, page by page (pages are not kept)."""
         cursor: str | None = None
+        pages = self.http.pages(operation)
         while True:
             query = [*params, ("limit", PAGE_SIZE)] + ([("cursor", cursor)] if cursor else [])
             page = await self.http.get_json(path, query, operation=operation)
@@ -191,6 +212,7 @@ class RenderProvider:
             cursor = page[-1].get("cursor") if page and isinstance(page[-1], dict) else None
             if len(page) < PAGE_SIZE or not isinstance(cursor, str) or not cursor:
                 return
+            pages.follow(cursor)
 
     def _owner_params(self) -> list[tuple[str, Any]]:
         return [("ownerId", self.config.owner_id)] if self.config.owner_id else []
@@ -337,7 +359,7 @@ class RenderProvider:
                                       self._metric_params([d.id for d in self._datastores], now - GAUGE_WINDOW, now),
                                       {}))
         results = await asyncio.gather(*tasks)
-        self._estimate_cost(ctx)
+        self._estimate_cost(ctx, latest_mean(results[2]) if services else {})
         if services:
             cpu, memory, instances, latency, requests, bandwidth = results[:6]
             self._utilisation(ctx, names, cpu, memory)
@@ -407,43 +429,87 @@ class RenderProvider:
 
     # --- cost ---
 
-    def _estimate_cost(self, ctx: PollContext) -> None:
+    def _observations(self, running: dict[str, float]) -> list[Observation]:
+        observations = []
+        for s in self._services:
+            if s.plan is None:
+                continue  # static sites: no instance plan
+            if s.suspended:
+                instances: int | None = 0
+            elif s.autoscaling is not None:  # the count running now, from the metrics API
+                count = running.get(s.id)
+                instances = None if count is None else round(count)
+            else:
+                instances = s.instances
+            state = {"kind": "service", "type": s.type, "name": s.name, "region": s.region, "plan": s.plan,
+                     "instances": instances, "suspended": s.suspended, "disk_gb": s.disk_gb}
+            # updatedAt dates a settings change; it says nothing of an autoscaled instance count.
+            known = s.updated.timestamp() if s.autoscaling is None else None
+            observations.append(Observation(s.id, state, known))
+        for d in self._datastores:
+            state = {"kind": "postgres", "name": d.name, "plan": d.plan, "disk_gb": d.disk_gb,
+                     "suspended": d.suspended}
+            observations.append(Observation(d.id, state, d.updated.timestamp() if d.updated else None))
+        return observations
+
+    def _estimate_cost(self, ctx: PollContext, running: dict[str, float]) -> None:
         if not self._services_version:
             return  # no service list yet (the services poll failed): estimate nothing rather than $0
         now = ctx.now()
-        history_start = self._history_start(ctx)
-        full = self._costed is None or self._costed[0] != self._services_version
-        since = history_start if full else max(history_start, day_start(self._costed[1]))
-        records: list[CostRecord] = []
-        for service in self._services:
-            records += self._service_cost(ctx, service, since, now)
-        if full:
-            for datastore in self._datastores:
-                ctx.unpriced(f"postgres:{datastore.plan}")
-            ctx.cost_history_from(utc_day(history_start))
-        ctx.upsert_costs(records)
-        version, today = self._services_version, utc_day(now)
-        ctx.on_commit(lambda: setattr(self, "_costed", (version, today)))
+        at = now.timestamp()
+        update = self._history.plan(self._observations(running), at)
+        today = utc_day(now)
+        cycle = cycle_of(today, self.config.billing_anchor_day)
+        window_start = today - timedelta(days=self.config.history_days)
+        if not self._resumed:
+            first = min(window_start, cycle.start)
+        else:
+            earliest = update.earliest if update.earliest is not None else at
+            first = max(window_start, min(today, utc_day(datetime.fromtimestamp(earliest, tz=timezone.utc))))
+        intervals = {r: self._history.intervals(r, update) for r in self._history.all_resources(update)}
+        totals = dict(self._day_totals) if self._resumed else {}
+        unpriced: set[str] = set()
+        for day in _days(first, today):
+            pricer = self._pricer(ctx, day)
+            pieces = day_pieces(pricer, intervals, day, now)
+            ctx.replace_cost_day("estimated", day, records_of(pieces))
+            totals[day] = sum(p.usd for p in pieces)
+            unpriced |= pricer.unpriced
+        cycle_cost = sum(v for d, v in totals.items() if cycle.start <= d <= today)
+        pricer = self._pricer(ctx, today)
+        rate = sum(pricer.rate_now(r, items[-1], at) for r, items in intervals.items()
+                   if items and items[-1].end >= at)
+        workspace = pricer.workspace(now - timedelta(seconds=1), now)
+        rate += workspace.usd if workspace else 0.0
+        ctx.forecast(cycle.start, forecast_from_rate(cycle_cost, rate, (cycle.end_at - now).total_seconds()))
+        ctx.cost_history_from(first)
+        self._unobserved_gauge(ctx, intervals, cycle.start_at, now)
+        for item in sorted(unpriced - self._unpriced_reported):
+            ctx.unpriced(item)
+        keep = {d: v for d, v in totals.items() if d >= window_start}
 
-    def _service_cost(self, ctx: PollContext, s: RenderService, since: datetime, now: datetime) -> list[CostRecord]:
-        if s.plan is None:
-            return []  # static sites: no instance plan
-        start = max(s.created, since)
-        end = min(now, s.updated) if s.suspended else now
-        records = []
-        for piece_start, piece_end in split_by_day(start, end):
-            monthly = ctx.prices.table("render", utc_day(piece_start))["usd_per_month"].get(s.plan)
-            if monthly is None:
-                ctx.unpriced(f"plan:{s.plan}")
-                return []
-            seconds = (piece_end - piece_start).total_seconds()
-            records.append(CostRecord(
-                provider="render", service_name=SERVICE_DISPLAY.get(s.type, s.type), service_category="Compute",
-                resource_id=s.id, resource_name=s.name, period_start=piece_start, period_end=piece_end,
-                billed_cost=float(monthly) * s.instances * seconds / month_seconds(piece_start),
-                source="estimated", consumed_quantity=s.instances * seconds / 3600, consumed_unit="Hours",
-                sku=s.plan, region=s.region))
-        return records
+        def commit() -> None:
+            self._history.apply(update)
+            self._resumed = True
+            self._day_totals = keep
+            self._unpriced_reported.update(unpriced)
+        ctx.on_commit(commit)
+
+    def _pricer(self, ctx: PollContext, day: date) -> RenderPricer:
+        return RenderPricer(ctx.prices.table("render", day), self.config.workspace_plan, self.config.workspace_seats)
+
+    def _unobserved_gauge(self, ctx: PollContext, intervals: dict, cycle_start: datetime, now: datetime) -> None:
+        ctx.clear_gauge("render.cost.unobserved")
+        created = {s.id: (s.name, s.created) for s in self._services if s.plan is not None}
+        created.update({d.id: (d.name, d.created) for d in self._datastores})
+        for resource, (name, since) in created.items():
+            start = max(cycle_start, since).timestamp()
+            ctx.gauge("render.cost.unobserved", unobserved_seconds(intervals.get(resource, []), start,
+                                                                   now.timestamp()), resource=name)
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
 # --- parsing (None = invalid item) ---
@@ -472,8 +538,11 @@ def parse_service(item: object) -> RenderService | None:
         low, high = scaling.get("min"), scaling.get("max")
         if isinstance(low, int) and isinstance(high, int):
             bounds = (low, high)
+    disk = details.get("disk")
+    disk_gb = disk.get("sizeGB") if isinstance(disk, dict) else None
     return RenderService(sid, name, kind, plan, str(details.get("region", "unknown")), instances, bounds,
-                         service.get("suspended") == "suspended", created, updated or created)
+                         service.get("suspended") == "suspended", created, updated or created,
+                         disk_gb if isinstance(disk_gb, int) and not isinstance(disk_gb, bool) else None)
 
 
 def parse_postgres(item: object) -> RenderDatastore | None:
@@ -484,7 +553,10 @@ def parse_postgres(item: object) -> RenderDatastore | None:
     if not (isinstance(db.get("id"), str) and isinstance(db.get("name"), str)
             and isinstance(db.get("plan"), str) and created is not None):
         return None
-    return RenderDatastore(db["id"], db["name"], db["plan"], created)
+    disk_gb = db.get("diskSizeGB")
+    return RenderDatastore(db["id"], db["name"], db["plan"], created, parse_time(db.get("updatedAt")),
+                           disk_gb if isinstance(disk_gb, int) and not isinstance(disk_gb, bool) else None,
+                           db.get("suspended") == "suspended")
 
 
 def parse_deploy(deploy: object) -> tuple[str, str, datetime, float | None] | None:

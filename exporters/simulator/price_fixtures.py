@@ -180,6 +180,24 @@ RENDER_PLANS: dict[str, Price] = {
     "pro_ultra": Price(450.0, "month", RENDER_PRICING),
 }
 
+RENDER_PRICING_OTHER = Source("render.com/pricing: Postgres, disks, workspaces (not in PROVIDERS.md; "
+                              "unverified here)", date(2026, 1, 1), "L")
+RENDER_POSTGRES_PLANS: dict[str, Price] = {
+    "free": Price(0.0, "month", RENDER_PRICING_OTHER),
+    "basic_256mb": Price(6.0, "month", RENDER_PRICING_OTHER),
+    "basic_1gb": Price(19.0, "month", RENDER_PRICING_OTHER),
+    "basic_4gb": Price(75.0, "month", RENDER_PRICING_OTHER),
+    "pro_4gb": Price(55.0, "month", RENDER_PRICING_OTHER),
+    "pro_8gb": Price(100.0, "month", RENDER_PRICING_OTHER),
+}
+RENDER_POSTGRES_STORAGE = Price(0.30, "GB-month", RENDER_PRICING_OTHER)
+RENDER_DISK = Price(0.25, "GB-month", RENDER_PRICING_OTHER)
+RENDER_WORKSPACE_SEAT: dict[str, Price] = {
+    "hobby": Price(0.0, "seat-month", RENDER_PRICING_OTHER),
+    "professional": Price(19.0, "seat-month", RENDER_PRICING_OTHER),
+    "organization": Price(29.0, "seat-month", RENDER_PRICING_OTHER),
+}
+
 
 # --- Supabase ---
 
@@ -204,6 +222,19 @@ SUPABASE_COMPUTE_PER_HOUR: dict[str, Price] = {
     "ci_4xlarge": Price(1.32, "hour", SUPABASE_PRICING),
 }
 
+SUPABASE_ADDONS_DOCS = Source("supabase.com/docs/guides/platform/manage-your-usage (IPv4, custom domain; "
+                              "not in PROVIDERS.md)", date(2026, 1, 1), "L")
+SUPABASE_ADDONS: dict[str, Price] = {  # by variant id, per month
+    "pitr_7": Price(100.0, "month", SUPABASE_PRICING),
+    "pitr_14": Price(200.0, "month", SUPABASE_PRICING),
+    "pitr_28": Price(400.0, "month", SUPABASE_PRICING),
+    "ipv4_default": Price(4.0, "month", SUPABASE_ADDONS_DOCS),
+    "cd_default": Price(10.0, "month", SUPABASE_ADDONS_DOCS),
+}
+SUPABASE_DISK_INCLUDED_GB = Price(8.0, "GB included per project", SUPABASE_PRICING)
+SUPABASE_DISK = Price(0.125, "GB-month beyond the included size", SUPABASE_PRICING)
+
+
 
 def all_prices() -> dict[str, Price]:
     """Every fixture by a dotted name (for listing and for the test that each has a source)."""
@@ -227,4 +258,11 @@ def all_prices() -> dict[str, Price]:
     out.update({f"supabase.plans.{k}": v for k, v in SUPABASE_PLANS.items()})
     out.update({f"supabase.compute_credit.{k}": v for k, v in SUPABASE_COMPUTE_CREDIT.items()})
     out.update({f"supabase.compute_per_hour.{k}": v for k, v in SUPABASE_COMPUTE_PER_HOUR.items()})
+    out.update({f"render.postgres.{k}": v for k, v in RENDER_POSTGRES_PLANS.items()})
+    out["render.postgres_storage"] = RENDER_POSTGRES_STORAGE
+    out["render.disk"] = RENDER_DISK
+    out.update({f"render.workspace_seat.{k}": v for k, v in RENDER_WORKSPACE_SEAT.items()})
+    out.update({f"supabase.addons.{k}": v for k, v in SUPABASE_ADDONS.items()})
+    out["supabase.disk_included_gb"] = SUPABASE_DISK_INCLUDED_GB
+    out["supabase.disk"] = SUPABASE_DISK
     return out

@@ -17,12 +17,13 @@ import bisect
 import calendar
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from aiohttp import web
 
 from . import price_fixtures
+from .invoice import InvoiceLine, ground_truth
 from .world import World, stable_seed
 
 PREFIX = "/render/v1"
@@ -114,17 +115,45 @@ class SimService:
     deploy_created: list[float] = field(default_factory=list)
     deploy_index: dict[str, int] = field(default_factory=dict)  # cursor (deploy id) -> position
     http_rate_per_min: float = 0.0
+    disk_gb: int | None = None  # an attached persistent disk
+    # Changes of plan / instances / suspension at given times (scenarios), oldest first.
+    changes: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+
+    def state_at(self, t: float) -> dict[str, Any]:
+        """plan, instances (running) and suspended at time t."""
+        state: dict[str, Any] = {"plan": self.plan, "instances": self.instances,
+                                 "suspended": self.suspended_at is not None and t >= self.suspended_at}
+        for at, change in self.changes:
+            if at > t:
+                break
+            state.update(change)
+        return state
+
+    def change_times(self) -> list[float]:
+        times = [at for at, _ in self.changes]
+        return sorted(times + ([self.suspended_at] if self.suspended_at is not None else []))
+
+    def settings_updated(self, now: float) -> float:
+        """updatedAt: the last settings change (plan, suspension, a manual instance count) by now.
+        An autoscaler's instance count is not a settings change."""
+        times = [self.created] + ([self.suspended_at] if self.suspended_at is not None and
+                                  self.suspended_at <= now else [])
+        times += [at for at, change in self.changes if at <= now and
+                  (set(change) - ({"instances"} if self.autoscaling else set()))]
+        return max(times)
 
     def running_until(self, now: float) -> float:
         return min(now, self.suspended_at) if self.suspended_at is not None else now
 
     def is_suspended(self, now: float) -> bool:
-        return self.suspended_at is not None and now >= self.suspended_at
+        return bool(self.state_at(now)["suspended"])
 
     def body(self, now: float) -> dict[str, Any]:
+        state = self.state_at(now)
         details: dict[str, Any] = {
-            "env": "python", "runtime": "python", "plan": self.plan, "region": self.region,
-            "numInstances": self.instances, "buildPlan": "starter",
+            "env": "python", "runtime": "python", "plan": state["plan"], "region": self.region,
+            # Autoscaled: numInstances is the configured (minimum) count, not what runs.
+            "numInstances": self.instances if self.autoscaling else state["instances"], "buildPlan": "starter",
             "envSpecificDetails": {"buildCommand": "pip install -r requirements.txt",
                                    "startCommand": "python -m app"},
         }
@@ -137,8 +166,11 @@ class SimService:
             details["url"] = f"https://{self.name}.onrender.com"
         if self.type == "web_service":
             details["healthCheckPath"] = "/healthz"
-        suspended = self.is_suspended(now)
-        updated = self.suspended_at if suspended else self.created
+        if self.disk_gb:
+            details["disk"] = {"id": "dsk-" + self.id[4:24], "name": f"{self.name}-data", "sizeGB": self.disk_gb,
+                               "mountPath": "/var/data"}
+        suspended = bool(state["suspended"])
+        updated = self.settings_updated(now)
         return {
             "id": self.id, "name": self.name, "ownerId": OWNER_ID, "type": self.type,
             "createdAt": iso(self.created), "updatedAt": iso(updated),
@@ -156,6 +188,7 @@ class SimPostgres:
     name: str
     plan: str
     created: float
+    disk_gb: int = 10
 
     def body(self) -> dict[str, Any]:
         return {
@@ -164,7 +197,7 @@ class SimPostgres:
             "name": self.name, "owner": {"id": OWNER_ID, "name": "Example", "email": "ops@example.com",
                                          "type": "team"},
             "plan": self.plan, "region": "oregon", "readReplicas": [], "role": "primary", "status": "available",
-            "version": "16", "suspended": "not_suspended", "suspenders": [],
+            "version": "16", "suspended": "not_suspended", "suspenders": [], "diskSizeGB": self.disk_gb,
             "dashboardUrl": f"https://dashboard.render.com/d/{self.id}", "diskAutoscalingEnabled": False,
         }
 
@@ -184,6 +217,9 @@ class RenderSim:
         self._postgres: list[SimPostgres] | None = None
         self._prices: dict[str, float] | None = None
         self._by_id: dict[str, SimService] | None = None
+        # The workspace's plan and paid seats (billed per seat-month); tests set them with the config.
+        self.workspace_plan = "hobby"
+        self.workspace_seats = 0
 
     # --- the world, built once ---
 
@@ -198,7 +234,7 @@ class RenderSim:
             start = self.world.epoch().timestamp()
             plans = ("basic_1gb", "pro_4gb", "basic_256mb")
             self._postgres = [SimPostgres(_id(self.world, "dpg", i), f"db-{i}", plans[i % len(plans)],
-                                          start - 86400 * 30) for i in range(count)]
+                                          start - 86400 * 30, (10, 50, 15)[i % 3]) for i in range(count)]
         return self._postgres
 
     def _make_service(self, i: int) -> SimService:
@@ -217,6 +253,7 @@ class RenderSim:
         service = SimService(i, _id(world, "srv", i), name, kind, plan, instances, autoscaling, created,
                              suspended_at, ("oregon", "frankfurt", "ohio")[i % 3])
         service.http_rate_per_min = rng.uniform(40, 900) if kind == "web_service" else 0.0
+        service.disk_gb = 10 if i % len(LAYOUT) == 0 else None  # the first service keeps data on a disk
         # Service 0 deploys often (over 100 deploys in a 40-day history: two cursor pages).
         self._make_deploys(service, 4.0 if i == 0 else rng.uniform(0.5, 3.0))
         return service
@@ -388,7 +425,9 @@ class RenderSim:
                         request: web.Request) -> list[dict[str, Any]]:
         seed = self.world.seed
         _, resolution, now = window
-        instances = [f"{s.id}-{k}" for k in range(s.instances)]
+        running = s.state_at(now)
+        instances = [f"{s.id}-{k}" for k in range(running["instances"])]
+        plan = running["plan"]
 
         def label(field_: str, value: str) -> list[dict[str, str]]:
             return [{"field": field_, "value": value}]
@@ -396,19 +435,19 @@ class RenderSim:
         if metric == "cpu":
             level = 0.93 if s.index == HOT_CPU_INDEX else 0.35
             return [self._series(s.id, "cpu", window, lambda t, i=i: round(
-                CPU_LIMIT.get(s.plan, 1.0) * (level + 0.05 * _noise(seed, i, "cpu", t)), 4), label("instance", i))
+                CPU_LIMIT.get(plan, 1.0) * (level + 0.05 * _noise(seed, i, "cpu", t)), 4), label("instance", i))
                 for i in instances]
         if metric == "memory":
             level = 0.92 if s.index == HOT_MEMORY_INDEX else 0.5
             return [self._series(s.id, "bytes", window, lambda t, i=i: int(
-                MEMORY_LIMIT_BYTES.get(s.plan, 2e9) * (level + 0.04 * _noise(seed, i, "mem", t))), label("instance", i))
+                MEMORY_LIMIT_BYTES.get(plan, 2e9) * (level + 0.04 * _noise(seed, i, "mem", t))), label("instance", i))
                 for i in instances]
         if metric == "cpu-limit":
-            return [self._series(s.id, "cpu", window, lambda t: CPU_LIMIT.get(s.plan, 1.0))]
+            return [self._series(s.id, "cpu", window, lambda t: CPU_LIMIT.get(s.state_at(t)["plan"], 1.0))]
         if metric == "memory-limit":
-            return [self._series(s.id, "bytes", window, lambda t: MEMORY_LIMIT_BYTES.get(s.plan, 2e9))]
+            return [self._series(s.id, "bytes", window, lambda t: MEMORY_LIMIT_BYTES.get(s.state_at(t)["plan"], 2e9))]
         if metric == "instance-count":
-            return [self._series(s.id, "instances", window, lambda t: s.instances)]
+            return [self._series(s.id, "instances", window, lambda t: s.state_at(t)["instances"])]
         if s.type != "web_service":
             return []
         if metric == "http-latency":
@@ -448,26 +487,60 @@ class RenderSim:
 
     # --- ground truth, request minimum, rate-limit headers ---
 
+    def schedule(self, name: str, at: float, **change: Any) -> None:
+        """From `at` on, the service runs with `change` (plan=…, instances=…, suspended=…)."""
+        service = next(s for s in self.services() if s.name == name)
+        service.changes.append((at, dict(change)))
+        service.changes.sort(key=lambda c: c[0])
+
+    def invoice_lines(self, first_day: date, now: float) -> list[InvoiceLine]:
+        """What Render would invoice from `first_day` to now: every service, disk, Postgres and seat,
+        priced from the simulator's own fixtures, split per UTC day."""
+        lines: list[InvoiceLine] = []
+        day = first_day
+        while (day0 := _day_ts(day)) < now:
+            day1 = min(_day_ts(day + timedelta(days=1)), now)
+            month_s = calendar.monthrange(day.year, day.month)[1] * 86400.0
+            for s in self.services():
+                lines += self._service_lines(s, day, day0, day1, month_s)
+            for db in self.postgres():
+                seconds = max(0.0, day1 - max(day0, db.created))
+                if seconds > 0:
+                    lines.append(InvoiceLine(day, db.name, db.plan,
+                                             price_fixtures.RENDER_POSTGRES_PLANS[db.plan].usd * seconds / month_s))
+                    lines.append(InvoiceLine(day, db.name, "storage", price_fixtures.RENDER_POSTGRES_STORAGE.usd
+                                             * db.disk_gb * seconds / month_s))
+            if self.workspace_seats:
+                seat = price_fixtures.RENDER_WORKSPACE_SEAT[self.workspace_plan].usd
+                lines.append(InvoiceLine(day, "workspace", "seats", seat * self.workspace_seats
+                                         * (day1 - day0) / month_s, category="Purchase"))
+            day += timedelta(days=1)
+        return lines
+
+    def _service_lines(self, s: SimService, day: date, day0: float, day1: float,
+                       month_s: float) -> list[InvoiceLine]:
+        start = max(day0, s.created)
+        if start >= day1:
+            return []
+        cuts = [start, *(t for t in s.change_times() if start < t < day1), day1]
+        compute: dict[str, float] = {}
+        for a, b in zip(cuts, cuts[1:], strict=False):
+            state = s.state_at(a)
+            if not state["suspended"]:
+                usd = price_fixtures.RENDER_PLANS[state["plan"]].usd * state["instances"] * (b - a) / month_s
+                compute[state["plan"]] = compute.get(state["plan"], 0.0) + usd
+        lines = [InvoiceLine(day, s.name, plan, usd) for plan, usd in compute.items()]
+        if s.disk_gb:
+            lines.append(InvoiceLine(day, s.name, "disk", price_fixtures.RENDER_DISK.usd * s.disk_gb
+                                     * (day1 - start) / month_s))
+        return lines
+
     def ground_truth(self) -> dict:
         now_dt = self.world.now()
-        now = now_dt.timestamp()
-        day_start = datetime(now_dt.year, now_dt.month, now_dt.day, tzinfo=timezone.utc).timestamp()
-        month_start = datetime(now_dt.year, now_dt.month, 1, tzinfo=timezone.utc).timestamp()
-        month_s = calendar.monthrange(now_dt.year, now_dt.month)[1] * 86400
-        prices = self._price_table()
-        today = mtd = 0.0
-        by_service: dict[str, float] = {}
-        for s in self.services():
-            if s.created > now:
-                continue
-            rate = prices[s.plan] * s.instances / month_s  # USD per running second
-            end = s.running_until(now)
-            service_today = rate * max(0.0, end - max(s.created, day_start))
-            service_mtd = rate * max(0.0, end - max(s.created, month_start))
-            today += service_today
-            mtd += service_mtd
-            by_service[s.name] = by_service.get(s.name, 0.0) + service_mtd
-        return {"today_usd": today, "month_to_date_usd": mtd, "month_to_date_by_project": by_service}
+        first = now_dt.date().replace(day=1)
+        names = [s.name for s in self.services() if s.created <= now_dt.timestamp()]
+        names += [db.name for db in self.postgres()] + (["workspace"] if self.workspace_seats else [])
+        return ground_truth(self.invoice_lines(first, now_dt.timestamp()), now_dt.date(), projects=names)
 
     def minimum_requests(self, page_sizes: dict[str, int] | None = None) -> dict[str, int]:
         sizes = {"services": MAX_LIMIT, "postgres": MAX_LIMIT, "deploys": MAX_LIMIT, **(page_sizes or {})}
@@ -520,3 +593,7 @@ def _not_found() -> web.Response:
 
 
 __all__ = ["RenderSim", "parse_time", "iso"]
+
+
+def _day_ts(day: date) -> float:
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()

@@ -1,0 +1,65 @@
+"""Render over half a month on the simulator with a frozen clock, against its invoice (own price fixtures):
+a plan change, an autoscaler's instance changes, a suspend and a resume, and a restart in the middle."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from month import Month
+from simhelpers import metric_points
+
+NOV_1 = datetime(2026, 11, 1, tzinfo=timezone.utc)
+CENT = 0.005
+
+
+def at(day: int, hour: int, minute: int = 0) -> float:
+    return datetime(2026, 11, day, hour, minute, tzinfo=timezone.utc).timestamp()
+
+
+async def test_plan_change_instance_changes_suspend_resume_and_a_restart_match_the_invoice_to_the_cent(tmp_path):
+    async with Month(str(tmp_path), NOV_1, "render", step_s=10800) as month:
+        render = month.sim.providers["render"]
+        render.schedule("api", at(5, 10, 17), plan="pro")  # between polls: updatedAt dates it
+        render.schedule("worker", at(7, 6), instances=4)  # autoscaler: seen at the next poll
+        render.schedule("worker", at(8, 18), instances=2)
+        render.schedule("search", at(9, 3, 30), suspended=True)
+        render.schedule("search", at(11, 12, 45), suspended=False)
+
+        await month.run_until(NOV_1 + timedelta(days=9, hours=12))
+        before = month.mtd()
+        await month.restart()
+        await month.poll()
+        assert month.mtd() == pytest.approx(before, abs=1e-9), "month-to-date moved across a restart"
+
+        await month.run_until(NOV_1 + timedelta(days=14))
+        truth = month.truth()
+        assert truth["month_to_date_usd"] == pytest.approx(truth["invoice"]["month_to_date_usd"])
+        assert month.mtd() == pytest.approx(truth["month_to_date_usd"], abs=CENT)
+        mine = month.mtd_by_project()
+        for name, usd in truth["month_to_date_by_project"].items():
+            assert mine.get(name, 0.0) == pytest.approx(usd, abs=CENT), name
+        # The changes happened: the plan change and the extra instances cost something.
+        assert truth["month_to_date_by_project"]["api"] > 25 * 2 * 13 / 30
+
+        # Nothing changes after the 14th: the forecast is the invoice at the month's end.
+        month_end = render.invoice_lines(NOV_1.date(), datetime(2026, 12, 1, tzinfo=timezone.utc).timestamp())
+        assert month.summary().forecast_by_provider["render"] == pytest.approx(sum(x.usd for x in month_end),
+                                                                               abs=CENT)
+
+
+async def test_a_long_outage_is_a_gap_for_an_autoscaled_service_and_bridged_for_a_manual_one(tmp_path):
+    async with Month(str(tmp_path), NOV_1, "render") as month:
+        await month.run_until(NOV_1 + timedelta(days=2))
+        await month.restart()
+        month.world.advance(10 * 3600)  # ten hours down: longer than the 2-hour gap limit
+        await month.run_until(NOV_1 + timedelta(days=3))
+        truth = month.truth()["month_to_date_by_project"]
+        mine = month.mtd_by_project()
+        assert mine["api"] == pytest.approx(truth["api"], abs=CENT)  # updatedAt proves it unchanged
+        # worker (autoscaled, 2 pro instances): the 10 h are unobserved, not priced.
+        gap_usd = 85 * 2 * 10 * 3600 / (30 * 86400)
+        assert mine["worker"] == pytest.approx(truth["worker"] - gap_usd, abs=CENT)
+        unobserved = {p.attributes["resource"]: p.value for p in metric_points(month.reader, "render.cost.unobserved")}
+        assert unobserved["worker"] == pytest.approx(10 * 3600)
+        assert unobserved["api"] == 0.0
