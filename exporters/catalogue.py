@@ -145,6 +145,15 @@ SHARED_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("stackwatch.provider.last_success_timestamp", Kind.GAUGE, "s",
                "Unix time of the provider's latest poll cycle in which every stream succeeded.",
                (PROVIDER,), series=Series("provider", 1)),
+    MetricSpec("stackwatch.provider.last_success_age", Kind.GAUGE, "s",
+               "Seconds since the provider's latest poll cycle in which every stream succeeded (since the "
+               "service started while none has). Published by the loop supervisor every second, so it "
+               "keeps growing when the poll loop is dead or hung; over 3 poll intervals is stale.",
+               (PROVIDER,), series=Series("provider", 1)),
+    MetricSpec("stackwatch.provider.loop.restarts", Kind.COUNTER, "{restart}",
+               "Poll loops restarted by the supervisor, by reason (died: an exception or an escaped "
+               "cancellation ended it; hung: one cycle ran far longer than any healthy poll can).",
+               (PROVIDER, "reason"), series=Series("provider", 2, "reasons died, hung")),
     MetricSpec("stackwatch.provider.api.requests", Kind.COUNTER, "{request}",
                "HTTP requests sent to the provider's API, by operation and response status "
                "(`timeout` or `transport_error` when no response arrived).",

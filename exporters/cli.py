@@ -83,7 +83,12 @@ def run(config: ConfigOption = Path("stackwatch.yaml"),
     except ConfigError as error:
         _fail(error)
         raise  # unreachable; for type checkers
-    raise typer.Exit(code=asyncio.run(serve(cfg, secrets, runtime=runtime)))
+    try:
+        code = asyncio.run(serve(cfg, secrets, source=str(config), runtime=runtime))
+    except ConfigError as error:
+        _fail(error)
+        raise  # unreachable; for type checkers
+    raise typer.Exit(code=code)
 
 
 @app.command()

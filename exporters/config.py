@@ -56,6 +56,13 @@ class ProviderBase(Strict):
     timeout_seconds: PositiveSeconds = 10.0
     max_retries: Annotated[int, Field(ge=0, le=10)] = 4
     max_concurrency: Annotated[int, Field(ge=1, le=64)] = 8
+    # Bounds on one poll (docs/operations.md, "Bounds"): a poll past its deadline, a body past
+    # its size (decompressed), a listing past its page count fails with poll.errors{reason}.
+    poll_deadline_seconds: PositiveSeconds = 300.0
+    max_response_bytes: Annotated[int, Field(ge=1024)] = 32 * 1024 * 1024
+    max_pages_per_poll: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    # A rate-limit reset further away than this is clamped; the client probes again after it.
+    max_rate_limit_wait_seconds: PositiveSeconds = 900.0
     # Day of the month the provider's billing cycle starts (1 = calendar month; 29..31 mean
     # the month's last day in shorter months). Month-to-date, allowances and credits follow it.
     billing_anchor_day: Annotated[int, Field(ge=1, le=31)] = 1
@@ -158,6 +165,16 @@ class Service(Strict):
     listen_host: str = "0.0.0.0"
     listen_port: Annotated[int, Field(ge=0, le=65535)] = 9464
     drain_max_body_bytes: Annotated[int, Field(gt=0)] = 4 * 1024 * 1024
+    # Receiver bounds (docs/operations.md, "Bounds"). Bodies read at once; more get 503.
+    drain_max_concurrent_bodies: Annotated[int, Field(ge=1, le=1024)] = 16
+    # Open connections; also kept below the process' file limit at start.
+    drain_max_connections: Annotated[int, Field(ge=8)] = 1024
+    drain_header_timeout_seconds: PositiveSeconds = 10.0
+    drain_body_timeout_seconds: PositiveSeconds = 30.0
+    # Above the usual 60 s idle timeout of load balancers, so they close first; at most 75 s.
+    drain_keepalive_seconds: Annotated[float, Field(gt=0, le=75)] = 75.0
+    # A signed delivery seen again within this window is acknowledged, not counted again.
+    drain_replay_window_seconds: Annotated[float, Field(ge=0, le=86400)] = 600.0
     metric_export_interval_seconds: PositiveSeconds = 30.0
     # Directory of the state file (observed resource states and the cost ledger, SQLite).
     # Unset: kept in memory only, so a restart forgets both (a warning says so).

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -29,6 +28,7 @@ import httpx
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 from tenacity.wait import wait_base
 
+from .decoding import BoundedDecoder, TooLarge
 from .logs import REDACTOR
 from .metrics import MetricStore
 from .ratelimit import DEFAULT_MAX_WAIT_S, RateLimit, parse_rate_limit, retry_at
@@ -44,53 +44,11 @@ RETRYABLE = frozenset({"server_error", "timeout", "transport", "rate_limited", "
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 # A listing longer than this within one poll is a provider bug (a cursor that never ends).
 DEFAULT_MAX_PAGES = 1000
-DECODE_STEP_BYTES = 256 * 1024  # most output one decompress call may produce
 ERROR_BODY_BYTES = 64 * 1024  # how much of an error body is read (for its excerpt)
 MAX_LINE_BYTES = 4 * 1024 * 1024  # one JSONL line longer than this is not a record
 # A streamed (JSONL) body is parsed line by line and never held whole, so its cap bounds
 # time and CPU rather than memory: this many times `max_response_bytes`.
 STREAMED_BODY_FACTOR = 16
-
-
-class TooLarge(Exception):
-    pass
-
-
-class BoundedDecoder:
-    """Decompress (gzip, deflate or identity) incrementally with a running cap on the output."""
-
-    def __init__(self, encoding: str, limit: int):
-        encoding = encoding.strip().lower()
-        self.limit = limit
-        self.size = 0
-        if encoding in ("", "identity"):
-            self._inflate = None
-        elif encoding in ("gzip", "x-gzip"):
-            self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        elif encoding == "deflate":
-            self._inflate = zlib.decompressobj(32 + zlib.MAX_WBITS)  # zlib-wrapped; gzip too
-        else:
-            raise ValueError(f"unsupported Content-Encoding {encoding!r}")
-
-    def feed(self, data: bytes) -> list[bytes]:
-        """Decoded pieces of `data`; raises TooLarge once the output passes the limit."""
-        if self._inflate is None:
-            return [self._count(data)] if data else []
-        pieces = []
-        while data:
-            try:
-                out = self._inflate.decompress(data, DECODE_STEP_BYTES)
-            except zlib.error as exc:
-                raise ValueError(f"corrupt compressed body ({exc})") from None
-            pieces.append(self._count(out))
-            data = self._inflate.unconsumed_tail
-        return pieces
-
-    def _count(self, piece: bytes) -> bytes:
-        self.size += len(piece)
-        if self.size > self.limit:
-            raise TooLarge(f"body larger than {self.limit} bytes (decompressed)")
-        return piece
 
 
 class Pages:
@@ -250,13 +208,13 @@ class ProviderHTTP:
             declared = int(response.headers.get("Content-Length", ""))
         except ValueError:
             declared = None
-        if declared is not None and decoder._inflate is None and declared > limit:
+        if declared is not None and decoder.identity and declared > limit:
             self._too_large(operation, f"Content-Length {declared} is over {limit} bytes")
         try:
             async for raw in response.aiter_raw():
                 for piece in decoder.feed(raw):
                     yield piece
-                await asyncio.sleep(0)  # a long body never holds the loop between chunks
+                    await asyncio.sleep(0)  # a long body never holds the loop for more than a step
         except TooLarge as exc:
             self._too_large(operation, str(exc))
         except ValueError as exc:

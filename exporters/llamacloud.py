@@ -58,7 +58,6 @@ USAGE_PATH = "/api/v1/beta/usage-metrics"
 EVENT_TYPE = "pages_parsed"
 # The OpenAPI document declares no maximum for page_size; 1000 is the largest page we ask for.
 PAGE_SIZE = 1000
-MAX_PAGES = 10_000
 MODE_PROPERTIES = ("mode", "parse_mode", "tier")  # where an item's parse mode may be named
 
 
@@ -200,7 +199,8 @@ class LlamaCloudProvider:
         params += [("day_on_or_after", first_day.isoformat()),
                    ("day_on_or_before", last_day.isoformat()), ("page_size", PAGE_SIZE)]
         token: str | None = None
-        for _ in range(MAX_PAGES):
+        pages = self.http.pages("usage-metrics")  # ends a repeated token or an endless listing
+        while True:
             body = await self._get(params + ([("page_token", token)] if token else []))
             if not isinstance(body, dict) or not isinstance(body.get("items"), list):
                 raise ProviderError("malformed", "llamacloud usage-metrics: response has no items list")
@@ -209,10 +209,8 @@ class LlamaCloudProvider:
             next_token = body.get("next_page_token")
             if not next_token:
                 return
-            if next_token == token:
-                raise ProviderError("malformed", "llamacloud usage-metrics: next_page_token repeats")
+            pages.follow(next_token)
             token = next_token
-        raise ProviderError("malformed", f"llamacloud usage-metrics: more than {MAX_PAGES} pages")
 
     async def _get(self, params: list[tuple[str, Any]]) -> Any:
         try:

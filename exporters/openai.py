@@ -53,7 +53,6 @@ SERVICE_CATEGORY = "AI and Machine Learning"
 COSTS_PAGE_LIMIT = 180  # the Costs API's maximum buckets per page
 USAGE_PAGE_LIMIT = 31  # the Usage API's maximum buckets per page at bucket_width=1d
 COSTS_REREAD_DAYS = 2  # later cycles re-read this many days before today (billing lag, revisions)
-MAX_PAGES = 1000  # a cursor that never ends is a provider bug, not a reason to loop forever
 
 _DATE_SUFFIX = re.compile(r"-\d{4}-\d{2}-\d{2}$")
 
@@ -193,7 +192,8 @@ class OpenAIProvider:
     async def _buckets(self, path: str, params: list[tuple[str, Any]], operation: str) -> AsyncIterator[dict]:
         """Every time bucket of a listing, page by page (`next_page` → `page` while `has_more`)."""
         cursor: str | None = None
-        for _ in range(MAX_PAGES):
+        pages = self.http.pages(operation)  # ends a repeated cursor or an endless listing
+        while True:
             page_params = params + ([("page", cursor)] if cursor else [])
             body = await self.http.get_json(path, page_params, operation=operation)
             if not isinstance(body, dict) or not isinstance(body.get("data"), list):
@@ -203,10 +203,8 @@ class OpenAIProvider:
             next_page = body.get("next_page")
             if not body.get("has_more") or not next_page:
                 return
-            if next_page == cursor:
-                raise ProviderError("malformed", f"openai {operation}: next_page repeats the current page")
+            pages.follow(next_page)
             cursor = next_page
-        raise ProviderError("malformed", f"openai {operation}: more than {MAX_PAGES} pages")
 
     def _filters(self) -> list[tuple[str, Any]]:
         return [("project_ids", p) for p in self.config.project_ids]

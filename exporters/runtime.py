@@ -83,13 +83,17 @@ def build_runtime(config: Config, secrets: Secrets, *, clock: Clock | None = Non
     for name, pconfig in config.providers.enabled().items():
         http = ProviderHTTP(name, pconfig.base_url, secrets.tokens[name], store=store,
                             timeout_s=pconfig.timeout_seconds, max_retries=pconfig.max_retries,
-                            max_concurrency=pconfig.max_concurrency, clock=clock, transport=transport)
+                            max_concurrency=pconfig.max_concurrency, clock=clock, transport=transport,
+                            max_response_bytes=pconfig.max_response_bytes, max_pages=pconfig.max_pages_per_poll,
+                            max_rate_limit_wait_s=pconfig.max_rate_limit_wait_seconds)
         provider = provider_class(name)(pconfig, http)
         if hasattr(provider, "attach_state"):  # providers whose estimates integrate observed state
             provider.attach_state(state, config.service.max_observation_gap_seconds, clock.time())
         providers.append(provider)
         intervals[name] = (pconfig.poll_interval_seconds, pconfig.slow_poll_interval_seconds)
-    collector = Collector(providers, store=store, ledger=ledger, prices=prices, clock=clock, intervals=intervals)
+    deadlines = {name: p.poll_deadline_seconds for name, p in config.providers.enabled().items()}
+    collector = Collector(providers, store=store, ledger=ledger, prices=prices, clock=clock, intervals=intervals,
+                          deadlines=deadlines)
     register_cost_gauges(store, ledger, clock)
     set_config_gauges(store, config)
     if state is None:

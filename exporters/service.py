@@ -1,37 +1,77 @@
 """`stackwatch run`: the long-running service.
 
-Polls every enabled provider on its intervals, serves the Vercel drain
-receiver, `/healthz` and a small `/metrics` (process liveness for a Prometheus
-self-scrape), and on SIGTERM or SIGINT stops polling, flushes the last metrics
-over OTLP and exits 0.
+Polls every enabled provider on its intervals (each loop kept alive by the
+supervisor), serves the Vercel drain receiver, `/healthz` and a small
+`/metrics` (process liveness for a Prometheus self-scrape), and on SIGTERM or
+SIGINT stops polling, flushes the last metrics over OTLP and exits 0, all
+within `SHUTDOWN_BUDGET_S` whatever is stalled (an upload, a poll, the OTLP
+endpoint), so Docker's default 10 s grace period never kills the flush.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import signal
+import threading
 import time
 
 import structlog
 from aiohttp import web
 
 from . import __version__
-from .config import Config, Secrets
+from .config import Config, ConfigError, Secrets
 from .runtime import Runtime, build_runtime
+from .supervisor import Supervisor
 from .vercel_drains import DrainReceiver
 
 log = structlog.get_logger("stackwatch.service")
 
+# Docker and Kubernetes wait 10 s (by default) between SIGTERM and SIGKILL; stay well inside it.
+SHUTDOWN_BUDGET_S = 9.0
+# Steps of the shutdown, in order; each gets at most this much of what is left of the budget.
+LOOPS_STOP_S = 1.5  # cancelling the poll loops
+HTTP_DRAIN_S = 2.0  # in-flight requests (a stalled upload is cut off after this)
+CLIENTS_CLOSE_S = 1.0  # provider HTTP clients and the state file
+# The rest is the final OTLP flush and shutdown.
 
-def _health_body(runtime: Runtime) -> dict:
-    providers = {}
+
+def health_body(runtime: Runtime, supervisor: Supervisor | None) -> tuple[int, dict]:
+    """/healthz: (HTTP status, body).
+
+    503 only for the service's own fault: a provider's poll loop is dead (waiting for its
+    restart) or hung; an orchestrator restarting us could help. A provider whose polls
+    fail (an outage, a revoked token) is reported stale with 200: restarting stackwatch
+    would not fix Vercel.
+    """
+    providers: dict[str, dict] = {}
+    stale: list[str] = []
+    broken: list[str] = []
+    freshness = {f.provider: f for f in supervisor.freshness()} if supervisor else {}
     for name, health in runtime.collector.health.items():
-        providers[name] = {"up": runtime.collector.is_up(name), "last_success": health.last_success,
-                           "streams": dict(health.last_ok)}
-    return {"status": "ok", "version": __version__, "providers": providers}
+        entry: dict[str, object] = {"up": runtime.collector.is_up(name), "last_success": health.last_success,
+                                    "streams": dict(health.last_ok)}
+        fresh = freshness.get(name)
+        if fresh is not None:
+            entry.update({"healthy": fresh.loop_ok and not fresh.stale, "loop": fresh.loop,
+                          "last_success_age_seconds": round(fresh.last_success_age_s, 3),
+                          "stale": fresh.stale, "stale_after_seconds": fresh.stale_after_s,
+                          "loop_restarts": fresh.restarts})
+            if fresh.last_error:
+                entry["last_loop_error"] = fresh.last_error
+            if not fresh.loop_ok:
+                broken.append(name)
+            elif fresh.stale:
+                stale.append(name)
+        providers[name] = entry
+    status = "unhealthy" if broken else ("degraded" if stale else "ok")
+    body = {"status": status, "version": __version__, "providers": providers,
+            "stale": sorted(stale), "loops_not_running": sorted(broken)}
+    return (503 if broken else 200), body
 
 
-def build_app(runtime: Runtime, secrets: Secrets, started_at: float) -> web.Application:
+def build_app(runtime: Runtime, secrets: Secrets, started_at: float,
+              supervisor: Supervisor | None = None) -> web.Application:
     config = runtime.config
     vercel = next((p for p in runtime.collector.providers if p.name == "vercel"), None)
     # Drains carry project ids; the Vercel poller knows their names (when it is enabled).
@@ -41,8 +81,8 @@ def build_app(runtime: Runtime, secrets: Secrets, started_at: float) -> web.Appl
     app = web.Application(client_max_size=config.service.drain_max_body_bytes + 1024 * 1024)
 
     async def healthz(_request: web.Request) -> web.Response:
-        # Healthy while the service runs: a provider outage is reported, not a reason to restart us.
-        return web.json_response(_health_body(runtime))
+        status, body = health_body(runtime, supervisor)
+        return web.json_response(body, status=status)
 
     async def metrics(_request: web.Request) -> web.Response:
         lines = [
@@ -61,30 +101,96 @@ def build_app(runtime: Runtime, secrets: Secrets, started_at: float) -> web.Appl
 
 
 async def serve(config: Config, secrets: Secrets, *, stop: asyncio.Event | None = None,
-                install_signal_handlers: bool = True, runtime: Runtime | None = None) -> int:
+                install_signal_handlers: bool = True, runtime: Runtime | None = None,
+                source: str = "the configuration") -> int:
     stop = stop or asyncio.Event()
     runtime = runtime or build_runtime(config, secrets)
+    # We shut the pipeline down ourselves, within the budget; the SDK's own exit hook has no bound.
+    atexit.unregister(runtime.meter_provider.shutdown)
     loop = asyncio.get_running_loop()
     if install_signal_handlers:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-    app = build_app(runtime, secrets, time.time())
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    intervals = {name: p.poll_interval_seconds for name, p in config.providers.enabled().items()}
+    supervisor = Supervisor(runtime.collector, intervals)
+    app = build_app(runtime, secrets, time.time(), supervisor)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=HTTP_DRAIN_S)
     await runner.setup()
-    site = web.TCPSite(runner, config.service.listen_host, config.service.listen_port)
-    await site.start()
-    log.info("stackwatch running", listen=f"{config.service.listen_host}:{config.service.listen_port}",
+    host, port = config.service.listen_host, config.service.listen_port
+    try:
+        await web.TCPSite(runner, host, port, shutdown_timeout=HTTP_DRAIN_S).start()
+    except OSError as exc:  # port in use, address not local, host that does not resolve
+        await runner.cleanup()
+        await _close_clients(runtime, CLIENTS_CLOSE_S)
+        await _flush_metrics(runtime, 1.0)
+        raise ConfigError(source, [f"service.listen_host/listen_port: cannot listen on {host}:{port} "
+                                   f"({exc.strerror or exc.__class__.__name__}); expected a free port on a "
+                                   "local address"]) from None
+    log.info("stackwatch running", listen=f"{host}:{port}",
              providers=sorted(config.providers.enabled()), environment=config.environment)
-    poller = asyncio.create_task(runtime.collector.run_forever(stop))
+    supervising = asyncio.create_task(supervisor.run(stop), name="supervisor")
     try:
         await stop.wait()
     finally:
-        log.info("stopping: finishing polls and flushing metrics")
-        poller.cancel()
-        await asyncio.gather(poller, return_exceptions=True)
-        await runner.cleanup()
-        await runtime.aclose()
-        # Flush on a thread: the OTLP exporter blocks, and the loop may still serve nothing else.
-        await asyncio.to_thread(runtime.shutdown_metrics)
-        log.info("stopped")
+        stop.set()
+        await _shut_down(runtime, runner, supervisor, supervising)
     return 0
+
+
+async def _shut_down(runtime: Runtime, runner: web.AppRunner, supervisor: Supervisor,
+                     supervising: asyncio.Task[None]) -> None:
+    started = time.monotonic()
+    deadline = started + SHUTDOWN_BUDGET_S
+
+    def left(cap: float) -> float:
+        return max(0.05, min(cap, deadline - time.monotonic()))
+
+    log.info("stopping: finishing polls and flushing metrics", budget_seconds=SHUTDOWN_BUDGET_S)
+    supervising.cancel()
+    await asyncio.wait([supervising], timeout=left(0.5))
+    await supervisor.stop_loops(timeout_s=left(LOOPS_STOP_S))
+    try:
+        # Stops accepting, then gives in-flight requests HTTP_DRAIN_S before cancelling them.
+        await asyncio.wait_for(runner.cleanup(), timeout=left(HTTP_DRAIN_S + 0.5))
+    except asyncio.TimeoutError:
+        log.warning("HTTP server did not stop in time; leaving its connections")
+    await _close_clients(runtime, left(CLIENTS_CLOSE_S))
+    flushed = await _flush_metrics(runtime, left(SHUTDOWN_BUDGET_S) - 0.2)
+    log.info("stopped", shutdown_seconds=round(time.monotonic() - started, 3), final_flush=flushed)
+
+
+async def _close_clients(runtime: Runtime, timeout_s: float) -> None:
+    try:
+        await asyncio.wait_for(runtime.aclose(), timeout=timeout_s)
+    except asyncio.TimeoutError:
+        log.warning("provider clients did not close in time")
+
+
+async def _flush_metrics(runtime: Runtime, timeout_s: float) -> bool:
+    """Final OTLP flush and shutdown on a daemon thread (the exporter blocks), abandoned at `timeout_s`."""
+    timeout_s = max(0.1, timeout_s)
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[bool] = loop.create_future()
+
+    def finish(result: bool) -> None:
+        if not done.done():
+            done.set_result(result)
+
+    def flush() -> None:
+        ok = False
+        try:
+            # Leave a share of the budget to shutdown, which stops the reader's thread.
+            ok = runtime.meter_provider.force_flush(timeout_millis=int(timeout_s * 700))
+            runtime.meter_provider.shutdown(timeout_millis=int(timeout_s * 250))
+        except Exception:
+            log.exception("final metrics flush failed")
+        finally:
+            loop.call_soon_threadsafe(finish, bool(ok))
+
+    threading.Thread(target=flush, name="final-flush", daemon=True).start()
+    try:
+        return await asyncio.wait_for(asyncio.shield(done), timeout=timeout_s)
+    except asyncio.TimeoutError:
+        log.error("final metrics flush did not finish in time; exiting without it",
+                  timeout_seconds=round(timeout_s, 1))
+        return False

@@ -384,6 +384,7 @@ class VercelProvider:
     async def poll_projects(self, ctx: PollContext) -> None:
         names: dict[str, str] = {}
         token: str | None = None
+        pages = self.http.pages("projects")
         while True:
             page = await self.http.get_json("/v10/projects", self._params(limit=PAGE_SIZE, **{"from": token}),
                                             operation="projects")
@@ -397,6 +398,7 @@ class VercelProvider:
                     ctx.invalid_item(f"project is a {type(item).__name__}, not an object")
             if not token:
                 break
+            pages.follow(token)
         ctx.gauge("vercel.projects", len(names))
         ctx.on_commit(lambda: setattr(self, "_project_names", names))
 
@@ -412,6 +414,7 @@ class VercelProvider:
         # Pages are fetched one ahead: the next request is in flight while this page is
         # processed, so a long history costs about one round trip per page, not two steps.
         until: float | None = None
+        pages = self.http.pages("deployments")
         pending = asyncio.create_task(self._deployments_page(watermark.since_ms, until))
         try:
             while True:
@@ -419,6 +422,7 @@ class VercelProvider:
                 last_page = (next_until is None or not items or (until is not None and next_until >= until)
                              or next_until <= watermark.since_ms)  # a cursor that does not move back ends it
                 if not last_page:
+                    pages.follow(next_until)
                     pending = asyncio.create_task(self._deployments_page(watermark.since_ms, next_until))
                 for item in items:
                     try:

@@ -24,6 +24,7 @@ from typing import Protocol
 
 from aiohttp import web
 
+from . import hostile
 from .errors import in_provider_form
 from .world import DEFAULT_DRAIN_SECRET, DEFAULT_TOKENS, PROVIDERS, World
 
@@ -65,12 +66,13 @@ class Exchange:
 class Fault:
     """One injected failure for the next request(s) of a provider (tests of the fault tier)."""
 
-    kind: str  # "status" | "timeout" | "malformed" | "truncated" | "invalid_item"
+    kind: str  # "status" | "timeout" | "malformed" | "truncated" | "invalid_item" | hostile.KINDS
     status: int = 500
     headers: dict[str, str] = field(default_factory=dict)
     count: int = 1
     path_contains: str = ""  # only requests whose path contains this
     after: int = 0  # let this many matching requests through first (e.g. fail page 2, not page 1)
+    size: int = 0  # bytes, for "oversized" and "gzip_bomb" (0: hostile.py's default)
 
 
 @dataclass
@@ -160,6 +162,8 @@ class Simulator:
                               headers=injected.headers)
             if injected.kind == "timeout":
                 await asyncio.sleep(FLAKY_TIMEOUT_SLEEP_S)
+            if injected.kind in hostile.KINDS:  # trickle, oversized, gzip_bomb, endless, repeat_cursor
+                return await hostile.hostile_response(injected.kind, injected.size, request, handler)
             response = await handler(request)
             if injected.kind == "invalid_item":
                 return _with_one_invalid_item(response)

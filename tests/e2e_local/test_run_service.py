@@ -112,3 +112,138 @@ def test_run_serves_health_and_drains_exports_and_stops_cleanly_on_sigterm(
     assert lines and all(isinstance(json.loads(line), dict) for line in lines)  # JSON logs
     for secret in [*DEFAULT_TOKENS.values(), DEFAULT_DRAIN_SECRET]:
         assert secret not in logs
+
+
+# --- lifecycle: SIGTERM finishes (with the final flush) inside Docker's 10 s grace, whatever is stalled ---
+
+# The budget the service gives itself is 9 s, under Docker's default 10 s. The wall-clock bound
+# below is only a backstop with slack for a loaded machine; the figure asserted against 10 s is the
+# duration the service measures itself (monotonic, from SIGTERM to "stopped").
+SHUTDOWN_LIMIT_S = 10.0
+WALL_BACKSTOP_S = 30.0
+
+
+def start_service(sim: Simulator, tmp_path: Path, env_extra: dict[str, str],
+                  service: dict | None = None) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    config = simulator_config(sim.base_url, overrides={
+        "service": {"listen_host": "127.0.0.1", "listen_port": port, "metric_export_interval_seconds": 1,
+                    **(service or {})},
+        "logging": {"format": "json"},
+        "providers": {name: {"poll_interval_seconds": 2} for name in DEFAULT_TOKENS},
+    })
+    path = tmp_path / "stackwatch.yaml"
+    path.write_text(yaml.safe_dump(config))
+    env = {"PATH": os.environ["PATH"], **simulator_env(), **env_extra}
+    process = subprocess.Popen([sys.executable, "-m", "exporters", "run", "--config", str(path)],
+                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return process, f"http://127.0.0.1:{port}"
+
+
+def wait_healthy(process: subprocess.Popen, base: str) -> None:
+    def up() -> bool:
+        assert process.poll() is None, "the service exited early"
+        return all(p["up"] for p in get_json(base + "/healthz")["providers"].values())
+    wait_until(up, 90, "every provider up in /healthz")
+
+
+def stop_and_collect(process: subprocess.Popen) -> tuple[int, float, list[dict], str]:
+    """SIGTERM; (exit code, wall seconds to exit, JSON log events, raw stderr)."""
+    sent = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    try:
+        code = process.wait(timeout=WALL_BACKSTOP_S + 60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    wall = time.monotonic() - sent
+    _stdout, stderr = process.communicate(timeout=10)
+    events = [json.loads(line) for line in stderr.splitlines() if line.strip()]  # every line is JSON
+    return code, wall, events, stderr
+
+
+def stopped_event(events: list[dict]) -> dict:
+    found = [e for e in events if e.get("event") == "stopped"]
+    assert found, [e.get("event") for e in events]
+    return found[-1]
+
+
+def test_sigterm_with_a_stalled_drain_upload_exits_in_time_and_still_flushes(
+        running_simulator: Simulator, tmp_path: Path) -> None:
+    import socket
+
+    received = Received()
+    server, endpoint = start_grpc(received)
+    process, base = start_service(running_simulator, tmp_path, {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"})
+    stalled = socket.socket()
+    try:
+        wait_healthy(process, base)
+        stalled.connect(("127.0.0.1", int(base.rsplit(":", 1)[1])))
+        # Announces 4 MiB, sends 100 bytes, then nothing: the handler waits on the body.
+        stalled.sendall(b"POST /drains/vercel/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        b"x-vercel-signature: " + b"0" * 40 + b"\r\nContent-Length: 4194303\r\n\r\n" + b"[" * 100)
+        time.sleep(0.5)
+        exports_before = len(received.requests)
+        code, wall, events, _stderr = stop_and_collect(process)
+    finally:
+        stalled.close()
+        if process.poll() is None:
+            process.kill()
+        server.stop(0)
+    assert code == 0 and wall < WALL_BACKSTOP_S, wall
+    stopped = stopped_event(events)
+    assert stopped["shutdown_seconds"] <= SHUTDOWN_LIMIT_S
+    assert stopped["final_flush"] is True and len(received.requests) > exports_before
+
+
+def test_sigterm_with_a_black_hole_otlp_endpoint_exits_in_time(running_simulator: Simulator, tmp_path: Path) -> None:
+    import socket
+
+    # Accepts connections (the kernel completes the handshake) and never answers.
+    black_hole = socket.socket()
+    black_hole.bind(("127.0.0.1", 0))
+    black_hole.listen(64)
+    endpoint = f"http://127.0.0.1:{black_hole.getsockname()[1]}"
+    process, base = start_service(running_simulator, tmp_path, {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"})
+    try:
+        wait_healthy(process, base)
+        time.sleep(2)  # periodic exports (every 1 s) are now hanging on the black hole
+        code, wall, events, _stderr = stop_and_collect(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        black_hole.close()
+    assert code == 0 and wall < WALL_BACKSTOP_S, wall
+    stopped = stopped_event(events)
+    assert stopped["shutdown_seconds"] <= SHUTDOWN_LIMIT_S
+    assert stopped["final_flush"] is False
+
+
+def test_a_port_in_use_exits_2_with_one_line_naming_it(running_simulator: Simulator, tmp_path: Path) -> None:
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    try:
+        process, _base = start_service(running_simulator, tmp_path, {}, service={"listen_port": port})
+        _stdout, stderr = process.communicate(timeout=60)
+    finally:
+        taken.close()
+    assert process.returncode == 2
+    errors = [line for line in stderr.splitlines() if line.startswith("invalid configuration")]
+    assert len(errors) == 1 and "Traceback" not in stderr
+    assert f"service.listen_host/listen_port: cannot listen on 127.0.0.1:{port} (" in errors[0]
+
+
+def test_an_unresolvable_listen_host_exits_2_with_one_line_naming_it(
+        running_simulator: Simulator, tmp_path: Path) -> None:
+    process, _base = start_service(running_simulator, tmp_path, {},
+                                   service={"listen_host": "no-such-host.invalid"})
+    _stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 2 and "Traceback" not in stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("invalid configuration")]
+    assert len(errors) == 1 and "cannot listen on no-such-host.invalid:" in errors[0]

@@ -1,0 +1,305 @@
+"""The drain receiver under hostile clients: every bound (body and head timeouts, concurrent
+bodies, open connections, keep-alive, decompression, nesting, replays) answers with a clear
+status, is counted, and leaves /healthz answering. Raw sockets on loopback, so a test can
+stall half-way through a request as an attacker would.
+
+No assertion depends on speed: a bound is set small (0.3 s) and the test waits for its
+effect with a generous guard (`GUARD_S`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import hmac
+import json
+import zlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from aiohttp import web
+from simhelpers import counter_value
+from structlog.testing import capture_logs
+
+from exporters.catalogue import all_metrics
+from exporters.config import ConfigError, parse_config
+from exporters.decoding import DECODE_STEP_BYTES, BoundedDecoder, TooLarge
+from exporters.metrics import MetricStore
+from exporters.server_limits import FD_RESERVE, GuardedAppRunner, ServerLimits, connection_ceiling
+from exporters.telemetry import build_meter_provider, in_memory_reader
+from exporters.vercel_drains import DrainLimits, DrainReceiver, ReplayWindow
+
+SECRET = "drain-secret-for-bounds"
+MAX_BODY = 256 * 1024
+LOGS = "/drains/vercel/logs"
+GUARD_S = 30.0
+SHORT_S = 0.3
+
+
+def sign(body: bytes) -> str:
+    return hmac.new(SECRET.encode(), body, hashlib.sha1).hexdigest()
+
+
+def event(**overrides: object) -> dict:
+    base = {"projectId": "prj_1", "projectName": "web", "source": "edge", "timestamp": 1_700_000_000_000,
+            "proxy": {"statusCode": 200, "vercelCache": "HIT"}}
+    return {**base, **overrides}
+
+
+@dataclass
+class Server:
+    receiver: DrainReceiver
+    runner: GuardedAppRunner
+    reader: object
+    port: int
+    now: list[float]
+
+    def counter(self, name: str, **attrs: str) -> float:
+        return counter_value(self.reader, name, **attrs)
+
+
+async def start(*, drain: DrainLimits | None = None, server: ServerLimits | None = None) -> Server:
+    reader = in_memory_reader()
+    meter_provider = build_meter_provider("test", export_interval_s=60, extra_readers=(reader,))
+    store = MetricStore(meter_provider.get_meter("test"), all_metrics())
+    now = [1000.0]
+    receiver = DrainReceiver(store, SECRET, MAX_BODY, limits=drain or DrainLimits(), clock=lambda: now[0])
+    app = web.Application()
+
+    async def healthz(_request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app.add_routes([web.get("/healthz", healthz), *receiver.routes()])
+    runner = GuardedAppRunner(app, server or ServerLimits(),
+                              lambda reason: store.add("stackwatch.drain.rejected", 1,
+                                                       {"drain": "any", "reason": reason}),
+                              access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return Server(receiver, runner, reader, port, now)
+
+
+@pytest.fixture
+async def make() -> AsyncIterator:
+    servers: list[Server] = []
+
+    async def factory(**kwargs: object) -> Server:
+        servers.append(await start(**kwargs))  # type: ignore[arg-type]
+        return servers[-1]
+
+    yield factory
+    for s in servers:
+        await s.runner.cleanup()
+
+
+def head(path: str, length: int | None, signature: str | None, **extra: str) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json"]
+    if length is not None:
+        lines.append(f"Content-Length: {length}")
+    if signature is not None:
+        lines.append(f"x-vercel-signature: {signature}")
+    lines += [f"{k.replace('_', '-')}: {v}" for k, v in extra.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+
+
+async def raw(port: int, data: bytes) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(data)
+    await writer.drain()
+    return reader, writer
+
+
+async def response_of(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and body of one HTTP response, or (0, {}, b"") when the server just closed."""
+    data = await asyncio.wait_for(reader.read(65536), GUARD_S)
+    while data and b"\r\n\r\n" not in data:
+        more = await asyncio.wait_for(reader.read(65536), GUARD_S)
+        if not more:
+            break
+        data += more
+    if not data:
+        return 0, {}, b""
+    head_part, _, body = data.partition(b"\r\n\r\n")
+    status_line, *header_lines = head_part.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, v in (h.split(":", 1) for h in header_lines if ":" in h)}
+    return int(status_line.split()[1]), headers, body
+
+
+async def exchange(port: int, path: str, body: bytes, signature: str | None, **extra: str) -> tuple[int, dict]:
+    reader, writer = await raw(port, head(path, len(body), signature, **extra) + body)
+    try:
+        status, _headers, answer = await response_of(reader)
+    finally:
+        writer.close()
+    return status, (json.loads(answer) if answer.startswith(b"{") else {})
+
+
+async def until(condition, what: str) -> None:  # type: ignore[no-untyped-def]
+    async with asyncio.timeout(GUARD_S):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+# --- time ---
+
+async def test_a_body_that_stalls_is_answered_408_and_the_connection_closed(make) -> None:  # type: ignore[no-untyped-def]
+    s = await make(drain=DrainLimits(body_timeout_s=SHORT_S))
+    # Announces 10,000 bytes, sends 100, then nothing.
+    reader, writer = await raw(s.port, head(LOGS, 10_000, sign(b"x")) + b"[" * 100)
+    status, _headers, _body = await response_of(reader)
+    assert status == 408
+    assert await asyncio.wait_for(reader.read(), GUARD_S) == b""  # closed, nothing more read
+    writer.close()
+    assert s.counter("stackwatch.drain.rejected", drain="log", reason="timeout") == 1
+
+
+async def test_a_connection_that_never_completes_its_request_head_is_closed(make) -> None:  # type: ignore[no-untyped-def]
+    s = await make(server=ServerLimits(header_timeout_s=SHORT_S))
+    reader, writer = await raw(s.port, b"POST /drains/vercel/logs HTTP/1.1\r\nHost: x\r\n")
+    assert await asyncio.wait_for(reader.read(), GUARD_S) == b""
+    writer.close()
+    await until(lambda: s.counter("stackwatch.drain.rejected", drain="any", reason="header_timeout") == 1,
+                "header timeout counted")
+
+
+async def test_an_idle_keep_alive_connection_is_closed_after_the_keep_alive_time(make) -> None:  # type: ignore[no-untyped-def]
+    s = await make(server=ServerLimits(keepalive_s=SHORT_S))
+    reader, writer = await raw(s.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    status, headers, _body = await response_of(reader)
+    assert status == 200 and headers.get("connection", "keep-alive").lower() != "close"
+    assert await asyncio.wait_for(reader.read(), GUARD_S) == b""  # the server closed the idle connection
+    writer.close()
+
+
+def test_keep_alive_defaults_to_75_seconds_and_cannot_be_configured_longer() -> None:
+    assert ServerLimits().keepalive_s == 75.0
+    assert parse_config({}, "t").service.drain_keepalive_seconds == 75.0
+    with pytest.raises(ConfigError, match="drain_keepalive_seconds"):
+        parse_config({"service": {"drain_keepalive_seconds": 3600}}, "t")
+
+
+# --- number ---
+
+async def test_bodies_beyond_the_concurrent_cap_get_503_with_retry_after(make) -> None:  # type: ignore[no-untyped-def]
+    s = await make(drain=DrainLimits(max_concurrent_bodies=2, body_timeout_s=GUARD_S))
+    stalled = [await raw(s.port, head(LOGS, 10_000, sign(b"x")) + b"[") for _ in range(2)]
+    await until(lambda: s.receiver._bodies_in_flight == 2, "two bodies in flight")
+    reader, writer = await raw(s.port, head(LOGS, 10_000, sign(b"x")) + b"[")
+    status, headers, _body = await response_of(reader)
+    writer.close()
+    assert status == 503 and headers.get("retry-after") == "5"
+    assert s.counter("stackwatch.drain.rejected", drain="log", reason="busy") == 1
+    for _reader, writer in stalled:
+        writer.close()
+    await until(lambda: s.receiver._bodies_in_flight == 0, "stalled bodies released")
+    body = json.dumps([event()]).encode()
+    assert (await exchange(s.port, LOGS, body, sign(body)))[0] == 200
+
+
+async def test_connections_over_the_limit_get_503_and_one_log_line(make) -> None:  # type: ignore[no-untyped-def]
+    s = await make(server=ServerLimits(max_connections=8, header_timeout_s=GUARD_S))
+    idle = [await raw(s.port, b"") for _ in range(8)]
+    server = s.runner.server
+    await until(lambda: len(server.connections) == 8, "eight idle connections")  # type: ignore[union-attr]
+    with capture_logs() as logs:
+        for _ in range(40):
+            reader, writer = await raw(s.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            status, headers, _body = await response_of(reader)
+            assert status == 503 and headers.get("retry-after") == "5"
+            writer.close()
+    assert s.counter("stackwatch.drain.rejected", drain="any", reason="connections") == 40
+    assert len([e for e in logs if "connection limit" in e["event"]]) == 1
+    for _reader, writer in idle:
+        writer.close()
+    await until(lambda: len(server.connections) == 0, "idle connections gone")  # type: ignore[union-attr]
+    reader, writer = await raw(s.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert (await response_of(reader))[0] == 200
+    writer.close()
+
+
+def test_the_connection_cap_stays_below_the_file_limit() -> None:
+    assert connection_ceiling(1024, soft_limit=20_000) == 1024
+    assert connection_ceiling(1024, soft_limit=1024) == 1024 - FD_RESERVE
+    assert connection_ceiling(1024, soft_limit=100) == 8
+
+
+# --- bytes ---
+
+def test_decompression_proceeds_in_bounded_steps_and_stops_at_the_cap() -> None:
+    bomb = gzip.compress(bytes(64 * 1024 * 1024), 9)  # 64 MiB of zeros in ~64 KiB
+    decoder = BoundedDecoder("gzip", limit=1024 * 1024)
+    produced = []
+    with pytest.raises(TooLarge):
+        for piece in decoder.feed(bomb):
+            produced.append(len(piece))
+    assert max(produced) <= DECODE_STEP_BYTES
+    assert sum(produced) <= 1024 * 1024
+
+
+async def test_a_gzip_bomb_is_rejected_as_oversize_and_a_gzip_batch_accepted(make) -> None:  # type: ignore[no-untyped-def]
+    s = await make()
+    bomb = gzip.compress(bytes(64 * 1024 * 1024), 9)
+    status, answer = await exchange(s.port, LOGS, bomb, sign(b"irrelevant"), Content_Encoding="gzip")
+    assert status == 413 and "decompressed" in answer["message"]
+    body = json.dumps([event()]).encode()
+    status, answer = await exchange(s.port, LOGS, gzip.compress(body), sign(body), Content_Encoding="gzip")
+    assert status == 200 and answer["accepted"] == 1
+    deflated = zlib.compress(body)
+    status, answer = await exchange(s.port, LOGS, deflated, sign(body), Content_Encoding="deflate")
+    assert status == 200 and answer == {"accepted": 0, "invalid": 0, "duplicate": True}
+
+
+def test_the_service_runner_leaves_decompression_to_the_receiver() -> None:
+    runner = GuardedAppRunner(web.Application(), ServerLimits(), lambda reason: None)
+    assert runner._kwargs["auto_decompress"] is False
+    assert runner._kwargs["keepalive_timeout"] == 75.0
+
+
+@pytest.mark.parametrize("depth", [1_001, 20_000])
+async def test_deeply_nested_json_is_malformed_not_an_internal_error(make, depth: int) -> None:  # type: ignore[no-untyped-def]
+    s = await make()
+    body = b"[" * depth + b"]" * depth
+    status, answer = await exchange(s.port, LOGS, body, sign(body))
+    assert status == 400 and answer["error"] == "malformed"
+    ndjson = b'{"a":' * depth + b"1" + b"}" * depth
+    status, _answer = await exchange(s.port, LOGS, ndjson, sign(ndjson))
+    assert status == 400
+    assert s.counter("stackwatch.drain.rejected", reason="internal") == 0
+
+
+@pytest.mark.parametrize("signature", ["é" * 40, "ü" + "0" * 39, "0" * 39, "z" * 40, ""])
+async def test_a_non_hex_or_non_ascii_signature_is_401_before_the_body_is_read(make, signature: str) -> None:  # type: ignore[no-untyped-def]
+    s = await make()
+    body = json.dumps([event()]).encode()
+    status, answer = await exchange(s.port, LOGS, body, signature)
+    assert status == 401 and answer["error"] == "bad_signature"
+    assert s.counter("stackwatch.drain.rejected", reason="internal") == 0
+
+
+# --- replays ---
+
+async def test_a_replayed_delivery_is_acknowledged_but_counted_once(make) -> None:  # type: ignore[no-untyped-def]
+    s = await make(drain=DrainLimits(replay_window_s=600))
+    body = json.dumps([event()]).encode()
+    assert (await exchange(s.port, LOGS, body, sign(body)))[0] == 200
+    status, answer = await exchange(s.port, LOGS, body, sign(body))
+    assert status == 200 and answer.get("duplicate") is True
+    assert s.counter("vercel.requests", project="web") == 1
+    assert s.counter("stackwatch.drain.rejected", drain="log", reason="duplicate") == 1
+    s.now[0] += 601  # past the window: the same body is a new delivery
+    assert (await exchange(s.port, LOGS, body, sign(body)))[1].get("accepted") == 1
+    assert s.counter("vercel.requests", project="web") == 2
+
+
+def test_the_replay_window_is_bounded_in_entries_and_time() -> None:
+    now = [0.0]
+    window = ReplayWindow(window_s=10, max_entries=3, clock=lambda: now[0])
+    for n in range(10):
+        window.add(bytes([n]))
+    assert len(window) == 3 and window.seen(bytes([9])) and not window.seen(bytes([0]))
+    now[0] = 11
+    assert not window.seen(bytes([9])) and len(window) == 0
