@@ -38,15 +38,16 @@ def board() -> Board:
     vitals = Row("Web vitals (Speed Insights)", [
         Panel("timeseries", "p75 LCP / FCP / TTFB / INP", "75th percentile of each web-vital timing across "
               "routes (Speed Insights drain), against the frontend response-time threshold. LCP above it: "
-              "look at the slowest routes below and at recent deployments.",
+              "look at the slowest projects below and at recent deployments.",
               (Query(f"histogram_quantile(0.75, sum by (metric) (rate(vercel_web_vital_duration_seconds{{{SEL}}}"
                      f"[{RATE}])))", "{{metric}}"),
                Query(f"max(stackwatch_threshold_response_time_seconds{{{ENV}, tier=\"frontend\"}})", "threshold",
                      threshold=True)),
               unit="s", width=12, height=8),
-        Panel("table", "Slowest routes (p75 LCP)", "Routes by p75 largest contentful paint over the range. "
-              "Start optimising at the top.",
-              (Query(f"topk(10, histogram_quantile(0.75, sum by (project, route) (rate("
+        Panel("table", "Slowest projects (p75 LCP)", "Projects by p75 largest contentful paint over the range "
+              "(web vitals carry no route label: bounded cardinality). Start optimising at the top; Vercel's "
+              "Speed Insights page breaks a project down by route.",
+              (Query(f"topk(10, histogram_quantile(0.75, sum by (project) (rate("
                      f"vercel_web_vital_duration_seconds{{{SEL}, metric=\"LCP\"}}[$__range]))))", "",
                      instant=True, table=True),),
               unit="s", width=6, height=8),
