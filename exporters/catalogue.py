@@ -168,8 +168,11 @@ SHARED_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("stackwatch.provider.poll.errors", Kind.COUNTER, "{error}",
                "Failed polls, by stream and reason (auth, rate_limited, server_error, timeout, "
                "transport, malformed, client_error; dependency: not polled because a stream it "
-               "needs, e.g. the project list, has never succeeded).", (PROVIDER, "stream", "reason"),
-               series=Series("provider", 60, "streams (≤ 6) × reasons (≤ 10); only after failures")),
+               "needs, e.g. the project list, has never succeeded; too_large: a response over "
+               "max_response_bytes, decompressed bytes included; deadline: the poll outlived "
+               "poll_deadline_seconds; pagination: a listing repeated a cursor or passed "
+               "max_pages_per_poll).", (PROVIDER, "stream", "reason"),
+               series=Series("provider", 78, "streams (≤ 6) × reasons (≤ 13); only after failures")),
     MetricSpec("stackwatch.provider.invalid_items", Kind.COUNTER, "{item}",
                "Items in a provider response that failed validation and were skipped.",
                (PROVIDER, "stream"), series=Series("provider", 6, "streams (≤ 6); only after invalid items")),

@@ -91,7 +91,7 @@ METRICS: tuple[MetricSpec, ...] = (
                "Drain deliveries rejected, by drain (log, speed_insights; `any` for connection-level "
                "refusals) and reason (bad_signature, oversize, malformed, unconfigured, busy, timeout, "
                "duplicate, invalid_event, internal; connections, header_timeout).",
-               ("drain", "reason"), series=Series("stackwatch", 12, "2 drains × 6 reasons")),
+               ("drain", "reason"), series=Series("stackwatch", 20, "2 drains × 9 reasons + 2 connection-level (drain=any)")),
 )
 
 log = structlog.get_logger("stackwatch.drains")
