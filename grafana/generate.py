@@ -22,7 +22,11 @@ OUTPUT = REPO / "grafana" / "provisioning" / "dashboards"
 
 
 def render(board: Board) -> dict:
-    return normalise(grafanalib_json(board), panel_extras(board))
+    dashboard = normalise(grafanalib_json(board), panel_extras(board))
+    # grafanalib's Template has no description; the board's variables do.
+    for variable, spec in zip(dashboard["templating"]["list"], board.variables, strict=True):
+        variable["description"] = spec.description
+    return dashboard
 
 
 def dumps(dashboard: dict) -> str:

@@ -75,7 +75,7 @@ def board() -> Board:
         Panel("timeseries", "Deploy duration (p95)", "95th percentile duration of final deploys per service "
               "over the range. Growing: slow builds or health checks; check the build cache.",
               (Query(f"histogram_quantile(0.95, sum by (service) (rate(render_deploy_duration_seconds{{{SEL}}}"
-                     f"[$__range])))", "{{service}}", instant=True),),
+                     f"[$__range])))", "{{service}}", instant=True, history=True),),
               unit="s", width=12, height=8),
     ])
     return Board(RENDER.uid, "stackwatch · Render",

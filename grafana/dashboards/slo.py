@@ -52,7 +52,8 @@ def board() -> Board:
         Panel("stat", "TLS certificate expires in", "Days until the earliest certificate of each HTTPS target "
               "expires. Under 14 days: renewal failed; renew now (the demo's plain-HTTP targets show "
               "'No data').",
-              (Query(f"min by (instance) (probe_ssl_earliest_cert_expiry{{{PROBE}}} - time())", "{{instance}}"),),
+              (Query(f"min by (instance) (probe_ssl_earliest_cert_expiry{{{PROBE}}} - time())", "{{instance}}",
+                     demo_gap="the demo's probed sites are plain HTTP: no certificate"),),
               unit="s", width=24, height=4, steps=(("red", None), ("orange", 604800), ("green", 1209600))),
     ])
     burn_rates = Row("Error-budget burn rate (multi-window)", [

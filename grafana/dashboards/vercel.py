@@ -69,9 +69,9 @@ def board() -> Board:
         Panel("timeseries", "Build and queue time (p95)", "95th percentile build time and queue time of final "
               "deployments. Builds slowing: check dependency caching; queueing: concurrency limit reached.",
               (Query(f"histogram_quantile(0.95, sum(rate(vercel_deployment_build_duration_seconds{{{SEL}}}"
-                     f"[$__range])))", "build p95", instant=True),
+                     f"[$__range])))", "build p95", instant=True, history=True),
                Query(f"histogram_quantile(0.95, sum(rate(vercel_deployment_queue_duration_seconds{{{SEL}}}"
-                     f"[$__range])))", "queue p95", instant=True)),
+                     f"[$__range])))", "queue p95", instant=True, history=True)),
               unit="s", width=8, height=8),
         Panel("stat", "Projects", "Projects in the Vercel team (latest poll).",
               (Query(f"max(vercel_projects{{{ENV}}})", "projects"),), unit="short", width=4, height=8,
