@@ -22,8 +22,9 @@ from typing import Any
 
 from aiohttp import web
 
-from . import price_fixtures
+from . import price_fixtures, render_api
 from .invoice import InvoiceLine, ground_truth
+from .params import array_param
 from .world import World, stable_seed
 
 PREFIX = "/render/v1"
@@ -326,10 +327,13 @@ class RenderSim:
         if isinstance(limit, web.Response):
             return limit
         now = self._now()
-        items = self._visible_services(request)
-        start = _after_cursor([s.id for s in items], request.query.get("cursor"))
-        page = items[start:start + limit]
-        return web.json_response([{"cursor": s.id, "service": s.body(now)} for s in page])
+        try:  # the documented filters (render_api.py), applied to the bodies Render would list
+            rows = render_api.filter_items(request.query, [(s.id, s.body(now)) for s in self._visible_services(request)],
+                                           render_api.SERVICE_FIELDS)
+        except render_api.BadFilter as exc:
+            return _bad_request(str(exc))
+        start = _after_cursor([c for c, _ in rows], request.query.get("cursor"))
+        return web.json_response([{"cursor": c, "service": b} for c, b in rows[start:start + limit]])
 
     async def _get_service(self, request: web.Request) -> web.Response:
         service = self._service(request.match_info["serviceId"])
@@ -341,9 +345,13 @@ class RenderSim:
         limit = self._limit(request)
         if isinstance(limit, web.Response):
             return limit
-        items = self.postgres()
-        start = _after_cursor([d.id for d in items], request.query.get("cursor"))
-        return web.json_response([{"cursor": d.id, "postgres": d.body()} for d in items[start:start + limit]])
+        try:
+            rows = render_api.filter_items(request.query, [(d.id, d.body()) for d in self.postgres()],
+                                           render_api.POSTGRES_FIELDS)
+        except render_api.BadFilter as exc:
+            return _bad_request(str(exc))
+        start = _after_cursor([c for c, _ in rows], request.query.get("cursor"))
+        return web.json_response([{"cursor": c, "postgres": b} for c, b in rows[start:start + limit]])
 
     def _service(self, service_id: str) -> SimService | None:
         if self._by_id is None:
@@ -368,6 +376,12 @@ class RenderSim:
         if cursor:
             hi = min(hi, service.deploy_index.get(cursor, 0))
         lo = bisect.bisect_right(service.deploy_created, after) if after is not None else 0
+        if render_api.deploy_filters_present(request.query):  # status / time filters: filter, then page
+            try:
+                rows = render_api.filter_deploys(request.query, [(d.id, d.body(now)) for d in service.deploys[lo:hi][::-1]])
+            except render_api.BadFilter as exc:
+                return _bad_request(str(exc))
+            return web.json_response([{"cursor": c, "deploy": b} for c, b in rows[:limit]])
         chosen = service.deploys[max(lo, hi - limit):hi][::-1]
         return web.json_response([{"cursor": d.id, "deploy": d.body(now)} for d in chosen])
 
@@ -377,9 +391,10 @@ class RenderSim:
         async def handle(request: web.Request) -> web.Response:
             try:
                 window = self._window(request)
-            except ValueError as exc:
+                render_api.check_metric_params(request.query, metric)
+            except ValueError as exc:  # render_api.BadFilter included
                 return _bad_request(str(exc))
-            resources_ = request.query.getall("resource", []) or request.query.getall("service", [])
+            resources_ = render_api.metric_resources(request.query)
             series: list[dict[str, Any]] = []
             if metric == "active-connections":
                 wanted = set(resources_)
@@ -451,7 +466,7 @@ class RenderSim:
         if s.type != "web_service":
             return []
         if metric == "http-latency":
-            quantiles = request.query.getall("quantile", []) or ["0.95"]
+            quantiles = array_param(request.query, "quantile") or ["0.95"]
             base = {0.5: 45.0, 0.95: 180.0, 0.99: 420.0}
             spike = {0.5: 400.0, 0.95: 2600.0, 0.99: 3900.0}
             out = []

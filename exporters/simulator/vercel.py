@@ -39,6 +39,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from aiohttp import web
 
+from . import vercel_api
 from .world import World
 
 DAY_MS = 86_400_000
@@ -194,10 +195,11 @@ class VercelSim:
     # --- routes ---
 
     def routes(self) -> list[web.RouteDef]:
-        return [
-            web.get(f"{self.prefix}/v10/projects", self._projects),
-            web.get(f"{self.prefix}/v6/deployments", self._deployments_route),
-            web.get(f"{self.prefix}/v1/billing/charges", self._charges),
+        return [  # every call checks the team scope (`teamId` or `slug`), as Vercel does
+            web.get(f"{self.prefix}/v10/projects", vercel_api.scoped(self._projects, TEAM_ACCOUNT_ID, TEAM_SLUG)),
+            web.get(f"{self.prefix}/v6/deployments",
+                    vercel_api.scoped(self._deployments_route, TEAM_ACCOUNT_ID, TEAM_SLUG)),
+            web.get(f"{self.prefix}/v1/billing/charges", vercel_api.scoped(self._charges, TEAM_ACCOUNT_ID, TEAM_SLUG)),
         ]
 
     def rate_limit_headers(self, limit: int, remaining: int, reset_in_s: float) -> dict[str, str]:
@@ -210,10 +212,12 @@ class VercelSim:
         try:
             limit = _limit(request.query.get("limit"), DEFAULT_PROJECTS_LIMIT)
             offset = _decode_token(request.query.get("from"))
+            search = vercel_api.project_search(request.query)
         except ValueError as exc:
             return _bad_request(str(exc))
-        page = self.projects[offset:offset + limit]
-        more = offset + limit < len(self.projects)
+        projects = [p for p in self.projects if search is None or search in p.name.lower()]
+        page = projects[offset:offset + limit]
+        more = offset + limit < len(projects)
         body = {"projects": [self._project_json(p) for p in page],
                 "pagination": {"count": len(page), "next": _encode_token(offset + limit) if more else None}}
         return web.json_response(body)
@@ -280,17 +284,18 @@ class VercelSim:
         query = request.query
         try:
             limit = _limit(query.get("limit"), DEFAULT_DEPLOYMENTS_LIMIT)
-            since = _number(query.get("since"))
-            until = _number(query.get("until"))
+            since_raw, until_raw = vercel_api.since_until(query)
+            since = _number(since_raw)
+            until = _number(until_raw)
+            now_ms = _ms(self.world.now())
+            filters = self._filters(query, now_ms)
         except ValueError as exc:
             return _bad_request(str(exc))
-        now_ms = _ms(self.world.now())
         self._generate_until(now_ms)
         hi = bisect.bisect_right(self._created, now_ms)
         if until is not None:
             hi = min(hi, bisect.bisect_left(self._created, math.ceil(until)))
         lo = 0 if since is None else bisect.bisect_right(self._created, math.floor(since))
-        filters = self._filters(query, now_ms)
         page: list[SimDeployment] = []
         more = False
         for i in range(hi - 1, lo - 1, -1):  # newest first
@@ -308,14 +313,16 @@ class VercelSim:
         return web.json_response(body)
 
     def _filters(self, query, now_ms: int) -> list:  # type: ignore[no-untyped-def]
+        """The documented filters present in `query` (vercel_api.py); ValueError for invalid ones."""
         filters = []
-        if project := query.get("projectId"):
-            ids = {p.index for p in self.projects if project in (p.id, p.name)}
+        if (projects := vercel_api.project_filter(query)) is not None:
+            ids = {p.index for p in self.projects if {p.id, p.name} & projects}
             filters.append(lambda d: d.project in ids)
+        if app := query.get("app"):
+            filters.append(lambda d: self.projects[d.project].name == app)
         if target := query.get("target"):
             filters.append(lambda d: ("production" if d.production else "preview") == target)
-        if states := query.get("state"):
-            wanted = {s.strip().upper() for s in states.split(",")}
+        if (wanted := vercel_api.deployment_states(query)) is not None:
             filters.append(lambda d: d.state_at(now_ms) in wanted)
         return filters
 
