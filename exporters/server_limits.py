@@ -6,8 +6,11 @@ and then every `accept()` fails and logs a traceback. Here:
 
 - at most `max_connections` connections are open, kept below the process' file limit
   (`RLIMIT_NOFILE` soft limit minus `FD_RESERVE` for provider clients, OTLP, the state
-  file and logs); one more is answered `503` with `Retry-After` and closed at once,
-  counted, and logged at most once per `REFUSAL_LOG_INTERVAL_S` with the number refused;
+  file and logs). At the limit a new connection evicts the oldest idle one (no request
+  in progress: a silent socket, a half-sent head, an idle keep-alive), so 5,000 idle
+  sockets cannot lock `/healthz` or Vercel out; only when every connection is busy with
+  a request is the new one answered `503` with `Retry-After` and closed. Both are
+  counted, and logged at most once per `REFUSAL_LOG_INTERVAL_S` with their numbers;
 - a connection must deliver its first request head within `header_timeout_s`;
 - an idle keep-alive connection closes after `keepalive_s` (aiohttp's own timer, which
   also closes a later request head that never completes);
@@ -75,19 +78,30 @@ class ConnectionGuard:
         self.max_connections = connection_ceiling(limits.max_connections)
         self._on_reject = on_reject
         self._clock = clock
-        self._refused_unlogged = 0
+        self._unlogged: dict[str, int] = {}
         self._last_log: float | None = None
 
-    def refuse(self) -> asyncio.Protocol:
+    def at_limit(self, connections: dict[RequestHandler, Any]) -> asyncio.Protocol | None:
+        """Make room for one more connection: evict the oldest idle one, else refuse (a 503 protocol)."""
+        for handler in connections:  # oldest first (insertion order)
+            if handler._current_request is None and handler.transport is not None:
+                handler.force_close()
+                self._on_reject("connections")
+                self._note("evicted")
+                return None
         self._on_reject("connections")
-        self._refused_unlogged += 1
+        self._note("refused")
+        return _Refused()
+
+    def _note(self, what: str) -> None:
+        self._unlogged[what] = self._unlogged.get(what, 0) + 1
         now = self._clock()
         if self._last_log is None or now - self._last_log >= REFUSAL_LOG_INTERVAL_S:
-            log.warning("connection limit reached; refusing new connections with 503",
-                        limit=self.max_connections, refused=self._refused_unlogged)
-            self._refused_unlogged = 0
+            log.warning("connection limit reached: evicting idle connections, refusing when all are busy",
+                        limit=self.max_connections, evicted=self._unlogged.get("evicted", 0),
+                        refused=self._unlogged.get("refused", 0))
+            self._unlogged.clear()
             self._last_log = now
-        return _Refused()
 
     def arm_header_deadline(self, loop: asyncio.AbstractEventLoop, handler: RequestHandler) -> None:
         loop.call_later(self.limits.header_timeout_s, self._header_deadline, handler)
@@ -104,7 +118,9 @@ class _GuardedServer(web.Server):
 
     def __call__(self) -> Any:
         if len(self._connections) >= self.guard.max_connections:
-            return self.guard.refuse()
+            refused = self.guard.at_limit(self._connections)
+            if refused is not None:
+                return refused
         handler = super().__call__()
         self.guard.arm_header_deadline(self._loop, handler)
         return handler

@@ -200,25 +200,42 @@ async def test_bodies_beyond_the_concurrent_cap_get_503_with_retry_after(make) -
     assert (await exchange(s.port, LOGS, body, sign(body)))[0] == 200
 
 
-async def test_connections_over_the_limit_get_503_and_one_log_line(make) -> None:  # type: ignore[no-untyped-def]
-    s = await make(server=ServerLimits(max_connections=8, header_timeout_s=GUARD_S))
+async def test_at_the_connection_limit_idle_connections_are_evicted_and_healthz_answers(make) -> None:  # type: ignore[no-untyped-def]
+    # The head timeout is far beyond the test's guard: an idle socket closed here was evicted.
+    s = await make(server=ServerLimits(max_connections=8, header_timeout_s=10 * GUARD_S))
     idle = [await raw(s.port, b"") for _ in range(8)]
     server = s.runner.server
     await until(lambda: len(server.connections) == 8, "eight idle connections")  # type: ignore[union-attr]
+    kept = []
     with capture_logs() as logs:
-        for _ in range(40):
+        for _ in range(40):  # each new keep-alive connection stays open, so each one needs room
             reader, writer = await raw(s.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            status, headers, _body = await response_of(reader)
-            assert status == 503 and headers.get("retry-after") == "5"
-            writer.close()
+            assert (await response_of(reader))[0] == 200
+            kept.append(writer)
+    for reader, writer in idle:  # the oldest idle sockets were closed to make room
+        assert await asyncio.wait_for(reader.read(), GUARD_S) == b""
+        writer.close()
+    for writer in kept:
+        writer.close()
     assert s.counter("stackwatch.drain.rejected", drain="any", reason="connections") == 40
     assert len([e for e in logs if "connection limit" in e["event"]]) == 1
-    for _reader, writer in idle:
+
+
+async def test_when_every_connection_is_busy_a_new_one_gets_503(make) -> None:  # type: ignore[no-untyped-def]
+    s = await make(server=ServerLimits(max_connections=8, header_timeout_s=GUARD_S),
+                   drain=DrainLimits(max_concurrent_bodies=8, body_timeout_s=GUARD_S))
+    busy = [await raw(s.port, head(LOGS, 10_000, sign(b"x")) + b"[") for _ in range(8)]
+    await until(lambda: s.receiver._bodies_in_flight == 8, "eight uploads in progress")
+    with capture_logs() as logs:
+        for _ in range(20):
+            reader, writer = await raw(s.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            status, headers, _body = await response_of(reader)
+            writer.close()
+            assert status == 503 and headers.get("retry-after") == "5"
+    assert s.counter("stackwatch.drain.rejected", drain="any", reason="connections") == 20
+    assert len([e for e in logs if "connection limit" in e["event"]]) == 1
+    for _reader, writer in busy:
         writer.close()
-    await until(lambda: len(server.connections) == 0, "idle connections gone")  # type: ignore[union-attr]
-    reader, writer = await raw(s.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-    assert (await response_of(reader))[0] == 200
-    writer.close()
 
 
 def test_the_connection_cap_stays_below_the_file_limit() -> None:
