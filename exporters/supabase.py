@@ -22,23 +22,13 @@ Streams (stages in order):
    the add-ons change, and `projects` refreshes it every fast cycle (riding on a
    poll that reaches Supabase, so a failed cycle changes no cost).
 
-Estimated cost (no usage-cost API), daily records per UTC day from the history
-start (or the project's created_at) to now:
-- Compute: the add-on's hourly price × running hours per project. The price comes
-  from the API response when it quotes an hourly price > 0 (a monthly quote is
-  prorated per second), else from price_tables/supabase.yaml by variant id; an unknown
-  variant is counted with `ctx.unpriced`, never $0. INACTIVE (paused) projects
-  accrue no compute; the pause time is not in the API, so a project paused during
-  the window is estimated at $0 for the whole window (an under-estimate).
-- Plan: the organisation plan fee (config.plan) prorated per second, resource
-  "organization" (enterprise has no list price: unpriced).
-- Credit: the plan's monthly compute credit, applied in time order: for each
-  calendar month, day by day, credit_d = min(compute_d of all projects, credit
-  left in the month), as a record with ChargeCategory "Credit" and a negative cost
-  on resource "organization". For a month that began before the history window,
-  the whole credit is applied from the window's start (compute before it is
-  unknown), which can over-state that month's credit; month-to-date is exact when
-  history_days >= 31.
+Estimated cost (no usage-cost API; exporters/supabase_cost.py says what is priced
+and how): the `projects` and `addons` polls observe each project's state (paused,
+compute size, selected add-ons) and the `disk` poll its disk size into the state
+history (exporters/state/); cost is integrated per UTC day over what was
+observed, never re-derived for past days from the current state. The plan fee
+comes from config; the compute credit is applied once per billing cycle
+(`billing_anchor_day`). Unobserved time is reported as `supabase.cost.unobserved`.
 """
 
 from __future__ import annotations
@@ -50,11 +40,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from .billing import cycle_of
 from .catalogue import Kind, MetricSpec, Series
 from .collector import PollContext, Stream
 from .config import SupabaseConfig
-from .cost import CostRecord, day_start, month_seconds, split_by_day, utc_day
+from .cost import CostRecord, day_start, month_seconds, utc_day
 from .http import ProviderError, ProviderHTTP
+from .state.history import Observation, StateHistory, unobserved_seconds
+from .state.store import StateStore
+from .supabase_cost import HOUR, SupabasePricer, credit_record, day_cost, plan_record
 from .timeutil import parse_time
 
 METRICS: tuple[MetricSpec, ...] = (
@@ -80,11 +74,16 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("supabase.compute.info", Kind.GAUGE, "{project}",
                "1 per project, with its compute add-on size.", ("project", "compute"),
                series=Series("Supabase project", 1, "its current compute size")),
+    MetricSpec("supabase.cost.unobserved", Kind.GAUGE, "s",
+               "Seconds of the current billing cycle in which a project existed but no poll observed its "
+               "state: a gap, not priced (its cost is missing from the estimate).", ("project",),
+               series=Series("Supabase project", 1)),
 )
 
 API_COUNTS_INTERVAL = "1hr"
 API_SERVICES = ("rest", "auth", "storage", "realtime")
 INACTIVE = "INACTIVE"
+DEFAULT_MAX_GAP_S = 3600.0  # when no runtime attaches a state store (the config's default)
 
 
 @dataclass(frozen=True)
@@ -123,9 +122,18 @@ class SupabaseProvider:
         self._projects: list[Project] = []
         self._health: dict[str, HealthCheck] = {}
         self._compute: dict[str, Compute | None] = {}  # ref -> add-on (None: none selected)
+        self._addons: dict[str, tuple[tuple[str, float | None], ...]] = {}  # ref -> other add-ons
         self._compute_version = 0
         self._api_marks: dict[str, datetime] = {}  # ref -> newest bucket counted
-        self._costed: tuple[int, date] | None = None
+        self._history = StateHistory("supabase", None, DEFAULT_MAX_GAP_S, 0.0)
+        self._resumed = False
+        self._compute_by_day: dict[date, float] = {}  # compute USD per day: the credit's input
+        self._gross_by_day: dict[date, float] = {}  # USD per day before the credit
+        self._unpriced_reported: set[str] = set()
+
+    def attach_state(self, store: StateStore | None, max_gap_s: float, now: float) -> None:
+        """Keep observed states in `store` (None: memory) and resume what it holds."""
+        self._history = StateHistory("supabase", store, max_gap_s, now)
 
     def stages(self) -> Sequence[Sequence[Stream]]:
         return (
@@ -160,7 +168,7 @@ class SupabaseProvider:
         for p in projects:
             ctx.gauge("supabase.project.up", 1 if p.status == "ACTIVE_HEALTHY" else 0, project=p.name, status=p.status)
         ctx.on_commit(lambda: setattr(self, "_projects", projects))
-        self._estimate_cost(ctx, projects, self._compute, self._compute_version)
+        self._estimate_cost(ctx, projects, self._compute, self._addons, self._compute_version)
 
     def _needs_health_check(self, p: Project, now: datetime) -> bool:
         last = self._health.get(p.ref)
@@ -219,6 +227,7 @@ class SupabaseProvider:
     async def _poll_disk(self, ctx: PollContext) -> None:
         projects = self._active()
         bodies = await self._per_project(projects, "/config/disk/util", "disk-utilization")
+        sizes: list[Observation] = []  # the disk size is state: it is billed beyond the included size
         ctx.clear_gauge("supabase.disk.utilization")
         ctx.clear_gauge("supabase.disk.usage")
         for p, body in zip(projects, bodies, strict=True):
@@ -230,6 +239,9 @@ class SupabaseProvider:
                 continue
             ctx.gauge("supabase.disk.usage", used, project=p.name)
             ctx.gauge("supabase.disk.utilization", used / size, project=p.name)
+            sizes.append(Observation(f"{p.ref}:disk", {"kind": "disk", "name": p.name, "disk_gb": size / 1e9}))
+        update = self._history.plan(sizes, ctx.now().timestamp())
+        ctx.on_commit(lambda: self._history.apply(update))
 
     async def _poll_api_counts(self, ctx: PollContext) -> None:
         projects = self._active()
@@ -274,6 +286,7 @@ class SupabaseProvider:
         projects = list(self._projects)
         bodies = await self._per_project(projects, "/billing/addons", "list-addons")
         computes: dict[str, Compute | None] = {}
+        others: dict[str, tuple[tuple[str, float | None], ...]] = {}
         ctx.clear_gauge("supabase.compute.info")
         for p, body in zip(projects, bodies, strict=True):
             addons = body.get("selected_addons") if isinstance(body, dict) else None
@@ -282,107 +295,146 @@ class SupabaseProvider:
                 continue
             compute = parse_compute(addons)
             computes[p.ref] = compute
+            others[p.ref] = parse_other_addons(addons)
             ctx.gauge("supabase.compute.info", 1, project=p.name, compute=compute.variant if compute else "none")
 
         version = self._compute_version + 1
 
         def keep() -> None:
             self._compute = computes
+            self._addons = others
             self._compute_version = version
         ctx.on_commit(keep)
-        self._estimate_cost(ctx, projects, computes, version)
+        self._estimate_cost(ctx, projects, computes, others, version)
+
+    def _observations(self, projects: list[Project], computes: dict[str, Compute | None],
+                      others: dict[str, tuple[tuple[str, float | None], ...]]) -> list[Observation]:
+        observations = []
+        for p in projects:
+            if p.ref not in computes:
+                continue  # add-ons not read yet: no state to record
+            compute = computes[p.ref]
+            state = {"kind": "project", "name": p.name, "paused": p.paused,
+                     "compute": compute.variant if compute else None,
+                     "compute_usd_per_hour": compute.usd_per_hour if compute else None,
+                     "compute_usd_per_month": compute.usd_per_month if compute else None,
+                     "addons": [list(a) for a in others.get(p.ref, ())]}
+            observations.append(Observation(p.ref, state))
+        return observations
 
     def _estimate_cost(self, ctx: PollContext, projects: list[Project], computes: dict[str, Compute | None],
-                       version: int) -> None:
+                       others: dict[str, tuple[tuple[str, float | None], ...]], version: int) -> None:
         if not version:
             return  # add-ons unknown yet: estimate nothing rather than $0
         now = ctx.now()
-        history_start = day_start(utc_day(now) - timedelta(days=self.config.history_days))
-        full = self._costed is None or self._costed[0] != version
-        # The credit depends on the whole month so far: recompute from the month's start.
-        since = history_start if full else max(history_start, day_start(self._costed[1].replace(day=1)))
-        compute = self._compute_records(ctx, projects, computes, since, now, report_unpriced=full)
-        records = compute + self._plan_records(ctx, since, now, report_unpriced=full)
-        records += credit_records(ctx, compute, self.config.plan, since)
-        if full:
-            ctx.cost_history_from(utc_day(history_start))
-        ctx.upsert_costs(records)
+        at = now.timestamp()
+        update = self._history.plan(self._observations(projects, computes, others), at)
         today = utc_day(now)
-        ctx.on_commit(lambda: setattr(self, "_costed", (version, today)))
+        anchor = self.config.billing_anchor_day
+        cycle = cycle_of(today, anchor)
+        window_start = today - timedelta(days=self.config.history_days)
+        if not self._resumed:
+            first = min(window_start, cycle.start)
+        else:  # yesterday too: a disk observation may have extended an interval across midnight
+            earliest = utc_day(datetime.fromtimestamp(update.earliest or at, tz=now.tzinfo))
+            first = max(window_start, min(today - timedelta(days=1), earliest))
+        intervals = {r: self._history.intervals(r, update) for r in self._history.all_resources(update)}
+        compute_by_day = dict(self._compute_by_day) if self._resumed else {}
+        gross_by_day = dict(self._gross_by_day) if self._resumed else {}
+        by_day: dict[date, list[CostRecord]] = {}
+        unpriced: set[str] = set()
+        for day in _days(first, today):
+            table = ctx.prices.table("supabase", day)
+            pricer = SupabasePricer(table)
+            cost = day_cost(pricer, intervals, day, now)
+            unpriced |= pricer.unpriced
+            records = cost.to_records()
+            fee = table["plan_usd_per_month"].get(self.config.plan)
+            day_end = min(day_start(day + timedelta(days=1)), now)
+            if fee is None:
+                unpriced.add(f"plan:{self.config.plan}")
+            elif day_end > day_start(day):
+                records.append(plan_record(self.config.plan, float(fee), day_start(day), day_end))
+            compute_by_day[day] = cost.compute_usd
+            gross_by_day[day] = sum(r.billed_cost for r in records)
+            by_day[day] = records
+        for day in _days(first, today):
+            credit = self._credit_on(ctx, day, compute_by_day)
+            if credit > 0:
+                start = day_start(day)
+                by_day[day].append(credit_record(self.config.plan, credit, start,
+                                                 min(start + timedelta(days=1), now)))
+            ctx.replace_cost_day("estimated", day, by_day[day])
+        ctx.cost_history_from(first)
+        self._forecast(ctx, cycle, now, intervals, compute_by_day, gross_by_day)
+        self._unobserved_gauge(ctx, projects, intervals, cycle.start_at, now)
+        for item in sorted(unpriced - self._unpriced_reported):
+            ctx.unpriced(item)
+        keep_from = window_start - timedelta(days=1)
 
-    def _compute_records(self, ctx: PollContext, projects: list[Project], computes: dict[str, Compute | None],
-                         since: datetime, now: datetime, *, report_unpriced: bool) -> list[CostRecord]:
-        records = []
+        def commit() -> None:
+            self._history.apply(update)
+            self._resumed = True
+            self._compute_by_day = {d: v for d, v in compute_by_day.items() if d >= keep_from}
+            self._gross_by_day = {d: v for d, v in gross_by_day.items() if d >= keep_from}
+            self._unpriced_reported.update(unpriced)
+        ctx.on_commit(commit)
+
+    def _credit_allowance(self, ctx: PollContext, day: date) -> float:
+        return float(ctx.prices.table("supabase", day)["compute_credit_usd_per_month"].get(self.config.plan, 0.0))
+
+    def _credit_on(self, ctx: PollContext, day: date, compute_by_day: dict[date, float]) -> float:
+        """The cycle's credit used on `day`: min(C, compute through day) − min(C, compute before day)."""
+        credit = self._credit_allowance(ctx, day)
+        cycle = cycle_of(day, self.config.billing_anchor_day)
+        before = sum(v for d, v in compute_by_day.items() if cycle.start <= d < day)
+        return min(credit, before + compute_by_day.get(day, 0.0)) - min(credit, before)
+
+    def _forecast(self, ctx: PollContext, cycle, now: datetime, intervals: dict,  # type: ignore[no-untyped-def]
+                  compute_by_day: dict[date, float], gross_by_day: dict[date, float]) -> None:
+        """Cost so far plus the current states' rates to the cycle's end; the credit once, on the whole."""
+        at = now.timestamp()
+        today = utc_day(now)
+        table = ctx.prices.table("supabase", today)
+        pricer = SupabasePricer(table)
+        month_s = month_seconds(now)
+        compute_rate = other_rate = 0.0
+        for resource, items in intervals.items():
+            if not items or items[-1].end < at:
+                continue  # not observed now
+            state = items[-1].values
+            if resource.endswith(":disk"):
+                extra = max(0.0, state["disk_gb"] - float(table["disk_included_gb"]))
+                other_rate += extra * float(table["disk_usd_per_gb_month"]) / month_s
+            elif not state.get("paused"):
+                if state.get("compute"):
+                    hourly = pricer.hourly(state)
+                    if hourly is not None:
+                        compute_rate += hourly / HOUR
+                    elif state.get("compute_usd_per_month"):
+                        compute_rate += float(state["compute_usd_per_month"]) / month_s
+                for variant, quoted in state.get("addons", []):
+                    monthly = pricer.addon_monthly(variant, quoted)
+                    other_rate += (monthly or 0.0) / month_s
+        fee = table["plan_usd_per_month"].get(self.config.plan)
+        other_rate += float(fee or 0.0) / month_s
+        left = max(0.0, (cycle.end_at - now).total_seconds())
+        in_cycle = [d for d in gross_by_day if cycle.start <= d <= today]
+        gross = sum(gross_by_day[d] for d in in_cycle) + (compute_rate + other_rate) * left
+        compute = sum(compute_by_day.get(d, 0.0) for d in in_cycle) + compute_rate * left
+        ctx.forecast(cycle.start, gross - min(self._credit_allowance(ctx, today), compute))
+
+    def _unobserved_gauge(self, ctx: PollContext, projects: list[Project], intervals: dict,
+                          cycle_start: datetime, now: datetime) -> None:
+        ctx.clear_gauge("supabase.cost.unobserved")
         for p in projects:
-            compute = computes.get(p.ref)
-            if p.paused or p.ref not in computes:
-                continue
-            if compute is None:
-                if report_unpriced:
-                    ctx.unpriced("compute:none")
-                continue
-            for start, end in split_by_day(max(p.created, since), now):
-                cost = compute_cost(ctx, compute, start, end)
-                if cost is None:
-                    if report_unpriced:
-                        ctx.unpriced(f"compute:{compute.variant}")
-                    break
-                records.append(CostRecord(
-                    provider="supabase", service_name="Compute", service_category="Databases",
-                    resource_id=p.ref, resource_name=p.name, period_start=start, period_end=end,
-                    billed_cost=cost, source="estimated", consumed_quantity=(end - start).total_seconds() / 3600,
-                    consumed_unit="Hours", sku=compute.variant))
-        return records
-
-    def _plan_records(self, ctx: PollContext, since: datetime, now: datetime, *,
-                      report_unpriced: bool) -> list[CostRecord]:
-        records = []
-        for start, end in split_by_day(since, now):
-            monthly = ctx.prices.table("supabase", utc_day(start))["plan_usd_per_month"].get(self.config.plan)
-            if monthly is None:
-                if report_unpriced:
-                    ctx.unpriced(f"plan:{self.config.plan}")
-                return []
-            records.append(CostRecord(
-                provider="supabase", service_name="Plan", service_category="Databases",
-                resource_id="organization", resource_name="organization", period_start=start, period_end=end,
-                billed_cost=float(monthly) * (end - start).total_seconds() / month_seconds(start),
-                source="estimated", charge_category="Purchase", sku=f"plan_{self.config.plan}"))
-        return records
+            start = max(cycle_start, p.created).timestamp()
+            ctx.gauge("supabase.cost.unobserved", unobserved_seconds(intervals.get(p.ref, []), start,
+                                                                     now.timestamp()), project=p.name)
 
 
-# --- pure helpers ---
-
-def compute_cost(ctx: PollContext, compute: Compute, start: datetime, end: datetime) -> float | None:
-    seconds = (end - start).total_seconds()
-    if compute.usd_per_hour:
-        return compute.usd_per_hour * seconds / 3600
-    if compute.usd_per_month:
-        return compute.usd_per_month * seconds / month_seconds(start)
-    hourly = ctx.prices.table("supabase", utc_day(start))["compute_usd_per_hour"].get(compute.variant)
-    return None if hourly is None else float(hourly) * seconds / 3600
-
-
-def credit_records(ctx: PollContext, compute: list[CostRecord], plan: str, since: datetime) -> list[CostRecord]:
-    """The month's compute credit, consumed day by day in time order (see the module docstring)."""
-    by_day: dict[date, float] = {}
-    for record in compute:
-        by_day[record.day] = by_day.get(record.day, 0.0) + record.billed_cost
-    records, left, month = [], 0.0, None
-    for day in sorted(by_day):
-        if (day.year, day.month) != month:
-            month = (day.year, day.month)
-            left = float(ctx.prices.table("supabase", day)["compute_credit_usd_per_month"].get(plan, 0.0))
-        applied = min(by_day[day], left)
-        left -= applied
-        if applied > 0:
-            start = max(day_start(day), since)
-            end = max(r.period_end for r in compute if r.day == day)
-            records.append(CostRecord(
-                provider="supabase", service_name="Compute", service_category="Databases",
-                resource_id="organization", resource_name="organization", period_start=start, period_end=end,
-                billed_cost=-applied, source="estimated", charge_category="Credit", sku=f"compute_credit_{plan}"))
-    return records
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
 def _number(value: object) -> float | None:
@@ -414,6 +466,22 @@ def parse_compute(addons: list[Any]) -> Compute | None:
             return Compute(variant["id"], usd_per_month=amount)
         return Compute(variant["id"])
     return None
+
+
+def parse_other_addons(addons: list[Any]) -> tuple[tuple[str, float | None], ...]:
+    """Selected add-ons other than compute: (variant id, monthly price the API quotes, else None)."""
+    out = []
+    for addon in addons:
+        if not isinstance(addon, dict) or addon.get("type") == "compute_instance":
+            continue
+        variant = addon.get("variant")
+        if not isinstance(variant, dict) or not isinstance(variant.get("id"), str):
+            continue
+        price = variant.get("price") if isinstance(variant.get("price"), dict) else {}
+        amount = _number(price.get("amount"))
+        monthly = amount if amount and price.get("interval") == "monthly" else None
+        out.append((variant["id"], monthly))
+    return tuple(sorted(out, key=lambda a: a[0]))
 
 
 def latest_completed_backup(backups: list[Any]) -> datetime | None:

@@ -20,13 +20,16 @@ from __future__ import annotations
 import base64
 import calendar
 import math
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from aiohttp import web
 
+from ..billing import cycle_of
 from . import price_fixtures
+from .invoice import InvoiceLine, ground_truth
+from .params import array_param, parse_int
 from .world import SUPABASE_SERVICE_ROLE_SECRET, World, stable_seed
 
 PREFIX = "/supabase"
@@ -36,6 +39,7 @@ NAMES = ("production", "staging", "analytics", "marketing", "internal", "mobile"
 COMPUTE = ("ci_small", "ci_micro", "ci_medium", "ci_micro", "ci_large")
 # The API quotes these add-ons' prices itself; the others from the simulator's price_fixtures.py.
 QUOTED_PRICE = {"ci_medium", "ci_large"}
+HEALTH_TIMEOUT_MAX_MS = 10_000  # the document's maximum for `timeout_ms`
 SERVICES = ("auth", "db", "db_postgres_user", "pooler", "realtime", "rest", "storage", "pg_bouncer")
 UNHEALTHY_INDEX = 1
 STALE_BACKUP_INDEX = 1
@@ -62,6 +66,19 @@ class SimProject:
     pitr: bool
     disk_size: float
     api_rate_per_min: dict[str, float]
+    # Changes of compute size / PITR / pause at given times (scenarios), oldest first.
+    changes: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+
+    def state_at(self, t: float) -> dict[str, Any]:
+        state: dict[str, Any] = {"compute": self.compute, "pitr": self.pitr, "paused": self.status == "INACTIVE"}
+        for at, change in self.changes:
+            if at > t:
+                break
+            state.update(change)
+        return state
+
+    def change_times(self) -> list[float]:
+        return [at for at, _ in self.changes]
 
 
 class SupabaseSim:
@@ -73,6 +90,7 @@ class SupabaseSim:
         self._projects: list[SimProject] | None = None
         self._by_ref: dict[str, SimProject] = {}
         self._table: dict[str, Any] | None = None
+        self.billing_anchor_day = 1  # tests set it with the exporter's config
 
     # --- the world, built once ---
 
@@ -114,7 +132,16 @@ class SupabaseSim:
         return self.world.now_ts()
 
     def _active(self, p: SimProject) -> bool:
-        return p.status != "INACTIVE" and p.created <= self._now()
+        return not p.state_at(self._now())["paused"] and p.created <= self._now()
+
+    def _status(self, p: SimProject) -> str:
+        return "INACTIVE" if p.state_at(self._now())["paused"] else p.status
+
+    def schedule(self, name: str, at: float, **change: Any) -> None:
+        """From `at` on, the project runs with `change` (compute=…, pitr=…, paused=…)."""
+        project = next(p for p in self.projects() if p.name == name)
+        project.changes.append((at, dict(change)))
+        project.changes.sort(key=lambda c: c[0])
 
     # --- HTTP ---
 
@@ -133,7 +160,7 @@ class SupabaseSim:
 
     def _project_body(self, p: SimProject) -> dict[str, Any]:
         return {"id": p.ref, "ref": p.ref, "organization_id": ORG_SLUG, "organization_slug": ORG_SLUG,
-                "name": p.name, "region": "eu-central-1", "created_at": iso(p.created), "status": p.status,
+                "name": p.name, "region": "eu-central-1", "created_at": iso(p.created), "status": self._status(p),
                 "database": {"host": f"db.{p.ref}.supabase.co", "version": "17.4.1.054",
                              "postgres_engine": "17", "release_channel": "ga"}}
 
@@ -153,9 +180,14 @@ class SupabaseSim:
         p = self._found(request)
         if p is None:
             return _not_found()
-        wanted = request.query.getall("services", [])
+        # `services` is required: repeated (the document's form), bracketed or comma-joined (params.py).
+        wanted = array_param(request.query, "services")
         if not wanted or any(s not in SERVICES for s in wanted):
             return web.json_response({"message": "services must be one or more of " + ", ".join(SERVICES)},
+                                     status=400)
+        timeout_ms = parse_int(request.query["timeout_ms"]) if "timeout_ms" in request.query else 0
+        if timeout_ms is None or not 0 <= timeout_ms <= HEALTH_TIMEOUT_MAX_MS:
+            return web.json_response({"message": f"timeout_ms must be an integer from 0 to {HEALTH_TIMEOUT_MAX_MS}"},
                                      status=400)
         out = []
         for service in wanted:
@@ -204,16 +236,18 @@ class SupabaseSim:
         if p is None:
             return _not_found()
         hourly = self.price_table()["compute_usd_per_hour"]
-        price: dict[str, Any] = {"description": f"${hourly[p.compute]}/hour", "type": "usage",
-                                 "interval": "hourly", "amount": hourly[p.compute]}
-        variant: dict[str, Any] = {"id": p.compute, "name": p.compute.removeprefix("ci_").title(), "price": price}
-        if p.compute not in QUOTED_PRICE:
+        state = p.state_at(self._now())
+        compute = state["compute"]
+        price: dict[str, Any] = {"description": f"${hourly[compute]}/hour", "type": "usage",
+                                 "interval": "hourly", "amount": hourly[compute]}
+        variant: dict[str, Any] = {"id": compute, "name": compute.removeprefix("ci_").title(), "price": price}
+        if compute not in QUOTED_PRICE:
             price["amount"] = 0  # quoted as 0 here: the exporter must fall back to its price table
             price["type"] = "fixed"
             price["interval"] = "monthly"
             price["description"] = "included"
         selected = [{"type": "compute_instance", "variant": variant}]
-        if p.pitr:
+        if state["pitr"]:
             selected.append({"type": "pitr", "variant": {"id": "pitr_7", "name": "7 days", "price": {
                 "description": "$100/month", "type": "fixed", "interval": "monthly", "amount": 100}}})
         return web.json_response({"selected_addons": selected, "available_addons": []})
@@ -323,41 +357,72 @@ class SupabaseSim:
 
     # --- ground truth, minimum, headers ---
 
-    def ground_truth(self) -> dict:
-        table = self.price_table()
-        now_dt = self.world.now()
-        now = now_dt.timestamp()
-        day0 = datetime(now_dt.year, now_dt.month, now_dt.day, tzinfo=timezone.utc).timestamp()
-        month0 = datetime(now_dt.year, now_dt.month, 1, tzinfo=timezone.utc).timestamp()
-        month_s = calendar.monthrange(now_dt.year, now_dt.month)[1] * 86400.0
+    def invoice_lines(self, first_day: date, now: float) -> list[InvoiceLine]:
+        """What Supabase would invoice from `first_day` to now, from the simulator's own fixtures:
+        the plan fee per second, compute per started clock hour, PITR and disk beyond the included
+        size per second while active, and the compute credit once per billing cycle, in time order."""
         plan = "pro"  # the plan simulator_config leaves in force (SupabaseConfig's default)
-        plan_rate = table["plan_usd_per_month"][plan] / month_s
-        credit = float(table["compute_credit_usd_per_month"][plan])
-        by_project: dict[str, float] = {}
-        # Compute per project, and the org's compute in the month hour by hour so the credit
-        # can be consumed in time order (the credit runs out at one moment of the month).
-        compute_rates: list[tuple[float, float]] = []  # (start, USD per second) of running projects
-        for p in self.projects():
-            if not self._active(p):
-                continue
-            rate = table["compute_usd_per_hour"][p.compute] / 3600.0
-            compute_rates.append((p.created, rate))
-            by_project[p.name] = rate * max(0.0, now - max(p.created, month0))
-        plan_mtd = plan_rate * (now - month0)
-        plan_today = plan_rate * (now - day0)
+        fee = price_fixtures.SUPABASE_PLANS[plan].usd
+        credit = price_fixtures.SUPABASE_COMPUTE_CREDIT[plan].usd
+        lines: list[InvoiceLine] = []
+        compute_in_cycle = 0.0
+        cycle_start = None
+        day = first_day
+        while (day0 := _day_ts(day)) < now:
+            day1 = min(_day_ts(day + timedelta(days=1)), now)
+            month_s = calendar.monthrange(day.year, day.month)[1] * 86400.0
+            cycle = cycle_of(day, self.billing_anchor_day).start
+            if cycle != cycle_start:
+                cycle_start, compute_in_cycle = cycle, 0.0
+            lines.append(InvoiceLine(day, "organization", f"plan_{plan}", fee * (day1 - day0) / month_s,
+                                     category="Purchase"))
+            compute_today = 0.0
+            for p in self.projects():
+                lines_p, compute_p = self._project_lines(p, day, day0, day1, month_s)
+                lines += lines_p
+                compute_today += compute_p
+            used = min(credit, compute_in_cycle + compute_today) - min(credit, compute_in_cycle)
+            compute_in_cycle += compute_today
+            if used > 0:
+                lines.append(InvoiceLine(day, "organization", "compute_credit", -used, category="Credit"))
+            day += timedelta(days=1)
+        return lines
 
-        def compute_between(a: float, b: float) -> float:
-            return sum(rate * max(0.0, b - max(a, start)) for start, rate in compute_rates)
+    def _project_lines(self, p: SimProject, day: date, day0: float, day1: float,
+                       month_s: float) -> tuple[list[InvoiceLine], float]:
+        start = max(day0, p.created)
+        if start >= day1:
+            return [], 0.0
+        cuts = [start, *(t for t in p.change_times() if start < t < day1), day1]
+        running = [(a, b, p.state_at(a)) for a, b in zip(cuts, cuts[1:], strict=False)]
+        running = [(a, b, st) for a, b, st in running if not st["paused"] and b > a]
+        hourly = price_fixtures.SUPABASE_COMPUTE_PER_HOUR
+        hours: set[tuple[float, str]] = set()
+        lines: list[InvoiceLine] = []
+        for a, b, st in running:
+            h = math.floor(a / 3600) * 3600
+            while h < b:
+                if day0 <= h < day1:
+                    hours.add((h, st["compute"]))
+                h += 3600
+            if st["pitr"]:
+                lines.append(InvoiceLine(day, p.name, "pitr_7", price_fixtures.SUPABASE_ADDONS["pitr_7"].usd
+                                         * (b - a) / month_s))
+            extra_gb = max(0.0, p.disk_size / 1e9 - price_fixtures.SUPABASE_DISK_INCLUDED_GB.usd)
+            if extra_gb:
+                lines.append(InvoiceLine(day, p.name, "disk", extra_gb * price_fixtures.SUPABASE_DISK.usd
+                                         * (b - a) / month_s))
+        compute = sum(hourly[variant].usd for _, variant in hours)
+        if compute:
+            lines.append(InvoiceLine(day, p.name, "compute", compute))
+        return lines, compute
 
-        credit_before_today = min(credit, compute_between(month0, day0))
-        credit_mtd = min(credit, compute_between(month0, now))
-        credit_today = credit_mtd - credit_before_today
-        compute_mtd = compute_between(month0, now)
-        compute_today = compute_between(day0, now)
-        by_project["organization"] = plan_mtd - credit_mtd
-        return {"today_usd": plan_today + compute_today - credit_today,
-                "month_to_date_usd": plan_mtd + compute_mtd - credit_mtd,
-                "month_to_date_by_project": by_project}
+    def ground_truth(self) -> dict:
+        now_dt = self.world.now()
+        first = cycle_of(now_dt.date(), self.billing_anchor_day).start
+        names = [p.name for p in self.projects() if p.created <= now_dt.timestamp()] + ["organization"]
+        return ground_truth(self.invoice_lines(first, now_dt.timestamp()), now_dt.date(), month_start=first,
+                            projects=names)
 
     def minimum_requests(self, page_sizes: dict[str, int] | None = None) -> dict[str, int]:
         now = self._now()
@@ -379,3 +444,7 @@ def format_value(value: float) -> str:
 
 def _not_found() -> web.Response:
     return web.json_response({"message": "project not found"}, status=404)
+
+
+def _day_ts(day: date) -> float:
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()
