@@ -15,7 +15,14 @@ from exporters.catalogue import Kind, all_metrics
 from exporters.simulator import Simulator
 from exporters.simulator.server import Fault
 
-FAST_FAIL = {"timeout_seconds": 0.5, "max_retries": 0}
+# One attempt per request, so an injected fault fails the poll at once; the default 10 s
+# timeout, so a good request never times out however loaded the machine is.
+ONE_ATTEMPT = {"max_retries": 0}
+# The timeout fault hangs each request for FLAKY_TIMEOUT_SLEEP_S (15 s): a 3 s client timeout
+# fires well before the answer, and still leaves good requests (milliseconds each against the
+# in-process simulator) a margin of hundreds under CPU load. The test asserts what the
+# exporter did, never how long anything took.
+TIMEOUT_FAULT = {"timeout_seconds": 3.0, "max_retries": 0}
 
 
 def provider_gauges(runtime, provider: str) -> dict:  # type: ignore[no-untyped-def]
@@ -37,7 +44,7 @@ def up(runtime, provider: str) -> float:  # type: ignore[no-untyped-def]
 
 async def first_good_cycle(simulator: Simulator, provider: str, overrides: dict | None = None):  # type: ignore[no-untyped-def]
     runtime, reader = make_runtime(simulator, only=provider,
-                                   overrides={"providers": {provider: overrides or FAST_FAIL}})
+                                   overrides={"providers": {provider: overrides or ONE_ATTEMPT}})
     outcomes = await runtime.collector.run_cycle(force=True)
     assert all(o.ok for o in outcomes), outcomes
     assert up(runtime, provider) == 1.0
@@ -61,7 +68,8 @@ FAULTS = {
 async def test_failed_poll_is_counted_keeps_last_values_and_recovers(
         provider: str, fault_name: str, simulator: Simulator) -> None:
     fault, reason = FAULTS[fault_name]
-    runtime, reader = await first_good_cycle(simulator, provider)
+    runtime, reader = await first_good_cycle(simulator, provider,
+                                             TIMEOUT_FAULT if fault.kind == "timeout" else ONE_ATTEMPT)
     try:
         before = provider_gauges(runtime, provider)
         mtd_before = runtime.ledger.summary(simulator.world.now()).month_to_date_by_provider.get(provider)
@@ -142,7 +150,7 @@ async def test_a_truncated_later_page_loses_nothing_and_double_counts_nothing(
     retry on the next cycle counts every item exactly once."""
     # Both runtimes must see the same "now": a first poll reads a window that ends now.
     simulator.world.frozen = True
-    async with running(make_runtime(simulator, only=provider, overrides={"providers": {provider: FAST_FAIL}})) as (runtime, reader):
+    async with running(make_runtime(simulator, only=provider, overrides={"providers": {provider: ONE_ATTEMPT}})) as (runtime, reader):
         simulator.inject(provider, Fault("truncated", count=1, after=1))
         first = await runtime.collector.run_cycle(force=True)
         assert any(not o.ok for o in first)
@@ -177,7 +185,7 @@ async def test_an_outage_from_the_start_reports_no_cost_rather_than_a_partial_on
         provider: str, simulator: Simulator) -> None:
     """With the first list call failing, later stages are not polled on empty state (which
     would report, say, a plan fee without the compute it pays for): the cost is absent."""
-    async with running(make_runtime(simulator, only=provider, overrides={"providers": {provider: FAST_FAIL}})) as (runtime, reader):
+    async with running(make_runtime(simulator, only=provider, overrides={"providers": {provider: ONE_ATTEMPT}})) as (runtime, reader):
         simulator.world.set_scenario("outage", provider)
         outcomes = await runtime.collector.run_cycle(force=True)
         assert outcomes and not any(o.ok for o in outcomes)
