@@ -16,7 +16,8 @@ ENV PATH=/opt/stackwatch/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
 RUN groupadd --system --gid 10001 stackwatch \
- && useradd --system --uid 10001 --gid stackwatch --no-create-home --shell /usr/sbin/nologin stackwatch
+ && useradd --system --uid 10001 --gid stackwatch --no-create-home --shell /usr/sbin/nologin stackwatch \
+ && install -d -o 10001 -g 10001 -m 0750 /var/lib/stackwatch
 COPY --from=build /opt/stackwatch /opt/stackwatch
 USER 10001:10001
 WORKDIR /home/stackwatch
