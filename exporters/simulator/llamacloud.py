@@ -37,6 +37,7 @@ import yaml
 from aiohttp import web
 
 from . import LLAMACLOUD_ORGANIZATION_ID
+from .llamacloud_api import Invalid, body_matches, filters_item_bodies, parse_usage_query
 from .world import World
 
 PREFIX = "/llamacloud"
@@ -157,7 +158,8 @@ class LlamaCloudSim:
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get(f"{PREFIX}/api/v1/beta/usage-metrics", self._usage_metrics),
-                web.get(f"{PREFIX}/api/v1/organizations", self._organizations)]
+                web.get(f"{PREFIX}/api/v1/organizations", self._organizations),
+                web.get(f"{PREFIX}/api/v2/organizations", self._organizations_v2)]
 
     async def _organizations(self, _request: web.Request) -> web.Response:
         return web.json_response([{"id": self.organization_id, "name": "Simulated organisation",
@@ -165,33 +167,38 @@ class LlamaCloudSim:
                                    "parse_plan_level": "DEFAULT", "stripe_customer_id": None,
                                    "feature_flags": {}}])
 
-    async def _usage_metrics(self, request: web.Request) -> web.Response:
-        q = request.query
-        organization = q.get("organization_id")
-        if not organization:
-            return _validation_error("organization_id", "Field required", "missing")
-        if organization != self.organization_id or not self.usage_metrics_enabled:
-            return web.json_response({"detail": "Usage metrics are not enabled for this organization"}, status=400)
-        page_size = _int(q.get("page_size")) if "page_size" in q else DEFAULT_PAGE_SIZE
-        if page_size is None or page_size < 1:
+    async def _organizations_v2(self, request: web.Request) -> web.Response:
+        """The paged v2 listing (`name`, `page_size`, `page_token`): one organisation."""
+        name = request.query.get("name")
+        orgs = [{"id": self.organization_id, "name": "Simulated organisation", "created_at": "2025-01-01T00:00:00Z",
+                 "updated_at": "2025-01-01T00:00:00Z", "metadata": {}}]
+        if "page_size" in request.query and (_int(request.query["page_size"]) or 0) < 1:
             return _validation_error("page_size", "Input should be a valid positive integer", "int_parsing")
-        page_size = min(page_size, MAX_PAGE_SIZE)
-        first = _day_param(q.get("day_on_or_after")) or date(1970, 1, 1)
-        last = _day_param(q.get("day_on_or_before")) or date(9999, 12, 31)
-        offset = _decode_token(q["page_token"]) if q.get("page_token") else 0
+        return web.json_response({"items": [o for o in orgs if not name or o["name"] == name], "next_page_token": None})
+
+    async def _usage_metrics(self, request: web.Request) -> web.Response:
+        try:  # every documented parameter (llamacloud_api.py); FastAPI's 422 for what it cannot parse
+            query = parse_usage_query(request.query, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        except Invalid as exc:
+            return exc.response
+        if query.organization_id != self.organization_id or not self.usage_metrics_enabled:
+            return web.json_response({"detail": "Usage metrics are not enabled for this organization"}, status=400)
+        page_size = query.page_size
+        offset = _decode_token(query.offset_token) if query.offset_token else 0
         if offset is None:
             return _validation_error("page_token", "Invalid page token", "value_error")
-        event_types = set(q.getall("event_types", []))
-        project = q.get("project_id")
-        days = set(q.getall("days", []))
-        matching = [m for m in self.visible(first, last)
-                    if (not event_types or m.event_type in event_types) and (not project or m.project == project)
-                    and (not days or m.day.isoformat() in days)]
+        matching = [m for m in self.visible(query.first, query.last)
+                    if (not query.event_types or m.event_type in query.event_types)
+                    and (not query.project_id or m.project == query.project_id)
+                    and (not query.days or m.day.isoformat() in query.days)]
+        if filters_item_bodies(query):
+            matching = [m for m in matching
+                        if body_matches(query, m.json(self.organization_id, self.spike(m)))]
         page = matching[offset:offset + page_size]
         body: dict = {"items": [m.json(self.organization_id, self.spike(m)) for m in page]}
         if offset + page_size < len(matching):
             body["next_page_token"] = _encode_token(offset + page_size)
-        if q.get("include_total", "false").lower() == "true":
+        if query.include_total:
             body["total_size"] = len(matching)
         return web.json_response(body)
 
@@ -257,13 +264,6 @@ class LlamaCloudSim:
 def _int(value: str | None) -> int | None:
     try:
         return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _day_param(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
     except ValueError:
         return None
 
