@@ -129,6 +129,16 @@ class Board:
                 yield panel, query
 
 
+# --- query helpers ---
+
+def error_ratio(metric: str, selector: str, by: str = "") -> str:
+    """Share of 5xx as 1 - non-5xx / all: zero (not empty) when there are no 5xx series, two rate passes."""
+    agg = f"sum by ({by}) " if by else "sum"
+    return (f"1 - {agg}(rate({metric}{{{selector}, status_class!=\"5xx\"}}[$__rate_interval])) / "
+            f"{agg}(rate({metric}{{{selector}}}[$__rate_interval]))")
+
+
+
 # --- template variables ---
 
 ENVIRONMENT = Variable(

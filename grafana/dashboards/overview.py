@@ -21,6 +21,7 @@ from .common import (
     Panel,
     Query,
     Row,
+    error_ratio,
 )
 
 UP_MAPPINGS = ({"type": "value", "options": {"0": {"text": "DOWN", "color": "red", "index": 0},
@@ -87,12 +88,8 @@ def board() -> Board:
     load = Row("Errors and saturation", [
         Panel("stat", "Error rate", "Share of 5xx responses (Vercel drains, Render) against the error-rate "
               "threshold. Above it: open the provider's board for the failing project or service.",
-              (Query(f"sum(rate(vercel_requests_total{{{ENV}, status_class=\"5xx\"}}[{RATE}]) or "
-                     f"0 * rate(vercel_requests_total{{{ENV}}}[{RATE}])) / "
-                     f"sum(rate(vercel_requests_total{{{ENV}}}[{RATE}]))", "vercel"),
-               Query(f"sum(rate(render_service_http_requests_total{{{ENV}, status_class=\"5xx\"}}[{RATE}]) or "
-                     f"0 * rate(render_service_http_requests_total{{{ENV}}}[{RATE}])) / "
-                     f"sum(rate(render_service_http_requests_total{{{ENV}}}[{RATE}]))", "render"),
+              (Query(error_ratio("vercel_requests_total", ENV), "vercel"),
+               Query(error_ratio("render_service_http_requests_total", ENV), "render"),
                threshold("stackwatch_threshold_error_rate_ratio", "threshold")),
               unit="percentunit", decimals=2, width=6, height=5, links=(VERCEL, RENDER)),
         Panel("stat", "CPU (busiest)", "Highest CPU utilisation of any Render service or Supabase database, "

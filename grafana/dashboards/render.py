@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import COSTS, ENV, ENVIRONMENT, RENDER, Board, Panel, Query, Row, project_variable
+from .common import COSTS, ENV, ENVIRONMENT, RENDER, Board, Panel, Query, Row, error_ratio, project_variable
 
 SEL = f'{ENV}, service=~"$service"'
 RATE = "$__rate_interval"
@@ -22,9 +22,7 @@ def board() -> Board:
               unit="reqps", width=8, height=8, stack=True),
         Panel("timeseries", "Error rate by service", "Share of 5xx responses per service against the "
               "error-rate threshold. Above it: read the service's logs in Render; roll back a bad deploy.",
-              (Query(f"sum by (service) (rate(render_service_http_requests_total{{{SEL}, status_class=\"5xx\"}}"
-                     f"[{RATE}]) or 0 * rate(render_service_http_requests_total{{{SEL}}}[{RATE}])) / "
-                     f"sum by (service) (rate(render_service_http_requests_total{{{SEL}}}[{RATE}]))", "{{service}}"),
+              (Query(error_ratio("render_service_http_requests_total", SEL, "service"), "{{service}}"),
                threshold("stackwatch_threshold_error_rate_ratio")),
               unit="percentunit", width=8, height=8),
         Panel("timeseries", "p95 latency by service", "95th percentile HTTP response time per service "

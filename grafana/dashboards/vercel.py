@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import COSTS, ENV, ENVIRONMENT, OVERVIEW, VERCEL, Board, Panel, Query, Row, project_variable
+from .common import COSTS, ENV, ENVIRONMENT, OVERVIEW, VERCEL, Board, Panel, Query, Row, error_ratio, project_variable
 
 SEL = f'{ENV}, project=~"$project"'
 RATE = "$__rate_interval"
@@ -18,15 +18,12 @@ def board() -> Board:
         Panel("timeseries", "Error rate by project", "Share of 5xx responses per project, against the "
               "error-rate threshold (dashed, from config). Above it: open the project's deployments and "
               "function logs in Vercel; roll back a bad deployment.",
-              (Query(f"sum by (project) (rate(vercel_requests_total{{{SEL}, status_class=\"5xx\"}}[{RATE}]) or "
-                     f"0 * rate(vercel_requests_total{{{SEL}}}[{RATE}])) / "
-                     f"sum by (project) (rate(vercel_requests_total{{{SEL}}}[{RATE}]))", "{{project}}"),
+              (Query(error_ratio("vercel_requests_total", SEL, "project"), "{{project}}"),
                Query(f"max(stackwatch_threshold_error_rate_ratio{{{ENV}}})", "threshold", threshold=True)),
               unit="percentunit", width=12, height=8, links=(OVERVIEW,)),
         Panel("timeseries", "Cache hit ratio", "Share of requests served from Vercel's cache per project. A "
               "sudden drop: a deployment changed cache headers; origin cost and latency rise.",
-              (Query(f"sum by (project) (rate(vercel_requests_total{{{SEL}, cache=\"HIT\"}}[{RATE}]) or "
-                     f"0 * rate(vercel_requests_total{{{SEL}}}[{RATE}])) / "
+              (Query(f"sum by (project) (rate(vercel_requests_total{{{SEL}, cache=\"HIT\"}}[{RATE}])) / "
                      f"sum by (project) (rate(vercel_requests_total{{{SEL}}}[{RATE}]))", "{{project}}"),),
               unit="percentunit", width=12, height=8),
         Panel("timeseries", "Function crashes", "Function invocations that crashed (drain statusCode -1) per "
