@@ -190,6 +190,14 @@ SHARED_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("stackwatch.cost.unpriced_items", Kind.COUNTER, "{item}",
                "Usage items with no price (unknown model or plan): counted, never priced at $0.",
                (PROVIDER, "item"), series=Series("unpriced item", 1)),
+    MetricSpec("stackwatch.cost.unpriced.month_to_date_usd", Kind.GAUGE, "{USD}",
+               "This month's amount of usage the provider bills but stackwatch cannot price, where the "
+               "provider's data gives an amount (e.g. credits of an unknown LlamaCloud event type); "
+               "not included in the cost gauges.", (PROVIDER, "item"), series=Series("unpriced item", 1)),
+    MetricSpec("stackwatch.cost.unpriced.usage", Kind.GAUGE, "1",
+               "This month's quantity of each unpriced item, in the provider's unit (tokens, pages, "
+               "credits): what the cost gauges leave out.", (PROVIDER, "item", "unit"),
+               series=Series("unpriced item", 1, "its unit")),
     MetricSpec("stackwatch.budget.monthly_usd", Kind.GAUGE, "{USD}",
                "Monthly budget from config; provider=\"all\" is the total budget.", (PROVIDER,),
                series=Series("stackwatch", 6, "total and 5 providers, those configured")),

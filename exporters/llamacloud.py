@@ -2,18 +2,26 @@
 
 One fast stream, `usage`: `GET /api/v1/beta/usage-metrics` for the organisation
 (and project, when configured), a day range and the largest page size, paged
-with `page_token` / `next_page_token`; only `pages_parsed` items are read. (The
-API can filter by `event_types`, an array declared as `anyOf: [array, null]`;
-openapi-core 0.23, which the contract tier uses, rejects any encoding of such a
-parameter, so the filter is applied here instead of on the server.) The first cycle
+with `page_token` / `next_page_token`; every event type is read. (The API can
+filter by `event_types`, an array declared as `anyOf: [array, null]`; openapi-core
+0.23, which the contract tier uses, rejects any encoding of such a parameter, so
+the event types are sorted here instead of on the server.) The first cycle
 reads `history_days` back; later cycles re-read from the start of the day that
 was still incomplete at the last poll. Growth of each (day, project, parse mode)
 since the last poll goes to the `llamacloud.pages` and `llamacloud.credits`
 counters, so nothing is counted twice.
 
-Credits of an item are its `credits` field; when that is missing, pages ×
-the parse mode's credits per page (`price_tables/llamacloud.yaml`); an unknown mode
-without credits is counted as unpriced and adds no cost.
+Every event type that carries credits is billed (`CREDIT_EVENTS`): parsing
+(`pages_parsed`, labelled by parse mode), extraction, indexing/embedding,
+classification and splitting (labelled `extract`, `index`, `classify`, `split`
+in the `mode` attribute). Credits of an item are its `credits` field; for a
+parsed page without one, pages × the parse mode's credits per page
+(`price_tables/llamacloud.yaml`). What cannot be priced is unpriced usage
+(counted by item, with its quantity, never $0): a parse mode without a published
+rate and without credits (`mode:<mode>`, in pages), a known credit event without
+credits (`event:<type>`), and an event type stackwatch does not know that
+carries credits (`event:<type>`, in credits, with its amount at the
+pay-as-you-go rate). Event types without credits (counts, snapshots) are not billed.
 
 Estimated cost (`estimated_costs`), per UTC day:
 
@@ -40,22 +48,30 @@ from typing import Any
 from .catalogue import Kind, MetricSpec, Series
 from .collector import PollContext, Stream
 from .config import LlamaCloudConfig
-from .cost import CostRecord, day_start, month_seconds, utc_day
+from .cost import CostRecord, InvalidAmount, check_amount, day_start, month_seconds, utc_day
 from .http import ProviderError, ProviderHTTP
+from .unpriced import UnpricedUsage
 
 METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("llamacloud.pages", Kind.COUNTER, "{page}", "Pages parsed, by project and parse mode.",
                ("project", "mode"),
                series=Series("LlamaCloud project", 6, "parse modes seen: 4 priced and a few others")),
-    MetricSpec("llamacloud.credits", Kind.COUNTER, "{credit}", "Credits consumed, by project and parse mode.",
-               ("project", "mode"),
-               series=Series("LlamaCloud project", 6, "parse modes seen: 4 priced and a few others")),
+    MetricSpec("llamacloud.credits", Kind.COUNTER, "{credit}",
+               "Credits consumed, by project and parse mode (parsing) or operation (extract, index, classify, "
+               "split).", ("project", "mode"),
+               series=Series("LlamaCloud project", 10, "4 priced parse modes, 4 operations, a few others")),
 )
 
 SERVICE_NAME = "LlamaParse"
 SERVICE_CATEGORY = "AI and Machine Learning"
 USAGE_PATH = "/api/v1/beta/usage-metrics"
 EVENT_TYPE = "pages_parsed"
+# Event types LlamaCloud bills in credits, and the operation each is labelled with (parsing: by mode).
+CREDIT_EVENTS: dict[str, str | None] = {
+    "pages_parsed": None, "extraction_num_pages": "extract", "extraction_num_pages_parsed": "extract",
+    "pages_indexed": "index", "pages_embedded": "index", "pages_classified": "classify", "pages_split": "split",
+}
+OPERATIONS = frozenset(op for op in CREDIT_EVENTS.values() if op is not None)
 # The OpenAPI document declares no maximum for page_size; 1000 is the largest page we ask for.
 PAGE_SIZE = 1000
 MODE_PROPERTIES = ("mode", "parse_mode", "tier")  # where an item's parse mode may be named
@@ -111,16 +127,23 @@ def fee_usd(plan: Plan, start: datetime, end: datetime) -> float:
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    key: UsageKey
-    pages: int
+    key: UsageKey  # mode: the parse mode, the operation (extract, index, …) or `event:<type>` if unknown
+    pages: int  # the item's value: pages (parsing and most operations) or the event's own unit
     credits: float | None  # None: unknown (missing and the mode has no price)
+    event_type: str = EVENT_TYPE
+
+    @property
+    def known(self) -> bool:
+        """An event type stackwatch knows the billing of."""
+        return self.event_type in CREDIT_EVENTS
 
 
 def parse_item(raw: Any, credits_per_page: Mapping[str, float]) -> Item | str:
     """One usage metric as an Item, or what is wrong with it."""
     if not isinstance(raw, dict):
         return "item is not an object"
-    if not isinstance(raw.get("event_type"), str):
+    event_type = raw.get("event_type")
+    if not isinstance(event_type, str) or not event_type:
         return "item without an event_type"
     project, day_text, pages = raw.get("project_id"), raw.get("day"), raw.get("value")
     if not isinstance(project, str) or not project:
@@ -133,14 +156,23 @@ def parse_item(raw: Any, credits_per_page: Mapping[str, float]) -> Item | str:
         day = None
     if day is None:
         return f"day {day_text!r} is not YYYY-MM-DD"
+    credits = raw.get("credits")
+    if credits is not None:
+        try:  # a number or a decimal string; never NaN, infinite, negative or absurd
+            credits = check_amount(credits, "credits")
+        except InvalidAmount as exc:
+            return str(exc)
+        if credits < 0:
+            return "credits is negative"
+    if event_type != EVENT_TYPE:
+        operation = CREDIT_EVENTS.get(event_type)
+        mode = operation if operation is not None else f"event:{event_type}"
+        return Item(UsageKey(day, project, mode), pages, credits, event_type)
     properties = raw.get("properties") if isinstance(raw.get("properties"), dict) else {}
     mode = next((str(properties[p]) for p in MODE_PROPERTIES if properties.get(p)), "unknown")
-    credits = raw.get("credits")
-    if credits is not None and (not isinstance(credits, (int, float)) or isinstance(credits, bool) or credits < 0):
-        return "credits is not a non-negative number"
     if credits is None and mode in credits_per_page:
         credits = pages * float(credits_per_page[mode])
-    return Item(UsageKey(day, project, mode), pages, None if credits is None else float(credits))
+    return Item(UsageKey(day, project, mode), pages, credits, event_type)
 
 
 class LlamaCloudProvider:
@@ -165,19 +197,25 @@ class LlamaCloudProvider:
         table = ctx.prices.table(self.name, today)
         credits_per_page = table.get("credits_per_page", {})
         totals: dict[UsageKey, Totals] = {}
-        unpriced_modes: set[str] = set()
+        unpriced: list[UnpricedUsage] = []
+        rate = float(table["usd_per_1000_credits"]) / 1000
         async for raw in self._items(first_day, today):
-            if isinstance(raw, dict) and isinstance(raw.get("event_type"), str) and raw["event_type"] != EVENT_TYPE:
-                continue  # other usage (indexing, extraction, …) has no parse-mode price here
             item = parse_item(raw, credits_per_page)
             if isinstance(item, str):
                 ctx.invalid_item(f"usage metric: {item}")
                 continue
-            if item.credits is None:
-                unpriced_modes.add(item.key.mode)
+            if not item.known:  # an event type we do not know the billing of
+                if item.credits:  # it carries credits, so LlamaCloud bills it: unpriced, with its amount
+                    unpriced.append(UnpricedUsage(item.key.day, item.key.mode, "credits", item.credits,
+                                                  item.credits * rate))
+                continue  # no credits: a count or a snapshot, not billed
+            if item.credits is None:  # billed, but neither the item nor the price table says how much
+                what = f"mode:{item.key.mode}" if item.event_type == EVENT_TYPE else f"event:{item.event_type}"
+                unpriced.append(UnpricedUsage(item.key.day, what, "pages", float(item.pages)))
             totals[item.key] = totals.get(item.key, Totals()).plus(item.pages, item.credits or 0.0)
-        for mode in sorted(unpriced_modes):
-            ctx.unpriced(f"mode:{mode}")
+        for what in sorted({u.item for u in unpriced}):
+            ctx.unpriced(what)
+        ctx.unpriced_usage(first_day, today, unpriced)
         self._emit_deltas(ctx, totals)
         merged = dict(self._seen)
         merged.update(totals)  # a key missing from this read (an invalid item) keeps its last totals
@@ -233,7 +271,7 @@ class LlamaCloudProvider:
             credits = max(0.0, now_totals.credits - before.credits)
             growth[(key.project, key.mode)] = growth.get((key.project, key.mode), Totals()).plus(pages, credits)
         for (project, mode), delta in growth.items():
-            if delta.pages > 0:
+            if delta.pages > 0 and mode not in OPERATIONS:  # pages parsed only; operations count in credits
                 ctx.add("llamacloud.pages", delta.pages, project=project, mode=mode)
             if delta.credits > 1e-9:
                 ctx.add("llamacloud.credits", delta.credits, project=project, mode=mode)

@@ -8,6 +8,7 @@ demo, the service, the cost export and the tests all run the same code.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from importlib import import_module
 
 import httpx
@@ -26,6 +27,7 @@ from .prices import PriceBook
 from .state.ledger import PersistentLedger
 from .state.store import StateStore
 from .telemetry import METER_NAME, build_meter_provider
+from .unpriced import register_unpriced_gauges
 
 log = structlog.get_logger("stackwatch.runtime")
 
@@ -95,6 +97,8 @@ def build_runtime(config: Config, secrets: Secrets, *, clock: Clock | None = Non
     collector = Collector(providers, store=store, ledger=ledger, prices=prices, clock=clock, intervals=intervals,
                           deadlines=deadlines)
     register_cost_gauges(store, ledger, clock)
+    register_unpriced_gauges(store, collector.unpriced_book,
+                             lambda: datetime.fromtimestamp(clock.time(), tz=timezone.utc))
     set_config_gauges(store, config)
     if state is None:
         log.warning("service.data_dir is not set: observed states and costs are kept in memory only "

@@ -9,16 +9,22 @@ since `world.history_start()` each project runs parse jobs in the modes fast,
 cost_effective, agentic and agentic_plus (1-6 small jobs per mode a day, so even the
 default world's history spans two pages of 1000); a job is one `pages_parsed`
 item that appears at its minute of the day (so today's usage grows by whole minutes).
-Credits are pages × the mode's credits per page from `price_tables/llamacloud.yaml`;
-some items omit `credits` (the reader derives them), and one project sometimes
-uses a mode that has no published price and no credits (`UNPRICED_MODE`).
-`pages_indexed` items also exist, to prove the reader keeps only parsed pages.
+Credits are pages × the mode's credits per page from the simulator's own
+`price_fixtures.py` (never `exporters/price_tables/`); some items omit `credits`
+(the reader derives them), and one project sometimes uses a mode that has no
+published price and no credits (`UNPRICED_MODE`; LlamaCloud still bills it).
+Every project also extracts, indexes, classifies and splits pages each day
+(`OPERATION_EVENTS`, items that carry their credits), sometimes uses an event
+type stackwatch does not know that carries credits (`UNKNOWN_CREDIT_EVENT`), and
+reports a count without credits (`stored_file_count`, not billed).
 The `cost-spike` scenario multiplies today's pages of the first project ×10.
 
-Ground truth applies LlamaCloud's billing as this module reads it: the plan's
-monthly allowance is used up day by day, the rest costs the pay-as-you-go rate,
-and the monthly fee accrues per second. `plan` says which plan the organisation
-is on (tests set it together with the exporter's config).
+Ground truth is LlamaCloud's invoice as `invoice.py` lines: the plan's monthly
+allowance is used up day by day by every billed credit, the rest costs the
+pay-as-you-go rate, and the monthly fee accrues per second. The part stackwatch
+can price (credits it can know) is `priced`; the rest of the invoice (the
+unpublished mode, the unknown event type) is `unpriced`. `plan` says which plan
+the organisation is on (tests set it together with the exporter's config).
 """
 
 from __future__ import annotations
@@ -29,14 +35,15 @@ import bisect
 import calendar
 import math
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from importlib import resources
 
-import yaml
 from aiohttp import web
 
 from . import LLAMACLOUD_ORGANIZATION_ID
+from . import price_fixtures as fixtures
+from .invoice import InvoiceLine, ground_truth
 from .llamacloud_api import Invalid, body_matches, filters_item_bodies, parse_usage_query
 from .world import World
 
@@ -47,16 +54,10 @@ MAX_PAGE_SIZE = 1000  # the simulator's cap on page_size (the OpenAPI document d
 DEFAULT_PAGE_SIZE = 50
 PARSED = "pages_parsed"
 INDEXED = "pages_indexed"
-
-
-def _price_table(day: date) -> dict:
-    text = resources.files("exporters").joinpath("price_tables/llamacloud.yaml").read_text(encoding="utf-8")
-    versions = sorted(yaml.safe_load(text)["versions"], key=lambda v: v["effective_from"])
-    current = versions[0]
-    for version in versions:
-        if version["effective_from"] <= day:
-            current = version
-    return current["table"]
+# Billed operations besides parsing: each item carries its credits (pages × the fixture's rate).
+OPERATION_EVENTS = ("extraction_num_pages", INDEXED, "pages_classified", "pages_split")
+UNKNOWN_CREDIT_EVENT = "pages_verified"  # carries credits; stackwatch does not know its billing
+UNBILLED_EVENT = "stored_file_count"  # a count without credits: not billed
 
 
 @dataclass(frozen=True)
@@ -74,11 +75,20 @@ class Metric:
     job_id: str
 
     def true_credits(self, per_page: dict[str, float]) -> float | None:
-        """What the job consumed: the served credits, else pages × the mode's rate; None when unknowable."""
+        """What stackwatch can know the job consumed: the served credits, else pages × the mode's
+        published rate (`per_page`); None when unknowable."""
         if self.credits is not None:
             return self.credits
         rate = per_page.get(self.mode)
-        return None if rate is None else self.pages * float(rate)
+        return None if rate is None or self.event_type != PARSED else self.pages * float(rate)
+
+    def billed_credits(self) -> float:
+        """What LlamaCloud bills for it (it knows every rate, published or not)."""
+        if self.credits is not None:
+            return self.credits
+        if self.event_type == PARSED:
+            return self.pages * fixtures.LLAMACLOUD_CREDITS_PER_PAGE[self.mode].usd
+        return 0.0
 
     def json(self, organization: str, spike: int) -> dict:
         credits = None if self.credits is None else self.credits * spike
@@ -101,7 +111,9 @@ class LlamaCloudSim:
         self.projects = [str(uuid.UUID(int=world.rng("llamacloud", "project", i).getrandbits(128), version=4))
                          for i in range(world.scale.llamacloud_projects)]
         self._day_cache: dict[date, tuple[list[float], list[Metric]]] = {}
-        self._credits_per_page = {k: float(v) for k, v in _price_table(world.today())["credits_per_page"].items()}
+        # The published rates (what stackwatch can know); UNPRICED_MODE's rate is not published.
+        self._credits_per_page = {k: p.usd for k, p in fixtures.LLAMACLOUD_CREDITS_PER_PAGE.items()
+                                  if p.source is fixtures.LLAMACLOUD_PRICING}
 
     # --- the world ---
 
@@ -125,10 +137,16 @@ class LlamaCloudSim:
                     items.append(Metric(midnight + (minute + 1) * 60, day, project, PARSED, mode, pages,
                                         credits, str(uuid.UUID(int=rng.getrandbits(128), version=4)),
                                         f"job-{rng.getrandbits(48):012x}"))
-            rng = self.world.rng("llamacloud", "indexed", day.isoformat(), project)
-            items.append(Metric(midnight + (rng.randrange(1440) + 1) * 60, day, project, INDEXED, "", rng.randint(1, 500),
-                                None, str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                                f"index-{rng.getrandbits(48):012x}"))
+            for event in OPERATION_EVENTS + (UNKNOWN_CREDIT_EVENT, UNBILLED_EVENT):
+                rng = self.world.rng("llamacloud", "event", event, day.isoformat(), project)
+                if event == UNKNOWN_CREDIT_EVENT and (p_index != 0 or rng.random() < 0.5):
+                    continue  # only the first project, about every other day
+                pages = rng.randint(1, 500) if event == INDEXED else rng.randint(1, 40)
+                rate = fixtures.LLAMACLOUD_CREDITS_PER_EVENT_UNIT.get(event)
+                items.append(Metric(midnight + (rng.randrange(1440) + 1) * 60, day, project, event, "", pages,
+                                    None if rate is None else pages * rate.usd,
+                                    str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                                    f"{event[:5]}-{rng.getrandbits(48):012x}"))
         items.sort(key=lambda m: (m.visible_at, m.item_id))
         entry = ([m.visible_at for m in items], items)
         self._day_cache[day] = entry
@@ -204,48 +222,67 @@ class LlamaCloudSim:
 
     # --- ground truth, minimum requests, rate limits ---
 
-    def _month_credits(self) -> dict[date, dict[str, float]]:
-        """Credits (the priced ones) per day and project, month start .. now."""
+    def _month_credits(self) -> dict[date, dict[tuple[str, str | None], float]]:
+        """Billed credits per day and (project, unpriced item or None), month start .. now."""
         today = self.world.today()
-        by_day: dict[date, dict[str, float]] = {}
+        by_day: dict[date, dict[tuple[str, str | None], float]] = {}
         for metric in self.visible(today.replace(day=1), today):
-            if metric.event_type != PARSED:
+            credits = metric.billed_credits()
+            if not credits:
                 continue
-            credits = metric.true_credits(self._credits_per_page)
-            if credits is None:
-                continue
+            known = metric.event_type in (PARSED, *OPERATION_EVENTS) and \
+                metric.true_credits(self._credits_per_page) is not None
+            item = None if known else (f"mode:{metric.mode}" if metric.event_type == PARSED
+                                       else f"event:{metric.event_type}")
             row = by_day.setdefault(metric.day, {})
-            row[metric.project] = row.get(metric.project, 0.0) + credits * self.spike(metric)
+            row[(metric.project, item)] = row.get((metric.project, item), 0.0) + credits * self.spike(metric)
         return by_day
 
-    def ground_truth(self) -> dict:
+    def invoice_lines(self) -> list[InvoiceLine]:
+        """LlamaCloud's invoice for this month so far: usage beyond the allowance, and the fee."""
         now = self.world.now()
         today = now.date()
-        table = _price_table(today)
-        plan = table["plans"][self.plan]
-        rate = float(table["usd_per_1000_credits"]) / 1000
-        included = float(plan["included_credits"])
-        by_project: dict[str, float] = {p: 0.0 for p in self.projects}
-        today_usd = 0.0
-        used = 0.0
+        plan = fixtures.LLAMACLOUD_PLANS[self.plan]
+        rate = fixtures.LLAMACLOUD_USD_PER_1000_CREDITS.usd / 1000
+        included = float(plan.included_credits)
+        lines: list[InvoiceLine] = []
+        used_all = used_known = 0.0  # the invoice counts every credit; stackwatch only those it knows
+
+        def beyond(used: float, day_total: float) -> float:
+            return max(0.0, used + day_total - included) - max(0.0, used - included)
         for day, credits in sorted(self._month_credits().items()):
-            day_total = sum(credits.values())
-            billable = max(0.0, used + day_total - included) - max(0.0, used - included)
-            used += day_total
-            for project, c in credits.items():
-                share = billable * c / day_total * rate
-                by_project[project] += share
-                if day == today:
-                    today_usd += share
+            known = {project: c for (project, item), c in credits.items() if item is None}
+            known_total, all_total = sum(known.values()), sum(credits.values())
+            billable_known = beyond(used_known, known_total)
+            billable_all = beyond(used_all, all_total)
+            used_known += known_total
+            used_all += all_total
+            for project, c in known.items():
+                lines.append(InvoiceLine(day, project, "credits", billable_known * c / known_total * rate))
+            # The rest of the day's invoice is what stackwatch cannot price, by unpriced item.
+            unknown = defaultdict(float)
+            for (_project, item), c in credits.items():
+                if item is not None:
+                    unknown[(_project, item)] += c
+            unknown_total = sum(unknown.values())
+            rest = (billable_all - billable_known) * rate
+            for (project, item), c in unknown.items():
+                lines.append(InvoiceLine(day, project, item, rest * c / unknown_total, "unpriced"))
         month_s = calendar.monthrange(today.year, today.month)[1] * 86400
-        midnight = datetime(today.year, today.month, today.day, tzinfo=timezone.utc)
-        fee_per_s = float(plan["usd_per_month"]) / month_s
+        fee_per_s = plan.fee.usd / month_s
         if fee_per_s:
-            since_month_start = (now - midnight.replace(day=1)).total_seconds()
-            by_project[self.organization_id] = fee_per_s * since_month_start
-            today_usd += fee_per_s * (now - midnight).total_seconds()
-        return {"today_usd": today_usd, "month_to_date_usd": sum(by_project.values()),
-                "month_to_date_by_project": by_project}
+            midnight = datetime(today.year, today.month, today.day, tzinfo=timezone.utc)
+            day = today.replace(day=1)
+            while day < today:
+                lines.append(InvoiceLine(day, self.organization_id, f"plan:{self.plan}", fee_per_s * 86400,
+                                         category="Purchase"))
+                day += timedelta(days=1)
+            lines.append(InvoiceLine(today, self.organization_id, f"plan:{self.plan}",
+                                     fee_per_s * (now - midnight).total_seconds(), category="Purchase"))
+        return lines
+
+    def ground_truth(self) -> dict:
+        return ground_truth(self.invoice_lines(), self.world.today(), projects=self.projects)
 
     def minimum_requests(self, page_sizes: dict[str, int] | None = None) -> dict[str, int]:
         """Every item since the world's history start, at the largest page size.

@@ -10,7 +10,7 @@ from simhelpers import counter_value, make_runtime, running
 
 from exporters.llamacloud import Plan, UsageKey, billable_credits, fee_usd
 from exporters.simulator import Simulator, World
-from exporters.simulator.llamacloud import INDEXED, MAX_PAGE_SIZE, PARSED, UNPRICED_MODE
+from exporters.simulator.llamacloud import INDEXED, MAX_PAGE_SIZE, OPERATION_EVENTS, PARSED, UNPRICED_MODE
 from exporters.simulator.world import Scale
 
 FIXED_NOW = datetime(2026, 11, 18, 13, 30, tzinfo=timezone.utc)
@@ -30,12 +30,13 @@ def llama_runtime(simulator: Simulator, **settings):  # type: ignore[no-untyped-
 
 
 def sim_totals(simulator: Simulator) -> tuple[int, float]:
-    """Pages parsed and priced credits the simulator holds over its whole history, now."""
+    """Pages parsed and credits of billed events stackwatch can price, over the whole history, now."""
     sim = simulator.providers["llamacloud"]
     pages, credits = 0, 0.0
     for m in sim.visible(simulator.world.history_start().date(), simulator.world.today()):
         if m.event_type == PARSED:
             pages += m.pages
+        if m.event_type in (PARSED, *OPERATION_EVENTS):
             credits += m.true_credits(sim._credits_per_page) or 0.0
     return pages, credits
 
@@ -149,7 +150,7 @@ async def test_the_starter_allowance_makes_the_month_cheaper_than_pay_as_you_go(
     assert results["starter"] == pytest.approx(max(0.0, results["pay_as_you_go"] - 50.0) + fee, abs=0.01)
 
 
-async def test_unknown_mode_without_credits_is_unpriced_and_other_event_types_are_not_counted(
+async def test_unknown_mode_without_credits_is_unpriced_and_operations_count_in_credits_not_pages(
         simulator: Simulator) -> None:
     async with running(llama_runtime(simulator)) as (runtime, reader):
         await runtime.collector.run_cycle(force=True)
@@ -158,10 +159,12 @@ async def test_unknown_mode_without_credits_is_unpriced_and_other_event_types_ar
         assert counter_value(reader, "llamacloud.pages", mode=UNPRICED_MODE) > 0  # pages still counted
         assert counter_value(reader, "llamacloud.credits", mode=UNPRICED_MODE) == 0  # credits unknown, not 0-priced
         sim = simulator.providers["llamacloud"]
-        indexed = [m for m in sim.visible(simulator.world.history_start().date(), simulator.world.today())
-                   if m.event_type == INDEXED]
-        assert indexed  # they exist and were read, yet the pages counter holds parsed pages only
+        visible = sim.visible(simulator.world.history_start().date(), simulator.world.today())
+        indexed = [m for m in visible if m.event_type == INDEXED]
+        assert indexed  # they exist and were read; their credits count, their pages are not "pages parsed"
         assert counter_value(reader, "llamacloud.pages") == sim_totals(simulator)[0]
+        assert counter_value(reader, "llamacloud.credits", mode="index") == pytest.approx(
+            sum(m.credits for m in indexed))
         assert counter_value(reader, "stackwatch.provider.invalid_items", provider="llamacloud") == 0
 
 
