@@ -477,10 +477,14 @@ class RenderSim:
                     * (1 + 0.1 * _noise(seed, s.id, "lat", qf, t)), 2), label("quantile", q)))
             return out
         if metric == "http-requests":
+            codes = ("200", "301", "404", "500")
+            if request.query.get("aggregateBy") == "host":  # one series per host instead of per status code
+                return [self._series(s.id, "requests", window, lambda t: sum(
+                    self._requests(s, t, resolution, now, code) for code in codes), label("host", f"{s.name}.onrender.com"))]
             return [self._series(s.id, "requests", window,
                                  lambda t, code=code: self._requests(s, t, resolution, now, code),
                                  label("statusCode", code))
-                    for code in ("200", "301", "404", "500")]
+                    for code in codes]
         if metric == "bandwidth":
             return [self._series(s.id, "MB", window, lambda t: round(
                 self._bucket_total(s, t, resolution, now) * 0.025, 6))]

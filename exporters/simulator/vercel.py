@@ -200,7 +200,12 @@ class VercelSim:
             web.get(f"{self.prefix}/v6/deployments",
                     vercel_api.scoped(self._deployments_route, TEAM_ACCOUNT_ID, TEAM_SLUG)),
             web.get(f"{self.prefix}/v1/billing/charges", vercel_api.scoped(self._charges, TEAM_ACCOUNT_ID, TEAM_SLUG)),
+            web.get(f"{self.prefix}/v1/drains", vercel_api.scoped(self._drains, TEAM_ACCOUNT_ID, TEAM_SLUG)),
         ]
+
+    async def _drains(self, request: web.Request) -> web.Response:
+        created = min((p.created_ms for p in self.projects), default=0)
+        return vercel_api.drains(request.query, TEAM_ACCOUNT_ID, [p.id for p in self.projects], created)
 
     def rate_limit_headers(self, limit: int, remaining: int, reset_in_s: float) -> dict[str, str]:
         return {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(remaining),

@@ -69,3 +69,24 @@ def project_search(query: MultiMapping[str]) -> str | None:
     if search is not None and len(search) > SEARCH_MAX_LENGTH:
         raise ValueError(f"`search` must be at most {SEARCH_MAX_LENGTH} characters")
     return search.lower() if search else None
+
+
+def drains(query: MultiMapping[str], team_id: str, project_ids: list[str], created_ms: int) -> web.Response:
+    """`GET /v1/drains`: the team's log and Speed Insights drains (the ones stackwatch receives),
+    optionally only those covering `projectId`."""
+    include = scalar_param(query, "includeMetadata")
+    if include is not None and include.lower() not in ("true", "false"):
+        return error(400, "bad_request", "`includeMetadata` must be true or false")
+    items = []
+    for n, (name, schema, encoding) in enumerate((("stackwatch logs", "log", "ndjson"),
+                                                  ("stackwatch speed insights", "speed_insights", "json"))):
+        items.append({
+            "id": f"drn_sim{n:021d}", "ownerId": team_id, "teamId": team_id, "name": name,
+            "createdAt": created_ms, "updatedAt": created_ms, "createdFrom": "self-served",
+            "source": {"kind": "self-served"}, "projectIds": list(project_ids), "schemas": {schema: {}},
+            "delivery": {"type": "http", "endpoint": "https://stackwatch.example.com/drains/vercel",
+                         "encoding": encoding, "compression": "none", "headers": {}},
+            "status": "enabled"})
+    if project := scalar_param(query, "projectId"):
+        items = [d for d in items if project in d["projectIds"]]
+    return web.json_response({"drains": items})

@@ -118,3 +118,18 @@ async def test_metrics_take_comma_joined_resources_both_time_forms_and_reject_ba
         assert_render_error(await http.get("/metrics/cpu", params={"resource": running[0].id,
                                                                    "startTime": str(end), "endTime": str(end - 60)}),
                             400)
+
+
+async def test_http_requests_aggregated_by_host_total_the_per_status_code_series(simulator: Simulator) -> None:
+    sim = simulator.providers["render"]
+    now = simulator.world.now_ts()
+    web = next(s for s in sim.services() if s.type == "web_service" and s.created <= now and not s.is_suspended(now))
+    end = int(now) - int(now) % 60
+    window = {"resource": web.id, "startTime": str(end - 600), "endTime": str(end)}
+    async with client(simulator) as http:
+        by_code = (await http.get("/metrics/http-requests", params=window)).json()
+        by_host = (await http.get("/metrics/http-requests", params={**window, "aggregateBy": "host"})).json()
+    assert {series["labels"][1]["field"] for series in by_code} == {"statusCode"}
+    assert len(by_host) == 1 and by_host[0]["labels"][1] == {"field": "host", "value": f"{web.name}.onrender.com"}
+    totals = [sum(series["values"][k]["value"] for series in by_code) for k in range(len(by_code[0]["values"]))]
+    assert [v["value"] for v in by_host[0]["values"]] == totals and sum(totals) > 0
