@@ -60,7 +60,9 @@ LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT = 20, 100  # /organization/projects and api_k
 
 # Filter parameter -> the dimension it filters.
 FILTERS = {"project_ids": "project_id", "user_ids": "user_id", "api_key_ids": "api_key_id", "models": "model",
-           "sources": "source", "sizes": "size", "line_items": "line_item"}
+           "sources": "source", "sizes": "size", "line_items": "line_item", "vector_store_ids": "vector_store_id",
+           "context_levels": "context_level"}
+CONTEXT_LEVELS = ("low", "medium", "high")
 IMAGE_SOURCES = ("image.generation", "image.edit", "image.variation")
 IMAGE_SIZES = ("256x256", "512x512", "1024x1024", "1792x1792", "1024x1792")
 
@@ -101,6 +103,13 @@ ENDPOINTS: dict[str, Endpoint] = {e.path: e for e in (
              ("project_ids",), ("usage_bytes",), dims=("project_id",)),
     Endpoint("usage/code_interpreter_sessions", "organization.usage.code_interpreter_sessions.result",
              ("project_id",), ("project_ids",), ("num_sessions",), dims=("project_id",)),
+    Endpoint("usage/file_search_calls", "organization.usage.file_searches.result",
+             ("project_id", "user_id", "api_key_id", "vector_store_id"),
+             ("project_ids", "user_ids", "api_key_ids", "vector_store_ids"), ("num_requests",),
+             dims=("project_id", "user_id", "api_key_id", "vector_store_id")),
+    Endpoint("usage/web_search_calls", "organization.usage.web_searches.result", _PEOPLE + ("context_level",),
+             _PEOPLE_FILTERS + ("context_levels",), ("num_requests", "num_model_requests"),
+             dims=_PEOPLE + ("context_level",)),
     Endpoint("costs", "organization.costs.result", ("project_id", "line_item", "api_key_id"),
              ("project_ids", "api_key_ids", "line_items"), ("amount", "quantity"), widths=COSTS_WIDTHS,
              dims=("project_id", "line_item", "api_key_id")),
@@ -113,6 +122,8 @@ EXTRA_USAGE = {
     "usage/audio_speeches": ("tts-1", "characters", (10_000, 300_000), 800),
     "usage/audio_transcriptions": ("whisper-1", "seconds", (600, 20_000), 90),
     "usage/code_interpreter_sessions": (None, "num_sessions", (1, 40), 1),
+    "usage/file_search_calls": (None, "num_requests", (5, 400), 1),
+    "usage/web_search_calls": ("gpt-4o-search-preview", "num_requests", (2, 200), 1),
 }
 
 
@@ -228,7 +239,7 @@ class UsageQuery:
         if bad := unknown_values(group_by, endpoint.groups):
             raise BadParam("group_by", f"Invalid group_by {bad[0]!r}: expected any of " + ", ".join(endpoint.groups))
         filters = {name: frozenset(values) for name in endpoint.filters if (values := array_param(q, name))}
-        for name, allowed in (("sources", IMAGE_SOURCES), ("sizes", IMAGE_SIZES)):
+        for name, allowed in (("sources", IMAGE_SOURCES), ("sizes", IMAGE_SIZES), ("context_levels", CONTEXT_LEVELS)):
             if name in filters and (bad := unknown_values(filters[name], allowed)):
                 raise BadParam(name, f"Invalid {name[:-1]} {bad[0]!r}: expected one of " + ", ".join(allowed))
         batch = None
@@ -433,10 +444,16 @@ class OpenAIApi:
                 continue
             dims: dict[str, Any] = {"project_id": project.id}
             metrics: dict[str, float] = {metric: amount}
+            if "api_key_id" in endpoint.dims:
+                key = self.directory.key_for(project.id, model or endpoint.path)
+                dims.update({"user_id": self.directory.user_of(key), "api_key_id": key.id})
             if model is not None:
-                key = self.directory.key_for(project.id, model)
-                dims.update({"user_id": self.directory.user_of(key), "api_key_id": key.id, "model": model})
+                dims["model"] = model
                 metrics["num_model_requests"] = max(1, amount // per_request)
+            if endpoint.path == "usage/file_search_calls":
+                dims["vector_store_id"] = f"vs_sim{project.id[-10:]}"
+            if endpoint.path == "usage/web_search_calls":
+                dims["context_level"] = CONTEXT_LEVELS[self.sim.world.rng("openai", "context", project.id).randrange(3)]
             if endpoint.path == "usage/images":
                 rng = self.sim.world.rng("openai", "image-kind", project.id)
                 dims.update({"source": IMAGE_SOURCES[rng.randrange(2)], "size": "1024x1024"})

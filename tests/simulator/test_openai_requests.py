@@ -25,7 +25,9 @@ RESULT_SCHEMAS = {  # each usage endpoint's result object in the published docum
     "usage/audio_speeches": "UsageAudioSpeechesResult",
     "usage/audio_transcriptions": "UsageAudioTranscriptionsResult",
     "usage/vector_stores": "UsageVectorStoresResult",
-    "usage/code_interpreter_sessions": "UsageCodeInterpreterSessionsResult", "costs": "CostsResult"}
+    "usage/code_interpreter_sessions": "UsageCodeInterpreterSessionsResult",
+    "usage/file_search_calls": "UsageFileSearchCallsResult", "usage/web_search_calls": "UsageWebSearchCallsResult",
+    "costs": "CostsResult"}
 
 
 def validate(instance: object, schema_name: str) -> None:
@@ -228,3 +230,23 @@ async def test_costs_include_the_current_partial_day_when_switched_on(simulator:
     billed = sum(usd for u in sim.usage_on(today) for _item, usd, _t in sim.line_items(u, today, billed=True))
     assert billed > 0
     assert sum(r["amount"]["value"] for r in on["data"][0]["results"]) == pytest.approx(billed)
+
+
+async def test_search_call_endpoints_group_by_their_own_fields_and_validate_context_levels(
+        simulator: Simulator) -> None:
+    start = midnight(simulator, 1)
+    async with client(simulator) as http:
+        files = (await http.get("/organization/usage/file_search_calls",
+                                params={"start_time": start, "group_by[]": "vector_store_id"})).json()
+        stores = {r["vector_store_id"] for b in files["data"] for r in b["results"]}
+        assert stores and None not in stores
+        one = sorted(stores)[0]
+        only = (await http.get("/organization/usage/file_search_calls", params={
+            "start_time": start, "group_by": "vector_store_id", "vector_store_ids": one})).json()
+        assert {r["vector_store_id"] for b in only["data"] for r in b["results"]} == {one}
+        web = (await http.get("/organization/usage/web_search_calls",
+                              params={"start_time": start, "group_by": "context_level,model"})).json()
+        results = [r for b in web["data"] for r in b["results"]]
+        assert results and all(r["context_level"] in ("low", "medium", "high") and r["model"] for r in results)
+        assert_openai_error(await http.get("/organization/usage/web_search_calls", params={
+            "start_time": start, "context_levels": "extreme"}), 400, "context_levels")

@@ -70,7 +70,8 @@ async def test_sdk_hourly_usage_and_every_usage_endpoint_parse(simulator: Simula
     assert len(hourly.data) == simulator.world.now().hour + 1  # today's hours so far, the current one included
     start = day_start(simulator, 1)
     for call in (usage.embeddings, usage.moderations, usage.images, usage.audio_speeches,
-                 usage.audio_transcriptions, usage.vector_stores, usage.code_interpreter_sessions):
+                 usage.audio_transcriptions, usage.vector_stores, usage.code_interpreter_sessions,
+                 usage.file_search_calls, usage.web_search_calls):
         page = await call(start_time=start, group_by=["project_id"])
         assert any(bucket.results for bucket in page.data), call.__name__
 
