@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import urllib.parse
 import urllib.request
 from datetime import datetime, timedelta, timezone
@@ -21,7 +22,7 @@ from exporters.simulator import VERCEL_TEAM_ID
 from exporters.simulator.world import DEFAULT_TOKENS
 from exporters.telemetry import HISTOGRAM_MAX_SCALE
 
-from .conftest import POLL_INTERVAL_S, Stack, wait_until
+from .conftest import POLL_INTERVAL_S, Stack, http_json, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -34,8 +35,15 @@ def histogram_names() -> list[str]:
     return sorted(s.prometheus_name for s in all_metrics() if s.kind is Kind.HISTOGRAM)
 
 
-def scalar_by(stack: Stack, expr: str, label: str) -> dict[str, float]:
-    return {r["metric"].get(label, ""): float(r["value"][1]) for r in stack.prom.query(expr)}
+def scalar_by(stack: Stack, expr: str, label: str, at: float | None = None) -> dict[str, float]:
+    """An instant query by one label; `at` pins the evaluation time so several queries agree."""
+    if at is None:
+        results = stack.prom.query(expr)
+    else:
+        body = http_json(f"{stack.prom.base_url}/api/v1/query?" + urllib.parse.urlencode({"query": expr, "time": at}))
+        assert body["status"] == "success", body
+        results = body["data"]["result"]
+    return {r["metric"].get(label, ""): float(r["value"][1]) for r in results}
 
 
 def test_histograms_are_native_single_series_without_bucket_series(stack: Stack):
@@ -56,11 +64,12 @@ def test_poll_duration_quantile_count_and_sum_over_a_rate_are_sensible(stack: St
     # Two samples a few polls apart must exist inside the 1m window for rate().
     stack.prom.wait_for(f'histogram_count(sum by (provider) (rate({selector}[1m]))) > 0',
                         lambda r: len(r) == 5, timeout=60, what="a poll-duration rate for every provider")
-    p95 = scalar_by(stack, f'histogram_quantile(0.95, sum by (provider) (rate({selector}[1m])))', "provider")
-    p50 = scalar_by(stack, f'histogram_quantile(0.5, sum by (provider) (rate({selector}[1m])))', "provider")
-    count = scalar_by(stack, f'histogram_count(sum by (provider) (rate({selector}[1m])))', "provider")
-    total = scalar_by(stack, f'histogram_sum(sum by (provider) (rate({selector}[1m])))', "provider")
-    streams = scalar_by(stack, f'count by (provider) ({selector})', "provider")
+    at = time.time()  # every query below sees the same samples
+    p95 = scalar_by(stack, f'histogram_quantile(0.95, sum by (provider) (rate({selector}[1m])))', "provider", at)
+    p50 = scalar_by(stack, f'histogram_quantile(0.5, sum by (provider) (rate({selector}[1m])))', "provider", at)
+    count = scalar_by(stack, f'histogram_count(sum by (provider) (rate({selector}[1m])))', "provider", at)
+    total = scalar_by(stack, f'histogram_sum(sum by (provider) (rate({selector}[1m])))', "provider", at)
+    streams = scalar_by(stack, f'count by (provider) ({selector})', "provider", at)
     # Each provider's config allows 5 s per request and one retry: no successful poll of a
     # stream takes longer than a few of those, and none takes no time at all.
     longest_possible = 4 * 5.0 * 2
@@ -72,7 +81,7 @@ def test_poll_duration_quantile_count_and_sum_over_a_rate_are_sensible(stack: St
         assert 0 < count[provider] <= 1.5 * streams[provider] / POLL_INTERVAL_S, (provider, count[provider])
         mean = total[provider] / count[provider]
         assert 0 < mean <= longest_possible, (provider, mean)
-    avg = scalar_by(stack, f'histogram_avg(sum by (provider) (rate({selector}[1m])))', "provider")
+    avg = scalar_by(stack, f'histogram_avg(sum by (provider) (rate({selector}[1m])))', "provider", at)
     assert avg.keys() == total.keys()
     for provider, value in avg.items():
         assert value == pytest.approx(total[provider] / count[provider], rel=1e-6)
@@ -83,7 +92,7 @@ def test_poll_duration_quantile_count_and_sum_over_a_rate_are_sensible(stack: St
 def simulator_build_durations(stack: Stack, since: datetime) -> dict[str, list[float]]:
     """Build seconds (ready - buildingAt) of every final deployment created since `since`, by
     target, paging the simulator's GET /v6/deployments newest first as a client would."""
-    durations: dict[str, list[float]] = {"production": [], "preview": []}
+    durations: dict[str, list[float]] = {}
     until: int | None = None
     for _ in range(1000):
         params = {"teamId": VERCEL_TEAM_ID, "limit": 100, "since": int(since.timestamp() * 1000)}
@@ -97,7 +106,7 @@ def simulator_build_durations(stack: Stack, since: datetime) -> dict[str, list[f
         for d in page["deployments"]:
             built, ready = d.get("buildingAt"), d.get("ready")
             if d["readyState"] in FINAL_STATES and built is not None and ready is not None and ready >= built:
-                durations[d.get("target") or "preview"].append((ready - built) / 1000)
+                durations.setdefault(d.get("target") or "preview", []).append((ready - built) / 1000)
         until = page["pagination"]["next"]
         if until is None:
             return durations
@@ -124,23 +133,24 @@ def test_vercel_build_duration_quantiles_match_the_simulators_deployments(stack:
     stack.prom.wait_for(f'{name}{{job="stackwatch"}}', timeout=60)
     by_target = f'sum by (target) ({name}{{job="stackwatch"}})'
 
-    def consistent() -> tuple[dict, dict, dict] | None:
+    def consistent() -> tuple[float, dict, dict, dict] | None:
         # A deployment that turns final between the two reads changes the count: read again.
+        at = time.time()
         truth = simulator_build_durations(stack, history_start(stack))
-        counts = scalar_by(stack, f"histogram_count({by_target})", "target")
+        counts = scalar_by(stack, f"histogram_count({by_target})", "target", at)
         expected = {target: float(len(v)) for target, v in truth.items() if v}
-        return (truth, counts, scalar_by(stack, f"histogram_sum({by_target})", "target")) \
+        return (at, truth, counts, scalar_by(stack, f"histogram_sum({by_target})", "target", at)) \
             if counts == expected else None
 
-    truth, counts, sums = wait_until(consistent, timeout=3 * POLL_INTERVAL_S + 30, interval=1.0,
-                                     what="Prometheus' build-duration counts to equal the simulator's")
+    at, truth, counts, sums = wait_until(consistent, timeout=3 * POLL_INTERVAL_S + 30, interval=1.0,
+                                         what="Prometheus' build-duration counts to equal the simulator's")
     assert sum(counts.values()) >= 20, counts  # enough deployments for a quantile to mean something
     for target, values in truth.items():
         if not values:
             continue
         assert sums[target] == pytest.approx(sum(values), rel=1e-9), target
         for q in (0.5, 0.95):
-            estimate = scalar_by(stack, f"histogram_quantile({q}, {by_target})", "target")[target]
+            estimate = scalar_by(stack, f"histogram_quantile({q}, {by_target})", "target", at)[target]
             low, high = quantile_bounds(values, q)
             # The estimate lies in the bucket that holds the q-th observation.
             assert low / BUCKET_RATIO <= estimate <= high * BUCKET_RATIO, (target, q, estimate, low, high)
