@@ -5,8 +5,8 @@ Two streams:
 - `costs` (slow): `GET /organization/costs`, daily buckets grouped by project and
   line item. Each re-fetched day replaces that day's billed records, which
   supersede the day's estimate in the ledger. The first cycle reads
-  `history_days` back; later cycles re-read the last two days (costs arrive
-  with a lag and may be revised).
+  `history_days` back; every later cycle re-reads the whole current month (at
+  least the last two days), so late revisions of any day of the month land.
 - `usage` (fast): `GET /organization/usage/completions` and `/embeddings`, daily
   buckets grouped by model and project (and batch for completions). The
   watermark is the day that was still incomplete at the last poll; each cycle
@@ -14,12 +14,20 @@ Two streams:
   since the last poll into counter and histogram deltas, so nothing is counted
   twice. Each re-read day also gets a fresh cost estimate from usage × the
   price table (`price_tables/openai.yaml`), which stands until billed figures arrive.
+
+Prices are per exact model snapshot: `gpt-4o-2024-05-13` is not priced like
+`gpt-4o`. A name without a date is priced through the table's explicit
+`aliases` (`gpt-4o` → `gpt-4o-2024-08-06`); any other name is unpriced usage
+(counted, with its tokens, never estimated at $0). The Costs API's
+`amount.value` arrives as a JSON number or as a decimal string (the real API
+sends strings); a non-finite or absurd amount is rejected and counted. Costs
+and usage without a project (`project_id` null) belong to `(no project)`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
+import math
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, replace
@@ -29,7 +37,7 @@ from typing import Any
 from .catalogue import Kind, MetricSpec, Series
 from .collector import PollContext, Stream
 from .config import OpenAIConfig
-from .cost import CostRecord, day_start, utc_day
+from .cost import CostRecord, InvalidAmount, check_amount, day_start, utc_day
 from .http import ProviderError, ProviderHTTP
 
 METRICS: tuple[MetricSpec, ...] = (
@@ -52,14 +60,19 @@ SERVICE_NAME = "OpenAI API"
 SERVICE_CATEGORY = "AI and Machine Learning"
 COSTS_PAGE_LIMIT = 180  # the Costs API's maximum buckets per page
 USAGE_PAGE_LIMIT = 31  # the Usage API's maximum buckets per page at bucket_width=1d
-COSTS_REREAD_DAYS = 2  # later cycles re-read this many days before today (billing lag, revisions)
+COSTS_REREAD_DAYS = 2  # later cycles re-read at least this many days before today (billing lag, revisions)
 
-_DATE_SUFFIX = re.compile(r"-\d{4}-\d{2}-\d{2}$")
+NO_PROJECT = "(no project)"  # costs and usage whose project_id is null (organisation-level)
 
 
-def normalise_model(model: str) -> str:
-    """The price-table name of a model: a trailing snapshot date is dropped (gpt-4o-2024-08-06 → gpt-4o)."""
-    return _DATE_SUFFIX.sub("", model)
+def model_prices(table: dict, model: str) -> dict[str, float] | None:
+    """The prices of exactly this snapshot, or of the snapshot an explicit alias names; None: unpriced."""
+    prices = table["usd_per_million_tokens"]
+    found = prices.get(model)
+    if found is None:
+        target = table.get("aliases", {}).get(model)
+        found = prices.get(target) if target is not None else None
+    return found
 
 
 def model_from_line_item(line_item: str) -> str:
@@ -128,8 +141,10 @@ def parse_usage_result(result: Any, endpoint: UsageEndpoint, day: date) -> tuple
     model, project = result.get("model"), result.get("project_id")
     if not isinstance(model, str) or not model:
         return "result without a model"
+    if project is None:
+        project = NO_PROJECT
     if not isinstance(project, str) or not project:
-        return "result without a project_id"
+        return "result with a project_id that is not a string"
     needed = ("input_tokens", "num_model_requests") + (("output_tokens",) if endpoint.operation == "chat" else ())
     for name in needed:
         if not _is_int(result.get(name)):
@@ -213,8 +228,10 @@ class OpenAIProvider:
 
     async def poll_costs(self, ctx: PollContext) -> None:
         today = utc_day(ctx.now())
-        back = self.config.history_days if not self._costs_read_once else COSTS_REREAD_DAYS
-        first_day = today - timedelta(days=back)
+        if self._costs_read_once:  # the whole current month, so a revision of any of its days lands
+            first_day = min(today.replace(day=1), today - timedelta(days=COSTS_REREAD_DAYS))
+        else:
+            first_day = today - timedelta(days=self.config.history_days)
         params: list[tuple[str, Any]] = [
             ("start_time", _unix(first_day)), ("bucket_width", "1d"), ("limit", COSTS_PAGE_LIMIT),
             ("group_by", "project_id"), ("group_by", "line_item"), *self._filters()]
@@ -330,7 +347,7 @@ class OpenAIProvider:
         unpriced: set[str] = set()
         for key, tokens in totals.items():
             table = ctx.prices.table(self.name, key.day)
-            prices = table["usd_per_million_tokens"].get(normalise_model(key.model))
+            prices = model_prices(table, key.model)
             if prices is None:
                 unpriced.add(key.model)
                 continue
@@ -369,21 +386,32 @@ def _billed_line(result: Any) -> tuple[str, str | None, float, float | None, str
     if not isinstance(result, dict):
         return "result is not an object"
     amount = result.get("amount")
-    value = amount.get("value") if isinstance(amount, dict) else None
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return "amount.value is not a number"
+    if not isinstance(amount, dict):
+        return "result without an amount"
+    try:  # a JSON number or a decimal string (what the real API sends); never NaN or absurd
+        value = check_amount(amount.get("value"), "amount.value")
+    except InvalidAmount as exc:
+        return str(exc)
     currency = amount.get("currency", "usd")
     if not isinstance(currency, str) or currency.lower() != "usd":
         return f"amount in {currency!r}, not usd"
     project = result.get("project_id")
+    if project is None:  # organisation-level charges: kept, under their own name
+        project = NO_PROJECT
     if not isinstance(project, str) or not project:
-        return "result without a project_id"
+        return "result with a project_id that is not a string"
     line_item = result.get("line_item")
     if line_item is not None and not isinstance(line_item, str):
         return "line_item is not a string"
     quantity = result.get("quantity")
-    if quantity is not None and (not isinstance(quantity, (int, float)) or isinstance(quantity, bool)):
-        return "quantity is not a number"
+    if isinstance(quantity, str):
+        try:
+            quantity = float(quantity)
+        except ValueError:
+            return "quantity is not a number"
+    if quantity is not None and (not isinstance(quantity, (int, float)) or isinstance(quantity, bool)
+                                 or not math.isfinite(quantity)):
+        return "quantity is not a finite number"
     unit = result.get("quantity_unit")
-    return project, line_item, float(value), (float(quantity) if quantity is not None else None), \
+    return project, line_item, value, (float(quantity) if quantity is not None else None), \
         (unit if isinstance(unit, str) else None)

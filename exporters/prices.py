@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -29,9 +30,11 @@ class PriceBook:
         self._versions = {p: sorted(v, key=lambda x: x.effective_from) for p, v in versions.items()}
 
     @classmethod
-    def load(cls) -> "PriceBook":
+    def load(cls, directory: Path | None = None) -> "PriceBook":
+        """The tables shipped in `exporters/price_tables/` (or in `directory`, for tests)."""
         versions: dict[str, list[PriceVersion]] = {}
-        for entry in resources.files("exporters").joinpath("price_tables").iterdir():
+        source = directory if directory is not None else resources.files("exporters").joinpath("price_tables")
+        for entry in source.iterdir():
             if not entry.name.endswith(".yaml"):
                 continue
             data = yaml.safe_load(entry.read_text(encoding="utf-8"))

@@ -7,59 +7,59 @@ discriminators, `group_by` honoured (ungrouped fields are null), `project_ids` /
 `models` filters, `limit` buckets per page and an opaque `next_page` cursor.
 
 The world: `Scale.openai_projects` projects, each using a deterministic subset of
-`Scale.openai_models` priced models (gpt-4o, gpt-4o-mini, text-embedding-3-small/large
-and dated snapshots of the chat models, which normalise to the priced names) plus
-exactly one model absent from the price table (`UNPRICED_MODEL`). Usage exists
-from `world.history_start()`; complete days are final, today's usage grows by
-whole minutes (so a poll and the ground truth read a moment later agree).
-Billing lags a day: costs exist for complete days only, at list price × usage ×
-(1 + a deterministic adjustment of +1.5 % on some days) — so billed figures
-differ from the usage estimate and tests can tell which one counts.
+`Scale.openai_models` real models (exact snapshots such as gpt-4o-2024-08-06 and
+gpt-4o-2024-05-13, undated aliases such as gpt-4o, embeddings; `MODELS`) plus
+exactly one model OpenAI bills but publishes no price for (`UNPRICED_MODEL`).
+Usage exists from `world.history_start()`; complete days are final, today's
+usage grows by whole minutes (so a poll and the ground truth read a moment later
+agree). Billing lags a day: costs exist for complete days only, at the published
+price × usage × (1 + a deterministic adjustment of +1.5 % on some days), plus an
+organisation-level file-search storage line whose `project_id` is null.
+`amounts_as_strings` serves `amount.value` as a decimal string, as the real API
+does (off by default: the published schema says number).
 
-Ground truth is computed here, from this module's own usage and price reading,
-independently of the exporter's cost code.
+Prices come from `price_fixtures.py` (the simulator's own literal copy of the
+published prices), never from `exporters/price_tables/`. The ground truth is
+OpenAI's invoice as `invoice.py` lines: billed days `priced`; today's usage at
+list price `priced` when the model's price is published, `unpriced` when not;
+today's adjustment and storage `pending` (known only when OpenAI bills the day).
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from datetime import date, timedelta
-from importlib import resources
 
-import yaml
 from aiohttp import web
 
+from . import price_fixtures as fixtures
+from .invoice import InvoiceLine, ground_truth
 from .openai_api import OpenAIApi
 from .world import World
 
 PREFIX = "/openai/v1"
-UNPRICED_MODEL = "gpt-sim-experimental"  # deliberately absent from price_tables/openai.yaml
-# What OpenAI bills for UNPRICED_MODEL (USD per 1M tokens): known to the provider, not to stackwatch.
-UNPRICED_MODEL_TRUE_PRICE = {"input": 5.00, "cached_input": 2.50, "output": 20.00}
+UNPRICED_MODEL = "gpt-sim-experimental"  # billed by OpenAI, price published nowhere (see price_fixtures)
+NO_PROJECT = "(no project)"  # how stackwatch names costs whose project_id is null
+STORAGE_LINE_ITEM = "file search storage"
 BILLING_ADJUSTMENT = 0.015  # billed = list × (1 + this) on some days
 COSTS_MAX_LIMIT, COSTS_DEFAULT_LIMIT = 180, 7
 USAGE_MAX_LIMIT, USAGE_DEFAULT_LIMIT = 31, 7  # bucket_width=1d
 MINUTES_PER_DAY = 1440
 
-# Named snapshots first; more dated snapshots are generated when the scale asks for more models.
+# Real model names, the most used first; the scale takes the first `openai_models` of them.
 BASE_MODELS = ("gpt-4o-2024-08-06", "gpt-4o-mini-2024-07-18", "text-embedding-3-small",
                "text-embedding-3-large", "gpt-4o-2024-11-20", "gpt-4o-mini", "gpt-4o", "gpt-4o-2024-05-13")
+MODELS = BASE_MODELS + (
+    "gpt-4.1", "gpt-4.1-2025-04-14", "gpt-4.1-mini", "gpt-4.1-mini-2025-04-14", "gpt-4.1-nano",
+    "gpt-4.1-nano-2025-04-14", "o3", "o3-2025-04-16", "o4-mini", "o4-mini-2025-04-16", "o3-mini",
+    "o3-mini-2025-01-31", "o1-2024-12-17", "gpt-5", "gpt-5-2025-08-07", "gpt-5-mini", "gpt-5-mini-2025-08-07",
+    "gpt-5-nano-2025-08-07", "gpt-3.5-turbo-0125", "text-embedding-ada-002", "o1", "gpt-5-nano")
 SPIKE_MODEL = BASE_MODELS[0]  # cost-spike: this model's usage today ×10
 
 COSTS_OBJECT = "organization.costs.result"
 COMPLETIONS_OBJECT = "organization.usage.completions.result"
 EMBEDDINGS_OBJECT = "organization.usage.embeddings.result"
-
-
-def _price_versions() -> list[dict]:
-    text = resources.files("exporters").joinpath("price_tables/openai.yaml").read_text(encoding="utf-8")
-    return sorted(yaml.safe_load(text)["versions"], key=lambda v: v["effective_from"])
-
-
-def _strip_snapshot_date(model: str) -> str:
-    return re.sub(r"-\d{4}-\d{2}-\d{2}$", "", model)
 
 
 def _is_embedding(model: str) -> bool:
@@ -104,7 +104,7 @@ class OpenAISim:
 
     def __init__(self, world: World):
         self.world = world
-        self._prices = _price_versions()
+        self.amounts_as_strings = False  # True: amount.value as a decimal string, as the real API sends it
         self.projects = [f"proj_sim{world.rng('openai', 'project', i).getrandbits(40):010x}"
                          for i in range(world.scale.openai_projects)]
         self.models = self._model_names(world.scale.openai_models) + [UNPRICED_MODEL]
@@ -117,14 +117,8 @@ class OpenAISim:
 
     @staticmethod
     def _model_names(count: int) -> list[str]:
-        names = list(BASE_MODELS[:max(4, count)])
-        serial = 0
-        while len(names) < count:
-            family = "gpt-4o" if serial % 2 == 0 else "gpt-4o-mini"
-            day = date(2025, 1, 1) + timedelta(days=7 * serial)
-            names.append(f"{family}-{day.isoformat()}")
-            serial += 1
-        return names
+        """The first `count` real models (at least 4; at most every model in MODELS)."""
+        return list(MODELS[:max(4, count)])
 
     def _build_profiles(self) -> list[Profile]:
         """Every project uses the first chat and embedding models and the unpriced one, plus 2-5 others
@@ -179,31 +173,25 @@ class OpenAISim:
             partial = [r.scaled(10, 1) if r.model == SPIKE_MODEL else r for r in partial]
         return partial
 
-    # --- prices (this module's own reading of price_tables/openai.yaml) ---
+    # --- prices (the simulator's own fixtures, never price_tables/) ---
 
-    def _table(self, day: date) -> dict:
-        current = self._prices[0]
-        for version in self._prices:
-            if version["effective_from"] <= day:
-                current = version
-        return current["table"]
-
-    def list_price(self, model: str, day: date) -> dict[str, float] | None:
-        return self._table(day)["usd_per_million_tokens"].get(_strip_snapshot_date(model))
+    @staticmethod
+    def published(model: str) -> bool:
+        """Whether OpenAI publishes this model's price (so stackwatch can know it)."""
+        price = fixtures.openai_model_price(model)
+        return price is not None and price.input.source is not fixtures.OPENAI_SIMULATED
 
     def line_items(self, usage: Usage, day: date, *, billed: bool) -> list[tuple[str, float, int]]:
-        """(line item, usd, tokens) for one usage row; `billed` uses what OpenAI charges (incl. unpriced)."""
-        price = self.list_price(usage.model, day)
+        """(line item, usd, tokens) for one usage row at what OpenAI charges; `billed` adds the day's adjustment."""
+        price = fixtures.openai_model_price(usage.model)
         if price is None:
-            if not billed:
-                return []
-            price = UNPRICED_MODEL_TRUE_PRICE
-        multiplier = float(self._table(day)["batch_multiplier"]) if usage.batch else 1.0
+            raise KeyError(f"no price fixture for simulated model {usage.model}")
+        multiplier = fixtures.OPENAI_BATCH_MULTIPLIER.usd if usage.batch else 1.0
         label = "batch " if usage.batch else ""
-        cached_price = price.get("cached_input", price["input"])
-        parts = [("input", usage.input - usage.cached, price["input"]),
-                 ("cached input", usage.cached, cached_price),
-                 ("output", usage.output, price.get("output", 0.0))]
+        cached = price.cached_input or price.input
+        parts = [("input", usage.input - usage.cached, price.input.usd),
+                 ("cached input", usage.cached, cached.usd),
+                 ("output", usage.output, price.output.usd if price.output else 0.0)]
         adjust = (1 + self.adjustment(day)) if billed else 1.0
         return [(f"{usage.model}, {label}{kind}", tokens * per_million / 1e6 * multiplier * adjust, tokens)
                 for kind, tokens, per_million in parts if tokens > 0]
@@ -211,17 +199,26 @@ class OpenAISim:
     def adjustment(self, day: date) -> float:
         return BILLING_ADJUSTMENT if self.world.rng("openai", "adjust", day.isoformat()).random() < 0.4 else 0.0
 
-    def costs_on(self, day: date) -> list[tuple[str, str, float, int]]:
-        """(project, line item, usd, tokens) billed for `day`; empty until the day is complete."""
+    def storage_gb(self, day: date) -> int:
+        """File-search storage the organisation held on `day` (billed per GB-day, to no project)."""
+        return self.world.rng("openai", "storage", day.isoformat()).randint(2, 40)
+
+    def storage_usd(self, day: date) -> float:
+        return self.storage_gb(day) * fixtures.OPENAI_FILE_SEARCH_STORAGE.usd
+
+    def costs_on(self, day: date) -> list[tuple[str | None, str, float, int]]:
+        """(project or None, line item, usd, quantity) billed for `day`; empty until the day is complete."""
         if day >= self.world.today():
             return []
         cached = self._costs_cache.get(day)
         if cached is not None:
             return cached
-        rows = []
+        rows: list[tuple[str | None, str, float, int]] = []
         for usage in self.usage_on(day):
             for line_item, usd, tokens in self.line_items(usage, day, billed=True):
                 rows.append((usage.project, line_item, usd, tokens))
+        if day >= self.world.history_start().date():
+            rows.append((None, STORAGE_LINE_ITEM, self.storage_usd(day), self.storage_gb(day)))
         self._costs_cache[day] = rows  # a complete day's bill is final
         return rows
 
@@ -232,25 +229,30 @@ class OpenAISim:
 
     # --- ground truth, minimum requests, rate limits ---
 
-    def ground_truth(self) -> dict:
+    def invoice_lines(self) -> list[InvoiceLine]:
+        """OpenAI's invoice for this month so far (see the module docstring for the statuses)."""
         now = self.world.now()
         today = now.date()
-        month_start = today.replace(day=1)
-        first_day = max(month_start, self.world.history_start().date())
-        today_by_project: dict[str, float] = {p: 0.0 for p in self.projects}
-        mtd_by_project: dict[str, float] = {p: 0.0 for p in self.projects}
-        for usage in self.usage_on(today):
-            for _item, usd, _tokens in self.line_items(usage, today, billed=False):
-                today_by_project[usage.project] += usd
-        day = first_day
-        while day < today:
-            for project, _item, usd, _tokens in self.costs_on(day):
-                mtd_by_project[project] += usd
+        lines: list[InvoiceLine] = []
+        day = max(today.replace(day=1), self.world.history_start().date())
+        while day < today:  # complete days: billed, and the Costs API serves every line
+            lines += [InvoiceLine(day, project or NO_PROJECT, item, usd)
+                      for project, item, usd, _q in self.costs_on(day)]
             day += timedelta(days=1)
-        for project, usd in today_by_project.items():
-            mtd_by_project[project] += usd
-        return {"today_usd": sum(today_by_project.values()), "month_to_date_usd": sum(mtd_by_project.values()),
-                "month_to_date_by_project": mtd_by_project}
+        adjustment = self.adjustment(today)
+        for usage in self.usage_on(today):
+            status = "priced" if self.published(usage.model) else "unpriced"
+            for item, usd, _tokens in self.line_items(usage, today, billed=False):
+                lines.append(InvoiceLine(today, usage.project, usage.model if status == "unpriced" else item,
+                                         usd, status))
+                if adjustment:
+                    lines.append(InvoiceLine(today, usage.project, "adjustment", usd * adjustment, "pending"))
+        elapsed = (now.hour * 60 + now.minute) / MINUTES_PER_DAY
+        lines.append(InvoiceLine(today, NO_PROJECT, STORAGE_LINE_ITEM, self.storage_usd(today) * elapsed, "pending"))
+        return lines
+
+    def ground_truth(self) -> dict:
+        return ground_truth(self.invoice_lines(), self.world.today(), projects=self.projects)
 
     def minimum_requests(self, page_sizes: dict[str, int] | None = None) -> dict[str, int]:
         """One listing per endpoint over every day with data (history start .. today), at max page sizes."""

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from simhelpers import counter_value, make_runtime, running
 
 from exporters.cost import CostLedger, CostRecord
-from exporters.openai import Tokens, estimate_usd, model_from_line_item, normalise_model
+from exporters.openai import NO_PROJECT, Tokens, _billed_line, estimate_usd, model_from_line_item, model_prices
 from exporters.prices import PriceBook
-from exporters.simulator import Simulator
-from exporters.simulator.openai import SPIKE_MODEL, UNPRICED_MODEL
+from exporters.simulator import Simulator, World
+from exporters.simulator.openai import SPIKE_MODEL, UNPRICED_MODEL, OpenAISim
+from exporters.simulator.world import Scale
 
 CENT = 0.005
 
@@ -43,9 +44,15 @@ def daily(ledger: CostLedger, source: str | None = None) -> dict[date, float]:
 
 # --- hand-computed prices (pure) ---
 
+def table_on(day: date = date(2026, 11, 18)) -> dict:
+    return PriceBook.load().table("openai", day)
+
+
 def test_gpt_4o_estimate_prices_cached_input_at_its_own_rate_and_batch_at_half() -> None:
-    prices = PriceBook.load().table("openai", date(2026, 11, 18))["usd_per_million_tokens"]["gpt-4o"]
+    prices = model_prices(table_on(), "gpt-4o")
+    assert prices is not None
     usage = Tokens(input=1_000_000, cached=200_000, output=100_000, requests=10)
+    # Published gpt-4o (openai.com/api/pricing, PROVIDERS.md): $2.50 in, $1.25 cached, $10.00 out per 1M:
     # 0.8M uncached × $2.50 + 0.2M cached × $1.25 + 0.1M output × $10.00 = 2.00 + 0.25 + 1.00
     assert estimate_usd(usage, prices, 0.5, batch=False) == pytest.approx(3.25, abs=1e-12)
     # The same through the Batch API: × 0.5
@@ -53,17 +60,59 @@ def test_gpt_4o_estimate_prices_cached_input_at_its_own_rate_and_batch_at_half()
 
 
 def test_embedding_estimate_uses_the_input_price_only() -> None:
-    prices = PriceBook.load().table("openai", date(2026, 11, 18))["usd_per_million_tokens"]["text-embedding-3-small"]
+    prices = model_prices(table_on(), "text-embedding-3-small")
+    assert prices is not None
     # 5M tokens × $0.02 per 1M
     assert estimate_usd(Tokens(input=5_000_000, requests=3), prices, 0.5, batch=False) == pytest.approx(0.10)
 
 
-def test_model_names_lose_their_snapshot_date_for_pricing_and_come_from_line_items() -> None:
-    assert normalise_model("gpt-4o-2024-08-06") == "gpt-4o"
-    assert normalise_model("gpt-4o-mini-2024-07-18") == "gpt-4o-mini"
-    assert normalise_model("text-embedding-3-large") == "text-embedding-3-large"
+def test_each_snapshot_has_its_own_price_and_undated_names_go_through_explicit_aliases() -> None:
+    table = table_on()
+    usage = Tokens(input=1_000_000, cached=500_000, output=1_000_000)
+    may_2024 = model_prices(table, "gpt-4o-2024-05-13")
+    assert may_2024 is not None
+    # gpt-4o-2024-05-13 (published $5.00 in / $15.00 out, no cache discount): 1M × 5 + 1M × 15 = 20.00
+    assert estimate_usd(usage, may_2024, 0.5, batch=False) == pytest.approx(20.00)
+    # gpt-4o (alias of 2024-08-06): 0.5M × 2.50 + 0.5M × 1.25 + 1M × 10 = 11.875
+    assert estimate_usd(usage, model_prices(table, "gpt-4o"), 0.5, batch=False) == pytest.approx(11.875)
+    assert model_prices(table, "gpt-4o-mini") == model_prices(table, "gpt-4o-mini-2024-07-18")
+    # A snapshot the table does not list is unpriced, not priced like its family.
+    assert model_prices(table, "gpt-4o-2099-01-01") is None
+    assert model_prices(table, "gpt-sim-experimental") is None
+
+
+def test_model_names_come_from_line_items() -> None:
     assert model_from_line_item("gpt-4o-2024-08-06, cached input") == "gpt-4o-2024-08-06"
     assert model_from_line_item("gpt-4o-mini, batch output") == "gpt-4o-mini"
+
+
+def test_the_price_table_covers_every_published_model_the_large_simulated_organisation_uses() -> None:
+    world = World(seed=1, scale=Scale.large(), start=datetime(2026, 11, 18, 12, tzinfo=timezone.utc))
+    sim = OpenAISim(world)
+    assert len(sim.models) >= 30
+    missing = [m for m in sim.models if sim.published(m) and model_prices(table_on(), m) is None]
+    assert missing == []
+    assert [m for m in sim.models if not sim.published(m)] == [UNPRICED_MODEL]
+
+
+@pytest.mark.parametrize("value", [0.17391500000000002, "0.1739150000000000000000000000"])
+def test_a_costs_amount_parses_from_a_json_number_and_from_a_decimal_string(value: object) -> None:
+    parsed = _billed_line({"object": "organization.costs.result", "amount": {"value": value, "currency": "usd"},
+                           "line_item": "gpt-4o-2024-08-06, input", "project_id": "proj_a"})
+    assert not isinstance(parsed, str), parsed
+    assert parsed[2] == pytest.approx(0.173915, abs=1e-15)
+
+
+@pytest.mark.parametrize("value", ["NaN", float("inf"), "-Infinity", 1e12, "twelve"])
+def test_a_non_finite_or_absurd_costs_amount_is_rejected(value: object) -> None:
+    parsed = _billed_line({"amount": {"value": value, "currency": "usd"}, "project_id": "proj_a"})
+    assert isinstance(parsed, str) and "amount.value" in parsed
+
+
+def test_a_costs_row_without_a_project_is_kept_as_no_project() -> None:
+    parsed = _billed_line({"amount": {"value": "1.5", "currency": "usd"}, "project_id": None,
+                           "line_item": "file search storage"})
+    assert not isinstance(parsed, str) and parsed[0] == NO_PROJECT == "(no project)"
 
 
 # --- against the simulator ---

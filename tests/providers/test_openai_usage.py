@@ -144,6 +144,8 @@ def test_a_usage_row_missing_required_fields_is_reported_not_counted() -> None:
     assert tokens == Tokens(10, 0, 2, 1) and key.model == "gpt-4o"
     assert parse_usage_result({**good, "input_tokens": "10"}, completions, day) == \
         "input_tokens is not a non-negative integer"
-    assert parse_usage_result({k: v for k, v in good.items() if k != "project_id"}, completions, day) == \
-        "result without a project_id"
+    no_project = parse_usage_result({**good, "project_id": None}, completions, day)
+    assert not isinstance(no_project, str) and no_project[0].project == "(no project)"  # kept, not dropped
+    assert parse_usage_result({**good, "project_id": 42}, completions, day) == \
+        "result with a project_id that is not a string"
     assert parse_usage_result({**good, "batch": "yes"}, completions, day) == "batch is not a boolean"

@@ -1,0 +1,83 @@
+"""Scenario: an OpenAI month with string amounts and an organisation-level (null project) line,
+on a frozen clock, against the simulator's independent invoice (its own price fixtures)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from simhelpers import counter_value, make_runtime, running
+
+from exporters.simulator import Simulator, World
+from exporters.simulator.openai import NO_PROJECT, STORAGE_LINE_ITEM, UNPRICED_MODEL
+from exporters.simulator.world import Scale
+
+NOW = datetime(2026, 11, 18, 13, 30, tzinfo=timezone.utc)
+HALF_CENT = 0.005
+
+
+@pytest.fixture
+async def sim():  # type: ignore[no-untyped-def]
+    simulator = Simulator(World(seed=21, scale=Scale(openai_models=12), start=NOW, frozen=True),
+                          record_exchanges=True)
+    simulator.providers["openai"].amounts_as_strings = True  # as the real API sends them
+    await simulator.start()
+    yield simulator
+    await simulator.stop()
+
+
+def by_project(runtime, now) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    totals: dict[str, float] = defaultdict(float)
+    for (provider, _service, project, _model, _source), usd in runtime.ledger.summary(now).month_to_date.items():
+        if provider == "openai":
+            totals[project] += usd
+    return dict(totals)
+
+
+async def test_openai_month_with_string_amounts_and_a_null_project_matches_the_invoice(sim: Simulator) -> None:
+    served = []
+    async with running(make_runtime(sim, only="openai")) as (runtime, reader):
+        outcomes = await runtime.collector.run_cycle(force=True)
+        assert all(o.ok for o in outcomes), outcomes
+        served = [e for e in sim.stats.exchanges if e.path.startswith("/organization/costs")]
+        assert served and b'"value": "0.' in served[0].body  # the amounts really were strings
+        truth = sim.providers["openai"].ground_truth()
+        summary = runtime.ledger.summary(NOW)
+        assert summary.month_to_date_by_provider["openai"] == pytest.approx(truth["month_to_date_usd"], abs=HALF_CENT)
+        assert summary.today_by_provider["openai"] == pytest.approx(truth["today_usd"], abs=HALF_CENT)
+        projects = by_project(runtime, NOW)
+        assert projects[NO_PROJECT] == pytest.approx(truth["month_to_date_by_project"][NO_PROJECT], abs=HALF_CENT)
+        assert projects[NO_PROJECT] > 0.5  # 17 billed days of file-search storage, not a rounding error
+        for project, usd in truth["month_to_date_by_project"].items():
+            assert projects.get(project, 0.0) == pytest.approx(usd, abs=HALF_CENT), project
+        # The invoice is what stackwatch reports + what it cannot price + what OpenAI bills later.
+        invoice = truth["invoice"]["month_to_date_usd"]
+        parts = truth["month_to_date_usd"] + truth["unpriced"]["month_to_date_usd"] + truth["pending"]["month_to_date_usd"]
+        assert invoice == pytest.approx(parts, abs=1e-9)
+        # Today's usage of the model with no published price is billed by OpenAI, and stackwatch
+        # reports it as unpriced usage (counted), never as $0.
+        assert truth["unpriced"]["items"][UNPRICED_MODEL] > 0
+        assert counter_value(reader, "stackwatch.cost.unpriced_items", provider="openai", item=UNPRICED_MODEL) >= 1
+        storage = [r for r in runtime.ledger.records() if r.provider == "openai" and r.sku == STORAGE_LINE_ITEM]
+        assert storage and {r.resource_name for r in storage} == {NO_PROJECT}
+
+
+async def test_a_late_revision_of_an_early_day_of_the_month_lands_on_the_next_slow_cycle(sim: Simulator) -> None:
+    openai = sim.providers["openai"]
+    early = NOW.date().replace(day=3)
+    async with running(make_runtime(sim, only="openai")) as (runtime, _reader):
+        await runtime.collector.run_cycle(force=True)
+        before = runtime.ledger.summary(NOW).month_to_date_by_provider["openai"]
+        # OpenAI revises a day two weeks back: one more billed line on the 3rd.
+        revised = list(openai.costs_on(early)) + [(openai.projects[0], "gpt-4o-2024-08-06, input", 12.34, 4_936_000)]
+        openai._costs_cache[early] = revised  # noqa: SLF001 (the simulated provider's own bill)
+        sim.world.advance(60)
+        await runtime.collector.run_cycle(force=True)  # the next slow cycle
+        after = runtime.ledger.summary(sim.world.now()).month_to_date_by_provider["openai"]
+        truth = openai.ground_truth()
+        assert after == pytest.approx(truth["month_to_date_usd"], abs=HALF_CENT)
+        assert after - before == pytest.approx(12.34, abs=0.02)  # + the minute of today's usage
+        day_total = sum(r.billed_cost for r in runtime.ledger.records() if r.provider == "openai" and r.day == early)
+        assert day_total == pytest.approx(sum(usd for _p, _i, usd, _q in revised), abs=1e-6)
+        assert early < NOW.date() - timedelta(days=2)  # outside the old two-day re-read
