@@ -39,6 +39,7 @@ from .collector import PollContext, Stream
 from .config import OpenAIConfig
 from .cost import CostRecord, InvalidAmount, check_amount, day_start, utc_day
 from .http import ProviderError, ProviderHTTP
+from .unpriced import UnpricedUsage
 
 METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("gen_ai.client.token.usage", Kind.HISTOGRAM, "{token}",
@@ -345,17 +346,22 @@ class OpenAIProvider:
         usd: dict[tuple[date, str, str], float] = defaultdict(float)
         quantity: dict[tuple[date, str, str], int] = defaultdict(int)
         unpriced: set[str] = set()
+        unpriced_tokens: dict[str, int] = defaultdict(int)
         for key, tokens in totals.items():
             table = ctx.prices.table(self.name, key.day)
             prices = model_prices(table, key.model)
             if prices is None:
                 unpriced.add(key.model)
+                if key.day == today:  # until OpenAI bills the day (a day later), its cost is unknown
+                    unpriced_tokens[key.model] += tokens.input + tokens.output
                 continue
             group = (key.day, key.project, key.model)
             usd[group] += estimate_usd(tokens, prices, float(table.get("batch_multiplier", 1.0)), key.batch)
             quantity[group] += tokens.input + tokens.output
         for model in sorted(unpriced):
             ctx.unpriced(model)
+        ctx.unpriced_usage(first_day, today, [UnpricedUsage(today, model, "tokens", float(count))
+                                              for model, count in sorted(unpriced_tokens.items())])
         records: dict[date, list[CostRecord]] = {d: [] for d in _days(first_day, today)}
         for (day, project, model), cost in usd.items():
             start = day_start(day)

@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from simhelpers import counter_value, make_runtime, running
+from simhelpers import counter_value, make_runtime, metric_points, running
 
 from exporters.simulator import Simulator, World
 from exporters.simulator.openai import NO_PROJECT, STORAGE_LINE_ITEM, UNPRICED_MODEL
@@ -59,6 +59,11 @@ async def test_openai_month_with_string_amounts_and_a_null_project_matches_the_i
         # reports it as unpriced usage (counted), never as $0.
         assert truth["unpriced"]["items"][UNPRICED_MODEL] > 0
         assert counter_value(reader, "stackwatch.cost.unpriced_items", provider="openai", item=UNPRICED_MODEL) >= 1
+        tokens_today = sum(u.input + u.output for u in sim.providers["openai"].usage_on(NOW.date())
+                           if u.model == UNPRICED_MODEL)
+        usage = [p for p in metric_points(reader, "stackwatch.cost.unpriced.usage")
+                 if p.attributes.get("provider") == "openai" and p.attributes.get("item") == UNPRICED_MODEL]
+        assert [p.value for p in usage] == [tokens_today] and usage[0].attributes["unit"] == "tokens"
         storage = [r for r in runtime.ledger.records() if r.provider == "openai" and r.sku == STORAGE_LINE_ITEM]
         assert storage and {r.resource_name for r in storage} == {NO_PROJECT}
 
