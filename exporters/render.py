@@ -50,7 +50,7 @@ from .cost import day_start, utc_day
 from .forecast import forecast_from_rate
 from .http import ProviderError, ProviderHTTP
 from .render_cost import RenderPricer, day_pieces, records_of
-from .state.history import Observation, StateHistory, unobserved_seconds
+from .state.history import Observation, StateHistory, clipped, unobserved_seconds
 from .state.store import StateStore
 from .timeutil import parse_time
 
@@ -103,6 +103,7 @@ METRICS: tuple[MetricSpec, ...] = (
 
 PAGE_SIZE = 100  # Render's maximum `limit`
 DEFAULT_MAX_GAP_S = 3600.0  # when no runtime attaches a state store (the config's default)
+FORECAST_RATE_WINDOW_S = 7 * 86400.0  # an autoscaled service is projected at its mean rate over this
 GAUGE_WINDOW = timedelta(minutes=5)  # gauges read the latest sample of this window
 COUNTER_FIRST_WINDOW = timedelta(minutes=5)  # counters start here on the first poll
 COUNTER_MAX_WINDOW = timedelta(hours=1)  # after an outage, catch up at most this far
@@ -477,8 +478,15 @@ class RenderProvider:
             unpriced |= pricer.unpriced
         cycle_cost = sum(v for d, v in totals.items() if cycle.start <= d <= today)
         pricer = self._pricer(ctx, today)
-        rate = sum(pricer.rate_now(r, items[-1], at) for r, items in intervals.items()
-                   if items and items[-1].end >= at)
+        autoscaled = {s.id for s in self._services if s.autoscaling is not None}
+        rate = 0.0
+        for resource, items in intervals.items():
+            if not items or items[-1].end < at:
+                continue  # not observed now: nothing to project
+            if resource in autoscaled:  # its count swings through the day: the last week's mean rate
+                rate += mean_rate(pricer, resource, items, at - FORECAST_RATE_WINDOW_S, at)
+            else:
+                rate += pricer.rate_now(resource, items[-1], at)
         workspace = pricer.workspace(now - timedelta(seconds=1), now)
         rate += workspace.usd if workspace else 0.0
         ctx.forecast(cycle.start, forecast_from_rate(cycle_cost, rate, (cycle.end_at - now).total_seconds()))
@@ -506,6 +514,14 @@ class RenderProvider:
             start = max(cycle_start, since).timestamp()
             ctx.gauge("render.cost.unobserved", unobserved_seconds(intervals.get(resource, []), start,
                                                                    now.timestamp()), resource=name)
+
+
+def mean_rate(pricer: RenderPricer, resource: str, items: list, start: float, end: float) -> float:
+    """USD per observed second of a resource over [start, end)."""
+    parts = list(clipped(items, start, end))
+    seconds = sum(p.end - p.start for p in parts)
+    usd = sum(piece.usd for part in parts for piece in pricer.pieces(resource, part))
+    return usd / seconds if seconds > 0 else 0.0
 
 
 def _days(first: date, last: date) -> list[date]:

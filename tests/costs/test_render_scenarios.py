@@ -42,10 +42,13 @@ async def test_plan_change_instance_changes_suspend_resume_and_a_restart_match_t
         # The changes happened: the plan change and the extra instances cost something.
         assert truth["month_to_date_by_project"]["api"] > 25 * 2 * 13 / 30
 
-        # Nothing changes after the 14th: the forecast is the invoice at the month's end.
+        # Nothing changes after this (the 15th, 00:00). The forecast is the invoice at the month's end,
+        # except that the autoscaled worker is projected at its mean over the last 7 days (from the 8th,
+        # 00:00), which held 2 extra pro instances for 18 of 168 hours: + $85 x (2 x 18 / 168) x 16 / 30.
         month_end = render.invoice_lines(NOV_1.date(), datetime(2026, 12, 1, tzinfo=timezone.utc).timestamp())
-        assert month.summary().forecast_by_provider["render"] == pytest.approx(sum(x.usd for x in month_end),
-                                                                               abs=CENT)
+        autoscaler_mean_extra = 85 * (2 * 18 / 168) * 16 / 30
+        assert month.summary().forecast_by_provider["render"] == pytest.approx(
+            sum(x.usd for x in month_end) + autoscaler_mean_extra, abs=CENT)
 
 
 async def test_a_long_outage_is_a_gap_for_an_autoscaled_service_and_bridged_for_a_manual_one(tmp_path):
