@@ -8,6 +8,7 @@ the cycle's metrics are exported there too.
 from __future__ import annotations
 
 import calendar
+import secrets as random_secrets
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -17,7 +18,8 @@ from rich.console import Console
 from rich.table import Table
 
 from .collector import StreamOutcome
-from .config import PROVIDER_NAMES, Config
+from .config import PROVIDER_NAMES, Config, Secrets
+from .logs import REDACTOR
 from .runtime import Runtime, build_runtime
 from .simulator import Simulator, World, simulator_runtime_inputs
 from .simulator.world import Scale, WorldClock
@@ -174,11 +176,18 @@ async def run_demo(*, seed: int = 42, scenario: str = "steady", scale: Scale | N
                    console: Console | None = None, simulator: Simulator | None = None) -> int:
     console = console or Console()
     if simulator is None:
-        simulator = Simulator(World(seed=seed, scale=scale or Scale()))
+        # Fresh random tokens per demo: they are secrets like any other (redacted everywhere), and
+        # the simulator's fixed ones would make the redactor eat provider names ("supabase").
+        tokens = {name: f"demo-{random_secrets.token_urlsafe(18)}" for name in PROVIDER_NAMES}
+        simulator = Simulator(World(seed=seed, scale=scale or Scale()), tokens=tokens,
+                              drain_secret=random_secrets.token_urlsafe(18))
     simulator.world.set_scenario(scenario)
     base_url = await simulator.start()
     try:
-        config, secrets = simulator_runtime_inputs(base_url)
+        config, _fixed = simulator_runtime_inputs(base_url)
+        secrets = Secrets(tokens={name: simulator.tokens[name] for name in config.providers.enabled()},
+                          drain_secret=simulator.drain_secret)
+        REDACTOR.add(secrets.values())
         reader = in_memory_reader()
         runtime = build_runtime(config, secrets, extra_readers=(reader,), clock=WorldClock(simulator.world))
         try:

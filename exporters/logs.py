@@ -114,6 +114,9 @@ def _route_stdlib_logging(level: int) -> None:
             root.removeHandler(handler)
     root.addHandler(StdlibToStructlog())
     root.setLevel(level)
+    # One line per HTTP request at info would drown the service's own lines.
+    for chatty in ("httpx", "httpcore", "urllib3", "hpack"):
+        logging.getLogger(chatty).setLevel(max(level, logging.WARNING))
     # Libraries that install their own stderr handler would bypass redaction: send them to root.
     for name in ("aiohttp", "asyncio", "opentelemetry", "py.warnings", "grpc", "httpx", "urllib3"):
         lib = logging.getLogger(name)
