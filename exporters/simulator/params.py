@@ -15,7 +15,7 @@ accept all of them, so the simulator does too:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from multidict import MultiMapping
 
@@ -46,11 +46,6 @@ def scalar_param(query: MultiMapping[str], name: str) -> str | None:
     """The single value of a scalar parameter (the last one when repeated, as most servers do)."""
     values = query.getall(name, [])
     return values[-1] if values else None
-
-
-def parameter_names(query: Mapping[str, str] | MultiMapping[str]) -> set[str]:
-    """The parameter names a request used, bracket spellings folded into their base name."""
-    return {base_name(key) for key in query.keys()}
 
 
 def parse_int(value: str | None) -> int | None:
