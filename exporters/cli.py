@@ -124,6 +124,8 @@ def simulate(host: str = "127.0.0.1", port: int = 8900, seed: int = 42,
              openai_projects: Annotated[Optional[int], typer.Option(min=1, help="Overrides --scale.")] = None,
              llamacloud_projects: Annotated[Optional[int], typer.Option(min=1, help="Overrides --scale.")] = None,
              history_days: Annotated[Optional[int], typer.Option(min=1, max=365, help="Overrides --scale.")] = None,
+             openai_costs_today: Annotated[bool, typer.Option(
+                 help="OpenAI's costs API also reports the current, partial day, as the real one does.")] = False,
              ) -> None:
     """Serve every provider API (and the Supabase metrics endpoint, fake sites) on one port."""
     from dataclasses import replace
@@ -143,7 +145,9 @@ def simulate(host: str = "127.0.0.1", port: int = 8900, seed: int = 42,
     world = World(seed=seed, scale=replace(base_scale, **{k: v for k, v in knobs.items() if v is not None}),
                   latency_s=latency_ms / 1000)
     world.set_scenario(scenario)
-    raise typer.Exit(code=asyncio.run(_simulate(Simulator(world), host, port, drain_to, drain_interval)))
+    simulator = Simulator(world)
+    simulator.providers["openai"].api.costs_include_today = openai_costs_today  # type: ignore[attr-defined]
+    raise typer.Exit(code=asyncio.run(_simulate(simulator, host, port, drain_to, drain_interval)))
 
 
 async def _simulate(simulator: "object", host: str, port: int, drain_to: str | None, interval: float) -> int:

@@ -1,0 +1,23 @@
+"""`stackwatch simulate --openai-costs-today` serves OpenAI's costs for the current, partial day."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from exporters import cli
+
+
+@pytest.mark.parametrize(("flag", "expected"), [([], False), (["--openai-costs-today"], True)])
+def test_openai_costs_today_flag_reaches_the_simulator(monkeypatch: pytest.MonkeyPatch, flag: list[str],
+                                                       expected: bool) -> None:
+    served = []
+
+    async def capture(simulator, *_args) -> int:  # type: ignore[no-untyped-def]
+        served.append(simulator)
+        return 0
+
+    monkeypatch.setattr(cli, "_simulate", capture)
+    result = CliRunner().invoke(cli.app, ["simulate", *flag])
+    assert result.exit_code == 0, result.output
+    assert served and served[0].providers["openai"].api.costs_include_today is expected
