@@ -212,6 +212,9 @@ async def test_errors_are_openai_error_objects_with_the_right_status(simulator: 
                                            params={"start_time": 0, "page": "garbage"}), 400, "page")
         unknown = assert_openai_error(await http.get("/organization/usage/teleport"), 404)
         assert unknown["message"] == "Invalid URL (GET /v1/organization/usage/teleport)"
+        wrong_method = await http.post("/organization/costs", json={})
+        assert assert_openai_error(wrong_method, 405)["message"] == "Invalid URL (POST /v1/organization/costs)"
+        assert "GET" in wrong_method.headers.get("Allow", "")
         simulator.world.set_scenario("rate-limited", "openai")
         statuses = [(await http.get("/organization/costs", params={"start_time": 0})) for _ in range(3)]
         limited = [r for r in statuses if r.status_code == 429]
