@@ -24,6 +24,7 @@ hourly or per-minute buckets of a day add up exactly to its daily bucket.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 from collections.abc import Callable, Sequence
@@ -56,7 +57,8 @@ class Width:
 USAGE_WIDTHS = {w.name: w for w in (Width("1m", 60, 60, 1440), Width("1h", 3600, 24, 168),
                                     Width("1d", DAY_S, 7, 31))}
 COSTS_WIDTHS = {"1d": Width("1d", DAY_S, 7, 180)}
-LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT = 20, 100  # /organization/projects and api_keys
+LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT = 20, 100
+BUCKETS_PER_SLICE = 32  # buckets built between yields to the event loop  # /organization/projects and api_keys
 
 # Filter parameter -> the dimension it filters.
 FILTERS = {"project_ids": "project_id", "user_ids": "user_id", "api_key_ids": "api_key_id", "models": "model",
@@ -185,14 +187,19 @@ class Directory:
                                    project.created_at + n * 60))
             self.keys[project.id] = keys
         self._world = world
+        self._key_for: dict[tuple[str, str | None], ApiKey] = {}
 
     def active_projects(self) -> list[Project]:
         return [p for p in self.projects if p.archived_at is None]
 
     def key_for(self, project: str, model: str | None) -> ApiKey:
         """The key a project uses for a model (stable, so usage and costs agree per key)."""
-        keys = self.keys[project]
-        return keys[self._world.rng("openai", "key-for", project, model or "").randrange(len(keys))]
+        cached = self._key_for.get((project, model))
+        if cached is None:  # memoised: a seeded RNG per row made 1m pages of a large world take seconds
+            keys = self.keys[project]
+            cached = keys[self._world.rng("openai", "key-for", project, model or "").randrange(len(keys))]
+            self._key_for[(project, model)] = cached
+        return cached
 
     def user_of(self, key: ApiKey) -> str:
         """Usage made with a service account's key has no user; OpenAI reports its owner id as the user."""
@@ -302,25 +309,42 @@ class OpenAIApi:
                 query = UsageQuery.parse(request.query, endpoint)
             except BadParam as exc:
                 return error(400, exc.message, param=exc.param, code=exc.code)
-            return web.json_response(self.page(endpoint, query))
+            starts, has_more = self._bucket_starts(query)
+            step = query.width.seconds
+            data = []
+            for n, start in enumerate(starts):
+                if n and n % BUCKETS_PER_SLICE == 0:
+                    await asyncio.sleep(0)  # a 1,440-bucket page must not stall every other provider's requests
+                data.append(self._bucket(endpoint, query, start, step))
+            return web.json_response(self._envelope(data, starts, has_more, step))
         return handle
 
     def page(self, endpoint: Endpoint, query: UsageQuery) -> dict:
         """Buckets from the query's start (or cursor) up to the one containing now (or end_time)."""
+        starts, has_more = self._bucket_starts(query)
+        step = query.width.seconds
+        return self._envelope([self._bucket(endpoint, query, s, step) for s in starts], starts, has_more, step)
+
+    def _bucket_starts(self, query: UsageQuery) -> tuple[list[int], bool]:
+        """This page's bucket starts, and whether another page follows."""
         step = query.width.seconds
         now = self.sim.world.now().timestamp()
         end = min(query.end, now) if query.end is not None else now
-        first = query.cursor if query.cursor is not None else query.start - query.start % step
+        bucket = query.cursor if query.cursor is not None else query.start - query.start % step
         starts = []
-        bucket = first
         while bucket < end and len(starts) < query.limit + 1:
             starts.append(bucket)
             bucket += step
-        has_more = len(starts) > query.limit
-        data = [{"object": "bucket", "start_time": s, "end_time": s + step,
-                 "results": self.results(endpoint, query, s, s + step)} for s in starts[:query.limit]]
+        return starts[:query.limit], len(starts) > query.limit
+
+    def _bucket(self, endpoint: Endpoint, query: UsageQuery, start: int, step: int) -> dict:
+        return {"object": "bucket", "start_time": start, "end_time": start + step,
+                "results": self.results(endpoint, query, start, start + step)}
+
+    @staticmethod
+    def _envelope(data: list[dict], starts: list[int], has_more: bool, step: int) -> dict:
         return {"object": "page", "data": data, "has_more": has_more,
-                "next_page": encode_cursor(starts[query.limit]) if has_more else None}
+                "next_page": encode_cursor(starts[-1] + step) if has_more else None}
 
     def results(self, endpoint: Endpoint, query: UsageQuery, start: int, end: int) -> list[dict]:
         records = self.records(endpoint, start, end)
@@ -392,12 +416,17 @@ class OpenAIApi:
         if last <= first:
             return []
         spike = day == self.sim.world.today() and self.sim.world.scenario_applies("cost-spike", self.sim.name)
-        from .openai import SPIKE_MODEL  # noqa: PLC0415 (cycle)
+        from .openai import SPIKE_MODEL, Usage  # noqa: PLC0415 (cycle)
 
-        def upto(row: Usage, minute: int) -> Usage:
-            part = row.scaled(minute, MINUTES_PER_DAY)
-            return part.scaled(10, 1) if spike and row.model == SPIKE_MODEL else part
-        return [_difference(upto(row, last), upto(row, first)) for row in self.sim._full_day(day)]
+        def share(value: int, factor: int) -> int:
+            """The bucket's part of a day's `value`: cumulative minutes, so the buckets add up to the day."""
+            return (value * last // MINUTES_PER_DAY - value * first // MINUTES_PER_DAY) * factor
+        rows = []
+        for r in self.sim._full_day(day):
+            k = 10 if spike and r.model == SPIKE_MODEL else 1  # as usage_on scales today's spike model
+            rows.append(Usage(r.project, r.model, r.batch, share(r.input, k), share(r.cached, k), share(r.output, k),
+                              share(r.requests, k)))
+        return rows
 
     def _model_record(self, u: Usage) -> Record:
         key = self.directory.key_for(u.project, u.model)
@@ -550,12 +579,6 @@ def _key_json(k: ApiKey) -> dict:
     return {"object": "organization.project.api_key", "id": k.id, "name": k.name,
             "redacted_value": f"sk-proj-****{k.id[-4:]}", "created_at": k.created_at,
             "last_used_at": None, "owner": owner, "owner_project_access": "active"}
-
-
-def _difference(a: Usage, b: Usage) -> Usage:
-    from .openai import Usage  # noqa: PLC0415 (cycle)
-    return Usage(a.project, a.model, a.batch, a.input - b.input, a.cached - b.cached, a.output - b.output,
-                 a.requests - b.requests)
 
 
 def _is_embedding(model: str) -> bool:
