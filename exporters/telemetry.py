@@ -74,13 +74,28 @@ def otlp_protocol(environ: Mapping[str, str] | None = None) -> str:
     return protocol
 
 
+# Per export request, retries included. The SDK's default (10 s) would let one export to an
+# endpoint that never answers hold the export lock through most of the 9 s shutdown budget
+# (service.py), leaving no time for the final flush. A local collector answers in milliseconds.
+DEFAULT_EXPORT_TIMEOUT_S = 5.0
+
+
+def export_timeout_s(environ: Mapping[str, str] | None = None) -> float | None:
+    """Our default export timeout, or None when OTEL_EXPORTER_OTLP_[METRICS_]TIMEOUT decides."""
+    env = os.environ if environ is None else environ
+    if env.get("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT") or env.get("OTEL_EXPORTER_OTLP_TIMEOUT"):
+        return None
+    return DEFAULT_EXPORT_TIMEOUT_S
+
+
 def otlp_exporter(environ: Mapping[str, str] | None = None) -> MetricExporter:
     """The OTLP metric exporter the environment asks for; endpoint and headers come from env too."""
+    timeout = export_timeout_s(environ)
     if otlp_protocol(environ) == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as Grpc
-        return Grpc(preferred_temporality=CUMULATIVE)
+        return Grpc(preferred_temporality=CUMULATIVE, timeout=timeout)
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as Http
-    return Http(preferred_temporality=CUMULATIVE)
+    return Http(preferred_temporality=CUMULATIVE, timeout=timeout)
 
 
 def resource(environment: str) -> Resource:

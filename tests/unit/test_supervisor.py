@@ -256,3 +256,16 @@ async def test_healthz_is_503_naming_a_dead_loop_but_200_degraded_for_a_provider
     assert body["providers"]["vercel"]["loop"] == "restarting"
     stop.set()
     await supervisor.stop_loops(timeout_s=5)
+
+
+def test_the_otlp_exporter_times_out_well_inside_the_shutdown_budget_unless_the_environment_says() -> None:
+    from exporters.service import SHUTDOWN_BUDGET_S
+    from exporters.telemetry import DEFAULT_EXPORT_TIMEOUT_S, otlp_exporter
+
+    assert DEFAULT_EXPORT_TIMEOUT_S < SHUTDOWN_BUDGET_S
+    for protocol in ("grpc", "http/protobuf"):
+        exporter = otlp_exporter({"OTEL_EXPORTER_OTLP_PROTOCOL": protocol})
+        client = getattr(exporter, "_client", None)
+        timeout = getattr(exporter, "_timeout", None) or getattr(client, "_timeout", None)
+        assert timeout == DEFAULT_EXPORT_TIMEOUT_S, protocol
+        exporter.shutdown()
