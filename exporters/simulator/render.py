@@ -409,8 +409,10 @@ class RenderSim:
                 service = by_id.get(resource_id)
                 if service is None or service.created > now or service.is_suspended(now):
                     continue
+                if not render_api.serves_host(request.query, f"{service.name}.onrender.com"):
+                    continue
                 series.extend(self._service_series(metric, service, window, request))
-            return web.json_response(series)
+            return web.json_response(render_api.only_instance(request.query, series))
         return handle
 
     def _window(self, request: web.Request) -> tuple[list[float], float, float]:

@@ -150,3 +150,25 @@ def check_metric_params(query: MultiMapping[str], metric: str) -> list[str]:
         except ValueError:
             raise BadFilter("resolutionSeconds must be a number") from None
     return quantiles
+
+
+def serves_host(query: MultiMapping[str], host: str) -> bool:
+    """`host` (http metrics): only a service answering on that host has series; each simulated web
+    service answers on its `<name>.onrender.com` only. (`path` is accepted and not filtered: the
+    simulated traffic has no per-path split.)"""
+    wanted = scalar_param(query, "host")
+    return wanted is None or wanted == host
+
+
+def only_instance(query: MultiMapping[str], series: list[dict]) -> list[dict]:
+    """`instance`: keep the per-instance series of that instance (series without an instance label,
+    such as limits, stay: they describe the whole service)."""
+    wanted = scalar_param(query, "instance")
+    if wanted is None:
+        return series
+    out = []
+    for item in series:
+        instances = [label.get("value") for label in item.get("labels", []) if label.get("field") == "instance"]
+        if not instances or wanted in instances:
+            out.append(item)
+    return out

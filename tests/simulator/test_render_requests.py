@@ -133,3 +133,21 @@ async def test_http_requests_aggregated_by_host_total_the_per_status_code_series
     assert len(by_host) == 1 and by_host[0]["labels"][1] == {"field": "host", "value": f"{web.name}.onrender.com"}
     totals = [sum(series["values"][k]["value"] for series in by_code) for k in range(len(by_code[0]["values"]))]
     assert [v["value"] for v in by_host[0]["values"]] == totals and sum(totals) > 0
+
+
+async def test_metrics_filter_by_instance_and_host(simulator: Simulator) -> None:
+    sim = simulator.providers["render"]
+    now = simulator.world.now_ts()
+    web = next(s for s in sim.services() if s.type == "web_service" and s.created <= now
+               and not s.is_suspended(now) and s.state_at(now)["instances"] >= 2)  # so one instance is a real subset
+    async with client(simulator) as http:
+        every = (await http.get("/metrics/cpu", params={"resource": web.id})).json()
+        instances = [label["value"] for series in every for label in series["labels"] if label["field"] == "instance"]
+        assert len(instances) >= 2 and len(instances) == len(every)
+        one = (await http.get("/metrics/cpu", params={"resource": web.id, "instance": instances[-1]})).json()
+        assert one == [every[-1]]
+        own_host = (await http.get("/metrics/http-requests", params={"resource": web.id,
+                                                                     "host": f"{web.name}.onrender.com"})).json()
+        other_host = (await http.get("/metrics/http-requests", params={"resource": web.id,
+                                                                       "host": "elsewhere.example.com"})).json()
+    assert own_host and other_host == []
