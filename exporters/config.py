@@ -59,7 +59,7 @@ class ProviderBase(Strict):
     # Bounds on one poll (docs/operations.md, "Bounds"): a poll past its deadline, a body past
     # its size (decompressed), a listing past its page count fails with poll.errors{reason}.
     poll_deadline_seconds: PositiveSeconds = 300.0
-    max_response_bytes: Annotated[int, Field(ge=1024)] = 32 * 1024 * 1024
+    max_response_bytes: Annotated[int, Field(ge=1024)] = 8 * 1024 * 1024
     max_pages_per_poll: Annotated[int, Field(ge=1, le=100_000)] = 1000
     # A rate-limit reset further away than this is clamped; the client probes again after it.
     max_rate_limit_wait_seconds: PositiveSeconds = 900.0

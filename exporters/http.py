@@ -38,13 +38,14 @@ Params = dict[str, Any] | Sequence[tuple[str, Any]] | None
 # A provider asking us to wait longer than this fails the poll; the next cycle tries again.
 MAX_RATE_LIMIT_WAIT_S = 60.0
 RETRYABLE = frozenset({"server_error", "timeout", "transport", "rate_limited", "malformed"})
-# The largest legitimate page we know (a Vercel projects page of 100 projects, an OpenAI
-# costs page of 180 daily buckets grouped by project and line item) is a few MB; 32 MiB
-# leaves ample room and still bounds a hostile body.
-DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+# The largest legitimate page the simulator's large scale produces (an OpenAI costs page of
+# 180 daily buckets by project and line item) is 2 MB; 8 MiB leaves room for 4 times that.
+# Worst case held at once: max_concurrency (8) x 8 MiB.
+DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 # A listing longer than this within one poll is a provider bug (a cursor that never ends).
 DEFAULT_MAX_PAGES = 1000
 ERROR_BODY_BYTES = 64 * 1024  # how much of an error body is read (for its excerpt)
+IN_FLIGHT_FACTOR = 2  # all responses being read at once: at most this many times max_response_bytes
 MAX_LINE_BYTES = 4 * 1024 * 1024  # one JSONL line longer than this is not a record
 # A streamed (JSONL) body is parsed line by line and never held whole, so its cap bounds
 # time and CPU rather than memory: this many times `max_response_bytes`.
@@ -119,6 +120,10 @@ class ProviderHTTP:
         self._max_retries = max_retries
         self.max_response_bytes = max_response_bytes
         self.max_pages = max_pages
+        # Bodies held at once (decoded, not yet parsed) across this client's concurrent requests:
+        # without it, max_concurrency hostile responses would each hold up to the per-response cap.
+        self.max_bytes_in_flight = IN_FLIGHT_FACTOR * max_response_bytes
+        self._bytes_in_flight = 0
         self._max_wait_s = max_rate_limit_wait_s
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._rate: RateLimit | None = None
@@ -185,17 +190,26 @@ class ProviderHTTP:
             yield line
 
     async def _read_body(self, response: httpx.Response, operation: str,
-                         limit: int | None = None, *, truncate: bool = False) -> bytes:
+                         limit: int | None = None, *, truncate: bool = False) -> bytearray:
         """The decoded body, at most `limit` bytes (a `too_large` error past it, or cut when `truncate`)."""
         limit = self.max_response_bytes if limit is None else limit
         body = bytearray()
+        held = 0
         try:
             async for piece in self._decoded(response, operation, limit):
                 body += piece
+                held += len(piece)
+                self._bytes_in_flight += len(piece)
+                if self._bytes_in_flight > self.max_bytes_in_flight and not truncate:
+                    self._too_large(operation, f"this provider's responses in flight passed "
+                                    f"{self.max_bytes_in_flight} bytes together")
         except ProviderError as exc:
             if not (truncate and exc.reason == "too_large"):
                 raise
-        return bytes(body[:limit])
+            del body[limit:]
+        finally:
+            self._bytes_in_flight -= held
+        return body  # json.loads takes a bytearray: no copy of a large page
 
     async def _decoded(self, response: httpx.Response, operation: str, limit: int) -> AsyncIterator[bytes]:
         """Raw body chunks, decompressed here in bounded steps against a running cap."""

@@ -81,10 +81,12 @@ class ConnectionGuard:
         self._unlogged: dict[str, int] = {}
         self._last_log: float | None = None
 
-    def at_limit(self, connections: dict[RequestHandler, Any]) -> asyncio.Protocol | None:
-        """Make room for one more connection: evict the oldest idle one, else refuse (a 503 protocol)."""
-        for handler in connections:  # oldest first (insertion order)
+    def at_limit(self, live: dict[RequestHandler, None]) -> asyncio.Protocol | None:
+        """Make room for one more connection: evict the oldest idle one, else refuse (a 503 protocol).
+        `live` holds open connections only, oldest first, so the idle attacker is found at once."""
+        for handler in live:
             if handler._current_request is None and handler.transport is not None:
+                del live[handler]
                 handler.force_close()
                 self._on_reject("connections")
                 self._note("evicted")
@@ -115,15 +117,26 @@ class ConnectionGuard:
 
 class _GuardedServer(web.Server):
     guard: ConnectionGuard
+    # Open connections, oldest first. aiohttp's own `_connections` keeps a closed connection
+    # until its handler task ends, which made every eviction scan past thousands of them.
+    live: dict[RequestHandler, None]
 
     def __call__(self) -> Any:
-        if len(self._connections) >= self.guard.max_connections:
-            refused = self.guard.at_limit(self._connections)
+        if len(self.live) >= self.guard.max_connections:
+            refused = self.guard.at_limit(self.live)
             if refused is not None:
                 return refused
         handler = super().__call__()
         self.guard.arm_header_deadline(self._loop, handler)
         return handler
+
+    def connection_made(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
+        super().connection_made(handler, transport)
+        self.live[handler] = None
+
+    def connection_lost(self, handler: RequestHandler, exc: BaseException | None = None) -> None:
+        self.live.pop(handler, None)
+        super().connection_lost(handler, exc)
 
 
 class GuardedAppRunner(web.AppRunner):
@@ -140,4 +153,5 @@ class GuardedAppRunner(web.AppRunner):
         # The application builds a plain Server; give it the guard's protocol factory.
         server.__class__ = _GuardedServer
         server.guard = self.guard  # type: ignore[attr-defined]
+        server.live = {}  # type: ignore[attr-defined]
         return server

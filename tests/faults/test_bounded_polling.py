@@ -63,7 +63,9 @@ async def test_a_gzip_bomb_is_cut_off_at_the_decompressed_cap(provider: str, sim
         outcomes = await one_cycle(runtime)
         assert any(o.reason == "too_large" for o in outcomes), outcomes
         assert {o.reason for o in outcomes if not o.ok} <= {"too_large", "dependency"}
-        assert all("decompressed" in (o.message or "") for o in outcomes if o.reason == "too_large")
+        # Cut at the per-response cap (decompressed), or at the budget concurrent bodies share.
+        assert all("decompressed" in (o.message or "") or "in flight" in (o.message or "")
+                   for o in outcomes if o.reason == "too_large")
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -166,3 +168,18 @@ async def test_invalid_items_are_counted_exactly_and_logged_in_a_few_lines(simul
         assert len(lines) == INVALID_ITEMS_LOGGED + 1
         summary = lines[-1]
         assert summary["count"] == count and summary["not_logged_individually"] == count - INVALID_ITEMS_LOGGED
+
+
+async def test_concurrent_large_bodies_share_one_in_flight_budget(simulator: Simulator) -> None:
+    """Each body is under the per-response cap, but together they may hold at most twice it."""
+    overrides = {"providers": {"render": config(max_response_bytes=3 * MiB, max_concurrency=8)}}
+    async with running(make_runtime(simulator, only="render", overrides=overrides)) as (runtime, reader):
+        http = runtime.collector.providers[0].http
+        assert http.max_bytes_in_flight == 6 * MiB
+        simulator.inject("render", Fault("oversized", size=2 * MiB + 512 * 1024, count=10_000))
+        bodies = await asyncio.wait_for(asyncio.gather(
+            *(http.get_json("/services", operation="list-services") for _ in range(8)), return_exceptions=True),
+            HANG_GUARD_S)
+        too_large = [b for b in bodies if getattr(b, "reason", None) == "too_large"]
+        assert too_large and all("in flight" in str(b) for b in too_large)
+        assert http._bytes_in_flight == 0  # every held byte was released
