@@ -64,6 +64,7 @@ FILTERS = {"project_ids": "project_id", "user_ids": "user_id", "api_key_ids": "a
            "sources": "source", "sizes": "size", "line_items": "line_item", "vector_store_ids": "vector_store_id",
            "context_levels": "context_level"}
 CONTEXT_LEVELS = ("low", "medium", "high")
+UNLABELED = "unlabeled"  # api_source of activity not attributed to the Agents API (all simulated usage)
 IMAGE_SOURCES = ("image.generation", "image.edit", "image.variation")
 IMAGE_SIZES = ("256x256", "512x512", "1024x1024", "1792x1792", "1024x1792")
 
@@ -86,9 +87,9 @@ _PEOPLE = ("project_id", "user_id", "api_key_id", "model")
 _PEOPLE_FILTERS = ("project_ids", "user_ids", "api_key_ids", "models")
 ENDPOINTS: dict[str, Endpoint] = {e.path: e for e in (
     Endpoint("usage/completions", "organization.usage.completions.result",
-             _PEOPLE + ("batch", "service_tier"), _PEOPLE_FILTERS,
+             _PEOPLE + ("batch", "service_tier", "api_source"), _PEOPLE_FILTERS,
              ("input_tokens", "input_cached_tokens", "output_tokens", "num_model_requests"),
-             dims=_PEOPLE + ("batch", "service_tier")),
+             dims=_PEOPLE + ("batch", "service_tier", "api_source")),
     Endpoint("usage/embeddings", "organization.usage.embeddings.result", _PEOPLE, _PEOPLE_FILTERS,
              ("input_tokens", "num_model_requests")),
     Endpoint("usage/moderations", "organization.usage.moderations.result", _PEOPLE, _PEOPLE_FILTERS,
@@ -108,12 +109,13 @@ ENDPOINTS: dict[str, Endpoint] = {e.path: e for e in (
              ("project_id", "user_id", "api_key_id", "vector_store_id"),
              ("project_ids", "user_ids", "api_key_ids", "vector_store_ids"), ("num_requests",),
              dims=("project_id", "user_id", "api_key_id", "vector_store_id")),
-    Endpoint("usage/web_search_calls", "organization.usage.web_searches.result", _PEOPLE + ("context_level",),
-             _PEOPLE_FILTERS + ("context_levels",), ("num_requests", "num_model_requests"),
-             dims=_PEOPLE + ("context_level",)),
-    Endpoint("costs", "organization.costs.result", ("project_id", "line_item", "api_key_id"),
+    Endpoint("usage/web_search_calls", "organization.usage.web_searches.result",
+             _PEOPLE + ("context_level", "api_source"), _PEOPLE_FILTERS + ("context_levels",),
+             ("num_requests", "num_model_requests"), dims=_PEOPLE + ("context_level", "api_source")),
+    # user_id and api_source groupings: SDK 3.x documents them for costs (the vendored 2.3.0 document does not).
+    Endpoint("costs", "organization.costs.result", ("project_id", "line_item", "api_key_id", "user_id", "api_source"),
              ("project_ids", "api_key_ids", "line_items"), ("amount", "quantity"), widths=COSTS_WIDTHS,
-             dims=("project_id", "line_item", "api_key_id")),
+             dims=("project_id", "line_item", "api_key_id", "user_id", "api_source")),
 )}
 
 # The extra (uncosted) usage kinds each project has every day: (endpoint, model, daily range of the metric).
@@ -429,7 +431,8 @@ class OpenAIApi:
     def _model_record(self, u: Usage) -> Record:
         key = self.directory.key_for(u.project, u.model)
         dims = {"project_id": u.project, "user_id": self.directory.user_of(key), "api_key_id": key.id,
-                "model": u.model, "batch": u.batch, "service_tier": "batch" if u.batch else "default"}
+                "model": u.model, "batch": u.batch, "service_tier": "batch" if u.batch else "default",
+                "api_source": UNLABELED}
         return dims, {"input_tokens": u.input, "input_cached_tokens": u.cached, "output_tokens": u.output,
                       "num_model_requests": u.requests}
 
@@ -441,8 +444,9 @@ class OpenAIApi:
         out = []
         for project, line_item, usd, quantity in rows:
             # Organisation-level lines (file-search storage) have no project and no key (D1, issue #9).
-            key_id = self.directory.key_for(project, line_item.split(",")[0]).id if project is not None else None
-            out.append(({"project_id": project, "line_item": line_item, "api_key_id": key_id},
+            key = self.directory.key_for(project, line_item.split(",")[0]) if project is not None else None
+            out.append(({"project_id": project, "line_item": line_item, "api_key_id": key.id if key else None,
+                         "user_id": self.directory.user_of(key) if key else None, "api_source": UNLABELED},
                         {"amount": usd, "quantity": quantity}))
         return out
 
@@ -481,6 +485,7 @@ class OpenAIApi:
                 dims["vector_store_id"] = f"vs_sim{project.id[-10:]}"
             if endpoint.path == "usage/web_search_calls":
                 dims["context_level"] = CONTEXT_LEVELS[self.sim.world.rng("openai", "context", project.id).randrange(3)]
+                dims["api_source"] = UNLABELED
             if endpoint.path == "usage/images":
                 rng = self.sim.world.rng("openai", "image-kind", project.id)
                 dims.update({"source": IMAGE_SOURCES[rng.randrange(2)], "size": "1024x1024"})

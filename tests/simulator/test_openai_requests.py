@@ -253,3 +253,23 @@ async def test_search_call_endpoints_group_by_their_own_fields_and_validate_cont
         assert results and all(r["context_level"] in ("low", "medium", "high") and r["model"] for r in results)
         assert_openai_error(await http.get("/organization/usage/web_search_calls", params={
             "start_time": start, "context_levels": "extreme"}), 400, "context_levels")
+
+
+async def test_newer_sdk_groupings_api_source_and_costs_by_user_are_accepted(simulator: Simulator) -> None:
+    """OpenAI SDK 3.x documents `api_source` (completions, web searches, costs) and costs by `user_id`."""
+    start = midnight(simulator, 1)
+    async with client(simulator) as http:
+        usage = (await http.get("/organization/usage/completions", params={
+            "start_time": start, "group_by": "api_source"})).json()
+        sources = {r["api_source"] for b in usage["data"] for r in b["results"]}
+        assert sources == {"unlabeled"}  # no Agents API activity in the simulated world
+        plain = (await http.get("/organization/usage/completions", params={"start_time": start})).json()
+        assert all(r["api_source"] is None for b in plain["data"] for r in b["results"])
+        costs = (await http.get("/organization/costs", params=[
+            ("start_time", start), ("group_by[]", "user_id"), ("group_by[]", "project_id")])).json()
+        results = [r for b in costs["data"] for r in b["results"]]
+        by_user = [r for r in results if r["project_id"] is not None]
+        assert by_user and all(r["user_id"] for r in by_user)
+        total = sum(r["amount"]["value"] for r in results)
+        ungrouped = (await http.get("/organization/costs", params={"start_time": start})).json()
+        assert total == pytest.approx(sum(r["amount"]["value"] for b in ungrouped["data"] for r in b["results"]))

@@ -18,6 +18,8 @@ def test_openai_costs_today_flag_reaches_the_simulator(monkeypatch: pytest.Monke
         return 0
 
     monkeypatch.setattr(cli, "_simulate", capture)
+    # Logging stays as the suite configured it: simulate would bind it to CliRunner's stream, closed afterwards.
+    monkeypatch.setattr(cli, "configure", lambda *_args: None)
     result = CliRunner().invoke(cli.app, ["simulate", *flag])
     assert result.exit_code == 0, result.output
     assert served and served[0].providers["openai"].api.costs_include_today is expected
