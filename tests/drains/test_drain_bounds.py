@@ -320,3 +320,17 @@ def test_the_replay_window_is_bounded_in_entries_and_time() -> None:
     assert len(window) == 3 and window.seen(bytes([9])) and not window.seen(bytes([0]))
     now[0] = 11
     assert not window.seen(bytes([9])) and len(window) == 0
+
+
+async def test_a_signature_header_with_non_utf8_bytes_is_401_not_500(make) -> None:  # type: ignore[no-untyped-def]
+    """Raw Latin-1 bytes in the header (aiohttp keeps them as surrogates): the old receiver's
+    `.encode()` of them raised, and the sender got a 500, which Vercel retries."""
+    s = await make()
+    body = json.dumps([event()]).encode()
+    request = (f"POST {LOGS} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\nConnection: close\r\n"
+               ).encode() + b"x-vercel-signature: " + b"\xe9" * 40 + b"\r\n\r\n" + body
+    reader, writer = await raw(s.port, request)
+    status, _headers, answer = await response_of(reader)
+    writer.close()
+    assert status == 401 and json.loads(answer)["error"] == "bad_signature"
+    assert s.counter("stackwatch.drain.rejected", reason="internal") == 0
