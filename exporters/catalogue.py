@@ -190,6 +190,13 @@ SHARED_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("stackwatch.cost.unpriced_items", Kind.COUNTER, "{item}",
                "Usage items with no price (unknown model or plan): counted, never priced at $0.",
                (PROVIDER, "item"), series=Series("unpriced item", 1)),
+    MetricSpec("stackwatch.cost.focus.month_to_date_effective_usd", Kind.GAUGE, "{USD}",
+               "FOCUS EffectiveCost (after discounts and amortised commitments) over the provider's current "
+               "billing cycle so far; a record without its own figure counts its BilledCost.", (PROVIDER,),
+               series=Series("provider", 1)),
+    MetricSpec("stackwatch.cost.focus.month_to_date_list_usd", Kind.GAUGE, "{USD}",
+               "FOCUS ListCost (at list price) over the provider's current billing cycle so far; a record "
+               "without its own figure counts its BilledCost.", (PROVIDER,), series=Series("provider", 1)),
     MetricSpec("stackwatch.cost.unpriced.month_to_date_usd", Kind.GAUGE, "{USD}",
                "This month's amount of usage the provider bills but stackwatch cannot price, where the "
                "provider's data gives an amount (e.g. credits of an unknown LlamaCloud event type); "

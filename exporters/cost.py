@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from .billing import cycle_of
 
@@ -70,6 +71,17 @@ def utc_day(moment: datetime) -> date:
     return moment.astimezone(timezone.utc).date()
 
 
+# Providers whose billing days are not UTC days: their records carry `billing_day`, and their
+# "today" and month follow that zone (Vercel's periods are aligned to Pacific time, PROVIDERS.md).
+BILLING_DAY_ZONES: dict[str, ZoneInfo] = {"vercel": ZoneInfo("America/Los_Angeles")}
+
+
+def billing_today(provider: str, now: datetime) -> date:
+    """The provider's current billing day: the date in its billing zone (UTC unless listed)."""
+    zone = BILLING_DAY_ZONES.get(provider)
+    return now.astimezone(zone).date() if zone is not None else utc_day(now)
+
+
 def day_start(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
 
@@ -93,14 +105,25 @@ class CostRecord:
     model: str | None = None  # x_Model (AI services)
     sku: str = ""  # x_Sku: tells records with the same service/resource/day apart
     region: str | None = None  # RegionId
-    day: date = field(init=False, compare=False)  # the UTC day of the charge period (derived)
+    effective_cost: float | None = None  # EffectiveCost, when the provider reports it (else = BilledCost)
+    list_cost: float | None = None  # ListCost, when the provider reports it (else = BilledCost)
+    # The provider's own billing day when it is not the UTC day of the period (Vercel: the Pacific
+    # date); the record then counts on that day, and its period may be the charge's own (e.g. a month).
+    billing_day: date | None = None
+    day: date = field(init=False, compare=False)  # the billing day (UTC day of the period unless billing_day)
 
     def __post_init__(self) -> None:
         if self.period_start.tzinfo is None or self.period_end.tzinfo is None:
             raise ValueError("charge periods must be timezone-aware (UTC)")
         check_amount(self.billed_cost, "billed_cost")  # the last guard: nothing non-finite or absurd is stored
+        for other, what in ((self.effective_cost, "effective_cost"), (self.list_cost, "list_cost")):
+            if other is not None:
+                check_amount(other, what)
         if not self.period_start < self.period_end:
             raise ValueError(f"empty charge period {self.period_start} .. {self.period_end}")
+        if self.billing_day is not None:
+            object.__setattr__(self, "day", self.billing_day)
+            return
         day = utc_day(self.period_start)
         if day != utc_day(self.period_end - timedelta(microseconds=1)):
             raise ValueError("a cost record covers at most one UTC day; split longer periods")
@@ -112,7 +135,7 @@ class CostRecord:
 
 
 FOCUS_COLUMNS = (
-    "BilledCost", "EffectiveCost", "BillingCurrency", "ChargeCategory", "ChargePeriodStart",
+    "BilledCost", "EffectiveCost", "ListCost", "BillingCurrency", "ChargeCategory", "ChargePeriodStart",
     "ChargePeriodEnd", "ServiceProviderName", "ServiceName", "ServiceCategory", "ResourceId",
     "ResourceName", "RegionId", "ConsumedQuantity", "ConsumedUnit", "x_CostSource", "x_Model", "x_Sku",
 )
@@ -122,7 +145,8 @@ def focus_row(record: CostRecord) -> dict[str, object]:
     iso = "%Y-%m-%dT%H:%M:%SZ"
     return {
         "BilledCost": round(record.billed_cost, 10),
-        "EffectiveCost": round(record.billed_cost, 10),
+        "EffectiveCost": round(record.billed_cost if record.effective_cost is None else record.effective_cost, 10),
+        "ListCost": round(record.billed_cost if record.list_cost is None else record.list_cost, 10),
         "BillingCurrency": "USD",
         "ChargeCategory": record.charge_category,
         "ChargePeriodStart": record.period_start.astimezone(timezone.utc).strftime(iso),
@@ -256,8 +280,10 @@ class CostLedger:
 
     def summary(self, now: datetime) -> CostSummary:
         today = utc_day(now)
+        # Each provider's own current billing day (UTC unless BILLING_DAY_ZONES says otherwise).
+        todays = {p: billing_today(p, now) for p in BILLING_DAY_ZONES}
         with self._lock:
-            cache_key = (self._version, today)
+            cache_key = (self._version, today, tuple(todays.values()))
             if self._cache and self._cache[0] == cache_key:
                 return self._cache[1]
             first_days = dict(self._first_day)
@@ -269,15 +295,16 @@ class CostLedger:
         for r in self.effective():
             key = (r.provider, r.service_name, r.resource_name, r.model or "", r.source)
             daily[r.provider][r.day] += r.billed_cost
-            if r.day == today:
+            day = todays.get(r.provider, today)
+            if r.day == day:
                 today_costs[key] += r.billed_cost
-            cycle = cycles.get(r.provider) or cycles.setdefault(r.provider, cycle_of(today, self.anchors.get(r.provider, 1)))
-            if cycle.start <= r.day <= today:
+            cycle = cycles.get(r.provider) or cycles.setdefault(r.provider, cycle_of(day, self.anchors.get(r.provider, 1)))
+            if cycle.start <= r.day <= day:
                 mtd[key] += r.billed_cost
-        forecast = {p: month_end_forecast(days, today, first_days.get(p), self.anchors.get(p, 1))
+        forecast = {p: month_end_forecast(days, todays.get(p, today), first_days.get(p), self.anchors.get(p, 1))
                     for p, days in daily.items()}
         for provider, (cycle_start, usd) in published.items():
-            if cycle_of(today, self.anchors.get(provider, 1)).start == cycle_start:
+            if cycle_of(todays.get(provider, today), self.anchors.get(provider, 1)).start == cycle_start:
                 forecast[provider] = usd
         for provider in first_days:
             forecast.setdefault(provider, 0.0)

@@ -21,6 +21,7 @@ from .collector import Collector, Provider
 from .config import Config, Secrets
 from .cost import CostLedger
 from .derived import register_cost_gauges, set_config_gauges
+from .focus_figures import register_focus_gauges
 from .http import Clock, ProviderHTTP
 from .metrics import MetricStore
 from .prices import PriceBook
@@ -99,6 +100,7 @@ def build_runtime(config: Config, secrets: Secrets, *, clock: Clock | None = Non
     register_cost_gauges(store, ledger, clock)
     register_unpriced_gauges(store, collector.unpriced_book,
                              lambda: datetime.fromtimestamp(clock.time(), tz=timezone.utc))
+    register_focus_gauges(store, ledger, lambda: datetime.fromtimestamp(clock.time(), tz=timezone.utc))
     set_config_gauges(store, config)
     if state is None:
         log.warning("service.data_dir is not set: observed states and costs are kept in memory only "

@@ -12,9 +12,20 @@ project list comes first):
   re-reads it and sees it finish; ids counted inside that overlap are kept
   (and only those) so a re-read final deployment is not counted twice.
 - `billing` (slow): `GET /v1/billing/charges`, FOCUS 1.3 JSONL streamed line by
-  line (gzip), aggregated per day × project × service into billed CostRecords.
-  The first poll reads `history_days`; later polls re-read the last two days,
-  whose charges still grow.
+  line (gzip), aggregated per billing day × project × service × charge category
+  into billed CostRecords. The first poll reads `history_days`; later polls
+  re-read the last two billing days, whose charges still grow.
+
+Vercel's billing days are Pacific days (America/Los_Angeles: 08:00Z→08:00Z,
+07:00Z in summer), so a charge counts on the Pacific date its period starts on
+(`CostRecord.billing_day`), and the request's UTC-day window (`from`, `to`,
+whole days) is widened to cover every billing day asked for. A usage line
+longer than one billing day is shared among its days in proportion to time; a
+Purchase or Credit line (Pro seats, the usage credit) counts whole on the
+billing day its period starts, as the invoice shows it. FOCUS' own figures are
+kept: BilledCost (what the cost metrics sum), EffectiveCost and ListCost
+(exported in the FOCUS records and the `stackwatch.cost.focus.*` gauges), the
+charge category and period. A non-finite or absurd amount is an invalid item.
 
 Project attribution of a charge comes from its `Tags`: `ProjectId` /
 `ProjectName` (also `projectId`, `project_id`, `projectName`, `project_name`),
@@ -37,7 +48,7 @@ from typing import Any
 from .catalogue import Kind, MetricSpec, Series
 from .collector import PollContext, Stream
 from .config import VercelConfig
-from .cost import CostRecord, day_start, split_by_day, utc_day
+from .cost import BILLING_DAY_ZONES, CostRecord, InvalidAmount, billing_today, check_amount, day_start, utc_day
 from .http import ProviderError, ProviderHTTP
 
 METRICS: tuple[MetricSpec, ...] = (
@@ -51,11 +62,12 @@ METRICS: tuple[MetricSpec, ...] = (
                ("project", "target", "state"),
                series=Series("Vercel project", 6, "2 targets × QUEUED, INITIALIZING, BUILDING")),
     MetricSpec("vercel.deployment.build.duration", Kind.HISTOGRAM, "s",
-               "Build time of final deployments: ready - buildingAt.", ("project", "target", "state"),
-               series=Series("Vercel project", 6, "2 targets × 3 final states")),
+               "Build time of final deployments: ready - buildingAt, by final state (not by target: "
+               "production and preview builds are the same build).", ("project", "state"),
+               series=Series("Vercel project", 3, "final states READY, ERROR, CANCELED")),
     MetricSpec("vercel.deployment.queue.duration", Kind.HISTOGRAM, "s",
-               "Queue time of final deployments: buildingAt - createdAt.", ("project", "target"),
-               series=Series("Vercel project", 2, "2 targets")),
+               "Queue time of final deployments: buildingAt - createdAt.", ("project",),
+               series=Series("Vercel project", 1)),
 )
 
 PAGE_SIZE = 100
@@ -70,6 +82,7 @@ BILLING_REFETCH_DAYS = 2
 MAX_CHARGES_WINDOW_DAYS = 365  # the API accepts at most one year per request
 TEAM_RESOURCE = "(team)"
 ONE_DAY = timedelta(days=1)
+BILLING_ZONE = BILLING_DAY_ZONES["vercel"]
 YIELD_EVERY_LINES = 2000  # let other providers' requests progress while a long body is parsed
 
 _PROJECT_ID_TAGS = ("ProjectId", "projectId", "project_id", "x_ProjectId")
@@ -176,11 +189,32 @@ def next_watermark(previous: DeploymentWatermark, scan: DeploymentScan) -> Deplo
     return DeploymentWatermark(since, counted)
 
 
+def billing_day_of(moment: datetime) -> date:
+    """The Vercel billing (Pacific) day a moment falls on."""
+    return moment.astimezone(BILLING_ZONE).date()
+
+
+def billing_day_start(day: date) -> datetime:
+    """When billing day `day` starts, in UTC (Pacific midnight: 08:00Z, or 07:00Z in summer)."""
+    return datetime(day.year, day.month, day.day, tzinfo=BILLING_ZONE).astimezone(timezone.utc)
+
+
+def split_by_billing_day(start: datetime, end: datetime) -> list[tuple[date, datetime, datetime]]:
+    """[start, end) cut at Pacific midnights: (billing day, piece start, piece end)."""
+    pieces, cursor = [], start
+    while cursor < end:
+        day = billing_day_of(cursor)
+        piece_end = min(end, billing_day_start(day + ONE_DAY))
+        pieces.append((day, cursor, piece_end))
+        cursor = piece_end
+    return pieces
+
+
 # --- billing ---
 
 @dataclass(frozen=True, slots=True)
 class ChargePiece:
-    """The part of one FOCUS charge line that falls on one UTC day."""
+    """The part of one FOCUS charge line that falls on one billing (Pacific) day."""
 
     day: date
     project_id: str | None
@@ -191,6 +225,10 @@ class ChargePiece:
     cost: float
     quantity: float | None
     unit: str | None
+    effective: float = 0.0
+    list_cost: float = 0.0
+    period_start: datetime | None = None
+    period_end: datetime | None = None
 
 
 def _number(value: Any, key: str, *, required: bool) -> float | None:
@@ -208,6 +246,19 @@ def _number(value: Any, key: str, *, required: bool) -> float | None:
     if not isinstance(value, (int, float)) or not math.isfinite(value):
         raise InvalidItem(f"`{key}` must be a finite number, got {type(value).__name__}")
     return float(value)
+
+
+def _amount(line: dict, key: str, *, default: float | None = None) -> float:
+    """A cost column: a number or a decimal string; never NaN, infinite or absurd."""
+    value = line.get(key)
+    if value is None:
+        if default is None:
+            raise InvalidItem(f"`{key}` is missing")
+        return default
+    try:
+        return check_amount(value, key)
+    except InvalidAmount as exc:
+        raise InvalidItem(str(exc)) from None
 
 
 @lru_cache(maxsize=4096)  # the same few period bounds repeat on thousands of lines
@@ -250,13 +301,21 @@ def _project_of(line: dict) -> tuple[str | None, str | None]:
 
 
 def parse_charge(line: Any) -> list[ChargePiece]:
-    """One FOCUS 1.3 charge line, split at UTC midnights (cost shared in proportion to time)."""
+    """One FOCUS 1.3 charge line on its billing (Pacific) day(s).
+
+    A usage line longer than one billing day is split at Pacific midnights, its
+    costs and quantity shared in proportion to time; any other charge category
+    (Purchase, Credit, Tax, Adjustment) counts whole on the billing day its period
+    starts on, with its own period.
+    """
     if not isinstance(line, dict):
         raise InvalidItem(f"charge is a {type(line).__name__}, not an object")
     currency = line.get("BillingCurrency", "USD")
     if currency != "USD":
         raise InvalidItem(f"BillingCurrency {str(currency)[:10]!r} is not USD (no conversion)")
-    cost = _number(line.get("BilledCost"), "BilledCost", required=True) or 0.0
+    cost = _amount(line, "BilledCost")
+    effective = _amount(line, "EffectiveCost", default=cost)
+    list_cost = _amount(line, "ListCost", default=cost)
     quantity = _number(line.get("ConsumedQuantity"), "ConsumedQuantity", required=False)
     start = _moment(line.get("ChargePeriodStart"), "ChargePeriodStart")
     end = _moment(line.get("ChargePeriodEnd"), "ChargePeriodEnd")
@@ -267,17 +326,18 @@ def parse_charge(line: Any) -> list[ChargePiece]:
     charge_category = _text(line, "ChargeCategory", required=False) or "Usage"
     unit = line.get("ConsumedUnit") if isinstance(line.get("ConsumedUnit"), str) else None
     project_id, project_name = _project_of(line)
-    if end - start == ONE_DAY and start.hour == start.minute == start.second == start.microsecond == 0:
-        # The usual daily line: no splitting needed.
-        return [ChargePiece(start.date(), project_id, project_name, service, category, charge_category,
-                            cost, quantity, unit)]
+    first_day = billing_day_of(start)
+    if charge_category != "Usage" or end <= billing_day_start(first_day + ONE_DAY):
+        # Within one billing day, or a purchase or credit: whole, on the day its period starts.
+        return [ChargePiece(first_day, project_id, project_name, service, category, charge_category,
+                            cost, quantity, unit, effective, list_cost, start, end)]
     total_s = (end - start).total_seconds()
     pieces = []
-    for piece_start, piece_end in split_by_day(start, end):
+    for day, piece_start, piece_end in split_by_billing_day(start, end):
         share = (piece_end - piece_start).total_seconds() / total_s
-        pieces.append(ChargePiece(utc_day(piece_start), project_id, project_name, service, category,
-                                  charge_category, cost * share,
-                                  None if quantity is None else quantity * share, unit))
+        pieces.append(ChargePiece(day, project_id, project_name, service, category, charge_category,
+                                  cost * share, None if quantity is None else quantity * share, unit,
+                                  effective * share, list_cost * share, piece_start, piece_end))
     return pieces
 
 
@@ -307,13 +367,20 @@ class ChargeTotals:
                self._intern(piece.charge_category))
         total = self._totals.get(key)
         if total is None:
-            self._totals[key] = [piece.cost, piece.quantity, piece.unit]
+            self._totals[key] = [piece.cost, piece.quantity, piece.unit, piece.effective, piece.list_cost,
+                                 piece.period_start, piece.period_end]
             return
         total[0] += piece.cost
         if total[1] is not None and piece.quantity is not None and total[2] == piece.unit:
             total[1] += piece.quantity
         else:  # quantities in different units do not add up
             total[1] = None
+        total[3] += piece.effective
+        total[4] += piece.list_cost
+        if piece.period_start is not None and (total[5] is None or piece.period_start < total[5]):
+            total[5] = piece.period_start
+        if piece.period_end is not None and (total[6] is None or piece.period_end > total[6]):
+            total[6] = piece.period_end
 
     def keys_by_day(self) -> dict[date, list[tuple]]:
         by_day: dict[date, list[tuple]] = {}
@@ -325,13 +392,14 @@ class ChargeTotals:
         records = []
         for key in keys:
             day, project_id, service, category, charge_category = key
-            cost, quantity, unit = self._totals[key]
-            start = day_start(day)
+            cost, quantity, unit, effective, list_cost, start, end = self._totals[key]
             records.append(CostRecord(
                 provider="vercel", service_name=service, service_category=category, resource_id=project_id,
-                resource_name=self._names[project_id], period_start=start, period_end=start + ONE_DAY,
-                billed_cost=cost, source="billed", consumed_quantity=quantity,
-                consumed_unit=unit if quantity is not None else None, charge_category=charge_category))
+                resource_name=self._names[project_id], period_start=start or billing_day_start(day),
+                period_end=end or billing_day_start(day + ONE_DAY), billed_cost=cost, source="billed",
+                consumed_quantity=quantity, consumed_unit=unit if quantity is not None else None,
+                charge_category=charge_category, effective_cost=effective, list_cost=list_cost,
+                billing_day=day))
         return records
 
 
@@ -465,23 +533,23 @@ class VercelProvider:
         project, target, state = key
         built, created, ready = deployment.building_at_ms, deployment.created_ms, deployment.ready_ms
         if built is not None and ready is not None and ready >= built:
-            ctx.record("vercel.deployment.build.duration", (ready - built) / 1000,
-                       project=project, target=target, state=state)
+            ctx.record("vercel.deployment.build.duration", (ready - built) / 1000, project=project, state=state)
         if built is not None and built >= created:
-            ctx.record("vercel.deployment.queue.duration", (built - created) / 1000, project=project, target=target)
+            ctx.record("vercel.deployment.queue.duration", (built - created) / 1000, project=project)
 
     # --- billing ---
 
     async def poll_billing(self, ctx: PollContext) -> None:
-        today = utc_day(ctx.now())
+        today = billing_today(self.name, ctx.now())
         recent = today - timedelta(days=BILLING_REFETCH_DAYS - 1)
         # After the first poll: the last days, and any day since the last success (after an outage).
         first = (today - timedelta(days=self.config.history_days) if self._billing_refetch_from is None
                  else min(self._billing_refetch_from, recent))
         end = today + timedelta(days=1)
         totals = ChargeTotals(self.project_name)
-        for window_start, window_end in charge_windows(first, end):
-            await self._read_charges(ctx, window_start, window_end, totals)
+        # The API's windows are whole UTC days; a Pacific billing day ends on the next UTC day.
+        for window_start, window_end in charge_windows(first, end + timedelta(days=1)):
+            await self._read_charges(ctx, window_start, window_end, totals, first, end)
         keys_by_day = totals.keys_by_day()
         day = first
         while day < end:  # every fetched day is replaced, also by nothing when it has no charges
@@ -491,8 +559,11 @@ class VercelProvider:
         ctx.cost_history_from(first)
         ctx.on_commit(lambda: setattr(self, "_billing_refetch_from", recent))
 
-    async def _read_charges(self, ctx: PollContext, first: date, end: date, totals: ChargeTotals) -> None:
-        params = self._params(**{"from": _iso_day(first), "to": _iso_day(end)})
+    async def _read_charges(self, ctx: PollContext, window_start: date, window_end: date, totals: ChargeTotals,
+                            first: date, end: date) -> None:
+        """Charges of the UTC-day window [window_start, window_end), kept for billing days first..end-1."""
+        params = self._params(**{"from": _iso_day(window_start), "to": _iso_day(window_end)})
+        window_from, window_to = day_start(window_start), day_start(window_end)
         last_line_unreadable, count = False, 0
         async with self.http.stream_lines("/v1/billing/charges", params, operation="billing_charges",
                                           headers={"Accept-Encoding": "gzip"}) as lines:
@@ -512,6 +583,9 @@ class VercelProvider:
                 except InvalidItem as exc:
                     ctx.invalid_item(f"charge: {exc}")
                     continue
+                line_start = pieces[0].period_start if pieces else None
+                if line_start is not None and not window_from <= line_start < window_to:
+                    continue  # the neighbouring window's line (windows overlap by a day)
                 for piece in pieces:
                     if first <= piece.day < end:
                         totals.add(piece)

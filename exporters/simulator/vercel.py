@@ -15,6 +15,17 @@ Charge lines carry the project in `Tags`: `{"ProjectId": "prj_…", "ProjectName
 except Build Minutes lines, which carry only `ProjectId` (so the exporter must
 resolve names from the project list, as it must for real exports that omit them).
 
+Billing days are Vercel's: aligned to Pacific time (America/Los_Angeles), so a
+day's usage line runs 08:00Z→08:00Z (07:00Z in summer; 23 or 25 hours on the
+days clocks change). Usage is priced from the simulator's own
+`price_fixtures.py` (never `exporters/price_tables/`); `ListCost` and
+`EffectiveCost` differ from `BilledCost` where a discount applies (Fast Data
+Transfer is billed 10 % under list; Function Invocations carry a 5 % commitment
+discount in EffectiveCost). On the first billing day of each month the team's
+Pro seats appear as a `Purchase` line and the Pro usage credit as a `Credit`
+line (negative), both without a project and with the month as their period.
+The ground truth is the invoice as `invoice.py` lines, by Pacific billing day.
+
 Everything is a pure function of the world's seed, scale and time. Deployments
 and daily charge amounts are generated once per simulated day and cached;
 a deployment's state is derived from its timestamps and the current time, so
@@ -36,10 +47,13 @@ import math
 import zlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from . import price_fixtures as fixtures
 from . import vercel_api
+from .invoice import InvoiceLine, ground_truth
 from .world import World
 
 DAY_MS = 86_400_000
@@ -109,12 +123,20 @@ class SimService:
     project_tag_has_name: bool = True
 
 
-SERVICES = (
-    SimService("Function Invocations", "Compute", "Invocations", 0.60 / 1_000_000, 4_000),
-    SimService("Edge Requests", "Networking", "Requests", 2.00 / 1_000_000, 2_500),
-    SimService("Fast Data Transfer", "Networking", "GB", 0.15, 6_000),
-    SimService("Build Minutes", "Developer Tools", "Minutes", 0.014, 1_500, project_tag_has_name=False),
+SERVICES = (  # unit prices: the simulator's fixtures (per 1M invocations/requests, per GB, per minute)
+    SimService("Function Invocations", "Compute", "Invocations",
+               fixtures.VERCEL_USAGE["Function Invocations"].usd / 1_000_000, 4_000),
+    SimService("Edge Requests", "Networking", "Requests", fixtures.VERCEL_USAGE["Edge Requests"].usd / 1_000_000,
+               2_500),
+    SimService("Fast Data Transfer", "Networking", "GB", fixtures.VERCEL_USAGE["Fast Data Transfer"].usd, 6_000),
+    SimService("Build Minutes", "Developer Tools", "Minutes", fixtures.VERCEL_USAGE["Build Minutes"].usd, 1_500,
+               project_tag_has_name=False),
 )
+BILLING_ZONE = ZoneInfo("America/Los_Angeles")  # Vercel's billing days are Pacific days
+LIST_MARKUP = {"Fast Data Transfer": (10, 9)}  # ListCost = BilledCost × 10 / 9: billed 10 % under list
+EFFECTIVE_SHARE = {"Function Invocations": (95, 100)}  # EffectiveCost = BilledCost × 95 %
+SEATS = 3  # Pro seats of the simulated team
+TEAM = "(team)"  # how stackwatch names charges without a project
 # The service whose cost jumps in the cost-spike scenario (a runaway function).
 SPIKE_SERVICE = "Function Invocations"
 SPIKE_FACTOR = 6
@@ -122,6 +144,20 @@ SPIKE_FACTOR = 6
 
 def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def billing_day_start(day: date) -> datetime:
+    """When Vercel's billing day `day` starts, in UTC (Pacific midnight)."""
+    return datetime(day.year, day.month, day.day, tzinfo=BILLING_ZONE).astimezone(timezone.utc)
+
+
+def billing_day_of(moment: datetime) -> date:
+    return moment.astimezone(BILLING_ZONE).date()
+
+
+def _usd(micro: int) -> str:
+    sign, micro = ("-", -micro) if micro < 0 else ("", micro)
+    return f"{sign}{micro // 1_000_000}.{micro % 1_000_000:06d}"
 
 
 def _day_start(day: date) -> datetime:
@@ -369,9 +405,10 @@ class VercelSim:
         return rows
 
     def _charge_micro(self, day: date, project: int, service: int, now_ms: int) -> int:
-        """Micro-USD charged for one project, service and day, through the completed hours."""
-        day_ms = _ms(_day_start(day))
-        hours = max(0, min(24, (now_ms - day_ms) // HOUR_MS))
+        """Micro-USD charged for one project, service and billing day, through the completed hours."""
+        day_ms = _ms(billing_day_start(day))
+        day_hours = (_ms(billing_day_start(day + timedelta(days=1))) - day_ms) // HOUR_MS  # 23, 24 or 25
+        hours = max(0, min(day_hours, (now_ms - day_ms) // HOUR_MS))
         hourly = self._hourly_costs((day - self._epoch_day).days)[project][service]
         if SERVICES[service].name != SPIKE_SERVICE or not self.world.scenario_applies("cost-spike", "vercel"):
             return hourly * hours
@@ -383,14 +420,49 @@ class VercelSim:
         return total
 
     def _charge_days(self, start: datetime, end: datetime, now_ms: int) -> list[date]:
-        today = datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc).date()
-        first = max(start.date(), self._epoch_day)
+        """The billing (Pacific) days whose period overlaps [start, end) and has begun by now."""
+        today = billing_day_of(datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc))
+        first = max(billing_day_of(start), self._epoch_day)
         days, day = [], first
-        while day <= today and _day_start(day) < end:
-            if _day_start(day) + timedelta(days=1) > start:
+        while day <= today and billing_day_start(day) < end:
+            if billing_day_start(day + timedelta(days=1)) > start:
                 days.append(day)
             day += timedelta(days=1)
         return days
+
+    @staticmethod
+    def _costs(service: SimService, micro: int) -> tuple[int, int, int]:
+        """(billed, effective, list) micro-USD of a usage line."""
+        num, den = EFFECTIVE_SHARE.get(service.name, (1, 1))
+        list_num, list_den = LIST_MARKUP.get(service.name, (1, 1))
+        return micro, micro * num // den, micro * list_num // list_den
+
+    def plan_lines(self, day: date) -> list[tuple[str, str, int, int, str]]:
+        """(ServiceName, ChargeCategory, billed micro-USD, quantity, unit) of the month's seats and credit,
+        on the first billing day of each month."""
+        if day.day != 1:
+            return []
+        seat = round(fixtures.VERCEL_SEAT.usd * 1_000_000)
+        credit = round(fixtures.VERCEL_USAGE_CREDIT.usd * 1_000_000)
+        return [("Vercel Pro", "Purchase", SEATS * seat, SEATS, "Seats"),
+                ("Vercel Pro", "Credit", -credit, 1, "Credits")]
+
+    def _plan_json(self, day: date) -> list[str]:
+        month_end = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+        lines = []
+        for service, category, micro, quantity, unit in self.plan_lines(day):
+            list_cost = "0.000000" if category == "Credit" else _usd(micro)
+            line = {"BillingCurrency": "USD", "ChargeCategory": category, "ChargeFrequency": "Recurring",
+                    "ServiceName": service, "ServiceCategory": "Developer Tools", "ServiceProviderName": "Vercel",
+                    "HostProviderName": "Vercel", "InvoiceIssuerName": "Vercel", "PricingUnit": unit,
+                    "ConsumedUnit": unit, "ChargeDescription": "Pro seats" if category == "Purchase"
+                    else "Pro usage credit", "Tags": {},
+                    "ChargePeriodStart": _iso(billing_day_start(day)),
+                    "ChargePeriodEnd": _iso(billing_day_start(month_end))}
+            text = json.dumps(line, separators=(",", ":"))[:-1]
+            lines.append(f'{text},"BilledCost":{_usd(micro)},"EffectiveCost":{_usd(micro)},"ListCost":{list_cost}'
+                         f',"ConsumedQuantity":{quantity},"PricingQuantity":{quantity}}}\n')
+        return lines
 
     def _line_prefix(self, project: SimProject, service: SimService) -> str:
         tags = {"ProjectId": project.id}
@@ -407,19 +479,19 @@ class VercelSim:
     def charge_lines(self, start: datetime, end: datetime, now_ms: int):  # type: ignore[no-untyped-def]
         """JSONL lines (with newlines), day by day, for charges in [start, end)."""
         for day in self._charge_days(start, end, now_ms):
-            period = (f',"ChargePeriodStart":"{_iso(_day_start(day))}"'
-                      f',"ChargePeriodEnd":"{_iso(_day_start(day) + timedelta(days=1))}"')
-            chunk = []
+            period = (f',"ChargePeriodStart":"{_iso(billing_day_start(day))}"'
+                      f',"ChargePeriodEnd":"{_iso(billing_day_start(day + timedelta(days=1)))}"')
+            chunk = self._plan_json(day)
             for p in range(len(self.projects)):
                 for s, service in enumerate(SERVICES):
                     micro = self._charge_micro(day, p, s, now_ms)
                     if micro <= 0:
                         continue
-                    cost = f"{micro // 1_000_000}.{micro % 1_000_000:06d}"
-                    quantity = round(micro / 1_000_000 / service.unit_price_usd, 3)
-                    chunk.append(f'{self._line_prefixes[p][s]},"BilledCost":{cost},"EffectiveCost":{cost}'
-                                 f',"ListCost":{cost},"ConsumedQuantity":{quantity}'
-                                 f',"PricingQuantity":{quantity}{period}}}\n')
+                    billed, effective, listed = self._costs(service, micro)
+                    quantity = round(listed / 1_000_000 / service.unit_price_usd, 3)
+                    chunk.append(f'{self._line_prefixes[p][s]},"BilledCost":{_usd(billed)}'
+                                 f',"EffectiveCost":{_usd(effective)},"ListCost":{_usd(listed)}'
+                                 f',"ConsumedQuantity":{quantity},"PricingQuantity":{quantity}{period}}}\n')
             if chunk:
                 yield "".join(chunk)
 
@@ -451,22 +523,29 @@ class VercelSim:
 
     # --- ground truth and minimum requests ---
 
-    def ground_truth(self) -> dict:
+    def today(self) -> date:
+        """The current billing (Pacific) day."""
+        return billing_day_of(self.world.now())
+
+    def invoice_lines(self) -> list[InvoiceLine]:
+        """Vercel's invoice for the current (Pacific) month so far, by billing day: all billed, all priced."""
         now_ms = _ms(self.world.now())
-        today = self.world.today()
+        today = self.today()
         month_start = today.replace(day=1)
-        today_micro = 0
-        month_micro = 0
-        by_project: dict[str, int] = {}
-        for day in self._charge_days(_day_start(month_start), _day_start(today) + timedelta(days=1), now_ms):
+        lines = []
+        for day in self._charge_days(billing_day_start(month_start), billing_day_start(today + timedelta(days=1)),
+                                     now_ms):
+            for service, category, micro, _quantity, _unit in self.plan_lines(day):
+                lines.append(InvoiceLine(day, TEAM, f"{service} {category}", micro / 1e6, category=category))
             for p, project in enumerate(self.projects):
-                micro = sum(self._charge_micro(day, p, s, now_ms) for s in range(len(SERVICES)))
-                month_micro += micro
-                by_project[project.name] = by_project.get(project.name, 0) + micro
-                if day == today:
-                    today_micro += micro
-        return {"today_usd": today_micro / 1e6, "month_to_date_usd": month_micro / 1e6,
-                "month_to_date_by_project": {name: micro / 1e6 for name, micro in by_project.items()}}
+                for s, service in enumerate(SERVICES):
+                    micro = self._charge_micro(day, p, s, now_ms)
+                    if micro > 0:
+                        lines.append(InvoiceLine(day, project.name, service.name, micro / 1e6))
+        return lines
+
+    def ground_truth(self) -> dict:
+        return ground_truth(self.invoice_lines(), self.today(), projects=[p.name for p in self.projects])
 
     def minimum_requests(self, page_sizes: dict[str, int] | None = None) -> dict[str, int]:
         sizes = {"projects": MAX_PAGE_SIZE, "deployments": MAX_PAGE_SIZE, **(page_sizes or {})}

@@ -17,6 +17,8 @@ def record_to_row(record: CostRecord) -> dict[str, Any]:
     row = {k: v for k, v in asdict(record).items() if k in _RECORD_FIELDS}
     row["period_start"] = record.period_start.isoformat()
     row["period_end"] = record.period_end.isoformat()
+    if record.billing_day is not None:  # a provider's own billing day (Vercel: Pacific), as text
+        row["billing_day"] = record.billing_day.isoformat()
     return row
 
 
@@ -24,6 +26,8 @@ def row_to_record(row: dict[str, Any]) -> CostRecord:
     values = {k: row[k] for k in _RECORD_FIELDS if k in row}
     values["period_start"] = datetime.fromisoformat(row["period_start"])
     values["period_end"] = datetime.fromisoformat(row["period_end"])
+    if row.get("billing_day"):
+        values["billing_day"] = date.fromisoformat(row["billing_day"])
     return CostRecord(**values)
 
 

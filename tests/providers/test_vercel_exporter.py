@@ -177,10 +177,12 @@ async def test_later_billing_polls_refetch_the_last_two_days_in_one_request(sim:
         outcomes = await runtime.collector.run_cycle()
         assert {o.stream for o in outcomes} == {"projects", "deployments", "billing"}
         asked = queries(sim, "/v1/billing/charges")
-        today = sim.world.today()
+        today = sim.world.today()  # 14:30Z: the Pacific billing day has the same date
+        # Billing days today-1 and today run from (today-1) 08:00Z to (today+1) 08:00Z: whole UTC
+        # days from today-1 to today+2 (exclusive) cover them.
         assert asked == [{"teamId": "team_sim0000000000000000",
                           "from": f"{today - timedelta(days=1)}T00:00:00Z",
-                          "to": f"{today + timedelta(days=1)}T00:00:00Z"}]
+                          "to": f"{today + timedelta(days=2)}T00:00:00Z"}]
         truth = vercel_sim(sim).ground_truth()
         summary = runtime.ledger.summary(sim.world.now())
         assert summary.today_by_provider["vercel"] == pytest.approx(truth["today_usd"], abs=CENT)
@@ -223,13 +225,31 @@ def test_bad_deployments_are_invalid_items(item: object) -> None:
         parse_deployment(item)
 
 
-def test_a_charge_spanning_midnight_is_split_in_proportion_to_time() -> None:
-    # 18:00 on the 1st to 06:00 on the 2nd: 6 h each side, so $2.40 splits 1.20 / 1.20.
-    pieces = parse_charge({"BilledCost": "2.40", "ChargePeriodStart": "2026-11-01T18:00:00Z",
-                           "ChargePeriodEnd": "2026-11-02T06:00:00Z", "ServiceName": "Edge Requests",
+@pytest.mark.parametrize(("start", "end", "days"), [
+    # Pacific midnight is 08:00Z in winter (PST): 02:00Z..14:00Z is 6 h on the 9th and 6 h on the 10th.
+    ("2026-11-10T02:00:00Z", "2026-11-10T14:00:00Z", ("2026-11-09", "2026-11-10")),
+    # ...and 07:00Z in summer (PDT).
+    ("2026-07-10T01:00:00Z", "2026-07-10T13:00:00Z", ("2026-07-09", "2026-07-10")),
+])
+def test_a_usage_charge_spanning_pacific_midnight_is_split_in_proportion_to_time(start, end, days) -> None:
+    pieces = parse_charge({"BilledCost": "2.40", "EffectiveCost": "2.00", "ListCost": 3.00,
+                           "ChargePeriodStart": start, "ChargePeriodEnd": end, "ServiceName": "Edge Requests",
                            "ServiceCategory": "Networking", "Tags": {"projectName": "web"}})
-    assert [(str(p.day), round(p.cost, 10), p.project_name, p.project_id) for p in pieces] == [
-        ("2026-11-01", 1.2, "web", None), ("2026-11-02", 1.2, "web", None)]
+    assert [(str(p.day), round(p.cost, 10), round(p.effective, 10), round(p.list_cost, 10), p.project_name,
+             p.project_id) for p in pieces] == [
+        (days[0], 1.2, 1.0, 1.5, "web", None), (days[1], 1.2, 1.0, 1.5, "web", None)]
+
+
+def test_a_daily_line_on_a_pacific_day_stays_whole_on_that_day() -> None:
+    (piece,) = parse_charge({"BilledCost": 1.5, "ChargePeriodStart": "2026-11-18T08:00:00Z",
+                             "ChargePeriodEnd": "2026-11-19T08:00:00Z", "ServiceName": "Edge Requests"})
+    assert (str(piece.day), piece.cost, piece.effective, piece.list_cost) == ("2026-11-18", 1.5, 1.5, 1.5)
+
+
+def test_a_seat_purchase_for_the_month_counts_whole_on_its_first_billing_day() -> None:
+    (piece,) = parse_charge({"BilledCost": "60.00", "ChargeCategory": "Purchase", "ServiceName": "Vercel Pro",
+                             "ChargePeriodStart": "2026-11-01T07:00:00Z", "ChargePeriodEnd": "2026-12-01T08:00:00Z"})
+    assert (str(piece.day), piece.cost, piece.charge_category) == ("2026-11-01", 60.0, "Purchase")
 
 
 @pytest.mark.parametrize("line", [
@@ -243,6 +263,12 @@ def test_a_charge_spanning_midnight_is_split_in_proportion_to_time() -> None:
     {"BilledCost": 1, "BillingCurrency": "EUR", "ChargePeriodStart": "2026-11-01T00:00:00Z",
      "ChargePeriodEnd": "2026-11-02T00:00:00Z", "ServiceName": "x"},
     {"BilledCost": math.inf, "ChargePeriodStart": "2026-11-01T00:00:00Z", "ChargePeriodEnd": "2026-11-02T00:00:00Z",
+     "ServiceName": "x"},
+    {"BilledCost": "NaN", "ChargePeriodStart": "2026-11-01T00:00:00Z", "ChargePeriodEnd": "2026-11-02T00:00:00Z",
+     "ServiceName": "x"},
+    {"BilledCost": 1, "EffectiveCost": "-inf", "ChargePeriodStart": "2026-11-01T00:00:00Z",
+     "ChargePeriodEnd": "2026-11-02T00:00:00Z", "ServiceName": "x"},
+    {"BilledCost": 5e9, "ChargePeriodStart": "2026-11-01T00:00:00Z", "ChargePeriodEnd": "2026-11-02T00:00:00Z",
      "ServiceName": "x"},
 ])
 def test_bad_charge_lines_are_invalid_items(line: object) -> None:

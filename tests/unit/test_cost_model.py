@@ -144,5 +144,6 @@ def test_focus_jsonl_and_csv_carry_the_focus_columns() -> None:
     csv_out = io.StringIO()
     write_focus(records, "csv", csv_out)
     header, line = csv_out.getvalue().splitlines()
-    assert header.startswith("BilledCost,EffectiveCost,BillingCurrency,ChargeCategory,ChargePeriodStart")
+    assert header.startswith("BilledCost,EffectiveCost,ListCost,BillingCurrency,ChargeCategory,ChargePeriodStart")
+    assert row["EffectiveCost"] == row["ListCost"] == 1.5  # an estimate or a bill without its own figures
     assert "gpt-4o" in line

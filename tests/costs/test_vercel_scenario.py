@@ -1,0 +1,119 @@
+"""Scenario: Vercel charges on Pacific billing days, with the Pro seats (Purchase) and usage credit
+(Credit) lines, EffectiveCost and ListCost kept, on a frozen clock, against the simulator's invoice."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from simhelpers import make_runtime, metric_points, running
+
+from exporters.cost import CostRecord, write_focus
+from exporters.simulator import Simulator, World
+from exporters.simulator.vercel import SEATS, SERVICES, TEAM, billing_day_start
+from exporters.simulator.world import Scale
+from exporters.state.ledger import record_to_row, row_to_record
+
+HALF_CENT = 0.005
+
+
+async def poll(now: datetime):  # type: ignore[no-untyped-def]
+    """One full cycle of the Vercel exporter against a simulator frozen at `now`: (sim, runtime, reader)."""
+    sim = Simulator(World(seed=9, scale=Scale(vercel_projects=4, history_days=40), start=now, frozen=True))
+    await sim.start()
+    built = make_runtime(sim, only="vercel", overrides={"providers": {"vercel": {"history_days": 40}}})
+    return sim, built
+
+
+def vercel(runtime) -> list[CostRecord]:  # type: ignore[no-untyped-def]
+    return [r for r in runtime.ledger.records() if r.provider == "vercel"]
+
+
+@pytest.mark.parametrize(("now", "billing_day"), [
+    # 03:30Z on the 18th is 19:30 on the 17th in California: the charge day is still the 17th.
+    (datetime(2026, 11, 18, 3, 30, tzinfo=timezone.utc), date(2026, 11, 17)),
+    # 05:00Z on 1 December is still 30 November there: November's bill, not December's.
+    (datetime(2026, 12, 1, 5, 0, tzinfo=timezone.utc), date(2026, 11, 30)),
+    # 09:00Z on 1 December is 01:00 PST on the 1st: December's seats and credit are billed.
+    (datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc), date(2026, 12, 1)),
+    # In summer the Pacific day starts at 07:00Z (PDT): 05:30Z on 2 July is still 1 July.
+    (datetime(2026, 7, 2, 5, 30, tzinfo=timezone.utc), date(2026, 7, 1)),
+])
+async def test_vercel_charges_count_on_pacific_billing_days_with_seat_and_credit_lines(
+        now: datetime, billing_day: date) -> None:
+    sim, built = await poll(now)
+    try:
+        async with running(built) as (runtime, reader):
+            outcomes = await runtime.collector.run_cycle(force=True)
+            assert all(o.ok for o in outcomes), outcomes
+            vsim = sim.providers["vercel"]
+            assert vsim.today() == billing_day
+            truth = vsim.ground_truth()
+            summary = runtime.ledger.summary(now)
+            assert summary.today_by_provider["vercel"] == pytest.approx(truth["today_usd"], abs=HALF_CENT)
+            assert summary.month_to_date_by_provider["vercel"] == pytest.approx(truth["month_to_date_usd"],
+                                                                               abs=HALF_CENT)
+            assert truth["invoice"]["month_to_date_usd"] == pytest.approx(truth["month_to_date_usd"], abs=1e-9)
+            # Seats and the usage credit: their own lines, on the month's first billing day, whole.
+            month_start = billing_day.replace(day=1)
+            plan = {r.charge_category: r for r in vercel(runtime) if r.day == month_start and r.resource_name == TEAM}
+            assert plan["Purchase"].billed_cost == pytest.approx(SEATS * 20.00)  # $20 a seat (Pro, published)
+            assert plan["Credit"].billed_cost == pytest.approx(-20.00)  # the $20 Pro usage credit
+            assert plan["Purchase"].period_start == billing_day_start(month_start)
+            # Every usage record lies on one Pacific day: 08:00Z (07:00Z in summer) to the next.
+            for r in vercel(runtime):
+                if r.charge_category == "Usage":
+                    assert r.period_start >= billing_day_start(r.day)
+                    assert r.period_end <= billing_day_start(r.day + timedelta(days=1))
+            today_records = [r for r in vercel(runtime) if r.day == billing_day and r.charge_category == "Usage"]
+            assert today_records, "today's (Pacific) usage is read"
+    finally:
+        await sim.stop()
+
+
+async def test_effective_and_list_cost_are_kept_exported_and_summed_beside_billed_cost() -> None:
+    now = datetime(2026, 11, 18, 13, 30, tzinfo=timezone.utc)
+    sim, built = await poll(now)
+    try:
+        async with running(built) as (runtime, reader):
+            await runtime.collector.run_cycle(force=True)
+            vsim = sim.providers["vercel"]
+            # The simulator's own figures for the month (Pacific days 1..18): billed, effective, list.
+            billed = effective = listed = 0.0
+            for day in (date(2026, 11, d) for d in range(1, 19)):
+                for _service, _category, micro, _q, _u in vsim.plan_lines(day):
+                    billed += micro / 1e6
+                    effective += micro / 1e6
+                    listed += micro / 1e6 if micro > 0 else 0.0
+                for p in range(len(vsim.projects)):
+                    for s, service in enumerate(SERVICES):
+                        b, e, lst = vsim._costs(service, vsim._charge_micro(day, p, s, int(now.timestamp() * 1000)))  # noqa: SLF001
+                        billed, effective, listed = billed + b / 1e6, effective + e / 1e6, listed + lst / 1e6
+            assert effective < billed < listed  # the discounts are real, so the figures can be told apart
+
+            def gauge(name: str) -> float:
+                return sum(p.value for p in metric_points(reader, name) if p.attributes.get("provider") == "vercel")
+            assert gauge("stackwatch.cost.month_to_date_usd") == pytest.approx(billed, abs=HALF_CENT)
+            assert gauge("stackwatch.cost.focus.month_to_date_effective_usd") == pytest.approx(effective, abs=HALF_CENT)
+            assert gauge("stackwatch.cost.focus.month_to_date_list_usd") == pytest.approx(listed, abs=HALF_CENT)
+            out = io.StringIO()
+            write_focus(vercel(runtime), "jsonl", out)
+            rows = [json.loads(line) for line in out.getvalue().splitlines()]
+            fdt = [row for row in rows if row["ServiceName"] == "Fast Data Transfer"]
+            assert fdt and all(row["ListCost"] > row["BilledCost"] == row["EffectiveCost"] for row in fdt)
+            credit = [row for row in rows if row["ChargeCategory"] == "Credit"]
+            assert credit and credit[0]["BilledCost"] == -20.0 and credit[0]["ListCost"] == 0.0
+    finally:
+        await sim.stop()
+
+
+def test_a_record_on_a_pacific_billing_day_survives_the_state_file_round_trip() -> None:
+    record = CostRecord(provider="vercel", service_name="Edge Requests", service_category="Networking",
+                        resource_id="prj_1", resource_name="web",
+                        period_start=datetime(2026, 11, 18, 8, tzinfo=timezone.utc),
+                        period_end=datetime(2026, 11, 19, 8, tzinfo=timezone.utc), billed_cost=1.5, source="billed",
+                        effective_cost=1.4, list_cost=1.6, billing_day=date(2026, 11, 18))
+    again = row_to_record(json.loads(json.dumps(record_to_row(record))))
+    assert again == record and again.day == date(2026, 11, 18)
