@@ -177,15 +177,18 @@ async def _flush_metrics(runtime: Runtime, timeout_s: float) -> bool:
             done.set_result(result)
 
     def flush() -> None:
+        # True when flush and shutdown ran to the end in time (the SDK reports an export the
+        # endpoint refused in its own log line, not here).
         ok = False
         try:
             # Leave a share of the budget to shutdown, which stops the reader's thread.
-            ok = runtime.meter_provider.force_flush(timeout_millis=int(timeout_s * 700))
+            runtime.meter_provider.force_flush(timeout_millis=int(timeout_s * 700))
             runtime.meter_provider.shutdown(timeout_millis=int(timeout_s * 250))
+            ok = True
         except Exception:
             log.exception("final metrics flush failed")
         finally:
-            loop.call_soon_threadsafe(finish, bool(ok))
+            loop.call_soon_threadsafe(finish, ok)
 
     threading.Thread(target=flush, name="final-flush", daemon=True).start()
     try:
