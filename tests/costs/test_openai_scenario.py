@@ -86,3 +86,23 @@ async def test_a_late_revision_of_an_early_day_of_the_month_lands_on_the_next_sl
         day_total = sum(r.billed_cost for r in runtime.ledger.records() if r.provider == "openai" and r.day == early)
         assert day_total == pytest.approx(sum(usd for _p, _i, usd, _q in revised), abs=1e-6)
         assert early < NOW.date() - timedelta(days=2)  # outside the old two-day re-read
+
+
+async def test_nan_infinite_and_absurd_amounts_are_rejected_and_counted_and_the_month_stays_right(
+        sim: Simulator) -> None:
+    openai = sim.providers["openai"]
+    yesterday = NOW.date() - timedelta(days=1)
+    good = list(openai.costs_on(yesterday))
+    project = openai.projects[0]
+    openai._costs_cache[yesterday] = good + [  # noqa: SLF001 (the simulated provider's own bill)
+        (project, "glitch-a, input", float("nan"), 1),  # own line items: not summed into good ones
+        (project, "glitch-b, output", float("inf"), 1),
+        (project, "glitch-c, cached input", 5e12, 1)]
+    async with running(make_runtime(sim, only="openai")) as (runtime, reader):
+        outcomes = await runtime.collector.run_cycle(force=True)
+        assert all(o.ok for o in outcomes), outcomes
+        assert counter_value(reader, "stackwatch.provider.invalid_items", provider="openai", stream="costs") == 3
+        day_total = sum(r.billed_cost for r in runtime.ledger.records() if r.provider == "openai" and r.day == yesterday)
+        assert day_total == pytest.approx(sum(usd for _p, _i, usd, _q in good), abs=1e-6)
+        mtd = runtime.ledger.summary(NOW).month_to_date_by_provider["openai"]
+        assert mtd == mtd and mtd < 1e6  # finite: the series does not vanish
