@@ -201,7 +201,7 @@ SHARED_METRICS: tuple[MetricSpec, ...] = (
                "This month's amount of usage the provider bills but stackwatch cannot price, where the "
                "provider's data gives an amount (e.g. credits of an unknown LlamaCloud event type); "
                "not included in the cost gauges.", (PROVIDER, "item"), series=Series("unpriced item", 1)),
-    MetricSpec("stackwatch.cost.unpriced.usage", Kind.GAUGE, "1",
+    MetricSpec("stackwatch.cost.unpriced.usage", Kind.GAUGE, "{quantity}",
                "This month's quantity of each unpriced item, in the provider's unit (tokens, pages, "
                "credits): what the cost gauges leave out.", (PROVIDER, "item", "unit"),
                series=Series("unpriced item", 1, "its unit")),

@@ -14,6 +14,7 @@ simulator's independent price fixtures (the same comparison the end-to-end groun
 
 from __future__ import annotations
 
+import ast
 import copy
 import shutil
 from collections.abc import Callable
@@ -280,6 +281,27 @@ def test_the_exporters_pricing_agrees_with_the_simulators_independent_fixtures()
     book = PriceBook.load()
     for provider, check in INVOICE_CHECKS.items():
         assert check(book) == [], provider
+
+
+def test_no_simulator_module_reads_the_exporters_price_tables() -> None:
+    """The simulator's ground truth is independent: no import of exporters.prices, no path to price_tables/."""
+    sim_dir = Path(str(resources.files("exporters").joinpath("simulator")))
+    offenders = []
+    for path in sorted(sim_dir.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                      and node.body and isinstance(node.body[0], ast.Expr)
+                      and isinstance(node.body[0].value, ast.Constant)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("prices"):
+                offenders.append(f"{path.name}: from {node.module} import …")
+            if isinstance(node, ast.Import) and any(a.name.endswith(".prices") for a in node.names):
+                offenders.append(f"{path.name}: import exporters.prices")
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings \
+                    and "price_tables" in node.value:
+                offenders.append(f"{path.name}: {node.value[:60]!r}")
+    assert len(list(sim_dir.glob("*.py"))) >= 8 and offenders == []
 
 
 def test_every_simulator_fixture_names_its_source_and_date() -> None:
