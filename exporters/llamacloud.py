@@ -25,8 +25,9 @@ pay-as-you-go rate). Event types without credits (counts, snapshots) are not bil
 
 Estimated cost (`estimated_costs`), per UTC day:
 
-- usage: within each calendar month, days are taken in order and the plan's
-  monthly `included_credits` are used up first. A day's billable credits are
+- usage: within each billing cycle (`billing_anchor_day`; the calendar month by
+  default), days are taken in order and the plan's monthly `included_credits` are
+  used up first. A day's billable credits are
   `max(0, before + day − included) − max(0, before − included)`, where `before`
   is the month's credits on earlier days; they cost `usd_per_1000_credits / 1000`
   each and are shared among the day's (project, mode) rows in proportion to
@@ -45,10 +46,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from .billing import Cycle, cycle_of
 from .catalogue import Kind, MetricSpec, Series
 from .collector import PollContext, Stream
 from .config import LlamaCloudConfig
 from .cost import CostRecord, InvalidAmount, check_amount, day_start, month_seconds, utc_day
+from .forecast import USAGE_LOOKBACK_DAYS, PlanRules, forecast_usage_cost
 from .http import ProviderError, ProviderHTTP
 from .unpriced import UnpricedUsage
 
@@ -104,16 +107,18 @@ class Plan:
 # --- the cost rule (pure) ---
 
 def billable_credits(credits_by_day: Mapping[date, Mapping[UsageKey, float]],
-                     included_credits: float) -> dict[date, dict[UsageKey, float]]:
-    """Credits beyond the monthly allowance, per day and (project, mode); see the module docstring."""
+                     included_credits: float, anchor: int = 1) -> dict[date, dict[UsageKey, float]]:
+    """Credits beyond the allowance, per day and (project, mode); the allowance resets on each
+    billing cycle (anchor day; 1 = calendar month); see the module docstring."""
     billable: dict[date, dict[UsageKey, float]] = {}
-    used: dict[tuple[int, int], float] = defaultdict(float)  # month → credits on earlier days
+    used: dict[date, float] = defaultdict(float)  # cycle start → credits on earlier days
     for day in sorted(credits_by_day):
         rows = credits_by_day[day]
         total = sum(rows.values())
-        before = used[(day.year, day.month)]
+        cycle = cycle_of(day, anchor).start
+        before = used[cycle]
         over = max(0.0, before + total - included_credits) - max(0.0, before - included_credits)
-        used[(day.year, day.month)] = before + total
+        used[cycle] = before + total
         billable[day] = {k: over * v / total for k, v in rows.items()} if total > 0 else {}
     return billable
 
@@ -223,11 +228,14 @@ class LlamaCloudProvider:
             ctx.replace_cost_day("estimated", day, records)
         if self._usage_from is None:
             ctx.cost_history_from(first_day)
-        month_start = today.replace(day=1)
+        cycle = cycle_of(today, self.config.billing_anchor_day)
+        self._forecast(ctx, merged, cycle, now, today - timedelta(days=self.config.history_days))
+        # The cycle's days (the allowance) and the last week's (the forecast's usage rate).
+        keep_from = min(cycle.start, today - timedelta(days=USAGE_LOOKBACK_DAYS))
 
         def advance() -> None:
             self._usage_from = today
-            self._seen = {k: v for k, v in merged.items() if k.day >= month_start}
+            self._seen = {k: v for k, v in merged.items() if k.day >= keep_from}
         ctx.on_commit(advance)
 
     async def _items(self, first_day: date, last_day: date) -> AsyncIterator[Any]:
@@ -278,6 +286,20 @@ class LlamaCloudProvider:
 
     # --- cost ---
 
+    def _forecast(self, ctx: PollContext, totals: Mapping[UsageKey, Totals], cycle: Cycle, now: datetime,
+                  first_day: date) -> None:
+        """Credits projected to the cycle's end, priced once with the plan's fee, allowance and rate."""
+        plan = self.plan(ctx, utc_day(now))
+        if plan is None:
+            return
+        usage: dict[date, float] = defaultdict(float)
+        for key, t in totals.items():
+            usage[key.day] += t.credits
+        rules = PlanRules(plan.usd_per_month, plan.included_credits, plan.usd_per_1000_credits / 1000)
+        today = utc_day(now)
+        fraction = (now - day_start(today)).total_seconds() / 86400
+        ctx.forecast(cycle.start, forecast_usage_cost(usage, cycle, today, fraction, rules, first_day))
+
     def plan(self, ctx: PollContext, day: date) -> Plan | None:
         table = ctx.prices.table(self.name, day)
         plan = table.get("plans", {}).get(self.config.plan)
@@ -297,7 +319,7 @@ class LlamaCloudProvider:
         if plan is None:
             ctx.unpriced(f"plan:{self.config.plan}")
             return {}
-        billable = billable_credits(by_day, plan.included_credits)
+        billable = billable_credits(by_day, plan.included_credits, self.config.billing_anchor_day)
         records: dict[date, list[CostRecord]] = {}
         for day in _days(first_day, today):
             start = day_start(day)

@@ -106,6 +106,7 @@ class LlamaCloudSim:
     def __init__(self, world: World, *, plan: str = "pay_as_you_go"):
         self.world = world
         self.plan = plan
+        self.billing_anchor_day = 1  # tests set it with the exporter's config: the allowance's cycle
         self.organization_id = LLAMACLOUD_ORGANIZATION_ID
         self.usage_metrics_enabled = True  # False: the 400 some organisations get
         self.projects = [str(uuid.UUID(int=world.rng("llamacloud", "project", i).getrandbits(128), version=4))
@@ -226,7 +227,7 @@ class LlamaCloudSim:
         """Billed credits per day and (project, unpriced item or None), month start .. now."""
         today = self.world.today()
         by_day: dict[date, dict[tuple[str, str | None], float]] = {}
-        for metric in self.visible(today.replace(day=1), today):
+        for metric in self.visible(self.cycle_start(), today):
             credits = metric.billed_credits()
             if not credits:
                 continue
@@ -272,17 +273,29 @@ class LlamaCloudSim:
         fee_per_s = plan.fee.usd / month_s
         if fee_per_s:
             midnight = datetime(today.year, today.month, today.day, tzinfo=timezone.utc)
-            day = today.replace(day=1)
-            while day < today:
-                lines.append(InvoiceLine(day, self.organization_id, f"plan:{self.plan}", fee_per_s * 86400,
-                                         category="Purchase"))
+            day = self.cycle_start()
+            while day < today:  # each day at its own month's per-second rate (a cycle may span two)
+                day_month_s = calendar.monthrange(day.year, day.month)[1] * 86400
+                lines.append(InvoiceLine(day, self.organization_id, f"plan:{self.plan}",
+                                         plan.fee.usd / day_month_s * 86400, category="Purchase"))
                 day += timedelta(days=1)
             lines.append(InvoiceLine(today, self.organization_id, f"plan:{self.plan}",
                                      fee_per_s * (now - midnight).total_seconds(), category="Purchase"))
         return lines
 
+    def cycle_start(self) -> date:
+        """The first day of the billing cycle containing today (anchor day; 1 = the calendar month)."""
+        today = self.world.today()
+        month_back = (today.replace(day=1) - timedelta(days=1))
+        this = today.replace(day=min(self.billing_anchor_day, calendar.monthrange(today.year, today.month)[1]))
+        if today >= this:
+            return this
+        return month_back.replace(day=min(self.billing_anchor_day,
+                                          calendar.monthrange(month_back.year, month_back.month)[1]))
+
     def ground_truth(self) -> dict:
-        return ground_truth(self.invoice_lines(), self.world.today(), projects=self.projects)
+        return ground_truth(self.invoice_lines(), self.world.today(), month_start=self.cycle_start(),
+                            projects=self.projects)
 
     def minimum_requests(self, page_sizes: dict[str, int] | None = None) -> dict[str, int]:
         """Every item since the world's history start, at the largest page size.
