@@ -23,8 +23,8 @@ def board() -> Board:
               unit="percentunit", width=12, height=8, links=(OVERVIEW,)),
         Panel("timeseries", "Cache hit ratio", "Share of requests served from Vercel's cache per project. A "
               "sudden drop: a deployment changed cache headers; origin cost and latency rise.",
-              (Query(f"sum by (project) (rate(vercel_requests_total{{{SEL}, cache=\"HIT\"}}[{RATE}])) / "
-                     f"sum by (project) (rate(vercel_requests_total{{{SEL}}}[{RATE}]))", "{{project}}"),),
+              (Query(f"sum by (project) (rate(vercel_cache_requests_total{{{SEL}, cache=\"HIT\"}}[{RATE}])) / "
+                     f"sum by (project) (rate(vercel_cache_requests_total{{{SEL}}}[{RATE}]))", "{{project}}"),),
               unit="percentunit", width=12, height=8),
         Panel("timeseries", "Function crashes", "Function invocations that crashed (drain statusCode -1) per "
               "minute. Any: read the function's logs; a crash loop after a deploy means roll back.",

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import threading
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timezone
 
@@ -99,10 +100,12 @@ async def test_a_signed_batch_is_accepted_and_counted(receiver: Receiver) -> Non
     response = await post(receiver, LOGS, body)
     assert response.status_code == 200
     assert receiver.counter("stackwatch.drain.events", drain="log") == 3
-    assert receiver.counter("vercel.requests", project="web", source="edge", status_class="2xx", cache="HIT") == 1
+    assert receiver.counter("vercel.requests", project="web", status_class="2xx") == 1
+    assert receiver.counter("vercel.cache.requests", project="web", cache="HIT") == 1
     # The crash: a 5xx request with no cache state, and one crash; the build log is no request.
-    assert receiver.counter("vercel.requests", project="web", source="lambda", status_class="5xx", cache="none") == 1
-    assert receiver.counter("vercel.requests") == 2
+    assert receiver.counter("vercel.requests", project="web", status_class="5xx") == 1
+    assert receiver.counter("vercel.cache.requests", project="web", cache="none") == 1
+    assert receiver.counter("vercel.requests") == receiver.counter("vercel.cache.requests") == 2
     assert receiver.counter("vercel.function.crashes", project="web") == 1
 
 
@@ -207,10 +210,17 @@ async def test_receiver_metrics_equal_what_the_drain_sender_sent(receiver: Recei
     assert truth.statuses == {200: 12}
     assert receiver.counter("stackwatch.drain.events", drain="log") == truth.events["log"] == 300
     assert receiver.counter("stackwatch.drain.events", drain="speed_insights") == truth.events["speed_insights"] == 300
-    for (project, source, status_class, cache), count in truth.requests.items():
-        assert receiver.counter("vercel.requests", project=project, source=source, status_class=status_class,
-                                cache=cache) == count
-    assert receiver.counter("vercel.requests") == sum(truth.requests.values())
+    by_status: Counter = Counter()
+    by_cache: Counter = Counter()
+    for (project, _source, status_class, cache), count in truth.requests.items():
+        by_status[(project, status_class)] += count
+        by_cache[(project, cache)] += count
+    for (project, status_class), count in by_status.items():
+        assert receiver.counter("vercel.requests", project=project, status_class=status_class) == count
+    for (project, cache), count in by_cache.items():
+        assert receiver.counter("vercel.cache.requests", project=project, cache=cache) == count
+    assert receiver.counter("vercel.requests") == receiver.counter("vercel.cache.requests") \
+        == sum(truth.requests.values())
     for project, crashes in truth.crashes.items():
         assert receiver.counter("vercel.function.crashes", project=project) == crashes
     assert receiver.counter("vercel.function.crashes") == sum(truth.crashes.values())
