@@ -223,10 +223,11 @@ class UsageQuery:
 
     @classmethod
     def parse(cls, q: MultiMapping[str], endpoint: Endpoint) -> UsageQuery:
+        if "start_time" not in q:  # OpenAI's wording for a missing query parameter (its code is null)
+            raise BadParam("start_time", "Missing query parameter 'start_time'")
         start = parse_int(scalar_param(q, "start_time"))
         if start is None or start < 0:
-            raise BadParam("start_time", "start_time is required and must be a Unix timestamp in seconds",
-                           "missing_required_parameter" if "start_time" not in q else None)
+            raise BadParam("start_time", "start_time must be a Unix timestamp in seconds")
         end = None
         if "end_time" in q:
             end = parse_int(scalar_param(q, "end_time"))
