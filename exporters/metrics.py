@@ -84,6 +84,13 @@ class MetricStore:
         if value:
             self._instruments[name].add(value, dict(attrs_key(attributes)))  # type: ignore[attr-defined]
 
+    def start_counter(self, name: str, attributes: Mapping[str, object]) -> None:
+        """A counter series at 0, so it exists (and increase() sees its first event) before any event."""
+        self.check_attributes(name, attributes)
+        if self.spec(name).kind is not Kind.COUNTER:
+            raise ValueError(f"{name} is not a counter")
+        self._instruments[name].add(0, dict(attrs_key(attributes)))  # type: ignore[attr-defined]
+
     def record(self, name: str, value: float, attributes: Mapping[str, object]) -> None:
         self.check_attributes(name, attributes)
         self._instruments[name].record(value, dict(attrs_key(attributes)))  # type: ignore[attr-defined]

@@ -36,6 +36,7 @@ HUNG_AFTER_INTERVALS = 10
 HUNG_AFTER_MIN_S = 600.0
 BACKOFF_INITIAL_S = 1.0
 BACKOFF_MAX_S = 60.0
+RESTART_REASONS = ("died", "hung")
 OWNER = "supervisor"
 
 
@@ -100,6 +101,10 @@ class Supervisor:
         self._stop = stop
         self._started_wall = self.collector.clock.time()
         for state in self.loops.values():
+            # Counted from 0, so the series exists (and increase() sees the first restart) before any.
+            for reason in RESTART_REASONS:
+                self.collector.store.start_counter("stackwatch.provider.loop.restarts",
+                                                   {"provider": state.provider, "reason": reason})
             self._spawn(state)
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -85,6 +85,21 @@ def points(reader, name: str) -> dict[tuple, float]:  # type: ignore[no-untyped-
     return found
 
 
+def restarts(reader) -> dict[tuple, float]:  # type: ignore[no-untyped-def]
+    """Restart counts that are not 0 (every provider and reason starts at 0)."""
+    return {k: v for k, v in points(reader, "stackwatch.provider.loop.restarts").items() if v}
+
+
+async def test_restart_counters_exist_from_the_start_at_zero() -> None:
+    supervisor, _collector, _clock, reader = build(ScriptedProvider("vercel", lambda n: None))
+    stop = asyncio.Event()
+    supervisor.start(stop)
+    assert points(reader, "stackwatch.provider.loop.restarts") == {
+        (("provider", "vercel"), ("reason", "died")): 0, (("provider", "vercel"), ("reason", "hung")): 0}
+    stop.set()
+    await supervisor.stop_loops(timeout_s=5)
+
+
 async def test_a_loop_killed_by_an_escaping_cancelled_error_is_restarted_after_backoff() -> None:
     def first_poll_escapes(n: int) -> object:
         if n == 1:
@@ -109,7 +124,7 @@ async def test_a_loop_killed_by_an_escaping_cancelled_error_is_restarted_after_b
     supervisor.check()
     await settle()
     assert flaky.polls == 2 and supervisor.loops["vercel"].task is not None
-    assert points(reader, "stackwatch.provider.loop.restarts") == {
+    assert restarts(reader) == {
         (("provider", "vercel"), ("reason", "died")): 1}
     stop.set()
     await supervisor.stop_loops(timeout_s=5)
@@ -166,7 +181,7 @@ async def test_a_hung_cycle_is_cancelled_and_restarted() -> None:
     supervisor.check()
     await settle()
     assert provider.polls == 2 and [f.loop for f in supervisor.freshness()] == ["running"]
-    assert points(reader, "stackwatch.provider.loop.restarts") == {
+    assert restarts(reader) == {
         (("provider", "supabase"), ("reason", "hung")): 1}
     stop.set()
     await supervisor.stop_loops(timeout_s=5)
