@@ -22,8 +22,9 @@ from aiohttp import web
 from . import __version__
 from .config import Config, ConfigError, Secrets
 from .runtime import Runtime, build_runtime
+from .server_limits import GuardedAppRunner, ServerLimits
 from .supervisor import Supervisor
-from .vercel_drains import DrainReceiver
+from .vercel_drains import DrainLimits, DrainReceiver
 
 log = structlog.get_logger("stackwatch.service")
 
@@ -75,8 +76,11 @@ def build_app(runtime: Runtime, secrets: Secrets, started_at: float,
     config = runtime.config
     vercel = next((p for p in runtime.collector.providers if p.name == "vercel"), None)
     # Drains carry project ids; the Vercel poller knows their names (when it is enabled).
+    limits = DrainLimits(max_concurrent_bodies=config.service.drain_max_concurrent_bodies,
+                         body_timeout_s=config.service.drain_body_timeout_seconds,
+                         replay_window_s=config.service.drain_replay_window_seconds)
     receiver = DrainReceiver(runtime.store, secrets.drain_secret, config.service.drain_max_body_bytes,
-                             project_name=getattr(vercel, "project_name", None))
+                             project_name=getattr(vercel, "project_name", None), limits=limits)
     # The receiver enforces the body limit itself (and counts it); aiohttp's own limit sits above it.
     app = web.Application(client_max_size=config.service.drain_max_body_bytes + 1024 * 1024)
 
@@ -114,7 +118,16 @@ async def serve(config: Config, secrets: Secrets, *, stop: asyncio.Event | None 
     intervals = {name: p.poll_interval_seconds for name, p in config.providers.enabled().items()}
     supervisor = Supervisor(runtime.collector, intervals)
     app = build_app(runtime, secrets, time.time(), supervisor)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=HTTP_DRAIN_S)
+    service = config.service
+    limits = ServerLimits(max_connections=service.drain_max_connections,
+                          header_timeout_s=service.drain_header_timeout_seconds,
+                          keepalive_s=service.drain_keepalive_seconds)
+
+    def refused(reason: str) -> None:
+        runtime.store.add("stackwatch.drain.rejected", 1, {"drain": "any", "reason": reason})
+
+    runner = GuardedAppRunner(app, limits, refused, access_log=None, handle_signals=False,
+                              shutdown_timeout=HTTP_DRAIN_S)
     await runner.setup()
     host, port = config.service.listen_host, config.service.listen_port
     try:
