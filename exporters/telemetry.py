@@ -75,7 +75,7 @@ def otlp_protocol(environ: Mapping[str, str] | None = None) -> str:
 
 
 # Per export request, retries included. The SDK's default (10 s) would let one export to an
-# endpoint that never answers hold the export lock through most of the 9 s shutdown budget
+# endpoint that never answers hold the export lock through most of the 8 s shutdown budget
 # (service.py), leaving no time for the final flush. A local collector answers in milliseconds.
 DEFAULT_EXPORT_TIMEOUT_S = 5.0
 
