@@ -138,11 +138,15 @@ FOCUS_COLUMNS = (
     "BilledCost", "EffectiveCost", "ListCost", "BillingCurrency", "ChargeCategory", "ChargePeriodStart",
     "ChargePeriodEnd", "ServiceProviderName", "ServiceName", "ServiceCategory", "ResourceId",
     "ResourceName", "RegionId", "ConsumedQuantity", "ConsumedUnit", "x_CostSource", "x_Model", "x_Sku",
+    "BillingPeriodStart", "BillingPeriodEnd", "PricingQuantity", "PricingUnit",
 )
 
 
-def focus_row(record: CostRecord) -> dict[str, object]:
+def focus_row(record: CostRecord, anchor: int = 1) -> dict[str, object]:
+    """One FOCUS row. The billing period is the provider's cycle (anchor day) containing the record's
+    billing day, so rows sum to an invoice; pricing quantity and unit are what the price applies to."""
     iso = "%Y-%m-%dT%H:%M:%SZ"
+    period = cycle_of(record.day, anchor)
     return {
         "BilledCost": round(record.billed_cost, 10),
         "EffectiveCost": round(record.billed_cost if record.effective_cost is None else record.effective_cost, 10),
@@ -162,20 +166,28 @@ def focus_row(record: CostRecord) -> dict[str, object]:
         "x_CostSource": record.source,
         "x_Model": record.model,
         "x_Sku": record.sku or None,
+        "BillingPeriodStart": period.start_at.strftime(iso),
+        "BillingPeriodEnd": period.end_at.strftime(iso),
+        "PricingQuantity": record.consumed_quantity,
+        "PricingUnit": record.consumed_unit,
     }
 
 
-def write_focus(records: Iterable[CostRecord], fmt: Literal["csv", "jsonl"], out: io.TextIOBase) -> int:
+def write_focus(records: Iterable[CostRecord], fmt: Literal["csv", "jsonl"], out: io.TextIOBase,
+                anchors: dict[str, int] | None = None) -> int:
+    """`anchors`: each provider's billing-cycle anchor day (absent: the calendar month)."""
+    anchors = anchors or {}
     count = 0
     if fmt == "jsonl":
         for record in records:
-            out.write(json.dumps(focus_row(record), separators=(",", ":")) + "\n")
+            out.write(json.dumps(focus_row(record, anchors.get(record.provider, 1)), separators=(",", ":")) + "\n")
             count += 1
         return count
     writer = csv.DictWriter(out, fieldnames=FOCUS_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for record in records:
-        writer.writerow({k: ("" if v is None else v) for k, v in focus_row(record).items()})
+        row = focus_row(record, anchors.get(record.provider, 1))
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
         count += 1
     return count
 

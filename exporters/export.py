@@ -29,10 +29,11 @@ async def export_costs(config: Config | None, secrets: Secrets | None, fmt: str,
         if failed:
             print(f"warning: incomplete export, failed polls: {', '.join(failed)}", file=sys.stderr)
         records = runtime.ledger.records()
+        anchors = runtime.ledger.anchors  # each provider's billing cycle: FOCUS BillingPeriodStart/End
         if output is None:
-            return write_focus(records, fmt, sys.stdout)  # type: ignore[arg-type]
+            return write_focus(records, fmt, sys.stdout, anchors)  # type: ignore[arg-type]
         with output.open("w", encoding="utf-8", newline="") as handle:
-            return write_focus(records, fmt, handle)  # type: ignore[arg-type]
+            return write_focus(records, fmt, handle, anchors)  # type: ignore[arg-type]
     finally:
         await runtime.aclose()
         runtime.shutdown_metrics()

@@ -130,6 +130,9 @@ class SupabaseProvider:
         self._compute_by_day: dict[date, float] = {}  # compute USD per day: the credit's input
         self._gross_by_day: dict[date, float] = {}  # USD per day before the credit
         self._unpriced_reported: set[str] = set()
+        self._disk_gb: dict[str, float] = {}  # ref -> disk size (GB), from the disk poll
+        self._observed_at: datetime | None = None  # when the project list was last read
+        self._costed_at: datetime | None = None  # the observation the last estimate used
 
     def attach_state(self, store: StateStore | None, max_gap_s: float, now: float) -> None:
         """Keep observed states in `store` (None: memory) and resume what it holds."""
@@ -143,6 +146,9 @@ class SupabaseProvider:
              Stream("addons", self._poll_addons, slow=True),
              Stream("api_counts", self._poll_api_counts, slow=True),
              Stream("disk", self._poll_disk, slow=True)),
+            # No request: observes the states the polls above read (this cycle's project list, the
+            # latest add-ons and disk sizes) and estimates the cost from them.
+            (Stream("cost", self._poll_cost),),
         )
 
     async def aclose(self) -> None:
@@ -167,8 +173,12 @@ class SupabaseProvider:
         ctx.clear_gauge("supabase.project.up")
         for p in projects:
             ctx.gauge("supabase.project.up", 1 if p.status == "ACTIVE_HEALTHY" else 0, project=p.name, status=p.status)
-        ctx.on_commit(lambda: setattr(self, "_projects", projects))
-        self._estimate_cost(ctx, projects, self._compute, self._addons, self._compute_version)
+        observed_at = ctx.now()
+
+        def keep() -> None:
+            self._projects = projects
+            self._observed_at = observed_at
+        ctx.on_commit(keep)
 
     def _needs_health_check(self, p: Project, now: datetime) -> bool:
         last = self._health.get(p.ref)
@@ -227,7 +237,7 @@ class SupabaseProvider:
     async def _poll_disk(self, ctx: PollContext) -> None:
         projects = self._active()
         bodies = await self._per_project(projects, "/config/disk/util", "disk-utilization")
-        sizes: list[Observation] = []  # the disk size is state: it is billed beyond the included size
+        sizes: dict[str, float] = {}  # GB; state: billed beyond the included size
         ctx.clear_gauge("supabase.disk.utilization")
         ctx.clear_gauge("supabase.disk.usage")
         for p, body in zip(projects, bodies, strict=True):
@@ -239,9 +249,8 @@ class SupabaseProvider:
                 continue
             ctx.gauge("supabase.disk.usage", used, project=p.name)
             ctx.gauge("supabase.disk.utilization", used / size, project=p.name)
-            sizes.append(Observation(f"{p.ref}:disk", {"kind": "disk", "name": p.name, "disk_gb": size / 1e9}))
-        update = self._history.plan(sizes, ctx.now().timestamp())
-        ctx.on_commit(lambda: self._history.apply(update))
+            sizes[p.ref] = size / 1e9
+        ctx.on_commit(lambda: self._disk_gb.update(sizes))
 
     async def _poll_api_counts(self, ctx: PollContext) -> None:
         projects = self._active()
@@ -305,7 +314,13 @@ class SupabaseProvider:
             self._addons = others
             self._compute_version = version
         ctx.on_commit(keep)
-        self._estimate_cost(ctx, projects, computes, others, version)
+
+    async def _poll_cost(self, ctx: PollContext) -> None:
+        observed = self._observed_at
+        if observed is None or observed == self._costed_at:
+            return  # no project list read since the last estimate (a failed poll): no new observation
+        self._estimate_cost(ctx, self._projects, self._compute, self._addons, self._compute_version, observed)
+        ctx.on_commit(lambda: setattr(self, "_costed_at", observed))
 
     def _observations(self, projects: list[Project], computes: dict[str, Compute | None],
                       others: dict[str, tuple[tuple[str, float | None], ...]]) -> list[Observation]:
@@ -318,15 +333,16 @@ class SupabaseProvider:
                      "compute": compute.variant if compute else None,
                      "compute_usd_per_hour": compute.usd_per_hour if compute else None,
                      "compute_usd_per_month": compute.usd_per_month if compute else None,
-                     "addons": [list(a) for a in others.get(p.ref, ())]}
+                     "addons": [list(a) for a in others.get(p.ref, ())], "disk_gb": self._disk_gb.get(p.ref)}
             observations.append(Observation(p.ref, state))
         return observations
 
     def _estimate_cost(self, ctx: PollContext, projects: list[Project], computes: dict[str, Compute | None],
-                       others: dict[str, tuple[tuple[str, float | None], ...]], version: int) -> None:
+                       others: dict[str, tuple[tuple[str, float | None], ...]], version: int,
+                       now: datetime) -> None:
+        """Observe the projects' states at `now` (when the project list was read) and estimate."""
         if not version:
             return  # add-ons unknown yet: estimate nothing rather than $0
-        now = ctx.now()
         at = now.timestamp()
         update = self._history.plan(self._observations(projects, computes, others), at)
         today = utc_day(now)
@@ -335,7 +351,7 @@ class SupabaseProvider:
         window_start = today - timedelta(days=self.config.history_days)
         if not self._resumed:
             first = min(window_start, cycle.start)
-        else:  # yesterday too: a disk observation may have extended an interval across midnight
+        else:
             earliest = utc_day(datetime.fromtimestamp(update.earliest or at, tz=now.tzinfo))
             first = max(window_start, min(today - timedelta(days=1), earliest))
         intervals = {r: self._history.intervals(r, update) for r in self._history.all_resources(update)}
@@ -399,14 +415,13 @@ class SupabaseProvider:
         pricer = SupabasePricer(table)
         month_s = month_seconds(now)
         compute_rate = other_rate = 0.0
-        for resource, items in intervals.items():
+        for items in intervals.values():
             if not items or items[-1].end < at:
                 continue  # not observed now
             state = items[-1].values
-            if resource.endswith(":disk"):
-                extra = max(0.0, state["disk_gb"] - float(table["disk_included_gb"]))
+            if not state.get("paused"):
+                extra = max(0.0, (state.get("disk_gb") or 0.0) - float(table["disk_included_gb"]))
                 other_rate += extra * float(table["disk_usd_per_gb_month"]) / month_s
-            elif not state.get("paused"):
                 if state.get("compute"):
                     hourly = pricer.hourly(state)
                     if hourly is not None:

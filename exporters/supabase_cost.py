@@ -2,8 +2,7 @@
 
 No usage-cost API exists. Each poll records per project the state it sees:
 paused or not, the compute add-on (variant and any price the API quotes), the
-other selected add-ons, and (as a resource of its own, `<ref>:disk`) the disk
-size. Priced from price_tables/supabase.yaml unless the API quotes a price:
+other selected add-ons, and the disk size (from the latest `disk` poll). Priced from price_tables/supabase.yaml unless the API quotes a price:
 
 - compute: per started hour, as Supabase bills it: every UTC clock hour in
   which a size ran at all is billed in full at that size's hourly price (a
@@ -118,16 +117,6 @@ def day_cost(pricer: SupabasePricer, intervals: dict[str, list[Interval]], day: 
         return cost
     month_s = month_seconds(a)
     for resource, items in intervals.items():
-        if resource.endswith(":disk"):
-            for part in clipped(items, a.timestamp(), b.timestamp()):
-                state = part.values
-                extra_gb = max(0.0, state["disk_gb"] - float(pricer.table["disk_included_gb"]))
-                seconds = part.end - part.start
-                if extra_gb > 0:
-                    cost.add(resource.removesuffix(":disk"), state["name"], "Disk", "disk_extra_gb",
-                             extra_gb * float(pricer.table["disk_usd_per_gb_month"]) * seconds / month_s,
-                             extra_gb * seconds / 3600, "GB-Hours", _dt(part.start), _dt(part.end))
-            continue
         name = items[-1].values.get("name", resource) if items else resource
         # Compute: whole started hours that begin on this day (an hour belongs to the day it starts).
         for (hour, variant), quoted in compute_hours(items, a.timestamp(), b.timestamp()).items():
@@ -147,6 +136,11 @@ def day_cost(pricer: SupabasePricer, intervals: dict[str, list[Interval]], day: 
                 cost.compute_usd += usd
                 cost.add(resource, name, "Compute", state["compute"], usd, seconds / 3600, "Hours",
                          _dt(part.start), _dt(part.end))
+            extra_gb = max(0.0, (state.get("disk_gb") or 0.0) - float(pricer.table["disk_included_gb"]))
+            if extra_gb > 0:
+                cost.add(resource, name, "Disk", "disk_extra_gb",
+                         extra_gb * float(pricer.table["disk_usd_per_gb_month"]) * seconds / month_s,
+                         extra_gb * seconds / 3600, "GB-Hours", _dt(part.start), _dt(part.end))
             for variant, quoted in state.get("addons", []):
                 monthly = pricer.addon_monthly(variant, quoted)
                 if monthly is not None:
