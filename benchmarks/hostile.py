@@ -276,6 +276,8 @@ def main() -> int:
     parser.add_argument("--bombs", type=int, default=4)
     parser.add_argument("--no-provider-faults", action="store_true", help="attack the receiver only")
     parser.add_argument("--show-log", action="store_true", help="print the service's whole log")
+    parser.add_argument("--max-connections", type=int, default=None,
+                        help="the service's drain_max_connections (default: the config's default)")
     args = parser.parse_args()
     limit = raise_file_limit(args.idle + args.stalled + 4096)
     print(f"file limit of this process: {limit}")
@@ -289,7 +291,8 @@ def main() -> int:
         threading.Thread(target=sink.serve_forever, daemon=True).start()
         sink_port = sink.server_address[1]
         config = simulator_config(sim.base_url, overrides={
-            "service": {"listen_host": "127.0.0.1", "listen_port": port, "metric_export_interval_seconds": 5},
+            "service": {"listen_host": "127.0.0.1", "listen_port": port, "metric_export_interval_seconds": 5,
+                        **({"drain_max_connections": args.max_connections} if args.max_connections else {})},
             "logging": {"format": "json", "level": os.environ.get("HOSTILE_LOG_LEVEL", "info")},
             "providers": {name: {"poll_interval_seconds": POLL_INTERVAL_S,
                                  # The hostile provider's slow streams (the paginated lists) poll as
