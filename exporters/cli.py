@@ -225,6 +225,43 @@ def dashboards_diff(base: Annotated[str, typer.Option("--base", help="Git revisi
         raise typer.Exit(code=2) from None
 
 
+class OutputFormat(str, Enum):
+    table = "table"
+    markdown = "markdown"
+    json = "json"
+
+
+class LevelName(str, Enum):
+    bronze = "bronze"
+    silver = "silver"
+    gold = "gold"
+
+
+PrometheusOption = Annotated[str, typer.Option("--prometheus", envvar="STACKWATCH_PROMETHEUS_URL",
+                                               help="Prometheus base URL.")]
+
+
+@app.command()
+def validate(config: ConfigOption = Path("stackwatch.yaml"),
+             prometheus: PrometheusOption = "http://localhost:9090",
+             format: OutputFormat = OutputFormat.table,  # noqa: A002 (the option's name)
+             level: Annotated[Optional[LevelName], typer.Option(
+                 help="Exit 1 unless this level is reached (default: unless any check fails).")] = None,
+             record_baseline: Annotated[Optional[Path], typer.Option(
+                 help="Write current p95 latencies, error rates and daily cost to this JSON file.")] = None,
+             baseline: Annotated[Optional[Path], typer.Option(
+                 help="Flag regressions against a file written by --record-baseline.")] = None,
+             project_dir: Annotated[Path, typer.Option(
+                 help="Directory holding alerting/generated, docs/runbooks, docker-compose.yml, .env.")] = Path("."),
+             window: Annotated[str, typer.Option(help="PromQL range for recent figures.")] = "1h") -> None:
+    """Production-readiness checks with evidence; exit 0 pass, 1 fail, 2 bad config or input."""
+    from .validate.cli import run_validate
+
+    configure("warning", "text")
+    raise typer.Exit(code=run_validate(config, prometheus, format.value, level.value if level else None,
+                                       record_baseline, baseline, project_dir, window))
+
+
 def main() -> None:
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     app()

@@ -1,0 +1,1 @@
+"""`stackwatch validate`: production-readiness checks with evidence, levels and a score."""

@@ -1,0 +1,70 @@
+"""`stackwatch validate`: inputs read and checked here, so every bad one is exit 2 with its name."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+from ..config import ConfigError, load_config
+from . import baselines
+from .context import Context, read_dotenv
+from .model import Level
+from .prom import Prometheus, PrometheusUnreachable
+from .render import RENDERERS
+from .runner import exit_code, validate
+
+_WINDOW = re.compile(r"^[1-9][0-9]{0,4}[smhdw]$")
+
+
+def _bad(message: str) -> int:
+    print(f"stackwatch validate: {message}", file=sys.stderr)
+    return 2
+
+
+def _read_baseline(path: Path) -> dict | str:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        return f"--baseline {path}: cannot read ({error.strerror})"
+    except ValueError:
+        return f"--baseline {path}: not JSON (expected a file written by --record-baseline)"
+    if not isinstance(data, dict) or data.get("format") != baselines.FORMAT or not isinstance(data.get("figures"), dict):
+        return f"--baseline {path}: key format must be {baselines.FORMAT!r} with a figures mapping"
+    return data
+
+
+def run_validate(config_path: Path, prometheus_url: str, fmt: str, level: str | None,
+                 record_baseline: Path | None, baseline: Path | None, project_dir: Path, window: str) -> int:
+    if record_baseline and baseline:
+        return _bad("--record-baseline and --baseline exclude each other")
+    if not _WINDOW.match(window):
+        return _bad(f"--window {window!r}: expected a PromQL duration such as 1h or 14d")
+    try:
+        config = load_config(config_path)
+    except ConfigError as error:
+        print(error.render(), file=sys.stderr)
+        return 2
+    baseline_data = None
+    if baseline:
+        loaded = _read_baseline(baseline)
+        if isinstance(loaded, str):
+            return _bad(loaded)
+        baseline_data = loaded
+    ctx = Context(config=config, config_path=config_path, prom=Prometheus(prometheus_url), project_dir=project_dir,
+                  env=dict(os.environ), baseline=baseline_data, window=window,
+                  dotenv=read_dotenv(project_dir / ".env"))
+    try:
+        if record_baseline:
+            ctx.baseline = baselines.record(ctx, record_baseline)
+        result = validate(ctx)
+    except PrometheusUnreachable as error:
+        return _bad(f"{error} (--prometheus)")
+    except OSError as error:
+        return _bad(f"{error.filename}: {error.strerror}")
+    sys.stdout.write(RENDERERS[fmt](result))
+    if record_baseline:
+        print(f"baseline written to {record_baseline}", file=sys.stderr)
+    return exit_code(result, Level(level) if level else None)

@@ -1,0 +1,63 @@
+"""`stackwatch validate` inputs: every bad one exits 2 with its name and no traceback; formats render."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+from pathlib import Path
+
+from exporters.validate.model import Check, Status, outcome
+from exporters.validate.render import RENDERERS
+
+REPO = Path(__file__).resolve().parents[2]
+STACKWATCH = REPO / ".venv" / "bin" / "stackwatch"
+CONFIG = "simulator: true\nproviders:\n  openai: {enabled: false}\n  llamacloud: {enabled: false}\n" \
+         "  vercel: {enabled: false}\n  render: {enabled: false}\n  supabase: {enabled: false}\n"
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def validate(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    return subprocess.run([str(STACKWATCH), "validate", *args], capture_output=True, text=True, timeout=60, cwd=cwd)
+
+
+def test_unreachable_prometheus_is_exit_2_naming_the_url(tmp_path):
+    (tmp_path / "c.yaml").write_text(CONFIG)
+    url = f"http://127.0.0.1:{closed_port()}"
+    done = validate("--config", str(tmp_path / "c.yaml"), "--prometheus", url)
+    assert done.returncode == 2 and url in done.stderr and "--prometheus" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_bad_config_is_exit_2_naming_file_and_key(tmp_path):
+    (tmp_path / "c.yaml").write_text("providers:\n  vercel: {enabled: maybe}\n")
+    done = validate("--config", str(tmp_path / "c.yaml"))
+    assert done.returncode == 2 and "c.yaml" in done.stderr and "providers.vercel.enabled" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_bad_baseline_file_and_exclusive_options_are_exit_2(tmp_path):
+    (tmp_path / "c.yaml").write_text(CONFIG)
+    (tmp_path / "b.json").write_text('{"format": "something-else"}')
+    done = validate("--config", str(tmp_path / "c.yaml"), "--baseline", str(tmp_path / "b.json"))
+    assert done.returncode == 2 and "b.json" in done.stderr and "format" in done.stderr
+    done = validate("--config", str(tmp_path / "c.yaml"), "--baseline", "x", "--record-baseline", "y")
+    assert done.returncode == 2 and "exclude each other" in done.stderr
+
+
+def test_table_markdown_and_json_show_status_evidence_and_fix():
+    result = outcome([Check("monitoring", "vercel up and fresh", Status.PASS, "stackwatch_provider_up=1"),
+                      Check("backups", "Supabase a backup", Status.FAIL, "27.0 h old | PITR off", "see runbook")])
+    table = RENDERERS["table"](result)
+    assert "FAIL" in table and "27.0 h old" in table and "fix: see runbook" in table and "score 50/100" in table
+    markdown = RENDERERS["markdown"](result)
+    assert "| fail | silver | backups | Supabase a backup | 27.0 h old \\| PITR off | see runbook |" in markdown
+    data = json.loads(RENDERERS["json"](result))
+    assert data["level_reached"] == "bronze" and data["counts"]["fail"] == 1
+    assert data["checks"][1] == {"group": "backups", "name": "Supabase a backup", "status": "fail",
+                                 "evidence": "27.0 h old | PITR off", "fix": "see runbook", "level": "silver"}
