@@ -27,7 +27,7 @@ class Kind(str, Enum):
 
 # What one unit of `Series.per` is; benchmarks/cardinality.py counts them at a given scale.
 RESOURCES = ("stackwatch", "provider", "Vercel project", "Render service", "Render datastore",
-             "Supabase project", "OpenAI project × model", "LlamaCloud project",
+             "Render service or datastore", "Supabase project", "OpenAI project × model", "LlamaCloud project",
              "cost line",  # one provider × service × project (× model) the cost ledger prices
              "unpriced item")  # one model, plan or mode without a price
 
