@@ -304,17 +304,25 @@ class CostLedger:
         today_costs: dict[tuple, float] = defaultdict(float)
         mtd: dict[tuple, float] = defaultdict(float)
         daily: dict[str, dict[date, float]] = defaultdict(lambda: defaultdict(float))
+        # Billed one-off lines (Vercel's seat purchase and usage credit) count once in the forecast,
+        # never in its daily rate: a $60 purchase on the 1st is not $60 a day.
+        one_off: dict[str, float] = defaultdict(float)
         for r in self.effective():
             key = (r.provider, r.service_name, r.resource_name, r.model or "", r.source)
-            daily[r.provider][r.day] += r.billed_cost
             day = todays.get(r.provider, today)
+            cycle = cycles.get(r.provider) or cycles.setdefault(r.provider, cycle_of(day, self.anchors.get(r.provider, 1)))
+            if r.source == "billed" and r.charge_category not in ("Usage", "Tax"):
+                daily[r.provider].setdefault(r.day, 0.0)
+                if cycle.start <= r.day <= day:
+                    one_off[r.provider] += r.billed_cost
+            else:
+                daily[r.provider][r.day] += r.billed_cost
             if r.day == day:
                 today_costs[key] += r.billed_cost
-            cycle = cycles.get(r.provider) or cycles.setdefault(r.provider, cycle_of(day, self.anchors.get(r.provider, 1)))
             if cycle.start <= r.day <= day:
                 mtd[key] += r.billed_cost
         forecast = {p: month_end_forecast(days, todays.get(p, today), first_days.get(p), self.anchors.get(p, 1))
-                    for p, days in daily.items()}
+                    + one_off.get(p, 0.0) for p, days in daily.items()}
         for provider, (cycle_start, usd) in published.items():
             if cycle_of(todays.get(provider, today), self.anchors.get(provider, 1)).start == cycle_start:
                 forecast[provider] = usd

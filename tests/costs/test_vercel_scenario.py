@@ -117,3 +117,22 @@ def test_a_record_on_a_pacific_billing_day_survives_the_state_file_round_trip() 
                         effective_cost=1.4, list_cost=1.6, billing_day=date(2026, 11, 18))
     again = row_to_record(json.loads(json.dumps(record_to_row(record))))
     assert again == record and again.day == date(2026, 11, 18)
+
+
+def test_a_seat_purchase_and_credit_count_once_in_the_forecast_not_in_its_daily_rate() -> None:
+    from exporters.cost import CostLedger  # noqa: PLC0415
+
+    def line(day: int, usd: float, category: str = "Usage") -> CostRecord:
+        start = billing_day_start(date(2026, 11, day))
+        return CostRecord(provider="vercel", service_name="Edge Requests" if category == "Usage" else "Vercel Pro",
+                          service_category="Networking", resource_id="p", resource_name="p", period_start=start,
+                          period_end=start + timedelta(hours=24), billed_cost=usd, source="billed",
+                          charge_category=category, billing_day=date(2026, 11, day))
+    ledger = CostLedger()
+    ledger.upsert([line(d, 10.0) for d in range(1, 5)] + [line(1, 60.0, "Purchase"), line(1, -20.0, "Credit")])
+    ledger.covers_from("vercel", date(2026, 11, 1))
+    now = datetime(2026, 11, 5, 20, tzinfo=timezone.utc)  # 12:00 PST on the 5th; nothing billed today yet
+    # $10 a day of usage: 4 complete days (40) + seats and credit once (+40) + today at the rate (10)
+    # + 25 days left × 10 = 340. (With the purchase in the rate it would be 80 + 20 + 25 × 20 = 600.)
+    assert ledger.summary(now).forecast_by_provider["vercel"] == pytest.approx(340.0)
+    assert ledger.summary(now).month_to_date_by_provider["vercel"] == pytest.approx(80.0)
