@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from simhelpers import make_runtime
+from simhelpers import FIXED_NOW, make_runtime
 
 from exporters.logs import configure
 from exporters.runtime import Runtime
@@ -20,9 +20,6 @@ configure("info", "text")
 # (CI's) has none: the repository vendors what the tests need, and tests marked `shared`,
 # which only compare those vendored copies with ../shared, are deselected there.
 SHARED = Path(__file__).resolve().parents[2] / "shared"
-
-# A fixed simulated "now" (mid-month, mid-day) so every run sees the same world.
-FIXED_NOW = datetime(2026, 11, 18, 13, 30, tzinfo=timezone.utc)
 
 
 @pytest.fixture
@@ -44,6 +41,26 @@ async def runtime(simulator: Simulator) -> AsyncIterator[tuple[Runtime, object]]
     yield rt, reader
     await rt.aclose()
     rt.meter_provider.shutdown()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector):  # type: ignore[no-untyped-def]
+    """`from conftest import X` in a test module means its nearest conftest.py.
+
+    Test directories are not packages, so pytest registers every conftest.py as the module
+    `conftest`: without this, the name means whichever conftest was loaded last, and a run
+    over several directories (or the whole suite, in some orders) fails to collect.
+    """
+    if isinstance(collector, pytest.Module):
+        loaded = {Path(getattr(p, "__file__", "") or "."): p for p in collector.config.pluginmanager.get_plugins()}
+        for directory in collector.path.parents:
+            module = loaded.get(directory / "conftest.py")
+            if module is not None:
+                sys.modules["conftest"] = module
+                break
+            if directory == collector.config.rootpath:
+                break
+    return (yield)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from contextlib import asynccontextmanager
+from datetime import datetime, timezone
 
 from exporters.runtime import build_runtime
 from exporters.simulator import Simulator, simulator_runtime_inputs
@@ -11,6 +12,11 @@ from exporters.simulator.world import WorldClock
 from exporters.telemetry import in_memory_reader
 
 PROVIDERS = ("vercel", "render", "supabase", "openai", "llamacloud")
+
+# A fixed simulated "now" (mid-month, mid-day) so every run sees the same world. Tests import it
+# from here, never `from conftest import`: each test directory with a conftest.py registers it
+# as the module `conftest`, so that name means whichever directory was collected last.
+FIXED_NOW = datetime(2026, 11, 18, 13, 30, tzinfo=timezone.utc)
 
 
 def make_runtime(sim: Simulator, *, only: str | None = None, overrides: dict | None = None):

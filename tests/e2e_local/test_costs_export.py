@@ -11,7 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from conftest import FIXED_NOW
+from simhelpers import FIXED_NOW
 
 from exporters.cost import FOCUS_COLUMNS, PROVIDER_DISPLAY
 from exporters.export import export_costs

@@ -15,9 +15,9 @@ from pathlib import Path
 import grpc
 import pytest
 from aiohttp import web
-from conftest import FIXED_NOW
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
 from rich.console import Console
+from simhelpers import FIXED_NOW
 
 from exporters.demo import run_demo
 from exporters.simulator import Simulator, World

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-from conftest import FIXED_NOW, make_runtime
-from simhelpers import metric_points
+from simhelpers import FIXED_NOW, make_runtime, metric_points
 
 from exporters.simulator import Simulator, World
 from exporters.simulator.render import CPU_LIMIT, HOT_CPU_INDEX, _noise

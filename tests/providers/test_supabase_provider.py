@@ -8,8 +8,7 @@ from datetime import datetime, timezone
 
 import httpx
 import pytest
-from conftest import make_runtime
-from simhelpers import metric_points
+from simhelpers import make_runtime, metric_points
 from test_render_provider import counter_total
 
 from exporters.simulator.world import SUPABASE_SERVICE_ROLE_SECRET, Scale
