@@ -148,7 +148,7 @@ class SupabaseProvider:
              Stream("disk", self._poll_disk, slow=True)),
             # No request: observes the states the polls above read (this cycle's project list, the
             # latest add-ons and disk sizes) and estimates the cost from them.
-            (Stream("cost", self._poll_cost),),
+            (Stream("cost", self._poll_cost, ready=self._new_observation),),
         )
 
     async def aclose(self) -> None:
@@ -315,10 +315,14 @@ class SupabaseProvider:
             self._compute_version = version
         ctx.on_commit(keep)
 
+    def _new_observation(self) -> bool:
+        """A project list was read since the last estimate (a failed projects poll reads none)."""
+        return self._observed_at is not None and self._observed_at != self._costed_at
+
     async def _poll_cost(self, ctx: PollContext) -> None:
         observed = self._observed_at
-        if observed is None or observed == self._costed_at:
-            return  # no project list read since the last estimate (a failed poll): no new observation
+        if observed is None:
+            return
         self._estimate_cost(ctx, self._projects, self._compute, self._addons, self._compute_version, observed)
         ctx.on_commit(lambda: setattr(self, "_costed_at", observed))
 
