@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+import exporters.state
 from exporters.cli import app
 from exporters.cost import CostRecord
 from exporters.state.ledger import PersistentLedger
@@ -20,6 +23,8 @@ from exporters.state.store import (
     StoredInterval,
 )
 
+TESTDATA = Path(exporters.state.__file__).parent / "testdata"
+
 
 def test_a_new_file_uses_wal_and_the_current_schema(tmp_path):
     store = StateStore.in_directory(tmp_path / "data")
@@ -30,19 +35,16 @@ def test_a_new_file_uses_wal_and_the_current_schema(tmp_path):
     assert raw.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
 
 
-def test_an_older_schema_is_migrated_on_open_and_keeps_its_rows(tmp_path):
+def test_a_file_written_by_schema_1_is_migrated_on_open_and_keeps_its_rows(tmp_path):
+    """testdata/stackwatch-v1.sqlite3 was written with schema 1 (no index on interval ends)."""
     path = tmp_path / "stackwatch.sqlite3"
-    old = sqlite3.connect(path)
-    for statement in MIGRATIONS[0]:
-        old.execute(statement)
-    old.execute(f"PRAGMA application_id={APPLICATION_ID}")
-    old.execute("PRAGMA user_version=1")
-    old.execute("INSERT INTO state_interval VALUES ('render', 'srv-1', 10.0, 20.0, '{}')")
-    old.commit()
-    old.close()
+    shutil.copy(TESTDATA / "stackwatch-v1.sqlite3", path)
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 1
     store = StateStore(path)
     assert store.schema_version == 2
-    assert store.intervals("render", 0) == [StoredInterval("render", "srv-1", 10.0, 20.0, "{}")]
+    assert store.intervals("render", 0) == [StoredInterval(
+        "render", "srv-1", 1793491200.0, 1793577600.0, '{"instances":2,"kind":"service","plan":"standard"}')]
+    assert store.coverage() == {"render": "2026-11-01"}
     indexes = {r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert "state_interval_end" in indexes
 
