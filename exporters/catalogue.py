@@ -211,6 +211,11 @@ SHARED_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("stackwatch.budget.daily_usd", Kind.GAUGE, "{USD}",
                "Daily budget from config; provider=\"all\" is the total budget.", (PROVIDER,),
                series=Series("stackwatch", 6, "total and 5 providers, those configured")),
+    MetricSpec("stackwatch.recommendation.savings_monthly_usd", Kind.GAUGE, "{USD}",
+               "Monthly saving of one of the top recommendations of `stackwatch report`, pushed over OTLP by "
+               "`stackwatch report --push` (present for Prometheus' lookback after each push; kind: rightsize, "
+               "idle, compute_size, batch_api, prompt_cache, parse_mode, cache_hit_ratio).",
+               (PROVIDER, "kind", "resource"), series=Series("stackwatch", 10, "the top 10 recommendations")),
     MetricSpec("stackwatch.threshold.response_time", Kind.GAUGE, "s",
                "Response-time alert threshold from config, by tier (frontend, backend, database).",
                ("tier",), series=Series("stackwatch", 3, "tiers frontend, backend, database")),

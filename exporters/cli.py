@@ -262,6 +262,31 @@ def validate(config: ConfigOption = Path("stackwatch.yaml"),
                                        record_baseline, baseline, project_dir, window))
 
 
+class ReportFormat(str, Enum):
+    table = "table"
+    markdown = "markdown"
+    json = "json"
+    html = "html"
+
+
+@app.command()
+def report(days: Annotated[int, typer.Option(help="Window in days (1–90).")] = 30,
+           format: ReportFormat = ReportFormat.table,  # noqa: A002 (the option's name)
+           prometheus: PrometheusOption = "http://localhost:9090",
+           output: Annotated[Optional[Path], typer.Option(
+               "--output", "-o", help="Directory to write the report into (html: page + charts).")] = None,
+           push: Annotated[bool, typer.Option(
+               help="Also push the top recommendations as stackwatch_recommendation_savings_monthly_usd "
+                    "over OTLP (OTEL_EXPORTER_OTLP_* variables).")] = False,
+           environment: Annotated[str, typer.Option(help="deployment.environment of pushed metrics.")] = "production",
+           ) -> None:
+    """Usage analytics, unit economics and savings recommendations from Prometheus."""
+    from .report.cli import run_report
+
+    configure("warning", "text")
+    raise typer.Exit(code=run_report(days, format.value, prometheus, output, push, environment))
+
+
 def main() -> None:
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     app()

@@ -22,6 +22,7 @@ EVENT_DRIVEN = {
     "stackwatch.cost.unpriced_items": "only when usage has no price",
     "stackwatch.cost.unpriced.month_to_date_usd": "only when usage has no price",
     "stackwatch.cost.unpriced.usage": "only when usage has no price",
+    "stackwatch.recommendation.savings_monthly_usd": "only after `stackwatch report --push`",
     "stackwatch.budget.daily_usd": "only for configured budgets",
     "stackwatch.budget.monthly_usd": "only for configured budgets",
     "supabase.backup.age": "absent while a project has no completed backup",

@@ -21,7 +21,7 @@ class Sample:
 
 
 class Source(Protocol):
-    def query(self, expr: str) -> list[Sample]: ...
+    def query(self, expr: str, at: float | None = None) -> list[Sample]: ...
     def metric_names(self) -> set[str]: ...
     def targets(self) -> list[dict]: ...
 
@@ -47,8 +47,12 @@ class Prometheus:
             raise PrometheusUnreachable(f"{where}: {body.get('errorType')}: {body.get('error')}")
         return body["data"]
 
-    def query(self, expr: str) -> list[Sample]:
-        data = self._get("/api/v1/query", {"query": expr})
+    def query(self, expr: str, at: float | None = None) -> list[Sample]:
+        """An instant query, at Unix time `at` (Prometheus' now when None)."""
+        params: dict = {"query": expr}
+        if at is not None:
+            params["time"] = f"{at:.3f}"
+        data = self._get("/api/v1/query", params)
         assert isinstance(data, dict)
         if data.get("resultType") == "scalar":
             return [Sample({}, float(data["result"][1]))]

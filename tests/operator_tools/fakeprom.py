@@ -24,7 +24,7 @@ class FakePrometheus:
         self.vectors[fragment] = list(samples)
         return self
 
-    def query(self, expr: str) -> list[Sample]:
+    def query(self, expr: str, at: float | None = None) -> list[Sample]:
         self.asked.append(expr)
         for fragment, samples in self.vectors.items():
             if fragment in expr:

@@ -1,0 +1,1 @@
+"""`stackwatch report`: usage analytics, unit economics and savings recommendations."""
