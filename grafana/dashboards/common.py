@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import grafanalib.core as G
 from grafanalib._gen import DashboardEncoder
@@ -22,6 +22,7 @@ SCENARIOS = ("steady", "cost-spike", "outage", "error-burst", "latency-spike")
 # Points Grafana asks for per panel (fixed, so the step Grafana computes is known to tests and benchmark).
 MAX_DATA_POINTS = 500
 GRID_WIDTH = 24
+SINGLE_VALUE_KINDS = ("stat", "gauge", "bargauge", "piechart")
 # Min interval of panels that rate() series scraped every 60 s (the Supabase job): Grafana's
 # $__rate_interval = max($__interval + 15 s, 4 × 15 s) must span two scrapes, so $__interval ≥ 2m.
 SCRAPED_MIN_INTERVAL = "2m"
@@ -87,6 +88,9 @@ class Panel:
     reduce: str = "lastNotNull"
 
     def __post_init__(self) -> None:
+        if self.kind in SINGLE_VALUE_KINDS and self.reduce == "lastNotNull":
+            # Only the latest value is shown: an instant query, not a range of points to reduce.
+            self.queries = tuple(replace(q, instant=True) for q in self.queries)
         if not self.description.strip():
             raise ValueError(f"panel {self.title!r} has no description")
         if self.kind not in ("text", "alertlist") and not self.queries:

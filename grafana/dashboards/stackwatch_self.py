@@ -54,11 +54,13 @@ def board() -> Board:
                      "{{drain}} {{reason}}"),),
               unit="short", width=12, height=8),
     ])
+    # The collector's own counters arrive without `_total`: Prometheus scrapes its telemetry in
+    # the protobuf format, where the OpenMetrics suffix is not added (checked on the native stack).
     pipeline = Row("Collector and Prometheus", [
         Panel("timeseries", "Collector points accepted / refused", "Metric points the collector's OTLP "
               "receiver accepted and refused per second. Refused: the collector is overloaded (memory_limiter).",
-              (Query(f"sum(rate(otelcol_receiver_accepted_metric_points_total[{RATE}]))", "accepted"),
-               Query(f"sum(rate(otelcol_receiver_refused_metric_points_total[{RATE}]))", "refused")),
+              (Query(f"sum(rate(otelcol_receiver_accepted_metric_points[{RATE}]))", "accepted"),
+               Query(f"sum(rate(otelcol_receiver_refused_metric_points[{RATE}]))", "refused")),
               unit="short", width=8, height=8),
         Panel("timeseries", "Collector export queue", "Batches waiting in the exporter's sending queue and its "
               "capacity (dashed). Filling up: Prometheus is down or slow; data is lost when it is full.",
@@ -67,8 +69,8 @@ def board() -> Board:
               unit="short", width=8, height=8),
         Panel("timeseries", "Collector export failures", "Points the collector failed to send to Prometheus "
               "per second. Any: read the collector's log (out-of-order samples, Prometheus down).",
-              (Query(f"sum(rate(otelcol_exporter_send_failed_metric_points_total[{RATE}])) or "
-                     f"sum(rate(otelcol_exporter_sent_metric_points_total[{RATE}])) * 0", "failed"),),
+              (Query(f"sum(rate(otelcol_exporter_send_failed_metric_points[{RATE}])) or "
+                     f"sum(rate(otelcol_exporter_sent_metric_points[{RATE}])) * 0", "failed"),),
               unit="short", width=8, height=8),
         Panel("timeseries", "Prometheus ingestion", "Samples appended per second and series in the head "
               "block. Series climbing without bound: a label with unbounded values (docs/metrics.md).",
