@@ -22,6 +22,15 @@ configure("info", "text")
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
+@pytest.fixture(autouse=True)
+def suite_logging() -> object:
+    """Logging is the suite's after every test: an in-process CLI run (typer's CliRunner) binds
+    structlog to CliRunner's stream, closed when the call returns, and later tests would fail
+    writing to it."""
+    yield
+    configure("info", "text")
+
+
 @pytest.fixture
 def world() -> World:
     return World(seed=7, scale=Scale(), start=FIXED_NOW)
