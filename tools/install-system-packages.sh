@@ -28,7 +28,7 @@ else
   [ -x /usr/bin/prometheus-blackbox-exporter ] || need+=(prometheus-blackbox-exporter)
   # Alertmanager and amtool for the alerting twin (tests/alerting); Debian ships both.
   { [ -x /usr/bin/prometheus-alertmanager ] && [ -x /usr/bin/amtool ]; } || need+=(prometheus-alertmanager)
-  # Headless Chromium opens the HTML usage report in tests/operator.
+  # Headless Chromium opens the HTML usage report in tests/operator_tools.
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
 fi
 [ ${#need[@]} -gt 0 ] || exit 0

@@ -12,6 +12,8 @@ import pytest
 from PIL import Image, ImageStat
 from stack.conftest import REPO, STACKWATCH, Stack, in_ci, wait_until
 
+pytestmark = pytest.mark.e2e
+
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run")
 

@@ -7,7 +7,10 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 from stack.conftest import REPO, STACKWATCH, Stack
+
+pytestmark = pytest.mark.e2e
 
 PROVIDERS = ("vercel", "render", "supabase", "openai", "llamacloud")
 
