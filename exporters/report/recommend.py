@@ -93,7 +93,7 @@ def openai_batch(model: OpenAIModel, window_days: int) -> Recommendation | None:
     return Recommendation(
         "batch_api", "openai", model.model, round(savings, 2),
         f"send latency-tolerant {model.model} work (evaluations, backfills, embeddings) through the Batch API",
-        f"{model.other_requests:g} of {total:g} requests synchronous; ${synchronous_cost:.2f}/month of them × "
+        f"{model.other_requests:,.0f} of {total:,.0f} requests synchronous; ${synchronous_cost:.2f}/month of them × "
         f"{BATCH_ELIGIBLE_SHARE:.0%} assumed eligible × 50 % discount",
         "openai_usage_requests_total{batch}, stackwatch_cost_month_to_date_usd", f"{window_days} d", "low")
 
@@ -111,8 +111,8 @@ def openai_prompt_cache(model: OpenAIModel, input_price: float, cached_price: fl
     return Recommendation(
         "prompt_cache", "openai", model.model, round(savings, 2),
         f"put the stable part of {model.model} prompts first (≥ 1,024 tokens) so the prompt cache serves it",
-        f"cached share {share:.0%} of {model.input_tokens:g} input tokens; raising it to {CACHE_TARGET_SHARE:.0%} "
-        f"saves ${input_price - cached_price:g} per 1M tokens moved, {monthly_tokens:g} tokens/month",
+        f"cached share {share:.0%} of {model.input_tokens:,.0f} input tokens; raising it to {CACHE_TARGET_SHARE:.0%} "
+        f"saves ${input_price - cached_price:g} per 1M tokens moved, {monthly_tokens:,.0f} tokens/month",
         "openai_usage_cached_input_tokens_total, gen_ai_client_token_usage", f"{window_days} d", "low")
 
 
@@ -131,8 +131,8 @@ def llamaparse_modes(pages: dict[str, float], credits_per_page: dict[str, float]
         out.append(Recommendation(
             "parse_mode", "llamacloud", mode, round(savings, 2),
             f"parse simple documents in {CHEAPER_PARSE_MODE} mode instead of {mode}",
-            f"{count:g} pages in {mode} ({rate:g} credits/page) vs {cheaper:g} in {CHEAPER_PARSE_MODE}, "
-            f"{monthly_pages:g} pages/month × ${usd_per_credit * 1000:g}/1,000 credits; saving assumes all "
+            f"{count:,.0f} pages in {mode} ({rate:g} credits/page) vs {cheaper:g} in {CHEAPER_PARSE_MODE}, "
+            f"{monthly_pages:,.0f} pages/month × ${usd_per_credit * 1000:g}/1,000 credits; saving assumes all "
             "could move: check layout quality first",
             "llamacloud_pages_total{mode}", f"{window_days} d", "low"))
     return out
@@ -150,7 +150,7 @@ def vercel_cache(cache: VercelCache, monthly_usd: float, projects: int, window_d
     return Recommendation(
         "cache_hit_ratio", "vercel", cache.project, round(savings, 2),
         f"raise {cache.project}'s cache hit ratio (Cache-Control s-maxage, ISR, static assets)",
-        f"hit ratio {hit:.0%} of {cache.total:g} requests; reaching {VERCEL_HIT_TARGET:.0%} avoids "
+        f"hit ratio {hit:.0%} of {cache.total:,.0f} requests; reaching {VERCEL_HIT_TARGET:.0%} avoids "
         f"{(VERCEL_HIT_TARGET - hit) / (1 - hit):.0%} of misses, of ${project_cost:.2f}/month usage cost",
         "vercel_cache_requests_total{cache}, stackwatch_cost_month_to_date_usd{provider=\"vercel\"}",
         f"{window_days} d", "low")

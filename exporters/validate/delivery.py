@@ -21,7 +21,8 @@ def _rate_check(name: str, ok: float, failed: float) -> Check:
     if total == 0:
         return Check(GROUP, name, Status.UNKNOWN, f"no finished deploys in {WINDOW}", "")
     rate = ok / total
-    evidence = f"{ok:g} succeeded, {failed:g} failed in {WINDOW} ({rate:.0%}; pass ≥ {PASS_RATE:.0%})"
+    evidence = (f"{ok:,.0f} succeeded, {failed:,.0f} failed in {WINDOW} or since the series began "
+                f"({rate:.0%}; pass ≥ {PASS_RATE:.0%})")
     if rate >= PASS_RATE:
         return Check(GROUP, name, Status.PASS, evidence)
     status = Status.WARN if rate >= WARN_RATE else Status.FAIL
