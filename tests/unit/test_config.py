@@ -211,7 +211,7 @@ def test_a_token_pasted_at_a_wrongly_typed_key_is_not_echoed(tmp_path: Path) -> 
     assert not any(run in result.stdout + result.stderr for run in runs)
 
 
-SIM_ENV = {"VERCEL_TOKEN": "sim-vercel-token"}
+SIM_ENV = {"VERCEL_TOKEN": "sim-vc-4e7d21a9c0b3"}
 
 
 def test_a_non_ascii_token_is_refused_naming_the_variable_without_echoing_it(tmp_path: Path) -> None:
