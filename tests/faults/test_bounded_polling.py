@@ -70,8 +70,10 @@ async def test_a_gzip_bomb_is_cut_off_at_the_decompressed_cap(provider: str, sim
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 async def test_a_trickling_provider_misses_the_poll_deadline(provider: str, simulator: Simulator) -> None:
-    # The simulator sends one byte every 0.2 s; the read timeout (30 s) never fires.
-    overrides = {"providers": {provider: config(poll_deadline_seconds=1.0)}}
+    # The simulator sends one byte every 0.2 s; the read timeout (30 s) never fires. A 5 s
+    # deadline: the trickle needs minutes, while a good poll (the recovery below, same
+    # deadline) takes well under a second even on a loaded machine (1 s failed there).
+    overrides = {"providers": {provider: config(poll_deadline_seconds=5.0)}}
     async with running(make_runtime(simulator, only=provider, overrides=overrides)) as (runtime, reader):
         simulator.inject(provider, Fault("trickle", count=10_000))
         outcomes = await one_cycle(runtime)
