@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from exporters.report.model import Recommendation, SpendRow, Usage
 from exporters.report.render import RENDERERS
 
 REPO = Path(__file__).resolve().parents[2]
-STACKWATCH = REPO / ".venv" / "bin" / "stackwatch"
+STACKWATCH = Path(sys.executable).parent / "stackwatch"  # the running venv's, wherever it is
 
 
 def run(*args: str) -> subprocess.CompletedProcess:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 from exporters.validate.model import Check, Status, outcome
 from exporters.validate.render import RENDERERS
 
 REPO = Path(__file__).resolve().parents[2]
-STACKWATCH = REPO / ".venv" / "bin" / "stackwatch"
+STACKWATCH = Path(sys.executable).parent / "stackwatch"  # the running venv's, wherever it is
 CONFIG = "simulator: true\nproviders:\n  openai: {enabled: false}\n  llamacloud: {enabled: false}\n" \
          "  vercel: {enabled: false}\n  render: {enabled: false}\n  supabase: {enabled: false}\n"
 
