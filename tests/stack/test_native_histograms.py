@@ -91,7 +91,7 @@ def test_poll_duration_quantile_count_and_sum_over_a_rate_are_sensible(stack: St
 
 def simulator_build_durations(stack: Stack, since: datetime) -> dict[str, list[float]]:
     """Build seconds (ready - buildingAt) of every final deployment created since `since`, by
-    target, paging the simulator's GET /v6/deployments newest first as a client would."""
+    final state, paging the simulator's GET /v6/deployments newest first as a client would."""
     durations: dict[str, list[float]] = {}
     until: int | None = None
     for _ in range(1000):
@@ -106,7 +106,7 @@ def simulator_build_durations(stack: Stack, since: datetime) -> dict[str, list[f
         for d in page["deployments"]:
             built, ready = d.get("buildingAt"), d.get("ready")
             if d["readyState"] in FINAL_STATES and built is not None and ready is not None and ready >= built:
-                durations.setdefault(d.get("target") or "preview", []).append((ready - built) / 1000)
+                durations.setdefault(d["readyState"], []).append((ready - built) / 1000)
         until = page["pagination"]["next"]
         if until is None:
             return durations
@@ -131,29 +131,29 @@ def quantile_bounds(values: list[float], q: float) -> tuple[float, float]:
 def test_vercel_build_duration_quantiles_match_the_simulators_deployments(stack: Stack):
     name = "vercel_deployment_build_duration_seconds"
     stack.prom.wait_for(f'{name}{{job="stackwatch"}}', timeout=60)
-    by_target = f'sum by (target) ({name}{{job="stackwatch"}})'
+    by_state = f'sum by (state) ({name}{{job="stackwatch"}})'
 
     def consistent() -> tuple[float, dict, dict, dict] | None:
         # A deployment that turns final between the two reads changes the count: read again.
         at = time.time()
         truth = simulator_build_durations(stack, history_start(stack))
-        counts = scalar_by(stack, f"histogram_count({by_target})", "target", at)
-        expected = {target: float(len(v)) for target, v in truth.items() if v}
-        return (at, truth, counts, scalar_by(stack, f"histogram_sum({by_target})", "target", at)) \
+        counts = scalar_by(stack, f"histogram_count({by_state})", "state", at)
+        expected = {state: float(len(v)) for state, v in truth.items() if v}
+        return (at, truth, counts, scalar_by(stack, f"histogram_sum({by_state})", "state", at)) \
             if counts == expected else None
 
     at, truth, counts, sums = wait_until(consistent, timeout=3 * POLL_INTERVAL_S + 30, interval=1.0,
                                          what="Prometheus' build-duration counts to equal the simulator's")
     assert sum(counts.values()) >= 20, counts  # enough deployments for a quantile to mean something
-    for target, values in truth.items():
+    for state, values in truth.items():
         if not values:
             continue
-        assert sums[target] == pytest.approx(sum(values), rel=1e-9), target
+        assert sums[state] == pytest.approx(sum(values), rel=1e-9), state
         for q in (0.5, 0.95):
-            estimate = scalar_by(stack, f"histogram_quantile({q}, {by_target})", "target", at)[target]
+            estimate = scalar_by(stack, f"histogram_quantile({q}, {by_state})", "state", at)[state]
             low, high = quantile_bounds(values, q)
             # The estimate lies in the bucket that holds the q-th observation.
-            assert low / BUCKET_RATIO <= estimate <= high * BUCKET_RATIO, (target, q, estimate, low, high)
+            assert low / BUCKET_RATIO <= estimate <= high * BUCKET_RATIO, (state, q, estimate, low, high)
 
 
 @pytest.mark.parametrize("name", histogram_names())
