@@ -471,6 +471,27 @@ def load(base: str, all_series: list[Series], times: list[float]) -> tuple[int, 
     return written, time.monotonic() - started
 
 
+def block_count(data_dir: Path) -> int:
+    return sum(1 for p in data_dir.iterdir() if p.is_dir() and (p / "meta.json").exists())
+
+
+def settle(data_dir: Path, *, quiet_s: float = 90.0, limit_s: float = 1200.0) -> tuple[int, float]:
+    """Wait until background compaction stops changing the blocks (bounded by `limit_s`).
+
+    Freshly loaded history sits in hundreds of 2-hour blocks; a Prometheus that collected it
+    over 30 days would have compacted them into a few large ones, and a 30-day query opens
+    every block it spans, so measuring before compaction measures the wrong thing.
+    """
+    started = time.monotonic()
+    last, last_change = block_count(data_dir), time.monotonic()
+    while time.monotonic() - last_change < quiet_s and time.monotonic() - started < limit_s:
+        time.sleep(5)
+        now = block_count(data_dir)
+        if now != last:
+            last, last_change = now, time.monotonic()
+    return last, time.monotonic() - started
+
+
 def timed_query(base: str, path: str, params: dict[str, str]) -> tuple[float, dict]:
     url = f"{base}{path}?{urllib.parse.urlencode({**params, 'stats': 'all'})}"
     started = time.perf_counter()
@@ -507,6 +528,8 @@ def run(days: int, repeat: int, large: bool, keep: bool, emit: Callable[[str], N
         emit(f"loading {len(all_series):,} series × {len(times):,} points ({days} d) into {base} …")
         written, seconds = load(base, all_series, times)
         emit(f"loaded {written:,} samples in {seconds:.0f} s ({written / seconds:,.0f}/s)")
+        blocks, waited = settle(workdir / "data")
+        emit(f"compaction settled after {waited:.0f} s: {blocks} blocks")
         results: list[tuple[str, str, float, float, float, int]] = []
         empty: list[str] = []
         samples_by_board: dict[str, int] = defaultdict(int)
