@@ -117,6 +117,27 @@ def findings(runtime: Runtime, reader: InMemoryMetricReader, outcomes: list[Stre
     return found
 
 
+# Estimated providers report the time of the cycle no poll observed (priced resources only).
+UNOBSERVED_GAUGES = {"render": ("render.cost.unobserved", "resource"),
+                     "supabase": ("supabase.cost.unobserved", "project")}
+
+
+def unobserved_by_provider(runtime: Runtime) -> dict[str, dict[str, float]]:
+    """{provider: {resource: seconds of the billing cycle not observed}}, resources with a gap only."""
+    out: dict[str, dict[str, float]] = {}
+    for provider, (gauge, label) in UNOBSERVED_GAUGES.items():
+        gaps = {dict(attrs)[label]: seconds for attrs, seconds in runtime.store.gauge_points(gauge).items()
+                if seconds >= 1.0}
+        if gaps:
+            out[provider] = gaps
+    return out
+
+
+def duration(seconds: float) -> str:
+    days, rest = divmod(int(seconds), 86400)
+    return f"{days} d {rest // 3600} h" if days else f"{rest // 3600} h {rest % 3600 // 60} min"
+
+
 def render_summary(console: Console, runtime: Runtime, outcomes: list[StreamOutcome],
                    found: list[Finding]) -> None:
     now = datetime.fromtimestamp(runtime.clock.time(), tz=timezone.utc)
@@ -152,12 +173,29 @@ def render_summary(console: Console, runtime: Runtime, outcomes: list[StreamOutc
     def usd(value: float | None) -> str:
         return "unknown" if value is None else f"${value:,.2f}"
 
+    # Render and Supabase are estimated from the states stackwatch observed: time of the cycle no poll
+    # observed (before the first) is unknown, so their today, month to date and forecast are lower
+    # bounds ("+ unknown"), never presented as the bill.
+    gaps = unobserved_by_provider(runtime)
+    partial = {p for p in gaps if p in known}
+
+    def at_least(value: float | None, part_unknown: bool) -> str:
+        return f"{usd(value)} + unknown" if part_unknown and value is not None else usd(value)
+
     for name, today, mtd, forecast, budget in rows:
+        part_unknown = name in partial or (name.startswith("total") and bool(partial))
         share = f"{forecast / budget:.0%}" if budget and forecast is not None else "—"
+        share = f"≥ {share}" if part_unknown and share != "—" else share
         colour = "red" if budget and forecast is not None and forecast > budget else "green"
-        costs.add_row(name, usd(today), usd(mtd), usd(forecast), usd(budget) if budget is not None else "—",
+        costs.add_row(name, at_least(today, part_unknown), at_least(mtd, part_unknown), at_least(forecast, part_unknown),
+                      usd(budget) if budget is not None else "—",
                       f"[{colour}]{share}[/]" if share != "—" else share)
     console.print(costs)
+    for provider in sorted(partial):
+        longest = max(gaps[provider].values())
+        console.print(f"[yellow]{provider}[/]: estimated from observed states only; up to {duration(longest)} "
+                      f"of this billing cycle was not observed (stackwatch started after it began): "
+                      f"its cost is unknown, not priced ({', '.join(sorted(gaps[provider]))}).")
 
     if found:
         console.print("[bold]Over a threshold[/]")
@@ -173,7 +211,9 @@ def render_summary(console: Console, runtime: Runtime, outcomes: list[StreamOutc
 
 
 async def run_demo(*, seed: int = 42, scenario: str = "steady", scale: Scale | None = None,
-                   console: Console | None = None, simulator: Simulator | None = None) -> int:
+                   console: Console | None = None, simulator: Simulator | None = None,
+                   overrides: dict | None = None) -> int:
+    """`overrides`: config sections merged into the simulator's config (tests resume a state file)."""
     console = console or Console()
     if simulator is None:
         # Fresh random tokens per demo: they are secrets like any other (redacted everywhere), and
@@ -184,7 +224,7 @@ async def run_demo(*, seed: int = 42, scenario: str = "steady", scale: Scale | N
     simulator.world.set_scenario(scenario)
     base_url = await simulator.start()
     try:
-        config, _fixed = simulator_runtime_inputs(base_url)
+        config, _fixed = simulator_runtime_inputs(base_url, overrides)
         secrets = Secrets(tokens={name: simulator.tokens[name] for name in config.providers.enabled()},
                           drain_secret=simulator.drain_secret)
         REDACTOR.add(secrets.values())

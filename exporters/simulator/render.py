@@ -247,7 +247,10 @@ class RenderSim:
         # Every fourth service was created during the history window, the rest before it.
         created = epoch + rng.uniform(0.2, 0.7) * history_s if i % 4 == 3 else epoch - 86400 * rng.randint(5, 400)
         created = float(int(created))
-        start_ts = (world.start or world.now()).timestamp()
+        # A wall-clock world counts from midnight UTC of the day it was built (not from its "now"), so
+        # two simulators built the same day see the same suspension (the native stack's, and the one
+        # that replays the month before it: tests/stack/cycle_history.py).
+        start_ts = (world.start or world.epoch() + timedelta(days=world.scale.history_days)).timestamp()
         suspended_at = float(int(start_ts - 86400 * 9.5)) if i == SUSPENDED_INDEX else None
         base = BASE_NAMES[i % len(BASE_NAMES)]
         name = base if i < len(BASE_NAMES) else f"{base}-{i}"

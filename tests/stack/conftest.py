@@ -16,6 +16,7 @@ and export intervals, so the tests take seconds instead of minutes.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import os
@@ -38,6 +39,8 @@ import pytest
 import yaml
 
 from exporters.simulator import simulator_config, simulator_env
+
+from .cycle_history import observe_since_cycle_start
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -262,7 +265,7 @@ def prometheus_command(binary: Path, config: Path, data_dir: Path, listen: str) 
 
 
 def stackwatch_config(simulator_url: str, listen_port: int, *, poll_interval_s: float = POLL_INTERVAL_S,
-                     export_interval_s: float = EXPORT_INTERVAL_S) -> dict:
+                     export_interval_s: float = EXPORT_INTERVAL_S, data_dir: Path | None = None) -> dict:
     providers = {name: {"poll_interval_seconds": poll_interval_s,
                         "slow_poll_interval_seconds": 2 * poll_interval_s,
                         "timeout_seconds": 5, "max_retries": 1}
@@ -270,7 +273,8 @@ def stackwatch_config(simulator_url: str, listen_port: int, *, poll_interval_s: 
     return simulator_config(simulator_url, environment="e2e", overrides={
         "providers": providers,
         "service": {"listen_host": "127.0.0.1", "listen_port": listen_port,
-                    "metric_export_interval_seconds": export_interval_s},
+                    "metric_export_interval_seconds": export_interval_s,
+                    **({"data_dir": str(data_dir)} if data_dir is not None else {})},
         "logging": {"level": "info", "format": "text"},
     })
 
@@ -359,7 +363,8 @@ def build_stack(tools, workdir: Path, *, collector_extra_env: dict[str, str] | N
     config_file = workdir / "stackwatch.yaml"
     simulator_url = f"http://{local(ports.simulator)}"
     config_file.write_text(yaml.safe_dump(stackwatch_config(
-        simulator_url, ports.stackwatch, poll_interval_s=poll_interval_s, export_interval_s=export_interval_s)))
+        simulator_url, ports.stackwatch, poll_interval_s=poll_interval_s, export_interval_s=export_interval_s,
+        data_dir=workdir / "state")))
     stackwatch_env = {
         **simulator_env(),
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{local(ports.otlp_http)}",
@@ -407,8 +412,12 @@ def stack_factory(tools, tmp_path_factory) -> Iterator[Callable[..., Stack]]:
     """Starts stacks (in dependency order) and stops every one of them at the end of the session."""
     started: list[Stack] = []
 
-    def start(**options: Any) -> Stack:
-        stack = build_stack(tools, tmp_path_factory.mktemp("stack"), **options)
+    def start(*, observed_since_cycle_start: bool = False, **options: Any) -> Stack:
+        workdir = tmp_path_factory.mktemp("stack")
+        if observed_since_cycle_start:  # Render/Supabase estimates cover the whole month (cycle_history.py)
+            # Before the stack's free ports are picked: the replay's own simulator takes a port too.
+            asyncio.run(observe_since_cycle_start(workdir / "state"))
+        stack = build_stack(tools, workdir, **options)
         started.append(stack)
         return start_stack(stack)
 
@@ -419,5 +428,7 @@ def stack_factory(tools, tmp_path_factory) -> Iterator[Callable[..., Stack]]:
 
 @pytest.fixture(scope="session")
 def stack(stack_factory) -> Stack:
-    """The shared stack. Tests that change it (scenarios, restarts) put it back as they found it."""
-    return stack_factory()
+    """The shared stack. Tests that change it (scenarios, restarts) put it back as they found it.
+    Its stackwatch has observed Render and Supabase since the billing cycle began, so every
+    provider's month-to-date can be compared with the simulator's invoice for the month."""
+    return stack_factory(observed_since_cycle_start=True)

@@ -143,6 +143,19 @@ def test_cost_per_provider_in_prometheus_equals_the_ground_truth_to_the_cent(sta
         assert_within_truth(value, before[provider][truth_key], after[provider][truth_key], f"{metric} {provider}")
 
 
+def test_stackwatch_observed_render_and_supabase_since_the_cycle_began(stack: Stack):
+    # The precondition of comparing estimated month-to-date with the month's invoice: no resource
+    # has unobserved time in the cycle (the stack's state file holds polls from the 1st, 00:00 UTC,
+    # see cycle_history.py). A poll of the history begins a few milliseconds after that instant.
+    # The small world: 5 Render services (all on an instance plan) and 1 Postgres; 3 Supabase projects.
+    for metric, label, expected in (("render_cost_unobserved_seconds", "resource", 6),
+                                    ("supabase_cost_unobserved_seconds", "project", 3)):
+        results = stack.prom.wait_for(f'{metric}{{job="stackwatch"}}', lambda r, n=expected: len(r) == n,
+                                      timeout=60, what=metric)
+        unobserved = {r["metric"][label]: float(r["value"][1]) for r in results}
+        assert all(seconds < 1.0 for seconds in unobserved.values()), (metric, unobserved)
+
+
 def test_month_to_date_cost_per_project_equals_the_ground_truth_to_the_cent(stack: Stack):
     before, values, after = settled_costs(stack, "stackwatch_cost_month_to_date_usd", "provider, project")
     checked = 0
