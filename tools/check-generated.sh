@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 GENERATED=(
   docs/metrics.md
   grafana/provisioning/dashboards
+  prometheus/rules/dashboards.rules.yaml
   alerting/generated
   alerting/twin
 )

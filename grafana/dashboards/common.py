@@ -9,6 +9,7 @@ in which it must return data on the native stack (tests/stack/test_dashboards_da
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
@@ -33,6 +34,35 @@ ENV = 'deployment_environment=~"$environment"'
 PROVIDER = 'provider=~"$provider"'
 
 
+# Recorded series names: Prometheus' level:metric:operations, with stackwatch as the level
+# (what the series is about, then how it was computed: sum_by_provider, rate5m, sum_rate1h…).
+RECORD_NAME = re.compile(r"stackwatch:[a-z][a-z0-9_]*:[a-z][a-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class Recording:
+    """A recording rule precomputing the expensive inner expression of a query.
+
+    The generator writes every Recording the boards use to prometheus/rules/dashboards.rules.yaml
+    (one source for panel and rule); the query reads `record` instead of recomputing `expr` at every
+    step. `expr` keeps the labels the panels filter or group by (deployment_environment, project…),
+    since template variables cannot reach into a rule.
+    """
+
+    record: str
+    expr: str
+    why: str
+
+    def __post_init__(self) -> None:
+        if not RECORD_NAME.fullmatch(self.record):
+            raise ValueError(f"recording {self.record!r}: name must match {RECORD_NAME.pattern} "
+                             "(level:metric:operations)")
+        if "$" in self.expr:
+            raise ValueError(f"recording {self.record!r}: a rule cannot use Grafana variables: {self.expr!r}")
+        if not self.why.strip():
+            raise ValueError(f"recording {self.record!r} says not why it exists")
+
+
 @dataclass(frozen=True)
 class Query:
     """One PromQL target. `scenario` is the simulator scenario in which it must return data."""
@@ -50,10 +80,17 @@ class Query:
     # Why the demo stack cannot produce it at all (e.g. TLS expiry of its plain-HTTP sites): the
     # native-stack test checks it stays empty there, so the note goes when the gap closes.
     demo_gap: str = ""
+    # Recording rules whose series this query reads (each `record` name must appear in `expr`).
+    recordings: tuple[Recording, ...] = ()
 
     def __post_init__(self) -> None:
         if self.scenario not in SCENARIOS:
             raise ValueError(f"query {self.expr!r}: unknown scenario {self.scenario!r}; expected one of {SCENARIOS}")
+        declared = {r.record for r in self.recordings}
+        used = set(RECORD_NAME.findall(self.expr))
+        if declared != used:
+            raise ValueError(f"query {self.expr!r}: reads recorded series {sorted(used)} but declares "
+                             f"{sorted(declared)}")
 
 
 @dataclass(frozen=True)

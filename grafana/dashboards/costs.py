@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .common import AI, COSTS, ENV, ENVIRONMENT, PROVIDER, PROVIDER_VAR, RENDER, VERCEL, Board, Panel, Query, Row
+from .recordings import COST_FORECAST, COST_MONTH_TO_DATE, COST_TODAY, OPENAI_TOKENS
 
 COST = f"{ENV}, {PROVIDER}"
 
@@ -18,8 +19,9 @@ def board() -> Board:
         Panel("timeseries", "Month to date vs budget and forecast", "Cost of the month so far, the forecast "
               "for the whole month and the monthly budget (dashed, exported from config). Forecast above "
               "budget: find the driver now, before the month ends.",
-              (Query(f"sum(stackwatch_cost_month_to_date_usd{{{COST}}})", "month to date"),
-               Query(f"sum(stackwatch_cost_forecast_month_end_usd{{{COST}}})", "forecast"),
+              (Query(f"sum({COST_MONTH_TO_DATE.record}{{{COST}}})", "month to date",
+                     recordings=(COST_MONTH_TO_DATE,)),
+               Query(f"sum({COST_FORECAST.record}{{{COST}}})", "forecast", recordings=(COST_FORECAST,)),
                Query(f"max(stackwatch_budget_monthly_usd{{{ENV}, provider=\"all\"}})", "budget", threshold=True)),
               unit="currencyUSD", width=8, height=8),
     ])
@@ -41,9 +43,8 @@ def board() -> Board:
               unit="currencyUSD", width=8, height=8, links=(AI,)),
         Panel("timeseries", "OpenAI tokens by model and type", "Tokens per hour by model and token type "
               "(input includes cached). A jump in input tokens: a prompt grew or a loop resends context.",
-              (Query(f"sum by (gen_ai_request_model, gen_ai_token_type) (histogram_sum(rate("
-                     f"gen_ai_client_token_usage{{{ENV}}}[$__rate_interval]))) * 3600",
-                     "{{gen_ai_request_model}} {{gen_ai_token_type}}"),),
+              (Query(f"sum by (gen_ai_request_model, gen_ai_token_type) ({OPENAI_TOKENS.record}{{{ENV}}}) * 3600",
+                     "{{gen_ai_request_model}} {{gen_ai_token_type}}", recordings=(OPENAI_TOKENS,)),),
               unit="short", width=8, height=8, links=(AI,)),
         Panel("timeseries", "LlamaParse pages and credits by mode", "Pages parsed and credits used per hour by "
               "parse mode. Credits rising faster than pages: documents moved to a premium mode.",
@@ -82,10 +83,11 @@ def board() -> Board:
               "(this month's earlier days on average) costs by this time of day. 1 is normal; above 2 "
               "something is spending unusually (the cost-spike alert fires on the same ratio). Undefined on "
               "the 1st of the month.",
-              (Query(f"sum by (provider) (stackwatch_cost_today_usd{{{COST}}}) / ((sum by (provider) "
-                     f"(stackwatch_cost_month_to_date_usd{{{COST}}}) - sum by (provider) "
-                     f"(stackwatch_cost_today_usd{{{COST}}})) / (scalar(day_of_month()) - 1) "
-                     f"* ((time() % 86400) / 86400))", "{{provider}}", scenario="cost-spike"),),
+              (Query(f"sum by (provider) ({COST_TODAY.record}{{{COST}}}) / ((sum by (provider) "
+                     f"({COST_MONTH_TO_DATE.record}{{{COST}}}) - sum by (provider) "
+                     f"({COST_TODAY.record}{{{COST}}})) / (scalar(day_of_month()) - 1) "
+                     f"* ((time() % 86400) / 86400))", "{{provider}}", scenario="cost-spike",
+                     recordings=(COST_TODAY, COST_MONTH_TO_DATE)),),
               unit="none", decimals=2, width=24, height=8,
               steps=(("green", None), ("orange", 1.5), ("red", 2))),
     ])

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .common import COSTS, ENV, ENVIRONMENT, OVERVIEW, VERCEL, Board, Panel, Query, Row, error_ratio, project_variable
+from .common import COSTS, ENV, ENVIRONMENT, OVERVIEW, VERCEL, Board, Panel, Query, Row, project_variable
+from .recordings import VERCEL_REQUESTS, VERCEL_WEB_VITALS
 
 SEL = f'{ENV}, project=~"$project"'
 RATE = "$__rate_interval"
@@ -18,7 +19,9 @@ def board() -> Board:
         Panel("timeseries", "Error rate by project", "Share of 5xx responses per project, against the "
               "error-rate threshold (dashed, from config). Above it: open the project's deployments and "
               "function logs in Vercel; roll back a bad deployment.",
-              (Query(error_ratio("vercel_requests_total", SEL, "project"), "{{project}}"),
+              (Query(f"1 - sum by (project) ({VERCEL_REQUESTS.record}{{{SEL}, status_class!=\"5xx\"}}) / "
+                     f"sum by (project) ({VERCEL_REQUESTS.record}{{{SEL}}})", "{{project}}",
+                     recordings=(VERCEL_REQUESTS,)),
                Query(f"max(stackwatch_threshold_error_rate_ratio{{{ENV}}})", "threshold", threshold=True)),
               unit="percentunit", width=12, height=8, links=(OVERVIEW,)),
         Panel("timeseries", "Cache hit ratio", "Share of requests served from Vercel's cache per project. A "
@@ -36,8 +39,8 @@ def board() -> Board:
         Panel("timeseries", "p75 LCP / FCP / TTFB / INP", "75th percentile of each web-vital timing across "
               "routes (Speed Insights drain), against the frontend response-time threshold. LCP above it: "
               "look at the slowest projects below and at recent deployments.",
-              (Query(f"histogram_quantile(0.75, sum by (metric) (rate(vercel_web_vital_duration_seconds{{{SEL}}}"
-                     f"[{RATE}])))", "{{metric}}"),
+              (Query(f"histogram_quantile(0.75, sum by (metric) ({VERCEL_WEB_VITALS.record}{{{SEL}}}))",
+                     "{{metric}}", recordings=(VERCEL_WEB_VITALS,)),
                Query(f"max(stackwatch_threshold_response_time_seconds{{{ENV}, tier=\"frontend\"}})", "threshold",
                      threshold=True)),
               unit="s", width=12, height=8),

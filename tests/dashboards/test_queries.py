@@ -45,7 +45,9 @@ def test_every_metric_is_catalogued_or_from_a_documented_scraped_source(boards):
     unknown = {}
     for board in boards:
         for panel, query in board.queries():
-            for name in metric_names(query.expr):
+            recorded = {r.record for r in query.recordings}  # a declared rule's series; its own inputs below
+            inputs = set().union(*(metric_names(r.expr) for r in query.recordings))
+            for name in (metric_names(query.expr) - recorded) | inputs:
                 if name not in known and not name.startswith(SCRAPED_PREFIXES):
                     unknown[name] = f"{board.uid} / {panel.title}"
         for variable in board.variables:

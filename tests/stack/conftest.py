@@ -236,6 +236,8 @@ def prometheus_tree(target: Path, hostports: dict[str, str]) -> Path:
     for path in sorted((source / "targets" / "demo").iterdir()):
         if path.suffix == ".yml":
             (target / "targets" / path.name).write_text(substitute(path.read_text(), hostports, used))
+    # rule_files: rules/*.yaml (the dashboards' generated recording rules, compose's mount).
+    shutil.copytree(source / "rules", target / "rules", dirs_exist_ok=True)
     (target / "secrets").mkdir(exist_ok=True)
     shutil.copy(source / "targets" / "demo" / "supabase-service-role-key",
                 target / "secrets" / "supabase_service_role_key")

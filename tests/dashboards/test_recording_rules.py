@@ -1,0 +1,85 @@
+"""The recording rules the boards read: generated from the same source as the panels, valid for
+Prometheus (`promtool check rules`, lint included), loaded by the shipped configuration, and
+read by the panels with the template variables applied."""
+
+from __future__ import annotations
+
+import fnmatch
+import subprocess
+
+import pytest
+import yaml
+from conftest import REPO
+from test_promql import promtool
+
+from grafana.dashboards.common import ENV, Query, Recording
+from grafana.generate import RULES, recordings, rules_text
+from grafana.queries import selectors
+
+
+def test_committed_rule_file_is_what_the_boards_generate(boards):
+    assert RULES.read_text() == rules_text(boards), "run `make generate` and commit"
+
+
+def test_generated_rule_file_passes_promtool_check_rules():
+    result = subprocess.run([str(promtool()), "check", "rules", str(RULES)], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def test_every_rule_is_read_by_a_panel_and_every_read_rule_is_generated(boards):
+    groups = yaml.safe_load(RULES.read_text())["groups"]
+    generated = {rule["record"]: rule["expr"] for group in groups for rule in group["rules"]}
+    read = {r.record: r.expr for board in boards for _, q in board.queries() for r in q.recordings}
+    assert generated == read
+    assert len(generated) >= 5
+
+
+def test_panels_filter_recorded_series_by_the_environment_the_rule_keeps(boards):
+    checked = 0
+    for board in boards:
+        for panel, query in board.queries():
+            for recording in query.recordings:
+                assert "deployment_environment" in recording.expr, recording.record
+                for name, matchers in selectors(query.expr):
+                    if name == recording.record:
+                        assert ENV in matchers, (board.uid, panel.title, query.expr)
+                        checked += 1
+    assert checked >= 6
+
+
+def test_prometheus_loads_the_rules_directory_in_compose_and_beside_its_config():
+    config = yaml.safe_load((REPO / "prometheus" / "prometheus.yml").read_text())
+    relative = RULES.relative_to(REPO / "prometheus").as_posix()
+    assert any(fnmatch.fnmatch(relative, pattern) for pattern in config["rule_files"]), config["rule_files"]
+    volumes = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]["prometheus"]["volumes"]
+    assert "./prometheus/rules:/etc/prometheus/rules:ro" in volumes
+
+
+def test_recordings_need_a_conventional_name_and_a_declaration_where_read():
+    rule = Recording("stackwatch:x_total:rate5m", "sum by (deployment_environment) (rate(x_total[5m]))", "why")
+    with pytest.raises(ValueError, match="level:metric:operations"):
+        Recording("x_total_rate5m", "sum(rate(x_total[5m]))", "why")
+    with pytest.raises(ValueError, match="Grafana variables"):
+        Recording("stackwatch:x_total:rate5m", "sum(rate(x_total[$__rate_interval]))", "why")
+    with pytest.raises(ValueError, match="declares"):
+        Query(f"sum({rule.record})")
+    assert Query(f"sum({rule.record})", recordings=(rule,)).recordings == (rule,)
+
+
+def test_one_name_cannot_record_two_expressions():
+    class FakeBoard:
+        uid = "b"
+
+        def __init__(self, rule: Recording) -> None:
+            self.rule = rule
+
+        def queries(self):
+            yield type("P", (), {"title": "p"})(), Query(f"sum({self.rule.record})", recordings=(self.rule,))
+
+    first = Recording("stackwatch:x_total:rate5m", "sum(rate(x_total[5m]))", "why")
+    second = Recording("stackwatch:x_total:rate5m", "sum(rate(x_total[1m]))", "why")
+    assert recordings([FakeBoard(first), FakeBoard(first)]) == [first]
+    with pytest.raises(ValueError, match="defined twice"):
+        recordings([FakeBoard(first), FakeBoard(second)])
