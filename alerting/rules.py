@@ -233,7 +233,7 @@ ALERTS: tuple[Alert, ...] = (
           description="remaining / limit from the provider's latest rate-limit headers is below the headroom threshold.",
           value_format=ValueFormat.RATIO, dashboard=SELF, tier="collection"),
     Alert(name="CollectorExportFailing", group="collection", for_="5m", severity=Severity.CRITICAL,
-          expr="sum by (exporter) (rate(otelcol_exporter_send_failed_metric_points_total[${rate}])) > 0",
+          expr="sum by (exporter) (rate(otelcol_exporter_send_failed_metric_points[${rate}])) > 0",
           summary="The collector's exporter {label:exporter} fails to send {value} points/s",
           description="otel-collector cannot deliver metrics: dashboards and alerts go blind while its queue fills.",
           value_format=ValueFormat.COUNT, dashboard=SELF, tier="collection", provider="otel-collector"),

@@ -292,10 +292,10 @@ CASES: list[Case] = [
          [('stackwatch_provider_ratelimit_remaining_ratio{provider="openai"}', steady("0.5"))], "20m"),
     # 60 failed points a minute: 1 point/s.
     Case("CollectorExportFailing", "pages when an exporter keeps failing",
-         [('otelcol_exporter_send_failed_metric_points_total{exporter="otlp_http/prometheus"}', "0+60x60")],
+         [('otelcol_exporter_send_failed_metric_points{exporter="otlp_http/prometheus"}', "0+60x60")],
          "20m", [Fires("critical", {"exporter": "otlp_http/prometheus"}, humanize(1))]),
     Case("CollectorExportFailing", "stays quiet without failures",
-         [('otelcol_exporter_send_failed_metric_points_total{exporter="otlp_http/prometheus"}', steady("0"))], "20m"),
+         [('otelcol_exporter_send_failed_metric_points{exporter="otlp_http/prometheus"}', steady("0"))], "20m"),
     # 3 rejections a minute; the 10 m window holds 10 samples 9 min apart: 27 x 10/9 = 30.
     Case("DrainRejectionsSpiking", "warns on 30 rejected deliveries in 10 minutes",
          [('stackwatch_drain_rejected_total{drain="log", reason="bad_signature"}', "0+3x60")],
