@@ -92,11 +92,20 @@ def format_duration(seconds: float) -> str:
     return "".join(parts)
 
 
+# Two of Render's default 60 s buckets: a scaled window shorter than that would see the counter
+# step once per bucket and hold the error share for less than the rule's `for`.
+BUCKETED_RATE_FLOOR_S = 120
+
+
 @dataclass(frozen=True)
 class Windows:
     """Every range window the expressions use, by placeholder name."""
 
     rate: str = "5m"  # rates and averages of the seed thresholds
+    # Rates of counters a provider reports per complete bucket (Render's metrics API: one
+    # bucket of resolutionSeconds, 30-60 s, per step). The window must hold several buckets,
+    # so `scaled` never shrinks it below BUCKETED_RATE_FLOOR_S.
+    bucketed_rate: str = "5m"
     deploys: str = "15m"  # how far back a failed deploy still alerts
     unpriced: str = "1h"
     drain: str = "10m"
@@ -124,7 +133,9 @@ class Timing:
         """Every window and `for` multiplied by `factor` (tests only); the 1d/14d shape of the
         spend baseline is kept, it needs real days of history either way."""
         keep = {"baseline", "day", "baseline_step"}
-        windows = {name: (value if name in keep else format_duration(max(1, duration_seconds(value) * factor)))
+        floor = {"bucketed_rate": BUCKETED_RATE_FLOOR_S}
+        windows = {name: (value if name in keep else format_duration(
+                        max(floor.get(name, 1), duration_seconds(value) * factor)))
                    for name, value in vars(self.windows).items()}
         return replace(self, interval=interval, windows=Windows(**windows), for_scale=factor)
 

@@ -75,7 +75,8 @@ def _weighted(rng: random.Random, choices: tuple[tuple[str, int], ...]) -> str:
 
 def _status(rng: random.Random, source: str, error_burst: bool) -> tuple[int, bool]:
     """(status code the proxy answered, whether the function crashed)."""
-    crash_rate, error_rate = (0.08, 0.30) if error_burst else (0.01, 0.03)
+    # Steady is a healthy site: 0.2 % 5xx (under the 1 % error-rate threshold); error-burst 30 %.
+    crash_rate, error_rate = (0.08, 0.30) if error_burst else (0.01, 0.002)
     if source == "lambda" and rng.random() < crash_rate:
         return 500, True
     roll = rng.random()
