@@ -13,7 +13,12 @@
    probe_*, the Supabase endpoint, otelcol_*, prometheus_*). Resolution: 30 s for the last
    6 hours (the Overview's range: two samples in its 60 s $__rate_interval), 60 s to 24 hours,
    30 minutes before that (the 30-day boards' 1-hour step and 3,615 s rate window).
-3. Runs every query of every board as Grafana would (grafana/queries.py: its step, variables
+3. Backfills the recording rules the boards read (prometheus/rules/dashboards.rules.yaml,
+   generated from grafana/dashboards/recordings.py) over the whole history with
+   `promtool tsdb create-blocks-from rules`: a live Prometheus records only from the moment it
+   loads the rules, one that has run them for 30 days holds 30 days of recorded series. The
+   blocks go into the data directory, Prometheus restarts on it and compaction settles again.
+4. Runs every query of every board as Grafana would (grafana/queries.py: its step, variables
    at All, range aligned to the step) over the board's default range ending at the newest
    sample, `--repeat` times, and prints p50/p95/max per query, the five slowest panels, the
    series and samples each board touches, and any query that returned no data.
@@ -492,6 +497,33 @@ def settle(data_dir: Path, *, quiet_s: float = 90.0, limit_s: float = 1200.0) ->
     return last, time.monotonic() - started
 
 
+def backfill_rules(promtool: Path, base: str, workdir: Path, start: float, end: float) -> tuple[int, float]:
+    """Write the recorded series of the boards' rules over [start, end] as blocks into the data directory."""
+    from grafana.generate import RULES
+
+    started = time.monotonic()
+    out = workdir / "rule-blocks"
+    out.mkdir()
+    result = subprocess.run([str(promtool), "tsdb", "create-blocks-from", "rules", "--quiet",
+                             f"--start={int(start)}", f"--end={int(end)}", f"--url={base}",
+                             f"--output-dir={out}", str(RULES)], capture_output=True, text=True, timeout=3600)
+    if result.returncode != 0:
+        raise RuntimeError(f"promtool rules backfill failed: {(result.stdout + result.stderr)[-2000:]}")
+    blocks = [p for p in out.iterdir() if (p / "meta.json").exists()]
+    for block in blocks:
+        shutil.move(str(block), str(workdir / "data" / block.name))
+    return len(blocks), time.monotonic() - started
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def timed_query(base: str, path: str, params: dict[str, str]) -> tuple[float, dict]:
     url = f"{base}{path}?{urllib.parse.urlencode({**params, 'stats': 'all'})}"
     started = time.perf_counter()
@@ -516,8 +548,8 @@ def series_touched(base: str, board: Board, end: float) -> int:
 
 def run(days: int, repeat: int, large: bool, keep: bool, emit: Callable[[str], None]) -> int:
     tools = load_install_tools().tool_paths()
-    if "prometheus" in tools.missing():
-        emit("prometheus missing: run `make tools`")
+    if {"prometheus", "promtool"} & set(tools.missing()):
+        emit("prometheus/promtool missing: run `make tools`")
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="stackwatch-dashboards-bench-"))
     end = math.floor(time.time() / 15) * 15
@@ -530,6 +562,12 @@ def run(days: int, repeat: int, large: bool, keep: bool, emit: Callable[[str], N
         emit(f"loaded {written:,} samples in {seconds:.0f} s ({written / seconds:,.0f}/s)")
         blocks, waited = settle(workdir / "data")
         emit(f"compaction settled after {waited:.0f} s: {blocks} blocks")
+        rule_blocks, seconds = backfill_rules(tools.promtool, base, workdir, times[0], end)
+        emit(f"backfilled the recording rules in {seconds:.0f} s: {rule_blocks} blocks")
+        stop(process)
+        process, base = start_prometheus(tools.prometheus, workdir, days)
+        blocks, waited = settle(workdir / "data")
+        emit(f"restarted; compaction settled after {waited:.0f} s: {blocks} blocks")
         results: list[tuple[str, str, float, float, float, int]] = []
         empty: list[str] = []
         samples_by_board: dict[str, int] = defaultdict(int)
@@ -576,11 +614,7 @@ def run(days: int, repeat: int, large: bool, keep: bool, emit: Callable[[str], N
             emit(f"  {line}")
         return 0
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
         if keep:
             emit(f"kept {workdir}")
         else:

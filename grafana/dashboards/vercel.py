@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .common import COSTS, ENV, ENVIRONMENT, OVERVIEW, VERCEL, Board, Panel, Query, Row, project_variable
-from .recordings import VERCEL_REQUESTS, VERCEL_WEB_VITALS
+from .recordings import VERCEL_REQUESTS
 
 SEL = f'{ENV}, project=~"$project"'
 RATE = "$__rate_interval"
@@ -39,8 +39,8 @@ def board() -> Board:
         Panel("timeseries", "p75 LCP / FCP / TTFB / INP", "75th percentile of each web-vital timing across "
               "routes (Speed Insights drain), against the frontend response-time threshold. LCP above it: "
               "look at the slowest projects below and at recent deployments.",
-              (Query(f"histogram_quantile(0.75, sum by (metric) ({VERCEL_WEB_VITALS.record}{{{SEL}}}))",
-                     "{{metric}}", recordings=(VERCEL_WEB_VITALS,)),
+              (Query(f"histogram_quantile(0.75, sum by (metric) (rate(vercel_web_vital_duration_seconds{{{SEL}}}"
+                     f"[{RATE}])))", "{{metric}}"),
                Query(f"max(stackwatch_threshold_response_time_seconds{{{ENV}, tier=\"frontend\"}})", "threshold",
                      threshold=True)),
               unit="s", width=12, height=8),
