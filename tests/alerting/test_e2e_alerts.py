@@ -11,6 +11,8 @@ import pytest
 from alertstack import AlertStack, Notification, start_alert_stack
 from stack.conftest import tools, wait_until  # noqa: F401 (tools is a fixture)
 
+from exporters.simulator.render import BASE_NAMES, HOT_CPU_INDEX, HOT_MEMORY_INDEX
+
 pytestmark = pytest.mark.e2e
 
 # Written from the simulator's scenarios (exporters/simulator/), not from the rules:
@@ -35,6 +37,11 @@ SCENARIOS = {
 # serves 0.2 % 5xx and the rule skips windows under its minimum traffic.
 STANDING = {"UnpricedUsageSeen", "CpuUtilizationHigh", "MemoryUtilizationHigh", "SupabaseBackupMissing",
             "DeployFailed"}
+# Which series of them, from the simulator's fixtures: the hot services by their position in the
+# Render world, and the staging Supabase project (no PITR, last backup days old).
+STANDING_WHERE = {"CpuUtilizationHigh": ("service", {BASE_NAMES[HOT_CPU_INDEX]}),
+                  "MemoryUtilizationHigh": ("service", {BASE_NAMES[HOT_MEMORY_INDEX]}),
+                  "SupabaseBackupMissing": ("project", {"staging"})}
 STEADY_SERIES: set[tuple[str, tuple]] = set()  # filled by the steady test, which runs first
 ROUTED = {"critical": {"pager", "sms", "slack"}, "warning": {"slack", "email"}, "info": {"email"}}
 WARM_UP_S = 45.0  # every scaled window filled (the longest short one is 30 s)
@@ -74,6 +81,9 @@ def test_steady_fires_nothing(alert_stack: AlertStack):
     STEADY_SERIES.update(series(n) for notes in fired.values() for n in notes)
     unexpected = set(fired) - STANDING
     assert not unexpected, f"steady fired {sorted(unexpected)}: {alert_stack.firing()}"
+    for name, (label, allowed) in STANDING_WHERE.items():
+        where = {n.labels.get(label) for n in fired.get(name, [])}
+        assert where <= allowed, f"steady fired {name} for {label} {sorted(where - allowed)}, expected only {allowed}"
     if "UnpricedUsageSeen" in fired:
         truth = alert_stack.stack.ground_truth()["providers"]
         unpriced = {p: t["unpriced"]["items"] for p, t in truth.items() if t["unpriced"]["items"]}
