@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -57,10 +58,12 @@ def test_json_report_spend_equals_prometheus_today_and_recommendations_carry_evi
 def test_push_exports_the_top_recommendations_as_a_catalogued_metric(costed: Stack):
     env = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{costed.ports.otlp_http}",
            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}
+    pushed_after = time.time() - 1  # Prometheus keeps an earlier push's samples for 5 min: read only this one's
     done = report(costed, "--format", "json", "--push", "--environment", "e2e", env=env)
     assert done.returncode == 0, done.stderr
     pushed = [r for r in json.loads(done.stdout)["recommendations"] if r["monthly_savings_usd"] > 0][:10]
-    series = costed.prom.wait_for("stackwatch_recommendation_savings_monthly_usd", timeout=60)
+    metric = "stackwatch_recommendation_savings_monthly_usd"
+    series = costed.prom.wait_for(f"{metric} and timestamp({metric}) >= {pushed_after:.3f}", timeout=60)
     got = {(s["metric"]["provider"], s["metric"]["kind"], s["metric"]["resource"]): float(s["value"][1]) for s in series}
     assert got == {(r["provider"], r["kind"], r["resource"]): r["monthly_savings_usd"] for r in pushed}
 
