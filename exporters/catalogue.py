@@ -214,7 +214,7 @@ SHARED_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("stackwatch.recommendation.savings_monthly_usd", Kind.GAUGE, "{USD}",
                "Monthly saving of one of the top recommendations of `stackwatch report`, pushed over OTLP by "
                "`stackwatch report --push` (present for Prometheus' lookback after each push; kind: rightsize, "
-               "idle, compute_size, batch_api, prompt_cache, parse_mode, cache_hit_ratio).",
+               "idle, compute_size, batch_api, prompt_cache, parse_mode, repeat_parse, cache_hit_ratio).",
                (PROVIDER, "kind", "resource"), series=Series("stackwatch", 10, "the top 10 recommendations")),
     MetricSpec("stackwatch.threshold.response_time", Kind.GAUGE, "s",
                "Response-time alert threshold from config, by tier (frontend, backend, database).",

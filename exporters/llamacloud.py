@@ -11,6 +11,12 @@ was still incomplete at the last poll. Growth of each (day, project, parse mode)
 since the last poll goes to the `llamacloud.pages` and `llamacloud.credits`
 counters, so nothing is counted twice.
 
+Repeated parses (`llamacloud_repeats.py`): a parse item whose `event_aggregation_key`
+the same project already parsed earlier in the billing cycle counts in
+`llamacloud.repeat_parses`, its credits in `llamacloud.repeat_parse_credits` (per
+project, growth since the last poll; the document is never a label). `stackwatch
+report` turns them into the "cache parsed results" saving.
+
 Every event type that carries credits is billed (`CREDIT_EVENTS`): parsing
 (`pages_parsed`, labelled by parse mode), extraction, indexing/embedding,
 classification and splitting (labelled `extract`, `index`, `classify`, `split`
@@ -53,6 +59,7 @@ from .config import LlamaCloudConfig
 from .cost import CostRecord, InvalidAmount, check_amount, day_start, month_seconds, utc_day
 from .forecast import USAGE_LOOKBACK_DAYS, PlanRules, forecast_usage_cost
 from .http import ProviderError, ProviderHTTP
+from .llamacloud_repeats import DocumentMemory, Parse, RepeatTotals
 from .unpriced import UnpricedUsage
 
 METRICS: tuple[MetricSpec, ...] = (
@@ -63,6 +70,13 @@ METRICS: tuple[MetricSpec, ...] = (
                "Credits consumed, by project and parse mode (parsing) or operation (extract, index, classify, "
                "split).", ("project", "mode"),
                series=Series("LlamaCloud project", 10, "4 priced parse modes, 4 operations, a few others")),
+    MetricSpec("llamacloud.repeat_parses", Kind.COUNTER, "{parse}",
+               "Parses of a document the project already parsed earlier in the billing cycle (same "
+               "`event_aggregation_key`), by project; the document is not a label.", ("project",),
+               series=Series("LlamaCloud project", 1, "only after a repeated parse")),
+    MetricSpec("llamacloud.repeat_parse_credits", Kind.COUNTER, "{credit}",
+               "Credits those repeated parses consumed, by project: what caching parsed results saves.",
+               ("project",), series=Series("LlamaCloud project", 1, "only after a repeated parse")),
 )
 
 SERVICE_NAME = "LlamaParse"
@@ -136,6 +150,8 @@ class Item:
     pages: int  # the item's value: pages (parsing and most operations) or the event's own unit
     credits: float | None  # None: unknown (missing and the mode has no price)
     event_type: str = EVENT_TYPE
+    document: str = ""  # parse items: event_aggregation_key ("job_id or file_id")
+    item_id: str = ""
 
     @property
     def known(self) -> bool:
@@ -177,7 +193,9 @@ def parse_item(raw: Any, credits_per_page: Mapping[str, float]) -> Item | str:
     mode = next((str(properties[p]) for p in MODE_PROPERTIES if properties.get(p)), "unknown")
     if credits is None and mode in credits_per_page:
         credits = pages * float(credits_per_page[mode])
-    return Item(UsageKey(day, project, mode), pages, credits, event_type)
+    document, item_id = raw.get("event_aggregation_key"), raw.get("id")
+    return Item(UsageKey(day, project, mode), pages, credits, event_type,
+                document if isinstance(document, str) else "", item_id if isinstance(item_id, str) else "")
 
 
 class LlamaCloudProvider:
@@ -188,6 +206,9 @@ class LlamaCloudProvider:
         self.http = http
         self._usage_from: date | None = None  # the day still incomplete at the last poll
         self._seen: dict[UsageKey, Totals] = {}  # this month's (and re-read days') totals
+        self._documents = DocumentMemory(config.billing_anchor_day)  # first parses of the cycle
+        self._repeats: dict[tuple[date, str], RepeatTotals] = {}  # (day, project) → repeated parses
+        self._untracked_logged = False
 
     def stages(self) -> list[list[Stream]]:
         return [[Stream("usage", self.poll_usage)]]
@@ -203,6 +224,7 @@ class LlamaCloudProvider:
         credits_per_page = table.get("credits_per_page", {})
         totals: dict[UsageKey, Totals] = {}
         unpriced: list[UnpricedUsage] = []
+        parses: list[Parse] = []
         rate = float(table["usd_per_1000_credits"]) / 1000
         async for raw in self._items(first_day, today):
             item = parse_item(raw, credits_per_page)
@@ -218,10 +240,18 @@ class LlamaCloudProvider:
                 what = f"mode:{item.key.mode}" if item.event_type == EVENT_TYPE else f"event:{item.event_type}"
                 unpriced.append(UnpricedUsage(item.key.day, what, "pages", float(item.pages)))
             totals[item.key] = totals.get(item.key, Totals()).plus(item.pages, item.credits or 0.0)
+            if item.event_type == EVENT_TYPE and item.document and item.item_id:
+                parses.append(Parse(item.key.day, item.key.project, item.document, item.item_id, item.credits or 0.0))
         for what in sorted({u.item for u in unpriced}):
             ctx.unpriced(what)
         ctx.unpriced_usage(first_day, today, unpriced)
         self._emit_deltas(ctx, totals)
+        repeats = self._documents.classify(parses)
+        merged_repeats = self._emit_repeats(ctx, repeats.totals)
+        if repeats.untracked and not self._untracked_logged:
+            self._untracked_logged = True
+            ctx.log.warning("llamacloud: too many documents parsed this cycle to track repeats of them all",
+                            limit=self._documents.limit, untracked=repeats.untracked)
         merged = dict(self._seen)
         merged.update(totals)  # a key missing from this read (an invalid item) keeps its last totals
         for day, records in self.estimated_costs(ctx, merged, first_day, now).items():
@@ -236,6 +266,8 @@ class LlamaCloudProvider:
         def advance() -> None:
             self._usage_from = today
             self._seen = {k: v for k, v in merged.items() if k.day >= keep_from}
+            self._documents.remember(repeats.first_parses, today)
+            self._repeats = {k: v for k, v in merged_repeats.items() if k[0] >= keep_from}
         ctx.on_commit(advance)
 
     async def _items(self, first_day: date, last_day: date) -> AsyncIterator[Any]:
@@ -283,6 +315,24 @@ class LlamaCloudProvider:
                 ctx.add("llamacloud.pages", delta.pages, project=project, mode=mode)
             if delta.credits > 1e-9:
                 ctx.add("llamacloud.credits", delta.credits, project=project, mode=mode)
+
+    def _emit_repeats(self, ctx: PollContext, totals: Mapping[tuple[date, str], RepeatTotals]
+                      ) -> dict[tuple[date, str], RepeatTotals]:
+        """Repeated parses' growth since the last poll, per project; returns the merged totals."""
+        growth: dict[str, RepeatTotals] = {}
+        for (day, project), now_totals in totals.items():
+            before = self._repeats.get((day, project), RepeatTotals())
+            delta = RepeatTotals(max(0, now_totals.parses - before.parses),
+                                 max(0.0, now_totals.credits - before.credits))
+            growth[project] = growth.get(project, RepeatTotals()).plus(delta.parses, delta.credits)
+        for project, delta in sorted(growth.items()):
+            if delta.parses > 0:
+                ctx.add("llamacloud.repeat_parses", delta.parses, project=project)
+            if delta.credits > 1e-9:
+                ctx.add("llamacloud.repeat_parse_credits", delta.credits, project=project)
+        merged = dict(self._repeats)
+        merged.update(totals)
+        return merged
 
     # --- cost ---
 

@@ -6,7 +6,7 @@ import time
 from datetime import date, datetime, timedelta, timezone
 
 from ..validate.prom import Source
-from .model import Inputs, OpenAIModel, RenderService, SpendRow, SupabaseProject, Usage, VercelCache
+from .model import Inputs, LlamaRepeats, OpenAIModel, RenderService, SpendRow, SupabaseProject, Usage, VercelCache
 
 RIGHTSIZING_DAYS = 14  # CPU p99.5 / memory p99 over 14 days (shorter when less data exists)
 CACHE_HITS = ("HIT", "STALE", "PRERENDER")
@@ -87,6 +87,14 @@ def openai_models(prom: Source, spend: list[SpendRow], days: int) -> list[OpenAI
                         inputs.get(m, 0.0), cached.get(m, 0.0)) for m in models if m]
 
 
+def llamacloud_repeats(prom: Source, now: float, days: int) -> list[LlamaRepeats]:
+    """Per project: parses of documents already parsed in the billing cycle, and their credits."""
+    parses = _by(prom, f"sum by (project) (increase(llamacloud_repeat_parses_total[{days}d]))", "project")
+    credits = _by(prom, f"sum by (project) (increase(llamacloud_repeat_parse_credits_total[{days}d]))", "project")
+    observed = _observed_days(prom, "llamacloud_repeat_parse_credits_total", "project", f"{days}d", now)
+    return [LlamaRepeats(p, parses.get(p, 0.0), credits[p], observed.get(p, 0.0)) for p in sorted(credits) if p]
+
+
 def collect(prom: Source, days: int, now: float | None = None) -> Inputs:
     now = time.time() if now is None else now
     spend = daily_spend(prom, days, now)
@@ -109,6 +117,7 @@ def collect(prom: Source, days: int, now: float | None = None) -> Inputs:
         render=render_services(prom, now, days), supabase=supabase_projects(prom, now, days),
         openai=openai_models(prom, spend, days),
         llamacloud_pages=_by(prom, f"sum by (mode) (increase(llamacloud_pages_total[{d}]))", "mode"),
+        llamacloud_repeats=llamacloud_repeats(prom, now, days),
         vercel=[VercelCache(p, h, t) for p, (h, t) in sorted(cache.items()) if p],
         vercel_monthly_usd=sum(r.usd for r in spend if r.provider == "vercel") * 30 / days,
         budgets={p: budgets.get(p) for p in providers})

@@ -57,6 +57,16 @@ class OpenAIModel:
 
 
 @dataclass(frozen=True)
+class LlamaRepeats:
+    """A LlamaCloud project's parses of documents it had already parsed in the billing cycle."""
+
+    project: str
+    parses: float  # repeated parses in the window
+    credits: float  # the credits they consumed
+    days_observed: float
+
+
+@dataclass(frozen=True)
 class VercelCache:
     project: str
     hits: float
@@ -72,6 +82,7 @@ class Inputs:
     supabase: list[SupabaseProject] = field(default_factory=list)
     openai: list[OpenAIModel] = field(default_factory=list)
     llamacloud_pages: dict[str, float] = field(default_factory=dict)  # parse mode -> pages in the window
+    llamacloud_repeats: list[LlamaRepeats] = field(default_factory=list)
     vercel: list[VercelCache] = field(default_factory=list)
     vercel_monthly_usd: float = 0.0
     budgets: dict[str, float | None] = field(default_factory=dict)  # provider -> monthly budget

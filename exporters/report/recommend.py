@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .model import Inputs, OpenAIModel, Recommendation, RenderService, SupabaseProject, VercelCache
+from .model import Inputs, LlamaRepeats, OpenAIModel, Recommendation, RenderService, SupabaseProject, VercelCache
 
 HEADROOM = 1.20  # size for the observed peak plus 20 %
 BATCH_DISCOUNT = 0.50  # OpenAI Batch API: half the price of synchronous requests
@@ -138,6 +138,28 @@ def llamaparse_modes(pages: dict[str, float], credits_per_page: dict[str, float]
     return out
 
 
+def llamaparse_repeats(repeats: LlamaRepeats, usd_per_credit: float, window_days: int) -> Recommendation | None:
+    """Credits spent re-parsing documents already parsed this billing cycle, projected to a month:
+    what caching parsed results (keyed by file content and parse options) saves."""
+    if repeats.credits <= 0 or usd_per_credit <= 0:
+        return None
+    monthly_credits = repeats.credits * 30 / window_days
+    savings = monthly_credits * usd_per_credit
+    # Some re-parses are deliberate (changed options after a poor result), and credits within a
+    # plan's allowance cost nothing at the margin: never more than medium.
+    observed = confidence(repeats.days_observed, window_days)
+    return Recommendation(
+        "repeat_parse", "llamacloud", repeats.project, round(savings, 2),
+        f"cache parsed results of project {repeats.project} (keyed by file hash and parse options) "
+        "instead of parsing the same document again",
+        f"{repeats.parses:,.0f} parses of documents already parsed this billing cycle used "
+        f"{repeats.credits:,.0f} credits in {window_days} d: {monthly_credits:,.0f} credits/month × "
+        f"${usd_per_credit * 1000:g}/1,000 credits; LlamaParse's own cache is free only for the same file "
+        "and options within 48 h",
+        "llamacloud_repeat_parses_total, llamacloud_repeat_parse_credits_total", f"{window_days} d",
+        "medium" if observed == "high" else "low")
+
+
 def vercel_cache(cache: VercelCache, monthly_usd: float, projects: int, window_days: int) -> Recommendation | None:
     if cache.total <= 0:
         return None
@@ -178,6 +200,7 @@ def recommend(inputs: Inputs, *, render_specs, render_prices, supabase_specs, su
         if model.model in openai_prices:
             out.append(openai_prompt_cache(model, *openai_prices[model.model], days))
     out += llamaparse_modes(inputs.llamacloud_pages, credits_per_page, usd_per_credit, days)
+    out += [llamaparse_repeats(r, usd_per_credit, days) for r in inputs.llamacloud_repeats]
     out += [vercel_cache(c, inputs.vercel_monthly_usd, len(inputs.vercel), days) for c in inputs.vercel]
     out += unbudgeted(spend_by_provider, inputs.budgets, days)
     found = [r for r in out if r is not None]

@@ -19,6 +19,13 @@ type stackwatch does not know that carries credits (`UNKNOWN_CREDIT_EVENT`), and
 reports a count without credits (`stored_file_count`, not billed).
 The `cost-spike` scenario multiplies today's pages of the first project ×10.
 
+Documents: a parse item's `event_aggregation_key` ("the source job identifier, i.e.
+job_id or file_id", the OpenAPI document) is the parsed file's id. About `REPEAT_SHARE`
+of the jobs in priced modes re-parse a file the project parsed earlier that day or the
+day before (same pages; its own mode's credits): re-parses LlamaCloud bills (its
+48 h cache is free only for the same file and options). `repeat_parses()` is their
+ground truth. Operation items keep a job id as their key.
+
 Ground truth is LlamaCloud's invoice as `invoice.py` lines: the plan's monthly
 allowance is used up day by day by every billed credit, the rest costs the
 pay-as-you-go rate, and the monthly fee accrues per second. The part stackwatch
@@ -36,7 +43,7 @@ import calendar
 import math
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 
 from aiohttp import web
@@ -58,6 +65,7 @@ INDEXED = "pages_indexed"
 OPERATION_EVENTS = ("extraction_num_pages", INDEXED, "pages_classified", "pages_split")
 UNKNOWN_CREDIT_EVENT = "pages_verified"  # carries credits; stackwatch does not know its billing
 UNBILLED_EVENT = "stored_file_count"  # a count without credits: not billed
+REPEAT_SHARE = 0.12  # of parse jobs in priced modes: a re-parse of a file parsed today or yesterday
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,7 @@ class Metric:
     credits: float | None  # as served (None: omitted)
     item_id: str
     job_id: str
+    document: str = ""  # parse items: the file's id, served as event_aggregation_key
 
     def true_credits(self, per_page: dict[str, float]) -> float | None:
         """What stackwatch can know the job consumed: the served credits, else pages × the mode's
@@ -95,7 +104,7 @@ class Metric:
         return {"id": self.item_id, "user_id": "user_sim_llamacloud", "event_type": self.event_type,
                 "project_id": self.project, "organization_id": organization, "value": self.pages * spike,
                 "properties": {"mode": self.mode} if self.event_type == PARSED else {},
-                "day": self.day.isoformat(), "event_aggregation_key": self.job_id,
+                "day": self.day.isoformat(), "event_aggregation_key": self.document or self.job_id,
                 "event_aggregation_type": "pdf", "credits": credits, "usage_tags": None}
 
 
@@ -126,18 +135,7 @@ class LlamaCloudSim:
         midnight = datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()
         items: list[Metric] = []
         for p_index, project in enumerate(self.projects):
-            modes = MODES + ((UNPRICED_MODE,) if p_index == 0 else ())
-            for mode in modes:
-                rng = self.world.rng("llamacloud", "jobs", day.isoformat(), project, mode)
-                jobs = (1 if rng.random() < 0.25 else 0) if mode == UNPRICED_MODE else rng.randint(1, 6)
-                for _ in range(jobs):
-                    pages = rng.randint(1, 12)
-                    minute = rng.randrange(1440)
-                    omit_credits = mode == UNPRICED_MODE or rng.random() < 0.1
-                    credits = None if omit_credits else pages * self._credits_per_page[mode]
-                    items.append(Metric(midnight + (minute + 1) * 60, day, project, PARSED, mode, pages,
-                                        credits, str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                                        f"job-{rng.getrandbits(48):012x}"))
+            items.extend(self._with_documents(day, p_index, project))
             for event in OPERATION_EVENTS + (UNKNOWN_CREDIT_EVENT, UNBILLED_EVENT):
                 rng = self.world.rng("llamacloud", "event", event, day.isoformat(), project)
                 if event == UNKNOWN_CREDIT_EVENT and (p_index != 0 or rng.random() < 0.5):
@@ -152,6 +150,54 @@ class LlamaCloudSim:
         entry = ([m.visible_at for m in items], items)
         self._day_cache[day] = entry
         return entry
+
+    def _parse_jobs(self, day: date, p_index: int, project: str) -> list[Metric]:
+        """A project's parse jobs of a day, before documents are assigned."""
+        midnight = datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()
+        items: list[Metric] = []
+        modes = MODES + ((UNPRICED_MODE,) if p_index == 0 else ())
+        for mode in modes:
+            rng = self.world.rng("llamacloud", "jobs", day.isoformat(), project, mode)
+            jobs = (1 if rng.random() < 0.25 else 0) if mode == UNPRICED_MODE else rng.randint(1, 6)
+            for _ in range(jobs):
+                pages = rng.randint(1, 12)
+                minute = rng.randrange(1440)
+                omit_credits = mode == UNPRICED_MODE or rng.random() < 0.1
+                credits = None if omit_credits else pages * self._credits_per_page[mode]
+                items.append(Metric(midnight + (minute + 1) * 60, day, project, PARSED, mode, pages,
+                                    credits, str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                                    f"job-{rng.getrandbits(48):012x}"))
+        return items
+
+    def _drawn(self, day: date, p_index: int, project: str) -> list[tuple[Metric, bool, float]]:
+        """Each parse job in serving order with a new file id, whether it re-parses an earlier
+        file, and which (0-1); from the day's own random stream only, so no day needs another."""
+        rng = self.world.rng("llamacloud", "documents", day.isoformat(), project)
+        out = []
+        for job in sorted(self._parse_jobs(day, p_index, project), key=lambda m: (m.visible_at, m.item_id)):
+            document = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+            repeat = job.mode in self._credits_per_page and rng.random() < REPEAT_SHARE
+            out.append((replace(job, document=document), repeat, rng.random()))
+        return out
+
+    def _new_files(self, day: date, p_index: int, project: str) -> list[Metric]:
+        """The day's jobs that parse a new file in a priced mode: what later jobs may re-parse."""
+        return [job for job, repeat, _ in self._drawn(day, p_index, project)
+                if not repeat and job.mode in self._credits_per_page]
+
+    def _with_documents(self, day: date, p_index: int, project: str) -> list[Metric]:
+        """The day's parse items: new files, and re-parses of a file parsed yesterday or earlier today."""
+        earlier = self._new_files(day - timedelta(days=1), p_index, project)
+        out = []
+        for job, repeat, pick in self._drawn(day, p_index, project):
+            if repeat and earlier:
+                original = earlier[int(pick * len(earlier))]
+                credits = None if job.credits is None else original.pages * self._credits_per_page[job.mode]
+                job = replace(job, pages=original.pages, credits=credits, document=original.document)
+            elif not repeat and job.mode in self._credits_per_page:
+                earlier.append(job)
+            out.append(job)
+        return out
 
     def visible(self, first: date, last: date) -> list[Metric]:
         """Items of days first..last that exist now, in a stable order (new items only append)."""
@@ -282,6 +328,34 @@ class LlamaCloudSim:
             lines.append(InvoiceLine(today, self.organization_id, f"plan:{self.plan}",
                                      fee_per_s * (now - midnight).total_seconds(), category="Purchase"))
         return lines
+
+    def repeat_parses(self, first_day: date, from_day: date | None = None) -> dict[str, tuple[int, float]]:
+        """Ground truth of what stackwatch can count, per project: parse items served for days
+        `from_day` (default `first_day`) .. today whose file the project's items already showed
+        earlier in the same billing cycle, on or after `first_day`; and their credits as served
+        (derived from pages when omitted)."""
+        first_parse: dict[tuple[str, str], date] = {}  # (project, file) → the day of its first parse seen
+        out: dict[str, tuple[int, float]] = {}
+        for m in self.visible(first_day, self.world.today()):
+            if m.event_type != PARSED or not m.document:
+                continue
+            seen = first_parse.get((m.project, m.document))
+            if seen is None or seen < self.cycle_start_of(m.day):
+                first_parse[(m.project, m.document)] = m.day
+                continue
+            if from_day is None or m.day >= from_day:
+                count, credits = out.get(m.project, (0, 0.0))
+                out[m.project] = (count + 1,
+                                  credits + (m.true_credits(self._credits_per_page) or 0.0) * self.spike(m))
+        return out
+
+    def cycle_start_of(self, day: date) -> date:
+        """The first day of the billing cycle containing `day`."""
+        this = day.replace(day=min(self.billing_anchor_day, calendar.monthrange(day.year, day.month)[1]))
+        if day >= this:
+            return this
+        back = day.replace(day=1) - timedelta(days=1)
+        return back.replace(day=min(self.billing_anchor_day, calendar.monthrange(back.year, back.month)[1]))
 
     def cycle_start(self) -> date:
         """The first day of the billing cycle containing today (anchor day; 1 = the calendar month)."""

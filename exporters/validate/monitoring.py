@@ -30,6 +30,8 @@ EVENT_DRIVEN = {
     "render.service.autoscaling.min_instances": "only for autoscaled services",
     "render.service.autoscaling.max_instances": "only for autoscaled services",
     "vercel.deployments.in_progress": "only while a deployment is queued or building",
+    "llamacloud.repeat_parses": "only after a document is parsed again in its billing cycle",
+    "llamacloud.repeat_parse_credits": "only after a document is parsed again in its billing cycle",
 }
 DRAIN_REASON = "delivered by Vercel drains: absent until a drain delivers"
 
