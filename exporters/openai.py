@@ -62,6 +62,7 @@ SERVICE_CATEGORY = "AI and Machine Learning"
 COSTS_PAGE_LIMIT = 180  # the Costs API's maximum buckets per page
 USAGE_PAGE_LIMIT = 31  # the Usage API's maximum buckets per page at bucket_width=1d
 COSTS_REREAD_DAYS = 2  # later cycles re-read at least this many days before today (billing lag, revisions)
+UNPRICED_RATE_DAYS = 7  # an unpriced model's own billed rate is taken over its last this many billed days
 
 NO_PROJECT = "(no project)"  # costs and usage whose project_id is null (organisation-level)
 
@@ -196,6 +197,9 @@ class OpenAIProvider:
         self._costs_read_once = False
         self._usage_from: date | None = None  # the day still incomplete at the last usage poll
         self._usage_seen: dict[UsageKey, Tokens] = {}  # last totals of the days >= _usage_from
+        # model → line-item kind ("input", "batch output", …) → USD per token, from what OpenAI billed
+        # for a model the price table does not list (see `_unpriced_rates`).
+        self._billed_rates: dict[str, dict[str, float]] = {}
 
     def stages(self) -> list[list[Stream]]:
         return [[Stream("costs", self.poll_costs, slow=True), Stream("usage", self.poll_usage)]]
@@ -236,18 +240,22 @@ class OpenAIProvider:
         params: list[tuple[str, Any]] = [
             ("start_time", _unix(first_day)), ("bucket_width", "1d"), ("limit", COSTS_PAGE_LIMIT),
             ("group_by", "project_id"), ("group_by", "line_item"), *self._filters()]
+        billed: dict[date, list[CostRecord]] = {}
         async for bucket in self._buckets("/organization/costs", params, "costs"):
             day = _day_of_bucket(bucket) if isinstance(bucket, dict) else None
             if day is None or not isinstance(bucket.get("results"), list):
                 ctx.invalid_item("costs bucket without start_time or results")
                 continue
-            ctx.replace_cost_day("billed", day, self._billed_records(ctx, day, bucket["results"]))
+            billed[day] = self._billed_records(ctx, day, bucket["results"])
+            ctx.replace_cost_day("billed", day, billed[day])
         if not self._costs_read_once:
             ctx.cost_history_from(first_day)
-        ctx.on_commit(self._mark_costs_read)
+        rates = _unpriced_rates(ctx, self.name, billed)
+        ctx.on_commit(lambda: self._mark_costs_read(rates))
 
-    def _mark_costs_read(self) -> None:
+    def _mark_costs_read(self, rates: dict[str, dict[str, float]]) -> None:
         self._costs_read_once = True
+        self._billed_rates.update(rates)  # a model not billed in this read keeps its last known rate
 
     def _billed_records(self, ctx: PollContext, day: date, results: list) -> list[CostRecord]:
         records: dict[tuple, CostRecord] = {}
@@ -347,20 +355,24 @@ class OpenAIProvider:
         quantity: dict[tuple[date, str, str], int] = defaultdict(int)
         unpriced: set[str] = set()
         unpriced_tokens: dict[str, int] = defaultdict(int)
+        unpriced_usd: dict[str, float | None] = {}
         for key, tokens in totals.items():
             table = ctx.prices.table(self.name, key.day)
             prices = model_prices(table, key.model)
             if prices is None:
                 unpriced.add(key.model)
-                if key.day == today:  # until OpenAI bills the day (a day later), its cost is unknown
+                if key.day == today:  # until OpenAI bills the day (a day later), its cost is not in the ledger
                     unpriced_tokens[key.model] += tokens.input + tokens.output
+                    amount = _at_billed_rates(tokens, key.batch, self._billed_rates.get(key.model, {}))
+                    known = unpriced_usd.get(key.model, 0.0)
+                    unpriced_usd[key.model] = None if amount is None or known is None else known + amount
                 continue
             group = (key.day, key.project, key.model)
             usd[group] += estimate_usd(tokens, prices, float(table.get("batch_multiplier", 1.0)), key.batch)
             quantity[group] += tokens.input + tokens.output
         for model in sorted(unpriced):
             ctx.unpriced(model)
-        ctx.unpriced_usage(first_day, today, [UnpricedUsage(today, model, "tokens", float(count))
+        ctx.unpriced_usage(first_day, today, [UnpricedUsage(today, model, "tokens", float(count), unpriced_usd[model])
                                               for model, count in sorted(unpriced_tokens.items())])
         records: dict[date, list[CostRecord]] = {d: [] for d in _days(first_day, today)}
         for (day, project, model), cost in usd.items():
@@ -374,6 +386,54 @@ class OpenAIProvider:
                 billed_cost=cost, source="estimated", consumed_quantity=float(quantity[(day, project, model)]),
                 consumed_unit="tokens", model=model, sku=f"{model}, estimated"))
         return records
+
+
+def _unpriced_rates(ctx: PollContext, provider: str,
+                    billed: dict[date, list[CostRecord]]) -> dict[str, dict[str, float]]:
+    """USD per token of each line-item kind of every model the price table does not list, over the
+    last UNPRICED_RATE_DAYS days on which OpenAI billed it: OpenAI's own figures, not a guess.
+
+    Today's usage of such a model is then reported as an unpriced *amount* (tokens × that
+    rate) beside its token count, never as cost: it stays out of the ledger until OpenAI bills
+    the day. The rate includes whatever adjustments OpenAI made on those days."""
+    sums: dict[str, dict[date, dict[str, list[float]]]] = defaultdict(lambda: defaultdict(dict))
+    for day, records in billed.items():
+        table = ctx.prices.table(provider, day)
+        for r in records:
+            if r.model is None or "," not in r.sku or not r.consumed_quantity:
+                continue
+            if model_prices(table, r.model) is not None:
+                continue
+            kind = r.sku.rsplit(",", 1)[1].strip()
+            pair = sums[r.model][day].setdefault(kind, [0.0, 0.0])
+            pair[0] += r.billed_cost
+            pair[1] += r.consumed_quantity
+    rates: dict[str, dict[str, float]] = {}
+    for model, days in sums.items():
+        usd: dict[str, float] = defaultdict(float)
+        quantity: dict[str, float] = defaultdict(float)
+        for day in sorted(days)[-UNPRICED_RATE_DAYS:]:
+            for kind, (u, q) in days[day].items():
+                usd[kind] += u
+                quantity[kind] += q
+        rates[model] = {kind: usd[kind] / quantity[kind] for kind in usd if quantity[kind] > 0}
+    return rates
+
+
+def _at_billed_rates(tokens: Tokens, batch: bool, rates: dict[str, float]) -> float | None:
+    """Usage priced at a model's own billed rates; None when a kind it used has no billed rate yet."""
+    prefix = "batch " if batch else ""
+    parts = ((f"{prefix}input", tokens.input - tokens.cached), (f"{prefix}cached input", tokens.cached),
+             (f"{prefix}output", tokens.output))
+    usd = 0.0
+    for kind, count in parts:
+        if count <= 0:
+            continue
+        rate = rates.get(kind)
+        if rate is None:
+            return None
+        usd += count * rate
+    return usd
 
 
 def _days(first: date, last: date) -> Iterable[date]:

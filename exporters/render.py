@@ -2,7 +2,7 @@
 
 Streams (stages run in order; streams in a stage run concurrently):
 
-1. `services` (slow): GET /services and GET /postgres, cursor-paged (limit 100,
+1. `services` (slow): GET /services, GET /postgres and GET /key-value, cursor-paged (limit 100,
    `cursor` = the last item's cursor; a short page ends the list, since Render
    returns no "has more"). Keeps the lists for the other streams.
 2. `metric_limits` (slow): cpu-limit and memory-limit, which change only with a
@@ -148,6 +148,7 @@ class RenderDatastore:
     updated: datetime | None = None
     disk_gb: int | None = None
     suspended: bool = False
+    kind: str = "postgres"  # "postgres" | "key_value"
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,8 @@ class RenderProvider:
         self.config = config
         self.http = http
         self._services: list[RenderService] = []
-        self._datastores: list[RenderDatastore] = []
+        self._datastores: list[RenderDatastore] = []  # Postgres (their connections are polled)
+        self._key_values: list[RenderDatastore] = []  # Key Value instances (priced by plan)
         self._services_version = 0
         self._deploys: dict[str, DeployWatermark] = {}
         self._limits: dict[str, tuple[float | None, float | None]] = {}  # id -> (cpu cores, memory bytes)
@@ -233,6 +235,13 @@ class RenderProvider:
                 ctx.invalid_item(f"postgres: {str(item)[:200]}")
             else:
                 datastores.append(datastore)
+        key_values: list[RenderDatastore] = []
+        async for item in self._pages("/key-value", self._owner_params(), "list-key-value"):
+            key_value = parse_key_value(item)
+            if key_value is None:
+                ctx.invalid_item(f"key-value: {str(item)[:200]}")
+            else:
+                key_values.append(key_value)
         for metric in ("render.service.info", "render.service.suspended",
                        "render.service.autoscaling.min_instances", "render.service.autoscaling.max_instances"):
             ctx.clear_gauge(metric)
@@ -244,7 +253,7 @@ class RenderProvider:
                 ctx.gauge("render.service.autoscaling.max_instances", s.autoscaling[1], service=s.name)
 
         def keep() -> None:
-            self._services, self._datastores = services, datastores
+            self._services, self._datastores, self._key_values = services, datastores, key_values
             self._services_version += 1
         ctx.on_commit(keep)
 
@@ -451,6 +460,9 @@ class RenderProvider:
             state = {"kind": "postgres", "name": d.name, "plan": d.plan, "disk_gb": d.disk_gb,
                      "suspended": d.suspended}
             observations.append(Observation(d.id, state, d.updated.timestamp() if d.updated else None))
+        for kv in self._key_values:
+            observations.append(Observation(kv.id, {"kind": "key_value", "name": kv.name, "plan": kv.plan},
+                                            kv.updated.timestamp() if kv.updated else None))
         return observations
 
     def _estimate_cost(self, ctx: PollContext, running: dict[str, float]) -> None:
@@ -509,7 +521,7 @@ class RenderProvider:
     def _unobserved_gauge(self, ctx: PollContext, intervals: dict, cycle_start: datetime, now: datetime) -> None:
         ctx.clear_gauge("render.cost.unobserved")
         created = {s.id: (s.name, s.created) for s in self._services if s.plan is not None}
-        created.update({d.id: (d.name, d.created) for d in self._datastores})
+        created.update({d.id: (d.name, d.created) for d in self._datastores + self._key_values})
         for resource, (name, since) in created.items():
             start = max(cycle_start, since).timestamp()
             ctx.gauge("render.cost.unobserved", unobserved_seconds(intervals.get(resource, []), start,
@@ -573,6 +585,19 @@ def parse_postgres(item: object) -> RenderDatastore | None:
     return RenderDatastore(db["id"], db["name"], db["plan"], created, parse_time(db.get("updatedAt")),
                            disk_gb if isinstance(disk_gb, int) and not isinstance(disk_gb, bool) else None,
                            db.get("suspended") == "suspended")
+
+
+def parse_key_value(item: object) -> RenderDatastore | None:
+    """One `[{cursor, keyValue: {…}}]` item of GET /key-value (Render's API reference)."""
+    kv = item.get("keyValue") if isinstance(item, dict) else None
+    if not isinstance(kv, dict):
+        return None
+    created = parse_time(kv.get("createdAt"))
+    if not (isinstance(kv.get("id"), str) and isinstance(kv.get("name"), str)
+            and isinstance(kv.get("plan"), str) and created is not None):
+        return None
+    return RenderDatastore(kv["id"], kv["name"], kv["plan"], created, parse_time(kv.get("updatedAt")),
+                           kind="key_value")
 
 
 def parse_deploy(deploy: object) -> tuple[str, str, datetime, float | None] | None:

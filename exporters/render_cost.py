@@ -12,13 +12,15 @@ it was observed, split per UTC day:
   (suspended or not).
 - Postgres: the instance plan (not while suspended) plus storage
   (`diskSizeGB` × GB-month price).
+- Key Value: the instance plan's monthly price, prorated per second while it
+  exists (Key Value has no suspension; its memory is part of the plan).
 - workspace: seats × the plan's seat price (from config), for the whole cycle.
 - cron jobs: billed by run duration, which the API does not report: counted
   as unpriced (`cron_job:run_duration`), never priced as always-on.
 - unknown plans, and autoscaled services with no instance count yet: unpriced.
 
-Not priced (the API reports no figure): bandwidth, build minutes, Key Value
-instances (`/key-value` is not in the vendored API document).
+Not priced (the API reports no figure): bandwidth, build minutes. A Key Value
+plan without a list price (`custom`) is unpriced (`key_value:custom`).
 """
 
 from __future__ import annotations
@@ -79,6 +81,14 @@ class RenderPricer:
         month_s = month_seconds(start)
         if state.get("kind") == "postgres":
             yield from self._postgres(resource, state, start, end, seconds, month_s)
+            return
+        if state.get("kind") == "key_value":
+            monthly = self.table.get("key_value_usd_per_month", {}).get(state.get("plan"))
+            if monthly is None:
+                self.unpriced.add(f"key_value:{state.get('plan')}")
+            else:
+                yield Piece(resource, state["name"], "Key Value", "Databases", f"key_value_{state['plan']}",
+                            start, end, float(monthly) * seconds / month_s, seconds / 3600, "Hours")
             return
         kind = state.get("type", "")
         service_name = SERVICE_DISPLAY.get(kind, kind)

@@ -28,7 +28,7 @@ from .prices import PriceBook
 from .state.ledger import PersistentLedger
 from .state.store import StateStore
 from .telemetry import METER_NAME, build_meter_provider
-from .unpriced import register_unpriced_gauges
+from .unpriced import UnpricedBook, register_unpriced_gauges
 
 log = structlog.get_logger("stackwatch.runtime")
 
@@ -96,7 +96,7 @@ def build_runtime(config: Config, secrets: Secrets, *, clock: Clock | None = Non
         intervals[name] = (pconfig.poll_interval_seconds, pconfig.slow_poll_interval_seconds)
     deadlines = {name: p.poll_deadline_seconds for name, p in config.providers.enabled().items()}
     collector = Collector(providers, store=store, ledger=ledger, prices=prices, clock=clock, intervals=intervals,
-                          deadlines=deadlines)
+                          deadlines=deadlines, unpriced_book=UnpricedBook(state, anchors))
     register_cost_gauges(store, ledger, clock)
     register_unpriced_gauges(store, collector.unpriced_book,
                              lambda: datetime.fromtimestamp(clock.time(), tz=timezone.utc))

@@ -191,6 +191,16 @@ RENDER_POSTGRES_PLANS: dict[str, Price] = {
     "pro_8gb": Price(100.0, "month", RENDER_PRICING_OTHER),
 }
 RENDER_POSTGRES_STORAGE = Price(0.30, "GB-month", RENDER_PRICING_OTHER)
+RENDER_KEY_VALUE_PRICING = Source("render.com/pricing, Key Value instances (starter 256 MB, standard 1 GB, "
+                                  "pro 5 GB, pro_plus 10 GB; not in PROVIDERS.md; unverified here)",
+                                  date(2026, 1, 1), "L")
+RENDER_KEY_VALUE_PLANS: dict[str, Price] = {
+    "free": Price(0.0, "month", RENDER_KEY_VALUE_PRICING),
+    "starter": Price(10.0, "month", RENDER_KEY_VALUE_PRICING),
+    "standard": Price(32.0, "month", RENDER_KEY_VALUE_PRICING),
+    "pro": Price(135.0, "month", RENDER_KEY_VALUE_PRICING),
+    "pro_plus": Price(250.0, "month", RENDER_KEY_VALUE_PRICING),
+}
 RENDER_DISK = Price(0.25, "GB-month", RENDER_PRICING_OTHER)
 RENDER_WORKSPACE_SEAT: dict[str, Price] = {
     "hobby": Price(0.0, "seat-month", RENDER_PRICING_OTHER),
@@ -260,6 +270,7 @@ def all_prices() -> dict[str, Price]:
     out.update({f"supabase.compute_per_hour.{k}": v for k, v in SUPABASE_COMPUTE_PER_HOUR.items()})
     out.update({f"render.postgres.{k}": v for k, v in RENDER_POSTGRES_PLANS.items()})
     out["render.postgres_storage"] = RENDER_POSTGRES_STORAGE
+    out.update({f"render.key_value.{k}": v for k, v in RENDER_KEY_VALUE_PLANS.items()})
     out["render.disk"] = RENDER_DISK
     out.update({f"render.workspace_seat.{k}": v for k, v in RENDER_WORKSPACE_SEAT.items()})
     out.update({f"supabase.addons.{k}": v for k, v in SUPABASE_ADDONS.items()})

@@ -1,6 +1,7 @@
-"""Render's public API, simulated: services, deploys, Postgres and the metrics API.
+"""Render's public API, simulated: services, deploys, Postgres, Key Value and the metrics API.
 
 Shapes follow render.openapi.json: lists are `[{cursor, service|deploy|postgres}]`
+(`/key-value`, absent from that document, follows Render's API reference: render_key_value.py)
 paged by `cursor` (the last item's) and `limit` (max 100); metrics are
 `[{labels:[{field, value}], unit, values:[{timestamp, value, unit}]}]`.
 
@@ -22,7 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import price_fixtures, render_api
+from . import price_fixtures, render_api, render_key_value
 from .invoice import InvoiceLine, ground_truth
 from .params import array_param
 from .world import World, stable_seed
@@ -216,6 +217,7 @@ class RenderSim:
         self.world = world
         self._services: list[SimService] | None = None
         self._postgres: list[SimPostgres] | None = None
+        self._key_values: list[render_key_value.SimKeyValue] | None = None
         self._prices: dict[str, float] | None = None
         self._by_id: dict[str, SimService] | None = None
         # The workspace's plan and paid seats (billed per seat-month); tests set them with the config.
@@ -237,6 +239,14 @@ class RenderSim:
             self._postgres = [SimPostgres(_id(self.world, "dpg", i), f"db-{i}", plans[i % len(plans)],
                                           start - 86400 * 30, (10, 50, 15)[i % 3]) for i in range(count)]
         return self._postgres
+
+    def key_values(self) -> list[render_key_value.SimKeyValue]:
+        if self._key_values is None:
+            count = render_key_value.key_value_count(self.world.scale.render_services)
+            self._key_values = render_key_value.make_key_values(
+                count, [_id(self.world, "red", i) for i in range(count)], self.world.epoch().timestamp() - 86400 * 30,
+                {"id": OWNER_ID, "name": "Example", "email": "ops@example.com", "type": "team"})
+        return self._key_values
 
     def _make_service(self, i: int) -> SimService:
         world = self.world
@@ -297,6 +307,7 @@ class RenderSim:
             web.get(f"{p}/services/{{serviceId}}", self._get_service),
             web.get(f"{p}/services/{{serviceId}}/deploys", self._list_deploys),
             web.get(f"{p}/postgres", self._list_postgres),
+            web.get(f"{p}/key-value", self._list_key_values),
         ]
         for metric in ("cpu", "cpu-limit", "memory", "memory-limit", "http-requests", "http-latency",
                        "instance-count", "active-connections", "bandwidth"):
@@ -355,6 +366,18 @@ class RenderSim:
             return _bad_request(str(exc))
         start = _after_cursor([c for c, _ in rows], request.query.get("cursor"))
         return web.json_response([{"cursor": c, "postgres": b} for c, b in rows[start:start + limit]])
+
+    async def _list_key_values(self, request: web.Request) -> web.Response:
+        limit = self._limit(request)
+        if isinstance(limit, web.Response):
+            return limit
+        try:
+            rows = render_api.filter_items(request.query, [(kv.id, kv.body()) for kv in self.key_values()],
+                                           render_key_value.FIELDS)
+        except render_api.BadFilter as exc:
+            return _bad_request(str(exc))
+        start = _after_cursor([c for c, _ in rows], request.query.get("cursor"))
+        return web.json_response([{"cursor": c, "keyValue": b} for c, b in rows[start:start + limit]])
 
     def _service(self, service_id: str) -> SimService | None:
         if self._by_id is None:
@@ -534,6 +557,7 @@ class RenderSim:
                                              price_fixtures.RENDER_POSTGRES_PLANS[db.plan].usd * seconds / month_s))
                     lines.append(InvoiceLine(day, db.name, "storage", price_fixtures.RENDER_POSTGRES_STORAGE.usd
                                              * db.disk_gb * seconds / month_s))
+            lines += render_key_value.invoice_lines(self.key_values(), day, day0, day1, month_s)
             if self.workspace_seats:
                 seat = price_fixtures.RENDER_WORKSPACE_SEAT[self.workspace_plan].usd
                 lines.append(InvoiceLine(day, "workspace", "seats", seat * self.workspace_seats
@@ -563,11 +587,13 @@ class RenderSim:
         now_dt = self.world.now()
         first = now_dt.date().replace(day=1)
         names = [s.name for s in self.services() if s.created <= now_dt.timestamp()]
-        names += [db.name for db in self.postgres()] + (["workspace"] if self.workspace_seats else [])
+        names += [db.name for db in self.postgres()] + [kv.name for kv in self.key_values()]
+        names += ["workspace"] if self.workspace_seats else []
         return ground_truth(self.invoice_lines(first, now_dt.timestamp()), now_dt.date(), projects=names)
 
     def minimum_requests(self, page_sizes: dict[str, int] | None = None) -> dict[str, int]:
-        sizes = {"services": MAX_LIMIT, "postgres": MAX_LIMIT, "deploys": MAX_LIMIT, **(page_sizes or {})}
+        sizes = {"services": MAX_LIMIT, "postgres": MAX_LIMIT, "key-value": MAX_LIMIT, "deploys": MAX_LIMIT,
+                 **(page_sizes or {})}
         now = self._now()
         services = [s for s in self.services() if s.created <= now]
         history_start = self.world.history_start().timestamp()
@@ -580,6 +606,7 @@ class RenderSim:
         metrics = 8 + (1 if self.postgres() else 0)
         return {"services": cursor_pages(len(services), sizes["services"]),
                 "postgres": cursor_pages(len(self.postgres()), sizes["postgres"]),
+                "key-value": cursor_pages(len(self.key_values()), sizes["key-value"]),
                 "deploys": deploys, "metrics": metrics}
 
     def rate_limit_headers(self, limit: int, remaining: int, reset_in_s: float) -> dict[str, str]:

@@ -5,7 +5,9 @@ One file (`<data_dir>/stackwatch.sqlite3`), stdlib `sqlite3`, WAL journal. It ho
 - `state_interval`: per provider and resource, the intervals over which one
   state (plan, instance count, suspension, add-ons, …) was observed;
 - `cost_record`: the cost ledger, the latest version of each record;
-- `cost_coverage`: from which day each provider's cost history is complete.
+- `cost_coverage`: from which day each provider's cost history is complete;
+- `unpriced_usage`: per provider, day and item, usage billed but not priceable
+  (quantity, and the amount when known), so a restart keeps the cycle's unpriced figures.
 
 The file is ours only if `PRAGMA application_id` carries APPLICATION_ID. The
 schema version is `PRAGMA user_version`; older files are migrated on open, in
@@ -40,6 +42,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         # v2: finding the intervals that reach into a window without scanning a resource's whole past.
         "CREATE INDEX state_interval_end ON state_interval (provider, end)",
+    ),
+    (
+        # v3: unpriced usage survives a restart (amount NULL: the provider's data gives none).
+        "CREATE TABLE unpriced_usage (provider TEXT NOT NULL, day TEXT NOT NULL, item TEXT NOT NULL,"
+        " unit TEXT NOT NULL, quantity REAL NOT NULL, usd REAL, PRIMARY KEY (provider, day, item, unit))",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -192,6 +199,25 @@ class StateStore:
         with self._lock:
             rows = self._db.execute("SELECT record FROM cost_record ORDER BY provider, day").fetchall()
         return [json.loads(r[0]) for r in rows]
+
+    # --- unpriced usage ---
+
+    def replace_unpriced(self, provider: str, first: str, last: str,
+                         rows: Iterable[tuple[str, str, str, float, float | None]], keep_from: str) -> None:
+        """Replace `provider`'s unpriced usage of days first..last (ISO dates) with (day, item, unit,
+        quantity, usd) rows, and forget every day before `keep_from` (bounded: older cycles are not needed)."""
+        statements: list[tuple[str, tuple]] = [
+            ("DELETE FROM unpriced_usage WHERE provider = ? AND day BETWEEN ? AND ?", (provider, first, last)),
+            ("DELETE FROM unpriced_usage WHERE day < ?", (keep_from,))]
+        statements += [("INSERT OR REPLACE INTO unpriced_usage VALUES (?, ?, ?, ?, ?, ?)", (provider, *row))
+                       for row in rows]
+        self._write(statements)
+
+    def unpriced(self) -> list[tuple[str, str, str, str, float, float | None]]:
+        """Every stored (provider, day, item, unit, quantity, usd) row."""
+        with self._lock:
+            return [tuple(r) for r in self._db.execute(  # type: ignore[misc]
+                "SELECT provider, day, item, unit, quantity, usd FROM unpriced_usage ORDER BY provider, day")]
 
     def save_coverage(self, provider: str, first_day: str) -> None:
         self._write([("INSERT INTO cost_coverage VALUES (?, ?) ON CONFLICT (provider) DO UPDATE SET "

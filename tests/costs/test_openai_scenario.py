@@ -17,10 +17,17 @@ NOW = datetime(2026, 11, 18, 13, 30, tzinfo=timezone.utc)
 HALF_CENT = 0.005
 
 
+def unpriced_world_options() -> dict:
+    """The organisation uses its model without a published price every day (the simulator's
+    `unpriced-usage` condition, where it has one)."""
+    from exporters.simulator import world
+    return {"incidents": frozenset({"unpriced-usage"})} if "unpriced-usage" in getattr(world, "CONDITIONS", ()) else {}
+
+
 @pytest.fixture
 async def sim():  # type: ignore[no-untyped-def]
-    simulator = Simulator(World(seed=21, scale=Scale(openai_models=12), start=NOW, frozen=True),
-                          record_exchanges=True)
+    simulator = Simulator(World(seed=21, scale=Scale(openai_models=12), start=NOW, frozen=True,
+                                **unpriced_world_options()), record_exchanges=True)
     simulator.providers["openai"].amounts_as_strings = True  # as the real API sends them
     await simulator.start()
     yield simulator
@@ -106,3 +113,29 @@ async def test_nan_infinite_and_absurd_amounts_are_rejected_and_counted_and_the_
         assert day_total == pytest.approx(sum(usd for _p, _i, usd, _q in good), abs=1e-6)
         mtd = runtime.ledger.summary(NOW).month_to_date_by_provider["openai"]
         assert mtd == mtd and mtd < 1e6  # finite: the series does not vanish
+
+
+async def test_todays_usage_of_an_unpriced_model_is_reported_as_an_amount_at_its_own_billed_rate() -> None:
+    """OpenAI publishes no price for the model, but bills it: the Costs API's lines for it (amount and
+    token quantity per line item) give its rate, so today's tokens are reported as an unpriced amount,
+    apart from cost, until OpenAI bills the day."""
+    sim = Simulator(World(seed=21, scale=Scale(openai_models=12), start=NOW, frozen=True, **unpriced_world_options()))
+    await sim.start()
+    try:
+        async with running(make_runtime(sim, only="openai")) as (runtime, reader):
+            await runtime.collector.run_cycle(force=True)  # the Costs read gives the billed rates
+            sim.world.advance(60)
+            outcomes = await runtime.collector.run_cycle(force=True)
+            assert all(o.ok for o in outcomes), outcomes
+            truth = sim.providers["openai"].ground_truth()
+            amounts = [p.value for p in metric_points(reader, "stackwatch.cost.unpriced.month_to_date_usd")
+                       if p.attributes == {"provider": "openai", "item": UNPRICED_MODEL}]
+            invoiced = truth["unpriced"]["items"][UNPRICED_MODEL]  # today's tokens × the fixture's list price
+            assert invoiced > 1.0 and len(amounts) == 1
+            # Within OpenAI's adjustments (+1.5 % on some of the days the rate is taken from).
+            assert amounts[0] == pytest.approx(invoiced, rel=0.016)
+            # It is not cost: the ledger still holds exactly what OpenAI billed and the priced estimate.
+            mtd = runtime.ledger.summary(sim.world.now()).month_to_date_by_provider["openai"]
+            assert mtd == pytest.approx(truth["month_to_date_usd"], abs=HALF_CENT)
+    finally:
+        await sim.stop()

@@ -120,6 +120,11 @@ PUBLISHED: dict[str, dict[str, Any]] = {
         "postgres_usd_per_month/basic_1gb": 19, "postgres_usd_per_month/basic_4gb": 75,
         "postgres_usd_per_month/pro_4gb": 55, "postgres_usd_per_month/pro_8gb": 100,
         "postgres_storage_usd_per_gb_month": 0.30,
+        # render.com/pricing, Key Value (starter 256 MB, standard 1 GB, pro 5 GB, pro_plus 10 GB;
+        # not in PROVIDERS.md; confidence L). USD per month.
+        "key_value_usd_per_month/free": 0, "key_value_usd_per_month/starter": 10,
+        "key_value_usd_per_month/standard": 32, "key_value_usd_per_month/pro": 135,
+        "key_value_usd_per_month/pro_plus": 250,
         "disk_usd_per_gb_month": 0.25,
         "workspace_usd_per_seat_month/hobby": 0, "workspace_usd_per_seat_month/professional": 19,
         "workspace_usd_per_seat_month/organization": 29,
@@ -234,6 +239,7 @@ def render_mismatches(book: PriceBook) -> list[str]:
     table = book.table("render", date(2026, 11, 18))
     problems = _against("render plan", table["usd_per_month"], fx.RENDER_PLANS)
     problems += _against("render postgres", table.get("postgres_usd_per_month", {}), fx.RENDER_POSTGRES_PLANS)
+    problems += _against("render key value", table.get("key_value_usd_per_month", {}), fx.RENDER_KEY_VALUE_PLANS)
     problems += _against("render workspace seat", table.get("workspace_usd_per_seat_month", {}),
                          fx.RENDER_WORKSPACE_SEAT)
     problems += _against("render", {k: v for k, v in table.items() if not isinstance(v, dict)},

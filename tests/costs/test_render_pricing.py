@@ -77,3 +77,23 @@ def test_a_plan_change_within_a_day_gives_one_record_per_plan():
     records = records_of(day_pieces(pricer(), intervals, NOV_10.date(), NOV_10 + timedelta(hours=12)))
     # standard $25 x 6/720 = 0.208333; pro $85 x 6/720 = 0.708333
     assert {r.sku: round(r.billed_cost, 6) for r in records} == {"standard": 0.208333, "pro": 0.708333}
+
+
+def key_value(hours: float, plan: str) -> Interval:
+    start = NOV_10.timestamp()
+    return Interval(start, start + hours * 3600, canonical({"kind": "key_value", "name": "cache", "plan": plan}))
+
+
+def test_a_key_value_instance_costs_its_plans_monthly_price_per_second():
+    # render.com/pricing, Key Value Standard (1 GB): $32 a month; 30 h of a 720 h month = $1.3333.
+    pieces = list(pricer().pieces("red-x", key_value(30, "standard")))
+    assert [(p.service_name, p.sku) for p in pieces] == [("Key Value", "key_value_standard")]
+    assert pieces[0].usd == pytest.approx(32 * 30 / 720)
+    # Starter (256 MB) $10 and Pro (5 GB) $135, a full day each.
+    assert sum(p.usd for p in pricer().pieces("red-y", key_value(24, "starter"))) == pytest.approx(10 / 30)
+    assert sum(p.usd for p in pricer().pieces("red-z", key_value(24, "pro"))) == pytest.approx(135 / 30)
+
+
+def test_a_key_value_plan_without_a_list_price_is_unpriced_not_zero():
+    p = pricer()
+    assert list(p.pieces("red-c", key_value(24, "custom"))) == [] and p.unpriced == {"key_value:custom"}

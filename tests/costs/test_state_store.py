@@ -41,12 +41,13 @@ def test_a_file_written_by_schema_1_is_migrated_on_open_and_keeps_its_rows(tmp_p
     shutil.copy(TESTDATA / "stackwatch-v1.sqlite3", path)
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 1
     store = StateStore(path)
-    assert store.schema_version == 2
+    assert store.schema_version == SCHEMA_VERSION == 3
     assert store.intervals("render", 0) == [StoredInterval(
         "render", "srv-1", 1793491200.0, 1793577600.0, '{"instances":2,"kind":"service","plan":"standard"}')]
     assert store.coverage() == {"render": "2026-11-01"}
     indexes = {r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert "state_interval_end" in indexes
+    assert store.unpriced() == []  # v3: the unpriced-usage table exists, empty
 
 
 def test_a_file_that_is_not_sqlite_is_an_error_naming_it_and_is_left_untouched(tmp_path):
