@@ -57,9 +57,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from exporters.catalogue import by_name  # noqa: E402
-from grafana.dashboards import boards  # noqa: E402
-from grafana.dashboards.common import Board  # noqa: E402
-from grafana.queries import parse_duration, request, selectors, substitute  # noqa: E402
+
+# The boards (grafana/) are imported only when the queries run, after the load: a large-scale
+# load takes a quarter of an hour, and the queries measured are those of the working tree then.
 
 ENVIRONMENT = "production"
 POINTS_PER_REQUEST = 40_000
@@ -151,6 +151,14 @@ def series_set(large: bool) -> list[Series]:
         add(f"stackwatch.budget.{b}", {"provider": "all"}, 5000 if b == "monthly_usd" else 200)
     for t in ("availability", "error_rate", "cpu_utilization", "memory_utilization"):
         add(f"stackwatch.threshold.{t}", {}, {"availability": 0.99, "error_rate": 0.01}.get(t, 0.8))
+    add("stackwatch.threshold.spend_anomaly_factor", {}, 3)
+    add("stackwatch.threshold.spend_anomaly_floor_usd", {}, 5)
+    # `stackwatch report --push` on a schedule: the top ten recommendations (docs/operations.md).
+    for k, (provider, kind) in enumerate([("render", "rightsize"), ("openai", "batch_api"),
+                                          ("openai", "prompt_cache"), ("llamacloud", "parse_mode"),
+                                          ("vercel", "cache_hit_ratio")] * 2):
+        add("stackwatch.recommendation.savings_monthly_usd", {"provider": provider, "kind": kind,
+                                                               "resource": f"resource-{k:02d}"}, 40 - 3 * k)
     for tier, value in (("frontend", 3), ("backend", 2), ("database", 0.5)):
         add("stackwatch.threshold.response_time", {"tier": tier}, value)
     for drain in ("log", "speed_insights"):
@@ -497,22 +505,64 @@ def settle(data_dir: Path, *, quiet_s: float = 90.0, limit_s: float = 1200.0) ->
     return last, time.monotonic() - started
 
 
+def missing_rules(base: str, rules: Path, end: float) -> list[dict]:
+    """The rules of `rules` whose recorded series the data directory does not hold yet."""
+    missing = []
+    for group in yaml.safe_load(rules.read_text())["groups"]:
+        for rule in group["rules"]:
+            params = urllib.parse.urlencode({"match[]": rule["record"], "start": end - 3600, "end": end})
+            if not json.loads(http(f"{base}/api/v1/series?{params}"))["data"]:
+                missing.append({"name": group["name"], "interval": group.get("interval", "1m"), "rule": rule})
+    return missing
+
+
 def backfill_rules(promtool: Path, base: str, workdir: Path, start: float, end: float) -> tuple[int, float]:
-    """Write the recorded series of the boards' rules over [start, end] as blocks into the data directory."""
+    """Write the recorded series of the boards' rules missing from the data over [start, end] as blocks
+    into the data directory."""
     from grafana.generate import RULES
 
     started = time.monotonic()
-    out = workdir / "rule-blocks"
+    missing = missing_rules(base, RULES, end)
+    if not missing:
+        return 0, 0.0
+    rules = workdir / "backfill.rules.yaml"
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for item in missing:
+        groups[(item["name"], item["interval"])].append(item["rule"])
+    rules.write_text(yaml.safe_dump({"groups": [{"name": name, "interval": interval, "rules": members}
+                                                for (name, interval), members in groups.items()]}))
+    out = workdir / f"rule-blocks-{int(time.time())}"
     out.mkdir()
     result = subprocess.run([str(promtool), "tsdb", "create-blocks-from", "rules", "--quiet",
                              f"--start={int(start)}", f"--end={int(end)}", f"--url={base}",
-                             f"--output-dir={out}", str(RULES)], capture_output=True, text=True, timeout=3600)
+                             f"--output-dir={out}", str(rules)], capture_output=True, text=True, timeout=3600)
     if result.returncode != 0:
         raise RuntimeError(f"promtool rules backfill failed: {(result.stdout + result.stderr)[-2000:]}")
     blocks = [p for p in out.iterdir() if (p / "meta.json").exists()]
     for block in blocks:
         shutil.move(str(block), str(workdir / "data" / block.name))
     return len(blocks), time.monotonic() - started
+
+
+def wait_for_rule_blocks(base: str, start: float, limit_s: float = 300.0) -> float:
+    """Wait (bounded) until every recorded series has samples at the start of the history."""
+    from grafana.generate import RULES
+
+    started = time.monotonic()
+    records = [r["record"] for g in yaml.safe_load(RULES.read_text())["groups"] for r in g["rules"]]
+    while time.monotonic() - started < limit_s:
+        params = [urllib.parse.urlencode({"match[]": r, "start": start, "end": start + 6 * 3600}) for r in records]
+        if all(json.loads(http(f"{base}/api/v1/series?{q}"))["data"] for q in params):
+            return time.monotonic() - started
+        time.sleep(5)
+    raise RuntimeError(f"the backfilled rule blocks were not loaded within {limit_s:.0f} s")
+
+
+def head_span(base: str) -> str:
+    """The head block's time span and series (what lives only in memory and the WAL)."""
+    head = json.loads(http(f"{base}/api/v1/status/tsdb"))["data"]["headStats"]
+    fmt = lambda ms: time.strftime("%H:%M:%S", time.gmtime(ms / 1000))  # noqa: E731
+    return f"{fmt(head['minTime'])}–{fmt(head['maxTime'])} UTC, {head['numSeries']:,} series"
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -531,7 +581,9 @@ def timed_query(base: str, path: str, params: dict[str, str]) -> tuple[float, di
     return (time.perf_counter() - started) * 1000, body
 
 
-def series_touched(base: str, board: Board, end: float) -> int:
+def series_touched(base: str, board, end: float) -> int:
+    from grafana.queries import parse_duration, selectors, substitute
+
     range_s = parse_duration(board.time_from)
     variables = {v.name: ".*" for v in board.variables}
     matchers = set()
@@ -564,10 +616,20 @@ def run(days: int, repeat: int, large: bool, keep: bool, emit: Callable[[str], N
         emit(f"compaction settled after {waited:.0f} s: {blocks} blocks")
         rule_blocks, seconds = backfill_rules(tools.promtool, base, workdir, times[0], end)
         emit(f"backfilled the recording rules in {seconds:.0f} s: {rule_blocks} blocks")
-        stop(process)
-        process, base = start_prometheus(tools.prometheus, workdir, days)
-        blocks, waited = settle(workdir / "data")
-        emit(f"restarted; compaction settled after {waited:.0f} s: {blocks} blocks")
+        if rule_blocks:
+            # No restart: Prometheus picks up new blocks in its data directory every minute. A restart
+            # would start the head at the newest block's end (the recorded series' end, i.e. the
+            # history's end) and drop the raw samples that lived only in the head and the WAL (the
+            # last hours), which left 60 s rates at the range's end empty after an earlier restart.
+            emit(f"head (raw samples only in memory and WAL): {head_span(base)}")
+            waited = wait_for_rule_blocks(base, times[0])
+            blocks, settled = settle(workdir / "data")
+            emit(f"rule blocks loaded after {waited:.0f} s; compaction settled after {settled:.0f} s: "
+                 f"{blocks} blocks; head now {head_span(base)}")
+        emit(f"load average: {Path('/proc/loadavg').read_text().strip()}")
+        from grafana.dashboards import boards
+        from grafana.queries import request
+
         results: list[tuple[str, str, float, float, float, int]] = []
         empty: list[str] = []
         samples_by_board: dict[str, int] = defaultdict(int)

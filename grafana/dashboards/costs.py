@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+from string import Template
+
+from alerting.model import PRODUCTION
+from alerting.rules import BASELINE as ALERT_BASELINE
+from alerting.rules import TODAY as ALERT_TODAY
+
 from .common import AI, COSTS, ENV, ENVIRONMENT, PROVIDER, PROVIDER_VAR, RENDER, VERCEL, Board, Panel, Query, Row
 from .recordings import COST_FORECAST, COST_MONTH_TO_DATE, COST_TODAY, OPENAI_TOKENS
 
 COST = f"{ENV}, {PROVIDER}"
+TODAY_BY_PROVIDER = f"sum by (provider) ({COST_TODAY.record}{{{COST}}})"
+
+
+def usual_day() -> str:
+    """The DailySpendAnomaly alert's robust baseline (alerting/rules.py BASELINE at production windows:
+    the median of the previous 14 days' totals), over the recorded per-provider sum filtered by the
+    board's variables instead of the raw cost series. At All, the same values as the alert's."""
+    alert = Template(ALERT_BASELINE).substitute(vars(PRODUCTION.windows))
+    return " ".join(alert.replace(ALERT_TODAY, TODAY_BY_PROVIDER).split())
 
 
 def board() -> Board:
@@ -36,6 +51,15 @@ def board() -> Board:
               (Query(f"topk(10, sum by (provider, service, project, model) "
                      f"(stackwatch_cost_month_to_date_usd{{{COST}}}))", "", instant=True, table=True),),
               unit="currencyUSD", width=12, height=9),
+        Panel("table", "Top savings recommendations", "The operator report's top recommendations (`stackwatch "
+              "report --push`, run on a schedule) with the monthly saving each would bring: provider, kind "
+              "(rightsize, idle, compute_size, batch_api, prompt_cache, parse_mode, cache_hit_ratio) and the "
+              "resource. The latest push of the last day is shown; empty when no report was pushed in a day. "
+              "Act from the top: run `stackwatch report` for the reasoning behind each line.",
+              (Query(f"topk(10, max by (provider, kind, resource) (last_over_time("
+                     f"stackwatch_recommendation_savings_monthly_usd{{{COST}}}[1d])))", "", instant=True,
+                     table=True),),
+              unit="currencyUSD", width=24, height=8),
         Panel("timeseries", "OpenAI cost by model", "OpenAI cost so far this month per model. A new or "
               "expensive model appearing: check which project calls it on the AI board.",
               (Query(f"sum by (model) (stackwatch_cost_month_to_date_usd{{{ENV}, provider=\"openai\"}})",
@@ -78,18 +102,29 @@ def board() -> Board:
                      f"sum(increase(llamacloud_pages_total{{{ENV}}}[1d]))", "per page parsed")),
               unit="currencyUSD", decimals=4, width=8, height=8),
     ])
+    baseline = usual_day()
+    floor = f"max(stackwatch_threshold_spend_anomaly_floor_usd{{{ENV}}})"
+    factor = f"max(stackwatch_threshold_spend_anomaly_factor{{{ENV}}})"
     anomaly = Row("Today vs usual", [
-        Panel("timeseries", "Today vs its usual level", "Today's cost so far divided by what a usual day "
-              "(this month's earlier days on average) costs by this time of day. 1 is normal; above 2 "
-              "something is spending unusually (the cost-spike alert fires on the same ratio). Undefined on "
-              "the 1st of the month.",
-              (Query(f"sum by (provider) ({COST_TODAY.record}{{{COST}}}) / ((sum by (provider) "
-                     f"({COST_MONTH_TO_DATE.record}{{{COST}}}) - sum by (provider) "
-                     f"({COST_TODAY.record}{{{COST}}})) / (scalar(day_of_month()) - 1) "
-                     f"* ((time() % 86400) / 86400))", "{{provider}}", scenario="cost-spike",
-                     recordings=(COST_TODAY, COST_MONTH_TO_DATE)),),
-              unit="none", decimals=2, width=24, height=8,
-              steps=(("green", None), ("orange", 1.5), ("red", 2))),
+        Panel("timeseries", "Today vs its usual level", "Today's cost so far per provider divided by a usual "
+              "day's: the median of the previous 14 days' totals, the DailySpendAnomaly alert's baseline "
+              "(dashed: the alert's factor, exported from config). The alert fires when the ratio stays above "
+              "the factor for 15 minutes and today's cost is above the absolute floor (the panel on the right). "
+              "Early in the day the ratio is low by nature; a ratio over the line: see 'Top cost drivers'. "
+              "Empty until 14 days of the recorded cost series exist (Prometheus records from when it loads the "
+              "rules).",
+              (Query(f"{TODAY_BY_PROVIDER} / on (provider) ({baseline})", "{{provider}}", scenario="cost-spike",
+                     recordings=(COST_TODAY,)),
+               Query(factor, "alert factor", threshold=True)),
+              unit="none", decimals=2, width=16, height=8),
+        Panel("timeseries", "Today vs the anomaly line", "Today's cost so far per provider and the level at "
+              "which the DailySpendAnomaly alert fires for it (dashed): the usual day (median of the previous "
+              "14 days) times the factor, or the absolute floor when that is higher, both from config. A line "
+              "crossed: find the driver in 'Top cost drivers' and the provider's board.",
+              (Query(TODAY_BY_PROVIDER, "{{provider}} today", recordings=(COST_TODAY,)),
+               Query(f"clamp_min(({baseline}) * on () group_left () {factor}, scalar({floor}))",
+                     "{{provider}} alert line", scenario="cost-spike", threshold=True, recordings=(COST_TODAY,))),
+              unit="currencyUSD", width=8, height=8, links=(VERCEL, RENDER, AI)),
     ])
     return Board(COSTS.uid, "stackwatch · Costs & usage",
                  "Daily and monthly cost by provider, service, project and model against budget; usage behind "

@@ -6,6 +6,12 @@ variables substituted ($__rate_interval, $__range, $__interval from the step, te
 variables at All), step = max(roundInterval(range / maxDataPoints), min interval, 15 s),
 start floored and end ceiled to the step (grafana/queries.py).
 
+Two inputs the pipeline cannot produce in the minutes a test stack lives are given to it first,
+as an operator's install would have them: the report's recommendations arrive only by
+`stackwatch report --push` (pushed here, as a scheduled report would), and the anomaly view's
+baseline needs the 14 previous days of the recorded daily cost (written here as a TSDB block of
+history before the stack started; today's cost still comes through the live pipeline).
+
 The range: the board's default range, cut to the stack's age. A stack minutes old has no
 30-day history, and a 30-day range's 1-hour step would leave its gauges' only samples
 between two evaluation points; the same query over the range the stack has existed is what
@@ -15,21 +21,27 @@ benchmarks/dashboards.py (which reports any empty result).
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import shutil
+import subprocess
 import sys
 import time
 import urllib.parse
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, Stack, http_json
+from .conftest import REPO, STACKWATCH, Stack, http_json, wait_until
 
 if str(REPO) not in sys.path:  # grafana/ is a source tree of the repository, not an installed package
     sys.path.insert(0, str(REPO))
 
 from grafana.dashboards import boards  # noqa: E402
 from grafana.dashboards.common import Board, Panel, Query  # noqa: E402
+from grafana.dashboards.recordings import COST_TODAY  # noqa: E402
 from grafana.queries import all_selected, parse_duration, request, substitute  # noqa: E402
 
 pytestmark = pytest.mark.e2e
@@ -86,17 +98,109 @@ def aged_stack(stack: Stack) -> Stack:
     return stack
 
 
-def test_every_steady_panel_target_returns_data(aged_stack):
-    assert assert_all_have_data(aged_stack, "steady") > 100
+def push_report(stack: Stack) -> None:
+    """`stackwatch report --push` through the stack's collector, once a recommendation has a saving
+    (the usage behind one needs two samples), as the scheduled report does (docs/operations.md).
+    Environment e2e, as the stack's own series (tests/stack/test_e2e_metrics.py pushes the same)."""
+    report = [str(STACKWATCH), "report", "--days", "1", "--prometheus", stack.prom.base_url, "--format", "json"]
+
+    def savings() -> bool:
+        done = subprocess.run(report, capture_output=True, check=True, timeout=180)
+        return any(r["monthly_savings_usd"] > 0 for r in json.loads(done.stdout)["recommendations"])
+
+    wait_until(savings, timeout=120, interval=3, what="a report recommendation with a saving")
+    subprocess.run([*report, "--push", "--environment", "e2e"], capture_output=True, check=True, timeout=180,
+                   env={**os.environ, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+                        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{stack.ports.otlp_http}"})
+
+
+@pytest.fixture(scope="module")
+def reported_stack(aged_stack: Stack) -> Stack:
+    push_report(aged_stack)
+    return aged_stack
+
+
+def write_daily_cost_history(stack: Stack, promtool: Path, days: int = 14) -> int:
+    """The recorded per-provider daily cost of the `days` UTC days before today, as a TSDB block in
+    the stack's data directory (Prometheus loads new blocks within a minute, no restart).
+
+    Each past day rises every 15 minutes to what today has cost so far in the steady world (the
+    recorded series now), so the median usual day is today's steady level. The history ends before
+    the stack's Prometheus started: no overlap with its head."""
+    now = stack.prom.wait_for(COST_TODAY.record, timeout=WAIT_S, what=f"{COST_TODAY.record} recorded live")
+    started = time.time() - stack_age(stack)
+    midnight = math.floor(time.time() / 86400) * 86400
+    lines = [f"# TYPE {COST_TODAY.record} gauge"]
+    for series in now:
+        labels = ",".join(f'{k}="{v}"' for k, v in sorted(series["metric"].items()) if k != "__name__")
+        level = float(series["value"][1])
+        for day in range(days, 0, -1):
+            for step in range(96):
+                t = midnight - day * 86400 + step * 900
+                if t < started - 60:
+                    lines.append(f"{COST_TODAY.record}{{{labels}}} {level * (step + 1) / 96} {t}")
+    lines.append("# EOF")
+    work = stack.workdir / "cost-history"
+    work.mkdir(exist_ok=True)
+    (work / "history.om").write_text("\n".join(lines) + "\n")
+    out = work / "blocks"
+    result = subprocess.run([str(promtool), "tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=384h",
+                             str(work / "history.om"), str(out)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    blocks = [b for b in out.iterdir() if (b / "meta.json").exists()]
+    assert blocks, result.stdout
+    for block in blocks:
+        shutil.move(str(block), str(stack.workdir / "prometheus-data" / block.name))
+    return len(lines) - 2
+
+
+@pytest.fixture(scope="module")
+def cost_history_stack(aged_stack: Stack, tools) -> Stack:
+    assert write_daily_cost_history(aged_stack, tools.promtool) > 0
+    yesterday_noon = math.floor(time.time() / 86400) * 86400 - 43200
+    query = urllib.parse.urlencode({"query": COST_TODAY.record, "time": yesterday_noon})
+    wait_until(lambda: http_json(f"{aged_stack.prom.base_url}/api/v1/query?{query}")["data"]["result"],
+               timeout=WAIT_S, interval=5, what="the daily cost history block loaded by Prometheus")
+    return aged_stack
+
+
+def test_every_steady_panel_target_returns_data(reported_stack):
+    assert assert_all_have_data(reported_stack, "steady") > 100
+
+
+def test_recommendations_panel_shows_the_pushed_savings(reported_stack):
+    """The Costs board's recommendations table shows what `stackwatch report --push` sent: savings > 0."""
+    costs = next(b for b in boards() if b.uid == "stackwatch-costs")
+    panel = next(p for p in costs.panels() if p.title == "Top savings recommendations")
+    expr = substitute(panel.queries[0].expr, range_s=86400, interval=60, variables=all_selected(costs))
+    result = reported_stack.prom.query(expr)
+    assert result and all(float(r["value"][1]) > 0 for r in result), result
+    assert {"provider", "kind", "resource"} <= set(result[0]["metric"]), result[0]["metric"]
 
 
 @pytest.mark.parametrize("scenario", ["error-burst", "cost-spike", "outage"])
-def test_panel_targets_meant_for_a_scenario_return_data_in_it(aged_stack, scenario):
-    aged_stack.set_scenario(scenario)
+def test_panel_targets_meant_for_a_scenario_return_data_in_it(cost_history_stack, scenario):
+    cost_history_stack.set_scenario(scenario)
     try:
-        assert assert_all_have_data(aged_stack, scenario) >= 1
+        assert assert_all_have_data(cost_history_stack, scenario) >= 1
     finally:
-        aged_stack.set_scenario("steady")
+        cost_history_stack.set_scenario("steady")
+
+
+def test_anomaly_view_shows_the_cost_spike_above_the_usual_day(cost_history_stack):
+    """In cost-spike, some provider's today / usual-day ratio rises above 1: the baseline is the
+    steady level the history was written at, and the spike multiplies a provider's usage today."""
+    costs = next(b for b in boards() if b.uid == "stackwatch-costs")
+    panel = next(p for p in costs.panels() if p.title == "Today vs its usual level")
+    expr = substitute(panel.queries[0].expr, range_s=300, interval=15, variables=all_selected(costs))
+    cost_history_stack.set_scenario("cost-spike")
+    try:
+        def spiking() -> list[dict] | None:
+            result = cost_history_stack.prom.query(expr)
+            return [r for r in result if float(r["value"][1]) > 1.05] or None
+        assert wait_until(spiking, timeout=WAIT_S, interval=5, what="a provider above its usual day")
+    finally:
+        cost_history_stack.set_scenario("steady")
 
 
 def test_queries_with_a_stated_demo_gap_are_still_empty_on_the_demo_stack(aged_stack):
