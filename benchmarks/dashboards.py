@@ -544,14 +544,16 @@ def backfill_rules(promtool: Path, base: str, workdir: Path, start: float, end: 
     return len(blocks), time.monotonic() - started
 
 
-def wait_for_rule_blocks(base: str, start: float, limit_s: float = 300.0) -> float:
-    """Wait (bounded) until every recorded series has samples at the start of the history."""
+def wait_for_rule_blocks(base: str, start: float, end: float, limit_s: float = 300.0) -> float:
+    """Wait (bounded) until Prometheus serves every recorded series from the moved blocks (its
+    block reload runs every minute). The 5-minute rates have samples only in the last day (the
+    history is 30-minute points before that), so the check spans the whole history."""
     from grafana.generate import RULES
 
     started = time.monotonic()
     records = [r["record"] for g in yaml.safe_load(RULES.read_text())["groups"] for r in g["rules"]]
     while time.monotonic() - started < limit_s:
-        params = [urllib.parse.urlencode({"match[]": r, "start": start, "end": start + 6 * 3600}) for r in records]
+        params = [urllib.parse.urlencode({"match[]": r, "start": start, "end": end}) for r in records]
         if all(json.loads(http(f"{base}/api/v1/series?{q}"))["data"] for q in params):
             return time.monotonic() - started
         time.sleep(5)
@@ -622,7 +624,7 @@ def run(days: int, repeat: int, large: bool, keep: bool, emit: Callable[[str], N
             # history's end) and drop the raw samples that lived only in the head and the WAL (the
             # last hours), which left 60 s rates at the range's end empty after an earlier restart.
             emit(f"head (raw samples only in memory and WAL): {head_span(base)}")
-            waited = wait_for_rule_blocks(base, times[0])
+            waited = wait_for_rule_blocks(base, times[0], end)
             blocks, settled = settle(workdir / "data")
             emit(f"rule blocks loaded after {waited:.0f} s; compaction settled after {settled:.0f} s: "
                  f"{blocks} blocks; head now {head_span(base)}")

@@ -8,9 +8,9 @@ the boards use to prometheus/rules/dashboards.rules.yaml.
 Only float-valued results: Prometheus records a native-histogram result live, but promtool 3.15's
 `tsdb create-blocks-from rules` wrote no samples for one (the web vitals' recorded rate: the
 benchmark's backfilled panel came back empty), so a recorded histogram could not be backfilled
-after a rule change and its panels would start empty. The web vitals are therefore recorded as a
-classic-histogram equivalent: the rate of observations at or below fixed bounds (`le`), floats
-that histogram_quantile() reads like any classic histogram's buckets.
+after a rule change and its panels would start empty. The web vitals keep their raw query: a float
+classic-histogram equivalent per project (one series per bucket bound) was measured slower than the
+raw query (15 float series per native histogram; docs/dashboards.md, Query performance).
 """
 
 from __future__ import annotations
@@ -44,25 +44,3 @@ OPENAI_TOKENS = Recording(
     "(histogram_sum(rate(gen_ai_client_token_usage[1h])))",
     "Tokens per hour over 30 days: rate() of every model × project × type native histogram at each "
     "1-hour step; one hour is the panel's own unit, so the window is the meaning.")
-
-# Bucket bounds (seconds) of the web vitals' classic-histogram equivalent: Google's "good" /
-# "needs improvement" limits (INP 0.2 / 0.5, FCP 1.8 / 3, LCP 2.5 / 4, TTFB 0.8 / 1.8) and the
-# frontend threshold (3 s) are bounds, so a p75 near a limit is read without interpolating across it.
-WEB_VITAL_BOUNDS = ("0.05", "0.1", "0.2", "0.3", "0.5", "0.8", "1", "1.5", "1.8", "2.5", "3", "4", "6", "10")
-_WEB_VITAL_RATE = ("sum by (deployment_environment, project, metric) "
-                   "(rate(vercel_web_vital_duration_seconds[5m]))")
-
-
-def _web_vital_buckets() -> str:
-    terms = [f'label_replace(histogram_fraction(-Inf, {le}, {_WEB_VITAL_RATE}) * histogram_count({_WEB_VITAL_RATE}), '
-             f'"le", "{le}", "", "")' for le in WEB_VITAL_BOUNDS]
-    terms.append(f'label_replace(histogram_count({_WEB_VITAL_RATE}), "le", "+Inf", "", "")')
-    return " or ".join(terms)
-
-
-WEB_VITAL_BUCKETS = Recording(
-    "stackwatch:vercel_web_vital_duration_seconds_bucket:rate5m",
-    _web_vital_buckets(),
-    "p75 web vitals over 24 hours: histogram_quantile() of every project × metric native histogram at each "
-    "step. Recorded as floats per bound (a native-histogram result cannot be backfilled by promtool), read "
-    "by histogram_quantile() as classic buckets: quantiles interpolate linearly within a bound's bucket.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .common import COSTS, ENV, ENVIRONMENT, OVERVIEW, VERCEL, Board, Panel, Query, Row, project_variable
-from .recordings import VERCEL_REQUESTS, WEB_VITAL_BUCKETS
+from .recordings import VERCEL_REQUESTS
 
 SEL = f'{ENV}, project=~"$project"'
 RATE = "$__rate_interval"
@@ -37,12 +37,10 @@ def board() -> Board:
     ])
     vitals = Row("Web vitals (Speed Insights)", [
         Panel("timeseries", "p75 LCP / FCP / TTFB / INP", "75th percentile of each web-vital timing across "
-              "the selected projects (Speed Insights drain; 5-minute rates recorded per bucket bound, so the "
-              "value is exact at the bounds 0.2 / 0.5 / 0.8 / 1.8 / 2.5 / 3 / 4 s and interpolated between "
-              "them), against the frontend response-time threshold. LCP above it: look at the slowest "
-              "projects below and at recent deployments.",
-              (Query(f"histogram_quantile(0.75, sum by (metric, le) ({WEB_VITAL_BUCKETS.record}{{{SEL}}}))",
-                     "{{metric}}", recordings=(WEB_VITAL_BUCKETS,)),
+              "the selected projects (Speed Insights drain), against the frontend response-time threshold. "
+              "LCP above it: look at the slowest projects below and at recent deployments.",
+              (Query(f"histogram_quantile(0.75, sum by (metric) (rate(vercel_web_vital_duration_seconds{{{SEL}}}"
+                     f"[{RATE}])))", "{{metric}}"),
                Query(f"max(stackwatch_threshold_response_time_seconds{{{ENV}, tier=\"frontend\"}})", "threshold",
                      threshold=True)),
               unit="s", width=12, height=8),
