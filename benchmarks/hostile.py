@@ -14,10 +14,14 @@ subprocess, its RSS measured alone), waits until every provider is up, then for
   with its slow streams polled as often as the others.
 
 It prints: peak RSS of the service; /healthz latency (p50, p99, max) over fresh
-connections every 100 ms, and how many probes failed; for every other provider
+connections every 100 ms, and how many probes failed, on the drain port (which the
+flood hits) and on the separate health listener (`service.health_port`, its own
+socket and thread: exporters/health_listener.py); for every other provider
 the largest age of its last successful poll (on time: within 3 poll intervals,
 the service's own staleness rule); what the receiver answered the attackers; and
-the time from SIGTERM to exit, sent while the stalled uploads are still open.
+the time from SIGTERM to exit, sent while the stalled uploads are still open; and the
+machine's load average (/proc/loadavg) before and after, since other work on the
+machine changes the latencies.
 Targets (issue #11): RSS ≤ 150 MB, /healthz p99 ≤ 100 ms, every other provider
 on time, SIGTERM ≤ 10 s.
 
@@ -36,7 +40,6 @@ import os
 import resource
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -225,29 +228,42 @@ class Attack:
             writer.close()
 
 
-async def attack_phase(port: int, args: argparse.Namespace, bomb: bytes) -> tuple[HealthProbe, Attack]:
+def start_prober(port: int, seconds: float) -> tuple[multiprocessing.Process, Connection]:
+    receive, send = multiprocessing.Pipe(duplex=False)
+    prober = multiprocessing.Process(target=probe_process, args=(port, seconds, send), daemon=True)
+    prober.start()
+    return prober, receive
+
+
+async def collect_probe(port: int, prober: multiprocessing.Process, receive: Connection) -> HealthProbe:
+    probe = HealthProbe(port)
+    if await asyncio.to_thread(receive.poll, 60):
+        probe.latencies, probe.times, failures, probe.max_age = receive.recv()
+        probe.failures.update(failures)
+    prober.join(timeout=10)
+    return probe
+
+
+async def attack_phase(port: int, health_port: int, args: argparse.Namespace,
+                       bomb: bytes) -> tuple[HealthProbe, HealthProbe, Attack]:
     loop = asyncio.get_running_loop()
     attack = Attack(port)
     until = loop.time() + args.duration
-    receive, send = multiprocessing.Pipe(duplex=False)
-    prober = multiprocessing.Process(target=probe_process, args=(port, args.duration, send), daemon=True)
-    prober.start()
+    prober, receive = start_prober(port, args.duration)
+    health_prober, health_receive = start_prober(health_port, args.duration)
     # Bombs first: once the stalled uploads hold every body slot, a bomb would only get a 503.
     bombs = [asyncio.create_task(attack.bomb(bomb)) for _ in range(args.bombs)]
     await asyncio.sleep(0.5)
     await attack.idle(args.idle)
     uploads = [asyncio.create_task(attack.stalled_upload()) for _ in range(args.stalled)]
     await asyncio.sleep(max(0.0, until - loop.time()))
-    probe = HealthProbe(port)
-    if await asyncio.to_thread(receive.poll, 60):
-        probe.latencies, probe.times, failures, probe.max_age = receive.recv()
-        probe.failures.update(failures)
-    prober.join(timeout=10)
+    probe = await collect_probe(port, prober, receive)
+    health_probe = await collect_probe(health_port, health_prober, health_receive)
     for task in uploads + bombs:
         if not task.done():
             task.cancel()
     await asyncio.gather(*uploads, *bombs, return_exceptions=True)
-    return probe, attack
+    return probe, health_probe, attack
 
 
 def probe_process(port: int, seconds: float, results: Connection) -> None:
@@ -286,12 +302,13 @@ def main() -> int:
 
     threaded = ThreadedSimulator(Simulator(World(seed=11)))
     with tempfile.TemporaryDirectory() as tmp, threaded as sim:
-        port = free_port()
+        port, health_port = free_port(), free_port()
         sink = ThreadingHTTPServer(("127.0.0.1", 0), _OtlpSink)
         threading.Thread(target=sink.serve_forever, daemon=True).start()
         sink_port = sink.server_address[1]
         config = simulator_config(sim.base_url, overrides={
-            "service": {"listen_host": "127.0.0.1", "listen_port": port, "metric_export_interval_seconds": 5,
+            "service": {"listen_host": "127.0.0.1", "listen_port": port, "health_port": health_port,
+                        "metric_export_interval_seconds": 5,
                         **({"drain_max_connections": args.max_connections} if args.max_connections else {})},
             "logging": {"format": "json", "level": os.environ.get("HOSTILE_LOG_LEVEL", "info")},
             "providers": {name: {"poll_interval_seconds": POLL_INTERVAL_S,
@@ -312,15 +329,38 @@ def main() -> int:
             service = subprocess.Popen([sys.executable, "-m", "exporters", "run", "--config", str(path)],
                                        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
         try:
-            return run_against(service, port, threaded, sim, args, bomb, log_path)
+            return run_against(service, port, health_port, threaded, sim, args, bomb, log_path)
         finally:
             if service.poll() is None:
                 service.kill()
                 service.wait(timeout=30)
 
 
-def run_against(service: subprocess.Popen, port: int, threaded: ThreadedSimulator, sim: Simulator,
-                args: argparse.Namespace, bomb: bytes, log_path: Path) -> int:
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
+def print_latency(label: str, probe: HealthProbe, attack: Attack, idle: int) -> None:
+    lat = probe.latencies
+    print(f"/healthz on the {label}: {len(lat)} ok, p50 {percentile(lat, 0.5) * 1000:.1f} ms, "
+          f"p99 {percentile(lat, 0.99) * 1000:.1f} ms, max {max(lat, default=float('nan')) * 1000:.1f} ms "
+          f"(target p99 <= 100 ms); failed probes: {dict(probe.failures) or 0}")
+    if lat:
+        first, last = attack.idle_opened_at
+        during = [v for v, t in zip(lat, probe.times, strict=True) if first <= t <= last + 0.5]
+        after = [v for v, t in zip(lat, probe.times, strict=True) if t > last + 0.5]
+        print(f"  while the {idle} idle connections were being opened ({last - first:.1f} s): "
+              f"{len(during)} probes, p99 {percentile(during, 0.99) * 1000:.1f} ms, "
+              f"max {max(during, default=float('nan')) * 1000:.1f} ms")
+        print(f"  after (all attacks held open): {len(after)} probes, p50 {percentile(after, 0.5) * 1000:.1f} ms, "
+              f"p99 {percentile(after, 0.99) * 1000:.1f} ms, max {max(after, default=float('nan')) * 1000:.1f} ms")
+
+
+def run_against(service: subprocess.Popen, port: int, health_port: int, threaded: ThreadedSimulator,
+                sim: Simulator, args: argparse.Namespace, bomb: bytes, log_path: Path) -> int:
     deadline = time.monotonic() + 120
     while True:
         if service.poll() is not None:
@@ -345,8 +385,10 @@ def run_against(service: subprocess.Popen, port: int, threaded: ThreadedSimulato
           f"uploads, {args.bombs} gzip bombs; {HOSTILE} trickles, pages for ever, repeats cursors, "
           "sends oversized bodies and gzip bombs")
 
-    async def attack_and_stop() -> tuple[HealthProbe, Attack, float, int | None]:
-        probe, attack = await attack_phase(port, args, bomb)
+    load_before = load_average()
+
+    async def attack_and_stop() -> tuple[HealthProbe, HealthProbe, Attack, float, int | None]:
+        probe, health_probe, attack = await attack_phase(port, health_port, args, bomb)
         # SIGTERM while the stalled uploads and idle sockets are still open.
         sent = time.monotonic()
         service.send_signal(signal.SIGTERM)
@@ -358,33 +400,25 @@ def run_against(service: subprocess.Popen, port: int, threaded: ThreadedSimulato
             await asyncio.sleep(0.05)
         stopped = time.monotonic() - sent
         attack.close()
-        return probe, attack, stopped, code
+        return probe, health_probe, attack, stopped, code
 
-    probe, attack, stop_s, code = asyncio.run(attack_and_stop())
+    probe, health_probe, attack, stop_s, code = asyncio.run(attack_and_stop())
+    load_after = load_average()
     rss.stop.set()
     rss.join(timeout=5)
     threaded.call(lambda: sim.faults.pop(HOSTILE, None))
 
-    lat = probe.latencies
     print()
+    print(f"load average (1, 5, 15 min): {load_before} before the attack, {load_after} after (2 cores)")
     print(f"service RSS: baseline {baseline / 1e6:.0f} MB, peak under attack {rss.peak / 1e6:.0f} MB "
           f"(target <= 150 MB)")
-    print(f"/healthz over fresh connections: {len(lat)} ok, p50 {percentile(lat, 0.5) * 1000:.1f} ms, "
-          f"p99 {percentile(lat, 0.99) * 1000:.1f} ms, max {max(lat, default=float('nan')) * 1000:.1f} ms "
-          f"(target p99 <= 100 ms); failed probes: {dict(probe.failures) or 0}")
-    if lat:
-        print(f"  mean {statistics.mean(lat) * 1000:.1f} ms")
-        first, last = attack.idle_opened_at
-        during = [v for v, t in zip(lat, probe.times, strict=True) if first <= t <= last + 0.5]
-        after = [v for v, t in zip(lat, probe.times, strict=True) if t > last + 0.5]
-        print(f"  while the {args.idle} idle connections were being opened ({last - first:.1f} s): "
-              f"{len(during)} probes, p99 {percentile(during, 0.99) * 1000:.1f} ms, "
-              f"max {max(during, default=float('nan')) * 1000:.1f} ms")
-        print(f"  after (all attacks held open): {len(after)} probes, p50 {percentile(after, 0.5) * 1000:.1f} ms, "
-              f"p99 {percentile(after, 0.99) * 1000:.1f} ms, max {max(after, default=float('nan')) * 1000:.1f} ms")
+    print_latency("health port (own socket and thread)", health_probe, attack, args.idle)
+    print_latency("drain port (the flooded one)", probe, attack, args.idle)
     print(f"largest last-success age seen per provider (poll interval {POLL_INTERVAL_S:g} s; on time <= "
           f"{3 * POLL_INTERVAL_S:g} s):")
-    for name, age in sorted(probe.max_age.items()):
+    ages = {name: max(probe.max_age.get(name, 0.0), health_probe.max_age.get(name, 0.0))
+            for name in {*probe.max_age, *health_probe.max_age}}
+    for name, age in sorted(ages.items()):
         verdict = "hostile" if name == HOSTILE else ("on time" if age <= 3 * POLL_INTERVAL_S else "LATE")
         print(f"  {name:11s} {age:6.1f} s  {verdict}")
     print(f"idle connections opened: {args.idle - attack.idle_failed} of {args.idle}")

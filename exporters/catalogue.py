@@ -169,7 +169,8 @@ SHARED_METRICS: tuple[MetricSpec, ...] = (
                "Failed polls, by stream and reason (auth, rate_limited, server_error, timeout, "
                "transport, malformed, client_error; dependency: not polled because a stream it "
                "needs, e.g. the project list, has never succeeded; too_large: a response over "
-               "max_response_bytes, decompressed bytes included; deadline: the poll outlived "
+               "max_response_bytes, decompressed bytes included, or a poll's responses together over "
+               "max_poll_bytes; deadline: the poll outlived "
                "poll_deadline_seconds; pagination: a listing repeated a cursor or passed "
                "max_pages_per_poll).", (PROVIDER, "stream", "reason"),
                series=Series("provider", 78, "streams (≤ 6) × reasons (≤ 13); only after failures")),

@@ -61,6 +61,8 @@ class ProviderBase(Strict):
     poll_deadline_seconds: PositiveSeconds = 300.0
     max_response_bytes: Annotated[int, Field(ge=1024)] = 8 * 1024 * 1024
     max_pages_per_poll: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    # Decoded JSON bytes one poll of one stream may read across all its pages (reason too_large).
+    max_poll_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024 * 1024
     # A rate-limit reset further away than this is clamped; the client probes again after it.
     max_rate_limit_wait_seconds: PositiveSeconds = 900.0
     # Day of the month the provider's billing cycle starts (1 = calendar month; 29..31 mean
@@ -164,6 +166,9 @@ class Thresholds(Strict):
 class Service(Strict):
     listen_host: str = "0.0.0.0"
     listen_port: Annotated[int, Field(ge=0, le=65535)] = 9464
+    # /healthz alone, on its own socket and thread, so a flood of connections on listen_port cannot
+    # starve an operator's health check (exporters/health_listener.py). Unset: no second listener.
+    health_port: Annotated[int, Field(ge=0, le=65535)] | None = None
     drain_max_body_bytes: Annotated[int, Field(gt=0)] = 4 * 1024 * 1024
     # Receiver bounds (docs/operations.md, "Bounds"). Bodies read at once; more get 503.
     drain_max_concurrent_bodies: Annotated[int, Field(ge=1, le=1024)] = 16

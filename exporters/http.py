@@ -10,7 +10,10 @@ most `DECODE_STEP_BYTES` of output, against a running cap of
 `max_response_bytes` decoded bytes (`too_large`), so neither a 200 MB page nor
 a 1 MiB gzip that inflates to 1 GiB can take memory with it. Bounded in
 number: `pages()` gives each paginated listing a guard that ends it on a
-repeated cursor or after `max_pages` pages (`pagination`). Bounded in time:
+repeated cursor or after `max_pages` pages (`pagination`). Bounded per poll:
+every JSON body a poll reads is charged to its `PollBudget` (`max_poll_bytes`
+decoded bytes across all its pages and requests, `too_large` past it), so a
+listing that pages for ever stops at a known size, not at the deadline. Bounded in time:
 the collector gives each poll a deadline; rate-limit waits are clamped
 (`ratelimit.py`).
 """
@@ -18,6 +21,7 @@ the collector gives each poll a deadline; rate-limit waits are clamped
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -44,6 +48,13 @@ RETRYABLE = frozenset({"server_error", "timeout", "transport", "rate_limited", "
 DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 # A listing longer than this within one poll is a provider bug (a cursor that never ends).
 DEFAULT_MAX_PAGES = 1000
+# Decoded JSON bytes one poll of one stream may read across all its pages. The largest legitimate
+# poll at the simulator's large scale (benchmarks/poll_sizes.py: 200 Vercel projects, 90 days) is
+# the Vercel deployments stream's first poll, 14.0 MB (then LlamaCloud usage 7.0 MB, OpenAI costs
+# 5.8 MB); 64 MiB leaves room for 4.8 times that (a 365-day history_days at that scale is about
+# 57 MB: raise max_poll_bytes with it). Without it an endless listing is stopped only by
+# max_pages (1000 pages of up to 8 MiB each) or the poll deadline.
+DEFAULT_MAX_POLL_BYTES = 64 * 1024 * 1024
 ERROR_BODY_BYTES = 64 * 1024  # how much of an error body is read (for its excerpt)
 IN_FLIGHT_FACTOR = 2  # all responses being read at once: at most this many times max_response_bytes
 MAX_LINE_BYTES = 4 * 1024 * 1024  # one JSONL line longer than this is not a record
@@ -72,6 +83,37 @@ class Pages:
             raise ProviderError("pagination", f"{self._where}: more than {self._max_pages} pages in one poll")
         self._seen.add(key)
         self.pages += 1
+
+
+class PollBudget:
+    """Decoded bytes one poll of one stream may read, across every page and request it makes.
+    The collector opens one per poll (`poll_budget`); requests made outside a poll are not charged."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.used = 0
+        self.responses = 0
+
+    def charge(self, where: str, size: int) -> None:
+        self.used += size
+        self.responses += 1
+        if self.used > self.limit:
+            raise ProviderError("too_large", f"{where}: this poll's {self.responses} responses passed "
+                                f"{self.limit} bytes together (max_poll_bytes)")
+
+
+_POLL_BUDGET: contextvars.ContextVar[PollBudget | None] = contextvars.ContextVar("poll_budget", default=None)
+
+
+@asynccontextmanager
+async def poll_budget(limit: int) -> AsyncIterator[PollBudget]:
+    """Charge every JSON body read in this task (and tasks it starts) to one budget of `limit` bytes."""
+    budget = PollBudget(limit)
+    token = _POLL_BUDGET.set(budget)
+    try:
+        yield budget
+    finally:
+        _POLL_BUDGET.reset(token)
 
 
 class ProviderError(Exception):
@@ -113,13 +155,15 @@ class ProviderHTTP:
                  clock: Clock | None = None, headers: dict[str, str] | None = None,
                  transport: httpx.AsyncBaseTransport | None = None,
                  max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES, max_pages: int = DEFAULT_MAX_PAGES,
-                 max_rate_limit_wait_s: float = DEFAULT_MAX_WAIT_S):
+                 max_rate_limit_wait_s: float = DEFAULT_MAX_WAIT_S,
+                 max_poll_bytes: int = DEFAULT_MAX_POLL_BYTES):
         self.provider = provider
         self._store = store
         self._clock = clock or Clock()
         self._max_retries = max_retries
         self.max_response_bytes = max_response_bytes
         self.max_pages = max_pages
+        self.max_poll_bytes = max_poll_bytes
         # Bodies held at once (decoded, not yet parsed) across this client's concurrent requests:
         # without it, max_concurrency hostile responses would each hold up to the per-response cap.
         self.max_bytes_in_flight = IN_FLIGHT_FACTOR * max_response_bytes
@@ -153,6 +197,9 @@ class ProviderHTTP:
                 content = await self._read_body(response, operation)
             finally:
                 await response.aclose()
+            budget = _POLL_BUDGET.get()
+            if budget is not None:
+                budget.charge(f"{self.provider} {operation}", len(content))
             try:
                 return json.loads(content)
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -213,7 +213,9 @@ class RenderProvider:
             for item in page:
                 yield item
             cursor = page[-1].get("cursor") if page and isinstance(page[-1], dict) else None
-            if len(page) < PAGE_SIZE or not isinstance(cursor, str) or not cursor:
+            short = len(page) < PAGE_SIZE
+            del page  # not held while the next page is fetched
+            if short or not isinstance(cursor, str) or not cursor:
                 return
             pages.follow(cursor)
 
@@ -221,20 +223,24 @@ class RenderProvider:
         return [("ownerId", self.config.owner_id)] if self.config.owner_id else []
 
     async def _poll_services(self, ctx: PollContext) -> None:
-        services: list[RenderService] = []
+        # By id: a listing that sends an item twice (a provider paging in circles) counts it
+        # once and holds it once, however many pages it sends.
+        by_id: dict[str, RenderService] = {}
         async for item in self._pages("/services", self._owner_params(), "list-services"):
             service = parse_service(item)
             if service is None:
                 ctx.invalid_item(f"service: {str(item)[:200]}")
             elif not self.config.service_ids or service.id in self.config.service_ids:
-                services.append(service)
-        datastores: list[RenderDatastore] = []
+                by_id[service.id] = service
+        services = list(by_id.values())
+        datastores_by_id: dict[str, RenderDatastore] = {}
         async for item in self._pages("/postgres", self._owner_params(), "list-postgres"):
             datastore = parse_postgres(item)
             if datastore is None:
                 ctx.invalid_item(f"postgres: {str(item)[:200]}")
             else:
-                datastores.append(datastore)
+                datastores_by_id[datastore.id] = datastore
+        datastores = list(datastores_by_id.values())
         key_values: list[RenderDatastore] = []
         async for item in self._pages("/key-value", self._owner_params(), "list-key-value"):
             key_value = parse_key_value(item)
@@ -273,7 +279,7 @@ class RenderProvider:
         mark = self._deploys.get(service.id) or DeployWatermark(history_start, frozenset())
         newest: datetime | None = None
         oldest_open: datetime | None = None
-        finals: list[tuple[str, datetime]] = []
+        finals: dict[str, datetime] = {}  # by id: a deploy listed twice in one poll counts (and is held) once
         new_by_status: dict[str, int] = {}
         # One second early: createdAfter may be exclusive and timestamps are cut to seconds;
         # the ids counted at the boundary keep the overlap from being counted twice.
@@ -289,7 +295,9 @@ class RenderProvider:
             if status not in FINAL_DEPLOY_STATUSES:
                 oldest_open = created if oldest_open is None or created < oldest_open else oldest_open
                 continue
-            finals.append((deploy_id, created))
+            if deploy_id in finals:
+                continue
+            finals[deploy_id] = created
             if deploy_id in mark.counted:
                 continue
             label = "live" if status == "deactivated" else status  # deactivated = a former live deploy
@@ -299,7 +307,7 @@ class RenderProvider:
         for label, count in new_by_status.items():
             ctx.add("render.deploys", count, service=service.name, status=label)
         since = oldest_open or newest or mark.since
-        counted = frozenset(i for i, created in finals if created >= since - BOUNDARY)
+        counted = frozenset(i for i, created in finals.items() if created >= since - BOUNDARY)
         if since == mark.since:
             counted |= mark.counted
         return DeployWatermark(since, counted)

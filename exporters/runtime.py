@@ -88,7 +88,8 @@ def build_runtime(config: Config, secrets: Secrets, *, clock: Clock | None = Non
                             timeout_s=pconfig.timeout_seconds, max_retries=pconfig.max_retries,
                             max_concurrency=pconfig.max_concurrency, clock=clock, transport=transport,
                             max_response_bytes=pconfig.max_response_bytes, max_pages=pconfig.max_pages_per_poll,
-                            max_rate_limit_wait_s=pconfig.max_rate_limit_wait_seconds)
+                            max_rate_limit_wait_s=pconfig.max_rate_limit_wait_seconds,
+                            max_poll_bytes=pconfig.max_poll_bytes)
         provider = provider_class(name)(pconfig, http)
         if hasattr(provider, "attach_state"):  # providers whose estimates integrate observed state
             provider.attach_state(state, config.service.max_observation_gap_seconds, clock.time())

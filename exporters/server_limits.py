@@ -21,11 +21,19 @@ and then every `accept()` fails and logs a traceback. Here:
 The connection cap is a check in the server's protocol factory rather than a smaller
 listen `backlog`: a backlog only queues connections the kernel has not yet handed
 over, and does not bound those already accepted.
+
+A full garbage collection used to walk every object the service built at start-up
+(0.29 s measured while 5,000 connections opened, with thousands of connections' cycles
+to find, stalling `/healthz`): `freeze_startup_heap` moves those into the permanent
+generation, so a collection looks only at what came later (0.04–0.07 s measured).
+The flood's other cost, the health probe queueing behind thousands of connections in
+the listen queue, is avoided by the separate health listener (health_listener.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import resource
 import time
 from collections.abc import Callable
@@ -155,3 +163,10 @@ class GuardedAppRunner(web.AppRunner):
         server.guard = self.guard  # type: ignore[attr-defined]
         server.live = {}  # type: ignore[attr-defined]
         return server
+
+
+def freeze_startup_heap() -> None:
+    """Move every object alive now (modules, config, price tables, the OTel pipeline) into the
+    garbage collector's permanent generation, so no later collection walks them again."""
+    gc.collect()
+    gc.freeze()

@@ -21,8 +21,9 @@ from aiohttp import web
 
 from . import __version__
 from .config import Config, ConfigError, Secrets
+from .health_listener import HealthListener, HealthSnapshot, publish_forever
 from .runtime import Runtime, build_runtime
-from .server_limits import GuardedAppRunner, ServerLimits
+from .server_limits import GuardedAppRunner, ServerLimits, freeze_startup_heap
 from .supervisor import Supervisor
 from .vercel_drains import DrainLimits, DrainReceiver
 
@@ -140,13 +141,34 @@ async def serve(config: Config, secrets: Secrets, *, stop: asyncio.Event | None 
         raise ConfigError(source, [f"service.listen_host/listen_port: cannot listen on {host}:{port} "
                                    f"({exc.strerror or exc.__class__.__name__}); expected a free port on a "
                                    "local address"]) from None
+    health_listener: HealthListener | None = None
+    publishing: asyncio.Task[None] | None = None
+    if service.health_port is not None:
+        snapshot = HealthSnapshot()
+        health_listener = HealthListener(host, service.health_port, snapshot)
+        try:
+            health_listener.start()
+        except OSError as exc:
+            await runner.cleanup()
+            await _close_clients(runtime, CLIENTS_CLOSE_S)
+            await _flush_metrics(runtime, 1.0)
+            raise ConfigError(source, [f"service.health_port: cannot listen on {host}:{service.health_port} "
+                                       f"({exc.strerror or exc.__class__.__name__}); expected a free port"]) from None
+        publishing = asyncio.create_task(
+            publish_forever(snapshot, lambda: health_body(runtime, supervisor), stop), name="health-publisher")
+    freeze_startup_heap()  # keeps full collections short under a connection flood (server_limits.py)
     log.info("stackwatch running", listen=f"{host}:{port}",
+             health_listen=f"{host}:{health_listener.port}" if health_listener else None,
              providers=sorted(config.providers.enabled()), environment=config.environment)
     supervising = asyncio.create_task(supervisor.run(stop), name="supervisor")
     try:
         await stop.wait()
     finally:
         stop.set()
+        if health_listener is not None:
+            await asyncio.to_thread(health_listener.stop)
+        if publishing is not None:
+            publishing.cancel()
         await _shut_down(runtime, runner, supervisor, supervising)
     return 0
 
