@@ -147,8 +147,9 @@ def test_stackwatch_observed_render_and_supabase_since_the_cycle_began(stack: St
     # The precondition of comparing estimated month-to-date with the month's invoice: no resource
     # has unobserved time in the cycle (the stack's state file holds polls from the 1st, 00:00 UTC,
     # see cycle_history.py). A poll of the history begins a few milliseconds after that instant.
-    # The small world: 5 Render services (all on an instance plan) and 1 Postgres; 3 Supabase projects.
-    for metric, label, expected in (("render_cost_unobserved_seconds", "resource", 6),
+    # The small world: 5 Render services (all on an instance plan), 1 Postgres and 1 Key Value;
+    # 3 Supabase projects.
+    for metric, label, expected in (("render_cost_unobserved_seconds", "resource", 7),
                                     ("supabase_cost_unobserved_seconds", "project", 3)):
         results = stack.prom.wait_for(f'{metric}{{job="stackwatch"}}', lambda r, n=expected: len(r) == n,
                                       timeout=60, what=metric)
