@@ -94,7 +94,8 @@ def run(config: ConfigOption = Path("stackwatch.yaml"),
 @app.command()
 def demo(seed: int = 42,
          scenario: Annotated[str, typer.Option(help="steady, latency-spike, error-burst, cost-spike, outage, "
-                                                    "rate-limited or flaky.")] = "steady",
+                                                    "rate-limited, flaky, saturation, backup-missing, "
+                                                    "deploy-failure or unpriced-usage.")] = "steady",
          scale: ScaleName = ScaleName.small) -> None:
     """Run one collection cycle against the embedded simulator and print a summary."""
     from .demo import run_demo
@@ -112,6 +113,9 @@ def demo(seed: int = 42,
 @app.command()
 def simulate(host: str = "127.0.0.1", port: int = 8900, seed: int = 42,
              scenario: str = "steady",
+             incident: Annotated[Optional[list[str]], typer.Option(
+                 help="A standing condition of the whole world, history included (saturation, backup-missing, "
+                      "deploy-failure, unpriced-usage); repeatable.")] = None,
              scale: ScaleName = ScaleName.small,
              latency_ms: Annotated[float, typer.Option(help="Latency added to every provider request.")] = 0.0,
              drain_to: Annotated[Optional[str], typer.Option(
@@ -131,11 +135,15 @@ def simulate(host: str = "127.0.0.1", port: int = 8900, seed: int = 42,
     from dataclasses import replace
 
     from .simulator.server import Simulator
-    from .simulator.world import SCENARIOS, Scale, World
+    from .simulator.world import CONDITIONS, SCENARIOS, Scale, World
 
     if scenario not in SCENARIOS:
         typer.echo(f"--scenario: expected one of {', '.join(SCENARIOS)} (got {scenario!r})", err=True)
         raise typer.Exit(code=2)
+    for name in incident or ():
+        if name not in CONDITIONS:
+            typer.echo(f"--incident: expected one of {', '.join(CONDITIONS)} (got {name!r})", err=True)
+            raise typer.Exit(code=2)
     configure("info", "text")
     knobs = {"vercel_projects": vercel_projects, "render_services": render_services,
              "supabase_projects": supabase_projects, "openai_models": openai_models,
@@ -143,7 +151,7 @@ def simulate(host: str = "127.0.0.1", port: int = 8900, seed: int = 42,
              "history_days": history_days}
     base_scale = Scale.large() if scale is ScaleName.large else Scale()
     world = World(seed=seed, scale=replace(base_scale, **{k: v for k, v in knobs.items() if v is not None}),
-                  latency_s=latency_ms / 1000)
+                  latency_s=latency_ms / 1000, incidents=frozenset(incident or ()))
     world.set_scenario(scenario)
     simulator = Simulator(world)
     simulator.providers["openai"].api.costs_include_today = openai_costs_today  # type: ignore[attr-defined]

@@ -32,8 +32,11 @@ def suite_logging() -> object:
 
 
 @pytest.fixture
-def world() -> World:
-    return World(seed=7, scale=Scale(), start=FIXED_NOW)
+def world(request: pytest.FixtureRequest) -> World:
+    """The steady world (nothing alert-worthy); `@pytest.mark.incidents("saturation", …)` adds
+    standing conditions to it, history included."""
+    marker = request.node.get_closest_marker("incidents")
+    return World(seed=7, scale=Scale(), start=FIXED_NOW, incidents=frozenset(marker.args if marker else ()))
 
 
 @pytest.fixture

@@ -11,12 +11,14 @@ default world's history spans two pages of 1000); a job is one `pages_parsed`
 item that appears at its minute of the day (so today's usage grows by whole minutes).
 Credits are pages × the mode's credits per page from the simulator's own
 `price_fixtures.py` (never `exporters/price_tables/`); some items omit `credits`
-(the reader derives them), and one project sometimes uses a mode that has no
-published price and no credits (`UNPRICED_MODE`; LlamaCloud still bills it).
-Every project also extracts, indexes, classifies and splits pages each day
-(`OPERATION_EVENTS`, items that carry their credits), sometimes uses an event
-type stackwatch does not know that carries credits (`UNKNOWN_CREDIT_EVENT`), and
+(the reader derives them). Every project also extracts, indexes, classifies and
+splits pages each day (`OPERATION_EVENTS`, items that carry their credits) and
 reports a count without credits (`stored_file_count`, not billed).
+Under the `unpriced-usage` incident (world.CONDITIONS; as a standing condition on
+every day of the history, as a scenario today while it runs) the first project
+also sometimes uses a mode that has no published price and no credits
+(`UNPRICED_MODE`; LlamaCloud still bills it) and an event type stackwatch does not
+know that carries credits (`UNKNOWN_CREDIT_EVENT`). The steady world has neither.
 The `cost-spike` scenario multiplies today's pages of the first project ×10.
 
 Documents: a parse item's `event_aggregation_key` ("the source job identifier, i.e.
@@ -106,6 +108,10 @@ class Metric:
                 "properties": {"mode": self.mode} if self.event_type == PARSED else {},
                 "day": self.day.isoformat(), "event_aggregation_key": self.document or self.job_id,
                 "event_aggregation_type": "pdf", "credits": credits, "usage_tags": None}
+
+
+def _unpriced(metric: "Metric") -> bool:
+    return metric.mode == UNPRICED_MODE or metric.event_type == UNKNOWN_CREDIT_EVENT
 
 
 class LlamaCloudSim:
@@ -208,9 +214,15 @@ class LlamaCloudSim:
         day = start
         while day <= min(last, today):
             times, day_items = self._day(day)
-            items.extend(day_items[:bisect.bisect_right(times, now)])
+            seen = day_items[:bisect.bisect_right(times, now)]
+            items.extend(seen if self.uses_unpriced(day) else [m for m in seen if not _unpriced(m)])
             day += timedelta(days=1)
         return items
+
+    def uses_unpriced(self, day: date) -> bool:
+        """Whether `day`'s items include the unpriced ones (the `unpriced-usage` incident)."""
+        return "unpriced-usage" in self.world.incidents or (
+            day == self.world.today() and self.world.scenario_applies("unpriced-usage", self.name))
 
     def spike(self, metric: Metric) -> int:
         first_project = self.projects[0] if self.projects else None

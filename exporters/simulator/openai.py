@@ -40,6 +40,9 @@ from .world import World
 
 PREFIX = "/openai/v1"
 UNPRICED_MODEL = "gpt-sim-experimental"  # billed by OpenAI, price published nowhere (see price_fixtures)
+# Every project uses UNPRICED_MODEL only under the `unpriced-usage` incident (world.CONDITIONS):
+# as a standing condition on every day of the history, as a scenario today while it runs.
+# The steady world uses only models whose price is published.
 NO_PROJECT = "(no project)"  # how stackwatch names costs whose project_id is null
 STORAGE_LINE_ITEM = "file search storage"
 BILLING_ADJUSTMENT = 0.015  # billed = list × (1 + this) on some days
@@ -143,8 +146,18 @@ class OpenAISim:
                         tokens_per_request=rng.randint(300, 4000)))
         return profiles
 
+    def uses_unpriced_model(self, day: date) -> bool:
+        """Whether `day`'s usage includes UNPRICED_MODEL (the `unpriced-usage` incident)."""
+        return "unpriced-usage" in self.world.incidents or (
+            day == self.world.today() and self.world.scenario_applies("unpriced-usage", self.name))
+
     def _full_day(self, day: date) -> list[Usage]:
-        """The usage of a whole day (cached: a day's usage never changes)."""
+        """The usage of a whole day (the unpriced model's only under its incident)."""
+        rows = self._all_of_day(day)
+        return rows if self.uses_unpriced_model(day) else [r for r in rows if r.model != UNPRICED_MODEL]
+
+    def _all_of_day(self, day: date) -> list[Usage]:
+        """Every profile's usage of a whole day (cached: it never changes)."""
         cached = self._day_cache.get(day)
         if cached is not None:
             return cached

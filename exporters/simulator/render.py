@@ -46,8 +46,18 @@ LAYOUT = (
 SUSPENDED_INDEX = 1
 CPU_LIMIT = {"free": 0.1, "starter": 0.5, "standard": 1.0, "pro": 2.0}
 MEMORY_LIMIT_BYTES = {"free": 512e6, "starter": 512e6, "standard": 2e9, "pro": 4e9}
+# Under the `saturation` incident (scenario or standing, world.CONDITIONS) these run hot;
+# in the steady world every service runs at 35 % CPU and 50 % memory.
 HOT_CPU_INDEX = 2  # runs above 90 % CPU
 HOT_MEMORY_INDEX = 3  # runs above 90 % memory
+HOT_CPU_LEVEL, HOT_MEMORY_LEVEL = 0.93, 0.92
+CALM_CPU_LEVEL, CALM_MEMORY_LEVEL = 0.35, 0.5
+# The `deploy-failure` incident: as a standing condition, 15 % of the history's deploys fail
+# (build or update); as a scenario, a deploy of the first service fails when it starts and a
+# fixing deploy goes live when it ends. The steady world's deploys never fail.
+INCIDENT_SERVICE_INDEX = 0
+INCIDENT_BUILD_S = (2.0, 6.0)  # queued, then finished: seconds after the incident's edge
+FAILED_STATUSES = ("build_failed", "update_failed")
 FINAL_STATUSES = ("live", "build_failed", "update_failed", "canceled")
 DISPLAY_TYPE = {"web_service": "Web Service", "private_service": "Private Service",
                 "background_worker": "Background Worker"}
@@ -285,6 +295,8 @@ class RenderSim:
             roll = rng.random()
             outcome = "live" if roll < 0.85 else "build_failed" if roll < 0.93 else \
                 "update_failed" if roll < 0.97 else "canceled"
+            if outcome in FAILED_STATUSES and "deploy-failure" not in self.world.incidents:
+                outcome = "live"  # the same schedule, healthy
             trigger = "new_commit" if rng.random() < 0.8 else "manual"
             deploy_id = "dep-" + format(rng.getrandbits(100), "025x")[:20]  # from the service's stream: cheap
             service.deploys.append(SimDeploy(deploy_id, t, started, finished, outcome, trigger))
@@ -392,6 +404,7 @@ class RenderSim:
         now = self._now()
         if service is None or service.created > now:
             return _not_found()
+        self._sync_incident_deploys()
         try:
             after = parse_time(request.query.get("createdAfter"))
         except ValueError:
@@ -464,6 +477,28 @@ class RenderSim:
     def _scenario(self, name: str, t: float) -> bool:
         return self.world.scenario_applies(name, "render") and t >= self.world.scenario_since - 120
 
+    def _saturated(self, t: float) -> bool:
+        return "saturation" in self.world.incidents or self._scenario("saturation", t)
+
+    def _sync_incident_deploys(self) -> None:
+        """Add the deploys of every `deploy-failure` run so far to the first service: failed
+        attempts while it runs, a deploy that fixes it (live) when it ends (World.incident_deploys)."""
+        services = self.services()
+        if not services:
+            return
+        service = services[INCIDENT_SERVICE_INDEX]
+        for at, failed in self.world.incident_deploys("render"):
+            outcome = "build_failed" if failed else "live"
+            deploy_id = "dep-" + format(stable_seed(self.world.seed, "incident-deploy", at, outcome), "020x")[:20]
+            if deploy_id in service.deploy_index:
+                continue
+            queued, build = INCIDENT_BUILD_S
+            position = bisect.bisect_right(service.deploy_created, at)
+            service.deploys.insert(position, SimDeploy(deploy_id, at, at + queued, at + build, outcome, "manual"))
+            service.deploy_created.insert(position, at)
+            service.deploy_index.clear()
+            service.deploy_index.update({d.id: n for n, d in enumerate(service.deploys)})
+
     def _service_series(self, metric: str, s: SimService, window: tuple[list[float], float, float],
                         request: web.Request) -> list[dict[str, Any]]:
         seed = self.world.seed
@@ -476,15 +511,17 @@ class RenderSim:
             return [{"field": field_, "value": value}]
 
         if metric == "cpu":
-            level = 0.93 if s.index == HOT_CPU_INDEX else 0.35
+            def cpu_level(t: float) -> float:
+                return HOT_CPU_LEVEL if s.index == HOT_CPU_INDEX and self._saturated(t) else CALM_CPU_LEVEL
             return [self._series(s.id, "cpu", window, lambda t, i=i: round(
-                CPU_LIMIT.get(plan, 1.0) * (level + 0.05 * _noise(seed, i, "cpu", t)), 4), label("instance", i))
+                CPU_LIMIT.get(plan, 1.0) * (cpu_level(t) + 0.05 * _noise(seed, i, "cpu", t)), 4), label("instance", i))
                 for i in instances]
         if metric == "memory":
-            level = 0.92 if s.index == HOT_MEMORY_INDEX else 0.5
+            def memory_level(t: float) -> float:
+                return HOT_MEMORY_LEVEL if s.index == HOT_MEMORY_INDEX and self._saturated(t) else CALM_MEMORY_LEVEL
             return [self._series(s.id, "bytes", window, lambda t, i=i: int(
-                MEMORY_LIMIT_BYTES.get(plan, 2e9) * (level + 0.04 * _noise(seed, i, "mem", t))), label("instance", i))
-                for i in instances]
+                MEMORY_LIMIT_BYTES.get(plan, 2e9) * (memory_level(t) + 0.04 * _noise(seed, i, "mem", t))),
+                label("instance", i)) for i in instances]
         if metric == "cpu-limit":
             return [self._series(s.id, "cpu", window, lambda t: CPU_LIMIT.get(s.state_at(t)["plan"], 1.0))]
         if metric == "memory-limit":
@@ -595,6 +632,7 @@ class RenderSim:
         sizes = {"services": MAX_LIMIT, "postgres": MAX_LIMIT, "key-value": MAX_LIMIT, "deploys": MAX_LIMIT,
                  **(page_sizes or {})}
         now = self._now()
+        self._sync_incident_deploys()
         services = [s for s in self.services() if s.created <= now]
         history_start = self.world.history_start().timestamp()
         deploys = 0

@@ -42,7 +42,11 @@ QUOTED_PRICE = {"ci_medium", "ci_large"}
 HEALTH_TIMEOUT_MAX_MS = 10_000  # the document's maximum for `timeout_ms`
 SERVICES = ("auth", "db", "db_postgres_user", "pooler", "realtime", "rest", "storage", "pg_bouncer")
 UNHEALTHY_INDEX = 1
+# Under the `backup-missing` incident (scenario or standing, world.CONDITIONS) this project's
+# backups of the last four days failed; it has no PITR (only every third project has), so its
+# latest completed backup is days old. In the steady world every daily backup completes.
 STALE_BACKUP_INDEX = 1
+STALE_BACKUP_DAYS = 4
 API_BUCKETS_S = {"15min": (900, 60), "30min": (1800, 60), "1hr": (3600, 60), "3hr": (10800, 600),
                  "1day": (86400, 3600), "3day": (259200, 3600), "7day": (604800, 86400)}
 
@@ -209,8 +213,9 @@ class SupabaseSim:
         if day < first:
             day += 86400
         out = []
+        missing = p.index == STALE_BACKUP_INDEX and self.world.condition("backup-missing", self.name)
         while day <= now:
-            failed = p.index == STALE_BACKUP_INDEX and now - day < 4 * 86400 + 3600
+            failed = missing and now - day < STALE_BACKUP_DAYS * 86400 + 3600
             out.append((day, "FAILED" if failed else "COMPLETED"))
             day += 86400
         return out

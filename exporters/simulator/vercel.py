@@ -73,6 +73,12 @@ _PROJECT_BASES = (
 )
 
 FINAL_STATES = ("READY", "ERROR", "CANCELED")
+# The `deploy-failure` incident (world.CONDITIONS): as a standing condition, 10 % of the
+# history's deployments end in ERROR (one of them in progress at the world's start); as a
+# scenario, a production deployment of the first project fails when it starts and a fixing
+# one becomes READY when it ends. The steady world's deployments never fail.
+INCIDENT_PROJECT_INDEX = 0
+INCIDENT_QUEUE_MS, INCIDENT_BUILD_MS = 2_000, 4_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +224,7 @@ class VercelSim:
         self._deployments: list[SimDeployment] = []
         self._created: list[int] = []
         self._days_generated = 0
+        self._incident_uids: set[str] = set()
         # Hourly micro-USD cost by day index: one row per project, one column per service.
         self._hourly: dict[int, list[list[int]]] = {}
         self._line_prefixes = [[self._line_prefix(p, s) for s in SERVICES] for p in self.projects]
@@ -283,6 +290,27 @@ class VercelSim:
                 self._deployments.append(deployment)
                 self._created.append(deployment.created_ms)
             self._days_generated += 1
+        self._add_incident_deployments(epoch_ms + self._days_generated * DAY_MS)
+
+    def _add_incident_deployments(self, generated_to_ms: int) -> None:
+        """Add the deployments of every `deploy-failure` run so far (in generated days) to the first
+        project: failing production attempts while it runs, a fixing one when it ends."""
+        if not self.projects:
+            return
+        for at, failed in self.world.incident_deploys("vercel"):
+            outcome = "ERROR" if failed else "READY"
+            uid = _ident(self.world.rng("vercel", "incident-deployment", at, outcome), "dpl_", 28)
+            created = int(at * 1000)
+            if uid in self._incident_uids or created >= generated_to_ms:
+                continue
+            position = bisect.bisect_left(self._created, created)
+            while position < len(self._created) and self._created[position] == created:
+                created += 1  # unique created ms, as generated ones (`until` paging never skips a tie)
+                position += 1
+            self._created.insert(position, created)
+            self._deployments.insert(position, SimDeployment(
+                uid, INCIDENT_PROJECT_INDEX, created, INCIDENT_QUEUE_MS, INCIDENT_BUILD_MS, outcome, True))
+            self._incident_uids.add(uid)
 
     def _day_deployments(self, day: int, day_ms: int) -> list[SimDeployment]:
         mean = self.world.scale.vercel_deployments_per_project_per_day
@@ -293,10 +321,14 @@ class VercelSim:
                 offset = rng.randrange(1_000, DAY_MS - 1_000)
                 roll = rng.random()
                 outcome = "READY" if roll < 0.85 else ("ERROR" if roll < 0.95 else "CANCELED")
+                if outcome == "ERROR" and "deploy-failure" not in self.world.incidents:
+                    outcome = "READY"  # the same schedule, healthy
                 drafts.append((day_ms + offset, project.index, rng.randint(2_000, 60_000),
                                rng.randint(20_000, 420_000), outcome, rng.random() < 0.6,
                                _ident(rng, "dpl_", 28)))
         drafts += [d for d in self._anchored() if day_ms <= d[0] < day_ms + DAY_MS]
+        if "deploy-failure" not in self.world.incidents:  # the anchored failing one builds fine
+            drafts = [(*d[:4], "READY" if d[4] == "ERROR" else d[4], *d[5:]) for d in drafts]
         drafts.sort()
         deployments, last = [], -1
         for created, project, queue, build, outcome, production, uid in drafts:

@@ -15,7 +15,14 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
-SCENARIOS = ("steady", "latency-spike", "error-burst", "cost-spike", "outage", "rate-limited", "flaky")
+# Incidents that are conditions of the world rather than of its traffic: the steady world has
+# none of them (nothing in it is alert-worthy). Each is a scenario (it starts when set and ends
+# when the scenario changes) and can also be a standing condition of a whole world, history
+# included (`World.incidents`), for tests that need it in every day of the history.
+CONDITIONS = ("saturation", "backup-missing", "deploy-failure", "unpriced-usage")
+DEPLOY_RETRY_S = 10.0  # the deploy-failure scenario retries a failing deploy this often
+SCENARIOS = ("steady", "latency-spike", "error-burst", "cost-spike", "outage", "rate-limited", "flaky",
+             *CONDITIONS)
 PROVIDERS = ("vercel", "render", "supabase", "openai", "llamacloud")
 
 # Tokens the simulator accepts (one per provider); any other token gets 401.
@@ -67,8 +74,19 @@ class World:
     scenario_since: float = 0.0
     # A frozen clock stands still at `start` (plus explicit advances): exact ground truth in tests.
     frozen: bool = False
+    # Standing conditions (CONDITIONS) present throughout the world's history, whatever the scenario.
+    incidents: frozenset[str] = frozenset()
+    # Every scenario set so far (name, provider, since, until; until None while it runs): the
+    # simulators derive lasting traces of past incidents (a failed deploy, its fix) from it.
+    episodes: list["Episode"] = field(default_factory=list)
     _offset_s: float = 0.0
     _wall_at_start: float = field(default_factory=time.time)
+
+    def __post_init__(self) -> None:
+        self.incidents = frozenset(self.incidents)
+        unknown = sorted(self.incidents - set(CONDITIONS))
+        if unknown:
+            raise ValueError(f"unknown incidents {unknown}; expected any of {', '.join(CONDITIONS)}")
 
     def rng(self, *parts: object) -> random.Random:
         """A random stream that depends only on the seed and `parts` (stable across runs)."""
@@ -110,12 +128,50 @@ class World:
             raise ValueError(f"unknown scenario {name!r}; expected one of {', '.join(SCENARIOS)}")
         if provider is not None and provider not in PROVIDERS:
             raise ValueError(f"unknown provider {provider!r}")
+        now = self.now_ts()
+        if self.episodes and self.episodes[-1].until is None:
+            self.episodes[-1].until = now
         self.scenario = name
         self.scenario_provider = provider
-        self.scenario_since = self.now_ts()
+        self.scenario_since = now
+        self.episodes.append(Episode(name, provider, now))
 
     def scenario_applies(self, name: str, provider: str) -> bool:
         return self.scenario == name and self.scenario_provider in (None, provider)
+
+    def condition(self, name: str, provider: str) -> bool:
+        """Whether a condition (CONDITIONS) holds now: standing in this world, or its scenario runs."""
+        return name in self.incidents or self.scenario_applies(name, provider)
+
+    def episodes_of(self, name: str, provider: str) -> list["Episode"]:
+        """The runs of scenario `name` that applied to `provider`, oldest first."""
+        return [e for e in self.episodes if e.name == name and e.provider in (None, provider)]
+
+    def incident_deploys(self, provider: str) -> list[tuple[float, bool]]:
+        """(time, failed) of the deploys the `deploy-failure` scenario has made so far: while it
+        runs, an attempt every DEPLOY_RETRY_S that fails (a broken branch fails every retry, so a
+        deploy counter rises after its first failure too); when it ends, one that succeeds."""
+        now = self.now_ts()
+        out: list[tuple[float, bool]] = []
+        for episode in self.episodes_of("deploy-failure", provider):
+            end = now if episode.until is None else min(episode.until, now)
+            at = episode.since
+            while at <= end and (episode.until is None or at < episode.until):
+                out.append((at, True))
+                at += DEPLOY_RETRY_S
+            if episode.until is not None and episode.until <= now:
+                out.append((episode.until, False))
+        return out
+
+
+@dataclass
+class Episode:
+    """One run of a scenario: from `since` until `until` (None: still running), simulated time."""
+
+    name: str
+    provider: str | None
+    since: float
+    until: float | None = None
 
 
 class WorldClock:

@@ -11,7 +11,11 @@ import pytest
 from alertstack import AlertStack, Notification, start_alert_stack
 from stack.conftest import tools, wait_until  # noqa: F401 (tools is a fixture)
 
-from exporters.simulator.render import BASE_NAMES, HOT_CPU_INDEX, HOT_MEMORY_INDEX
+from exporters.simulator.render import BASE_NAMES, HOT_CPU_INDEX, HOT_MEMORY_INDEX, INCIDENT_SERVICE_INDEX
+from exporters.simulator.supabase import NAMES as SUPABASE_NAMES
+from exporters.simulator.supabase import STALE_BACKUP_INDEX
+from exporters.simulator.vercel import INCIDENT_PROJECT_INDEX, project_list
+from exporters.simulator.world import World
 
 pytestmark = pytest.mark.e2e
 
@@ -21,33 +25,42 @@ pytestmark = pytest.mark.e2e
 # service's requests, well over the rule's minimum traffic) and the backend site; cost-spike
 # multiplies today's usage of one OpenAI model and one LlamaCloud project by 10; outage answers
 # 503 on every API and both sites; rate-limited answers every third API request 429 with
-# `remaining: 0` headers.
+# `remaining: 0` headers; saturation runs one Render service at ~95 % CPU and another at ~92 %
+# memory; backup-missing fails the last four days' backups of a Supabase project without PITR;
+# deploy-failure fails a deploy of the first Render service and the first Vercel project every
+# 10 s and deploys a fix when it ends; unpriced-usage has every OpenAI project use a model whose
+# price is published nowhere today.
 SCENARIOS = {
     "latency-spike": {"FrontendResponseTimeHigh", "BackendResponseTimeHigh", "DatabaseResponseTimeHigh"},
     "error-burst": {"ErrorRateHigh", "AvailabilityBudgetBurnFast"},
     "cost-spike": {"DailySpendOverBudget"},
     "outage": {"ProviderApiDown", "AvailabilityBudgetBurnFast"},
     "rate-limited": {"RateLimitHeadroomLow"},
+    "saturation": {"CpuUtilizationHigh", "MemoryUtilizationHigh"},
+    "backup-missing": {"SupabaseBackupMissing"},
+    "deploy-failure": {"DeployFailed"},
+    "unpriced-usage": {"UnpricedUsageSeen"},
 }
-# Conditions the simulator's steady world itself contains (seen in steady runs, true there):
-# a Render worker at ~95 % CPU and a search service at ~92 % memory, a staging Supabase
-# project with an old backup and PITR off, failed deployments and unpriced usage
-# (docs/alerting.md). Steady may fire these and nothing else; an incident must fire its alerts
-# on series that were not already firing in steady. ErrorRateHigh is not among them: steady
-# serves 0.2 % 5xx and the rule skips windows under its minimum traffic.
-STANDING = {"UnpricedUsageSeen", "CpuUtilizationHigh", "MemoryUtilizationHigh", "SupabaseBackupMissing",
-            "DeployFailed"}
-# Which series of them, from the simulator's fixtures: the hot services by their position in the
-# Render world, and the staging Supabase project (no PITR, last backup days old).
-STANDING_WHERE = {"CpuUtilizationHigh": ("service", {BASE_NAMES[HOT_CPU_INDEX]}),
-                  "MemoryUtilizationHigh": ("service", {BASE_NAMES[HOT_MEMORY_INDEX]}),
-                  "SupabaseBackupMissing": ("project", {"staging"})}
-STEADY_SERIES: set[tuple[str, tuple]] = set()  # filled by the steady test, which runs first
+# Where the condition incidents must fire (and only there), from the simulator's fixtures.
+_DEFAULT_WORLD = World()  # `stackwatch simulate`'s defaults, as the stack runs it
+WHERE = {"CpuUtilizationHigh": ("service", {BASE_NAMES[HOT_CPU_INDEX]}),
+         "MemoryUtilizationHigh": ("service", {BASE_NAMES[HOT_MEMORY_INDEX]}),
+         "SupabaseBackupMissing": ("project", {SUPABASE_NAMES[STALE_BACKUP_INDEX]}),
+         "DeployFailed": ("provider", {"render", "vercel"})}
+# Series each condition incident must reach the webhook with (alert, label, value), beyond its names.
+MUST = {"saturation": {("CpuUtilizationHigh", "service", BASE_NAMES[HOT_CPU_INDEX]),
+                       ("MemoryUtilizationHigh", "service", BASE_NAMES[HOT_MEMORY_INDEX])},
+        "backup-missing": {("SupabaseBackupMissing", "project", SUPABASE_NAMES[STALE_BACKUP_INDEX])},
+        "deploy-failure": {("DeployFailed", "provider", "render"), ("DeployFailed", "provider", "vercel")},
+        "unpriced-usage": {("UnpricedUsageSeen", "provider", "openai")}}
+WHERE_DEPLOY = {"render": ("service", BASE_NAMES[INCIDENT_SERVICE_INDEX]),
+                "vercel": ("project", project_list(_DEFAULT_WORLD)[INCIDENT_PROJECT_INDEX].name)}
 ROUTED = {"critical": {"pager", "sms", "slack"}, "warning": {"slack", "email"}, "info": {"email"}}
 WARM_UP_S = 45.0  # every scaled window filled (the longest short one is 30 s)
 STEADY_WINDOW_S = 120.0  # longer than the slowest scenario alert below takes to fire
 FIRE_TIMEOUT_S = 240.0
-RESOLVE_TIMEOUT_S = 240.0
+# The longest: UnpricedUsageSeen, whose increase window is 1 h scaled to 3 min.
+RESOLVE_TIMEOUT_S = 300.0
 
 
 @pytest.fixture(scope="module")
@@ -66,29 +79,27 @@ def series(n: Notification) -> tuple[str, tuple]:
     return n.alertname, tuple(sorted((k, v) for k, v in n.labels.items() if k != "severity"))
 
 
-def firing(notes: list[Notification], *, new_only: bool = False) -> dict[str, list[Notification]]:
+def firing(notes: list[Notification]) -> dict[str, list[Notification]]:
     by_name: dict[str, list[Notification]] = {}
     for n in notes:
-        if n.status == "firing" and not (new_only and series(n) in STEADY_SERIES):
+        if n.status == "firing":
             by_name.setdefault(n.alertname, []).append(n)
     return by_name
+
+
+def covers(fired: dict[str, list[Notification]], scenario: str) -> bool:
+    """Every expected alert fired, each required series among them."""
+    seen = {(name, label, n.labels.get(label)) for name, notes in fired.items() for n in notes
+            for label in ("service", "project", "provider")}
+    return SCENARIOS[scenario] <= set(fired) and MUST.get(scenario, set()) <= seen
 
 
 def test_steady_fires_nothing(alert_stack: AlertStack):
     mark = time.monotonic()
     time.sleep(STEADY_WINDOW_S)
     fired = firing(alert_stack.sink.since(mark))
-    STEADY_SERIES.update(series(n) for notes in fired.values() for n in notes)
-    unexpected = set(fired) - STANDING
-    assert not unexpected, f"steady fired {sorted(unexpected)}: {alert_stack.firing()}"
-    for name, (label, allowed) in STANDING_WHERE.items():
-        where = {n.labels.get(label) for n in fired.get(name, [])}
-        assert where <= allowed, f"steady fired {name} for {label} {sorted(where - allowed)}, expected only {allowed}"
-    if "UnpricedUsageSeen" in fired:
-        truth = alert_stack.stack.ground_truth()["providers"]
-        unpriced = {p: t["unpriced"]["items"] for p, t in truth.items() if t["unpriced"]["items"]}
-        providers = {n.labels["provider"] for n in fired["UnpricedUsageSeen"]}
-        assert providers <= set(unpriced), (providers, unpriced)
+    assert not fired, f"steady fired {sorted(fired)}: {[a['labels'] for a in alert_stack.firing()]}"
+    assert alert_stack.firing() == []  # nor is anything firing in Prometheus (pending past group_wait)
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
@@ -97,7 +108,7 @@ def test_incident_fires_its_alerts_on_their_receivers_and_resolves(alert_stack: 
     sink = alert_stack.sink
     started = alert_stack.set_scenario(scenario)
     try:
-        fired = wait_until(lambda: (f := firing(sink.since(started), new_only=True)) and expected <= set(f) and f,
+        fired = wait_until(lambda: (f := firing(sink.since(started))) and covers(f, scenario) and f,
                            timeout=FIRE_TIMEOUT_S, interval=1.0,
                            what=f"{sorted(expected)} to reach the webhook under {scenario}")
     except AssertionError as error:
@@ -108,7 +119,7 @@ def test_incident_fires_its_alerts_on_their_receivers_and_resolves(alert_stack: 
         for severity in {n.labels["severity"] for n in fired[name]}:
             receivers = {n.receiver for n in fired[name] if n.labels["severity"] == severity}
             # group_wait differs per route, so give the other receivers of the same group a moment.
-            wait_until(lambda s=severity, nm=name: ROUTED[s] <= {n.receiver for n in firing(sink.since(started), new_only=True)[nm]
+            wait_until(lambda s=severity, nm=name: ROUTED[s] <= {n.receiver for n in firing(sink.since(started))[nm]
                                                                  if n.labels["severity"] == s},
                        timeout=30, what=f"{name} ({severity}) on {sorted(ROUTED[severity])}, got {sorted(receivers)}")
 
@@ -117,6 +128,16 @@ def test_incident_fires_its_alerts_on_their_receivers_and_resolves(alert_stack: 
         done = {(n.alertname, tuple(sorted(n.labels.items()))) for n in notes if n.status == "resolved"}
         return all((n.alertname, tuple(sorted(n.labels.items()))) in done
                    for name in expected for n in fired[name])
+
+    for name, (label, allowed) in WHERE.items():
+        if name in expected:
+            where = {n.labels.get(label) for n in fired[name]}
+            assert where <= allowed, f"{scenario} fired {name} for {label} {sorted(where - allowed)}, expected {allowed}"
+    if scenario == "deploy-failure":
+        where = {(n.labels["provider"], n.labels.get(WHERE_DEPLOY[n.labels["provider"]][0])) for n in fired["DeployFailed"]}
+        assert where <= {(p, name) for p, (_label, name) in WHERE_DEPLOY.items()}, where
+    if scenario == "unpriced-usage":
+        assert {n.labels["provider"] for n in fired["UnpricedUsageSeen"]} <= {"openai", "llamacloud"}
 
     wait_until(resolved, timeout=RESOLVE_TIMEOUT_S, interval=1.0,
                what=f"{sorted(expected)} to resolve after {scenario} ended")

@@ -12,8 +12,11 @@ from exporters.simulator.world import Scale
 
 class Month:
     def __init__(self, data_dir: str, start: datetime, only: str, *, step_s: float = 3600.0,
-                 provider_config: dict | None = None, scale: Scale | None = None, seed: int = 7):
-        self.world = World(seed=seed, scale=scale or Scale(), start=start, frozen=True)
+                 provider_config: dict | None = None, scale: Scale | None = None, seed: int = 7,
+                 incidents: frozenset[str] = frozenset({"unpriced-usage"})):
+        # A month's invoice holds usage stackwatch cannot price, as real ones do (the simulator's
+        # `unpriced-usage` condition on every day); pass incidents=frozenset() for a fully priced one.
+        self.world = World(seed=seed, scale=scale or Scale(), start=start, frozen=True, incidents=incidents)
         self.sim = Simulator(self.world)
         self.only = only
         self.step_s = step_s

@@ -19,7 +19,9 @@ HALF_CENT = 0.005
 
 @pytest.fixture
 async def sim():  # type: ignore[no-untyped-def]
-    simulator = Simulator(World(seed=3, scale=Scale(llamacloud_projects=3, history_days=25), start=NOW, frozen=True))
+    # Every credit event type, the unpublished mode and the unknown event included (`unpriced-usage`).
+    simulator = Simulator(World(seed=3, scale=Scale(llamacloud_projects=3, history_days=25), start=NOW, frozen=True,
+                                incidents=frozenset({"unpriced-usage"})))
     await simulator.start()
     yield simulator
     await simulator.stop()

@@ -20,8 +20,10 @@ CENT = 0.005
 
 @pytest.fixture
 def world() -> World:
-    # Enough projects that the history needs more than one page of 1000 items.
-    return World(seed=5, scale=Scale(llamacloud_projects=14, history_days=HISTORY_DAYS), start=FIXED_NOW)
+    # Enough projects that the history needs more than one page of 1000 items; the unpublished
+    # mode and the unknown event type on every day of the history (the `unpriced-usage` condition).
+    return World(seed=5, scale=Scale(llamacloud_projects=14, history_days=HISTORY_DAYS), start=FIXED_NOW,
+                 incidents=frozenset({"unpriced-usage"}))
 
 
 def llama_runtime(simulator: Simulator, **settings):  # type: ignore[no-untyped-def]

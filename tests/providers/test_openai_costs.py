@@ -154,6 +154,7 @@ async def test_billed_cost_supersedes_the_estimate_for_complete_days_and_today_s
         assert daily(runtime.ledger)[adjusted] > estimated * 1.015 - CENT
 
 
+@pytest.mark.incidents("unpriced-usage")
 async def test_an_unknown_model_is_counted_as_unpriced_and_never_estimated_at_zero(simulator: Simulator) -> None:
     async with running(make_runtime(simulator, only="openai")) as (runtime, _reader):
         await runtime.collector.run_cycle(force=True)
@@ -166,6 +167,7 @@ async def test_an_unknown_model_is_counted_as_unpriced_and_never_estimated_at_ze
         assert ("openai", UNPRICED_MODEL) in runtime.collector.unpriced_items
 
 
+@pytest.mark.incidents("unpriced-usage")
 async def test_unpriced_usage_increments_the_unpriced_items_counter(simulator: Simulator) -> None:
     async with running(make_runtime(simulator, only="openai")) as (runtime, reader):
         await runtime.collector.run_cycle(force=True)

@@ -86,6 +86,7 @@ async def test_first_poll_mid_month_estimates_what_the_api_attests_and_reports_t
     await runtime.aclose()
 
 
+@pytest.mark.incidents("saturation")  # the hot service at HOT_CPU_INDEX
 async def test_cpu_utilisation_is_latest_mean_over_instances_divided_by_the_limit(simulator):
     runtime, _ = render_runtime(simulator)
     await runtime.collector.run_cycle(force=True)

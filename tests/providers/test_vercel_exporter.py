@@ -56,7 +56,9 @@ def vercel_mtd_by_project(runtime, now) -> dict[str, float]:  # type: ignore[no-
 
 @pytest.fixture
 async def sim() -> AsyncIterator[Simulator]:
-    simulator = Simulator(World(seed=11, scale=Scale(vercel_projects=6), start=START), record_exchanges=True)
+    # Failed deployments in the history and one failing at the start (the `deploy-failure` condition).
+    simulator = Simulator(World(seed=11, scale=Scale(vercel_projects=6), start=START,
+                                incidents=frozenset({"deploy-failure"})), record_exchanges=True)
     await simulator.start()
     yield simulator
     await simulator.stop()

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
+import pytest
 from openapi_schema_validator import OAS30Validator
 
 from exporters.simulator import Simulator
@@ -74,6 +75,7 @@ async def test_bad_filters_limits_and_tokens_get_renders_error_object(simulator:
         assert_render_error(await wrong.get("/services"), 401)
 
 
+@pytest.mark.incidents("deploy-failure")  # failed deploys in the history
 async def test_deploys_filter_by_status_before_paging(simulator: Simulator) -> None:
     sim = simulator.providers["render"]
     service = max(sim.services(), key=lambda s: len(s.deploys))

@@ -1,0 +1,158 @@
+"""The steady world holds nothing alert-worthy; each condition incident (world.CONDITIONS) creates
+its condition as a scenario (from its start, ended by the next scenario) and as a standing condition
+of a whole world (`World.incidents`, history included). Checked through the simulator's HTTP APIs
+and its ground truth, against the thresholds of docs/alerting.md (CPU 80 %, memory 85 %, backup
+age 26 h without PITR, any failed deploy, any unpriced usage)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from simhelpers import FIXED_NOW
+
+from exporters.simulator import Simulator
+from exporters.simulator.render import CPU_LIMIT, HOT_CPU_INDEX, HOT_MEMORY_INDEX, MEMORY_LIMIT_BYTES
+from exporters.simulator.supabase import STALE_BACKUP_INDEX
+from exporters.simulator.world import DEPLOY_RETRY_S, World
+
+BACKUP_AGE_LIMIT_S = 26 * 3600
+
+
+@pytest.fixture
+def world(request: pytest.FixtureRequest) -> World:
+    """The suite's world, frozen: simulated time moves only by `advance` (exact retry counts)."""
+    marker = request.node.get_closest_marker("incidents")
+    return World(seed=7, start=FIXED_NOW, frozen=True, incidents=frozenset(marker.args if marker else ()))
+
+
+def client(simulator: Simulator, provider: str, prefix: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=simulator.base_url + prefix,
+                             headers={"Authorization": f"Bearer {simulator.tokens[provider]}"})
+
+
+async def utilisation(simulator: Simulator) -> dict[str, tuple[float, float]]:
+    """Per running Render service, (max CPU, max memory) over the last 10 minutes as shares of its limits."""
+    render = simulator.providers["render"]
+    now = simulator.world.now_ts()
+    out = {}
+    async with client(simulator, "render", "/render/v1") as http:
+        for s in render.services():
+            if s.created > now or s.is_suspended(now):
+                continue
+            plan = s.state_at(now)["plan"]
+            window = {"resource": s.id, "startTime": str(int(now - 600)), "endTime": str(int(now)),
+                      "resolutionSeconds": "60"}
+            cpu = (await http.get("/metrics/cpu", params=window)).json()
+            memory = (await http.get("/metrics/memory", params=window)).json()
+            out[s.name] = (max(v["value"] for series in cpu for v in series["values"]) / CPU_LIMIT[plan],
+                           max(v["value"] for series in memory for v in series["values"]) / MEMORY_LIMIT_BYTES[plan])
+    return out
+
+
+async def failed_deploys(simulator: Simulator) -> dict[str, list[str]]:
+    """Failed deploys visible now: Render's by service, Vercel's ERROR deployments under "vercel"."""
+    render = simulator.providers["render"]
+    out: dict[str, list[str]] = {}
+    async with client(simulator, "render", "/render/v1") as http:
+        for s in render.services():
+            rows = (await http.get(f"/services/{s.id}/deploys",
+                                   params={"status": "build_failed,update_failed", "limit": 100})).json()
+            if isinstance(rows, list) and rows:
+                out[s.name] = [r["deploy"]["id"] for r in rows]
+    errors = [d.uid for d in simulator.providers["vercel"].visible_deployments()
+              if d.state_at(int(simulator.world.now_ts() * 1000)) == "ERROR"]
+    if errors:
+        out["vercel"] = errors
+    return out
+
+
+async def stale_backups(simulator: Simulator) -> list[str]:
+    """Supabase projects whose latest completed backup is older than 26 h while PITR is off."""
+    supabase = simulator.providers["supabase"]
+    now = simulator.world.now_ts()
+    out = []
+    async with client(simulator, "supabase", "/supabase") as http:
+        for p in supabase.projects():
+            if p.status == "INACTIVE" or p.created > now:
+                continue
+            body = (await http.get(f"/v1/projects/{p.ref}/database/backups")).json()
+            completed = [b["id"] for b in body["backups"] if b["status"] == "COMPLETED"]
+            if not body["pitr_enabled"] and (not completed or now - max(completed) > BACKUP_AGE_LIMIT_S):
+                out.append(p.name)
+    return out
+
+
+def unpriced(simulator: Simulator) -> dict[str, dict[str, float]]:
+    return {name: items for name, sim in simulator.providers.items()
+            if (items := sim.ground_truth()["unpriced"]["items"])}
+
+
+async def test_the_steady_world_holds_nothing_alert_worthy(simulator: Simulator) -> None:
+    assert simulator.world.scenario == "steady" and not simulator.world.incidents
+    assert all(cpu < 0.8 and memory < 0.85 for cpu, memory in (await utilisation(simulator)).values())
+    assert await failed_deploys(simulator) == {}
+    assert await stale_backups(simulator) == []
+    assert unpriced(simulator) == {}
+
+
+async def test_saturation_heats_the_hot_services_while_it_runs(simulator: Simulator) -> None:
+    render = simulator.providers["render"]
+    hot_cpu, hot_memory = render.services()[HOT_CPU_INDEX].name, render.services()[HOT_MEMORY_INDEX].name
+    simulator.world.set_scenario("saturation")
+    hot = await utilisation(simulator)
+    assert hot[hot_cpu][0] > 0.9 and hot[hot_memory][1] > 0.9
+    assert all(cpu < 0.8 for name, (cpu, _m) in hot.items() if name != hot_cpu)
+    simulator.world.set_scenario("steady")
+    assert all(cpu < 0.8 and memory < 0.85 for cpu, memory in (await utilisation(simulator)).values())
+
+
+async def test_backup_missing_fails_the_stale_projects_backups_until_it_ends(simulator: Simulator) -> None:
+    stale = simulator.providers["supabase"].projects()[STALE_BACKUP_INDEX].name
+    simulator.world.set_scenario("backup-missing")
+    assert await stale_backups(simulator) == [stale]
+    simulator.world.set_scenario("steady")
+    assert await stale_backups(simulator) == []
+
+
+async def test_deploy_failure_fails_every_attempt_while_it_runs_and_its_end_deploys_a_fix(simulator: Simulator) -> None:
+    world = simulator.world
+    world.set_scenario("deploy-failure")
+    world.advance(DEPLOY_RETRY_S * 2 + 7)  # three attempts (at 0, 10 and 20 s), each final 6 s after it starts
+    failed = await failed_deploys(simulator)
+    assert set(failed) == {simulator.providers["render"].services()[0].name, "vercel"}
+    assert all(len(ids) == 3 for ids in failed.values()), failed
+    world.set_scenario("steady")
+    world.advance(60)
+    assert await failed_deploys(simulator) == failed  # history stays: the failures happened
+    # The newest deploy of each is the fix, and it succeeded.
+    async with client(simulator, "render", "/render/v1") as http:
+        newest = (await http.get(f"/services/{simulator.providers['render'].services()[0].id}/deploys",
+                                 params={"limit": 1})).json()[0]["deploy"]
+    assert newest["status"] == "live" and newest["id"] not in failed[simulator.providers["render"].services()[0].name]
+    deployments = simulator.providers["vercel"].visible_deployments()
+    fix = max((d for d in deployments if d.project == 0), key=lambda d: d.created_ms)
+    assert fix.state_at(int(world.now_ts() * 1000)) == "READY" and fix.uid not in failed["vercel"]
+
+
+async def test_unpriced_usage_appears_today_while_it_runs(simulator: Simulator) -> None:
+    simulator.world.set_scenario("unpriced-usage")
+    assert "openai" in unpriced(simulator)
+    simulator.world.set_scenario("steady")
+    assert unpriced(simulator) == {}
+
+
+@pytest.mark.incidents("saturation", "backup-missing", "deploy-failure", "unpriced-usage")
+async def test_standing_incidents_hold_in_the_steady_scenario_history_included(simulator: Simulator) -> None:
+    render = simulator.providers["render"]
+    hot = await utilisation(simulator)
+    assert hot[render.services()[HOT_CPU_INDEX].name][0] > 0.9
+    assert hot[render.services()[HOT_MEMORY_INDEX].name][1] > 0.9
+    failed = await failed_deploys(simulator)
+    assert "vercel" in failed and len(failed) > 1  # failures all over the history, Render's too
+    assert await stale_backups(simulator) == [simulator.providers["supabase"].projects()[STALE_BACKUP_INDEX].name]
+    assert set(unpriced(simulator)) == {"openai", "llamacloud"}
+
+
+def test_an_unknown_incident_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="unknown incidents \\['meltdown'\\]"):
+        World(incidents=frozenset({"meltdown"}))
