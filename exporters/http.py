@@ -116,6 +116,20 @@ async def poll_budget(limit: int) -> AsyncIterator[PollBudget]:
         _POLL_BUDGET.reset(token)
 
 
+async def all_or_none(*awaitables: Awaitable[Any]) -> list[Any]:
+    """`asyncio.gather`, except that the first failure cancels the others before it is raised:
+    a poll that has failed stops its other requests (and the bodies they would read) at once,
+    instead of leaving them running, and holding memory, after the poll has ended."""
+    tasks = [asyncio.ensure_future(a) for a in awaitables]
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
 class ProviderError(Exception):
     def __init__(self, reason: str, message: str, *, status: int | None = None,
                  retry_at: float | None = None):

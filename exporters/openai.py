@@ -26,7 +26,6 @@ and usage without a project (`project_id` null) belong to `(no project)`.
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
@@ -38,7 +37,7 @@ from .catalogue import Kind, MetricSpec, Series
 from .collector import PollContext, Stream
 from .config import OpenAIConfig
 from .cost import CostRecord, InvalidAmount, check_amount, day_start, utc_day
-from .http import ProviderError, ProviderHTTP
+from .http import ProviderError, ProviderHTTP, all_or_none
 from .unpriced import UnpricedUsage
 
 METRICS: tuple[MetricSpec, ...] = (
@@ -287,8 +286,8 @@ class OpenAIProvider:
         first_day = self._usage_from or today - timedelta(days=self.config.history_days)
         # Completions and embeddings are read concurrently; their keys never collide (operation differs).
         parts: list[dict[UsageKey, Tokens]] = [{} for _ in USAGE_ENDPOINTS]
-        await asyncio.gather(*(self._read_usage(ctx, endpoint, first_day, part)
-                               for endpoint, part in zip(USAGE_ENDPOINTS, parts, strict=True)))
+        await all_or_none(*(self._read_usage(ctx, endpoint, first_day, part)
+                            for endpoint, part in zip(USAGE_ENDPOINTS, parts, strict=True)))
         totals = {k: v for part in parts for k, v in part.items()}
         seen = {k: v for k, v in self._usage_seen.items() if k.day >= first_day}
         self._emit_deltas(ctx, totals, seen)

@@ -35,7 +35,6 @@ poll observed is a gap (`render.cost.unobserved`), never priced with today's sta
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -48,7 +47,7 @@ from .collector import PollContext, Stream
 from .config import RenderConfig
 from .cost import day_start, utc_day
 from .forecast import forecast_from_rate
-from .http import ProviderError, ProviderHTTP
+from .http import ProviderError, ProviderHTTP, all_or_none
 from .render_cost import RenderPricer, day_pieces, records_of
 from .state.history import Observation, StateHistory, clipped, unobserved_seconds
 from .state.store import StateStore
@@ -270,7 +269,7 @@ class RenderProvider:
 
     async def _poll_deploys(self, ctx: PollContext) -> None:
         history_start = self._history_start(ctx)
-        results = await asyncio.gather(*(self._service_deploys(ctx, s, history_start) for s in self._services))
+        results = await all_or_none(*(self._service_deploys(ctx, s, history_start) for s in self._services))
         marks = dict(zip((s.id for s in self._services), results, strict=True))
         ctx.on_commit(lambda: self._deploys.update(marks))
 
@@ -347,8 +346,8 @@ class RenderProvider:
             return
         now = ctx.now()
         params = self._metric_params(ids, now - GAUGE_WINDOW, now)
-        cpu, memory = await asyncio.gather(self._series(ctx, "cpu-limit", params, CPU_UNITS),
-                                           self._series(ctx, "memory-limit", params, BYTE_UNITS))
+        cpu, memory = await all_or_none(self._series(ctx, "cpu-limit", params, CPU_UNITS),
+                                        self._series(ctx, "memory-limit", params, BYTE_UNITS))
         cpu_by, mem_by = latest_mean(cpu), latest_mean(memory)
         limits = {i: (cpu_by.get(i), mem_by.get(i)) for i in ids}
         ctx.on_commit(lambda: self._limits.update(limits))
@@ -376,7 +375,7 @@ class RenderProvider:
             tasks.append(self._series(ctx, "active-connections",
                                       self._metric_params([d.id for d in self._datastores], now - GAUGE_WINDOW, now),
                                       {}))
-        results = await asyncio.gather(*tasks)
+        results = await all_or_none(*tasks)
         self._estimate_cost(ctx, latest_mean(results[2]) if services else {})
         if services:
             cpu, memory, instances, latency, requests, bandwidth = results[:6]

@@ -33,7 +33,6 @@ comes from config; the compute credit is applied once per billing cycle
 
 from __future__ import annotations
 
-import asyncio
 import calendar
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,7 +44,7 @@ from .catalogue import Kind, MetricSpec, Series
 from .collector import PollContext, Stream
 from .config import SupabaseConfig
 from .cost import CostRecord, day_start, month_seconds, utc_day
-from .http import ProviderError, ProviderHTTP
+from .http import ProviderError, ProviderHTTP, all_or_none
 from .state.history import Observation, StateHistory, unobserved_seconds
 from .state.store import StateStore
 from .supabase_cost import HOUR, SupabasePricer, credit_record, day_cost, plan_record
@@ -190,8 +189,8 @@ class SupabaseProvider:
         now = ctx.now()
         due = [p for p in self._active() if self._needs_health_check(p, now)]
         params = [("services", s) for s in self.config.health_services]
-        bodies = await asyncio.gather(*(self.http.get_json(f"/v1/projects/{p.ref}/health", params,
-                                                           operation="service-health") for p in due))
+        bodies = await all_or_none(*(self.http.get_json(f"/v1/projects/{p.ref}/health", params,
+                                                        operation="service-health") for p in due))
         checks = dict(self._health)
         for p, body in zip(due, bodies, strict=True):
             healthy = {}
@@ -215,8 +214,8 @@ class SupabaseProvider:
 
     async def _per_project(self, projects: list[Project], path: str, operation: str,
                            params: list[tuple[str, Any]] | None = None) -> list[Any]:
-        return await asyncio.gather(*(self.http.get_json(f"/v1/projects/{p.ref}{path}", params, operation=operation)
-                                      for p in projects))
+        return await all_or_none(*(self.http.get_json(f"/v1/projects/{p.ref}{path}", params, operation=operation)
+                                   for p in projects))
 
     async def _poll_backups(self, ctx: PollContext) -> None:
         now = ctx.now()

@@ -11,7 +11,7 @@ import asyncio
 import pytest
 from simhelpers import counter_value, make_runtime, running
 
-from exporters.http import PollBudget, ProviderError, poll_budget
+from exporters.http import PollBudget, ProviderError, all_or_none, poll_budget
 from exporters.simulator import Simulator
 from exporters.simulator.server import Fault
 
@@ -83,3 +83,26 @@ def test_a_budget_counts_responses_and_bytes() -> None:
     assert (budget.used, budget.responses) == (10, 2)
     with pytest.raises(ProviderError):
         budget.charge("x", 1)
+
+
+async def test_a_failed_request_of_a_poll_cancels_its_other_requests() -> None:
+    # Concurrent requests of one poll (Render's deploys of every service): once one fails the
+    # poll has failed, and the others must stop reading, not run on holding their bodies.
+    still_reading = asyncio.Event()
+    finished: list[str] = []
+
+    async def slow_body() -> str:
+        still_reading.set()
+        await asyncio.sleep(HANG_GUARD_S)
+        finished.append("slow")
+        return "slow"
+
+    async def failing() -> str:
+        await still_reading.wait()
+        raise ProviderError("too_large", "render list-deploys: 8 MiB passed")
+
+    slow = asyncio.ensure_future(slow_body())
+    with pytest.raises(ProviderError):
+        await all_or_none(slow, failing())
+    assert slow.cancelled() and finished == []
+    assert await all_or_none(asyncio.sleep(0, "a"), asyncio.sleep(0, "b")) == ["a", "b"]
