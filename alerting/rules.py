@@ -235,9 +235,12 @@ ALERTS: tuple[Alert, ...] = (
           description="No fully successful poll cycle for longer than the data-staleness threshold: figures are stale.",
           value_format=ValueFormat.SECONDS, dashboard=SELF, tier="collection"),
     Alert(name="RateLimitHeadroomLow", group="collection", for_="5m", severity=Severity.WARNING,
-          expr=f"min by (provider) (stackwatch_provider_ratelimit_remaining_ratio)\n  < {threshold('ratelimit_headroom_ratio')}",
-          summary="{label:provider} rate-limit headroom is {value}",
-          description="remaining / limit from the provider's latest rate-limit headers is below the headroom threshold.",
+          # The gauge holds the latest response's headers: within one poll it swings between an
+          # exhausted window and a fresh one, so the lowest point over the window is what matters.
+          expr=("min by (provider) (min_over_time(stackwatch_provider_ratelimit_remaining_ratio[${rate}]))\n"
+                f"  < {threshold('ratelimit_headroom_ratio')}"),
+          summary="{label:provider} rate-limit headroom fell to {value}",
+          description="The lowest remaining / limit in the provider's rate-limit headers over the window is below the headroom threshold.",
           value_format=ValueFormat.RATIO, dashboard=SELF, tier="collection"),
     Alert(name="CollectorExportFailing", group="collection", for_="5m", severity=Severity.CRITICAL,
           expr="sum by (exporter) (rate(otelcol_exporter_send_failed_metric_points[${rate}])) > 0",

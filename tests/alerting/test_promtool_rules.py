@@ -302,6 +302,10 @@ CASES: list[Case] = [
     Case("RateLimitHeadroomLow", "warns at 5 % headroom",
          [('stackwatch_provider_ratelimit_remaining_ratio{provider="openai"}', steady("0.05"))],
          "20m", [Fires("warning", {"provider": "openai"}, humanize_percentage(0.05))]),
+    # Exhausted at every other sample, fresh in between (a poll's 429 then its retry): still low.
+    Case("RateLimitHeadroomLow", "warns when headroom keeps dipping to 5 % between fresh windows",
+         [('stackwatch_provider_ratelimit_remaining_ratio{provider="openai"}', " ".join(["0.05", "0.9"] * 60))],
+         "20m", [Fires("warning", {"provider": "openai"}, humanize_percentage(0.05))]),
     Case("RateLimitHeadroomLow", "stays quiet at 50 %",
          [('stackwatch_provider_ratelimit_remaining_ratio{provider="openai"}', steady("0.5"))], "20m"),
     # 60 failed points a minute: 1 point/s.
