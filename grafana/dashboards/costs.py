@@ -28,8 +28,10 @@ def board() -> Board:
         Panel("timeseries", "Daily cost by provider", "One bar per UTC day: the day's final cost "
               "(max of the running daily total), stacked by provider; the last bar is today so far. A bar far "
               "above its neighbours: see 'Top cost drivers' and the anomaly view below.",
-              (Query(f"sum by (provider) (max_over_time(stackwatch_cost_today_usd{{{COST}}}[1d]))",
-                     "{{provider}}"),),
+              # The max of the per-provider sum equals the sum of each series' max: every series is a
+              # running total of the same UTC day, so all peak at its end.
+              (Query(f"sum by (provider) (max_over_time({COST_TODAY.record}{{{COST}}}[1d]))",
+                     "{{provider}}", recordings=(COST_TODAY,)),),
               unit="currencyUSD", width=16, height=8, stack=True, bars=True, interval="1d"),
         Panel("timeseries", "Month to date vs budget and forecast", "Cost of the month so far, the forecast "
               "for the whole month and the monthly budget (dashed, exported from config). Forecast above "
