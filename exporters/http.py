@@ -44,7 +44,7 @@ MAX_RATE_LIMIT_WAIT_S = 60.0
 RETRYABLE = frozenset({"server_error", "timeout", "transport", "rate_limited", "malformed"})
 # The largest legitimate page the simulator's large scale produces (an OpenAI costs page of
 # 180 daily buckets by project and line item) is 2 MB; 8 MiB leaves room for 4 times that.
-# Worst case held at once: max_concurrency (8) x 8 MiB.
+# Held at once across a client's concurrent responses: at most IN_FLIGHT_FACTOR x this.
 DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 # A listing longer than this within one poll is a provider bug (a cursor that never ends).
 DEFAULT_MAX_PAGES = 1000
@@ -56,7 +56,10 @@ DEFAULT_MAX_PAGES = 1000
 # max_pages (1000 pages of up to 8 MiB each) or the poll deadline.
 DEFAULT_MAX_POLL_BYTES = 64 * 1024 * 1024
 ERROR_BODY_BYTES = 64 * 1024  # how much of an error body is read (for its excerpt)
-IN_FLIGHT_FACTOR = 2  # all responses being read at once: at most this many times max_response_bytes
+# All responses being read at once: at most this many times max_response_bytes. 1, not 2: the
+# hostile benchmark's RSS peak went 154 -> 127-131 MB (target 150); the large scale's concurrent
+# pages stay far below (benchmarks/collect.py and poll_sizes.py: no failed poll).
+IN_FLIGHT_FACTOR = 1
 MAX_LINE_BYTES = 4 * 1024 * 1024  # one JSONL line longer than this is not a record
 # A streamed (JSONL) body is parsed line by line and never held whole, so its cap bounds
 # time and CPU rather than memory: this many times `max_response_bytes`.

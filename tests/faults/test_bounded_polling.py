@@ -173,11 +173,12 @@ async def test_invalid_items_are_counted_exactly_and_logged_in_a_few_lines(simul
 
 
 async def test_concurrent_large_bodies_share_one_in_flight_budget(simulator: Simulator) -> None:
-    """Each body is under the per-response cap, but together they may hold at most twice it."""
+    """Each body is under the per-response cap, but together they may hold at most the cap itself
+    (what the hostile benchmark's RSS target allows: benchmarks/hostile.py)."""
     overrides = {"providers": {"render": config(max_response_bytes=3 * MiB, max_concurrency=8)}}
     async with running(make_runtime(simulator, only="render", overrides=overrides)) as (runtime, reader):
         http = runtime.collector.providers[0].http
-        assert http.max_bytes_in_flight == 6 * MiB
+        assert http.max_bytes_in_flight == 3 * MiB
         simulator.inject("render", Fault("oversized", size=2 * MiB + 512 * 1024, count=10_000))
         bodies = await asyncio.wait_for(asyncio.gather(
             *(http.get_json("/services", operation="list-services") for _ in range(8)), return_exceptions=True),
