@@ -1,9 +1,10 @@
 """A `/healthz` that a connection flood on the drain port cannot starve (`service.health_port`).
 
 On the drain port, a health probe is one connection among whatever the internet sends:
-while 5,000 connections open, it waits in the same listen queue behind up to a thousand
-of them (measured: the queue held 988), and then for event-loop turns busy setting them
-up, 0.2–1.3 s on a loaded machine (benchmarks/hostile.py). An operator's health check
+while 5,000 connections open, it waits in the listen queue behind them (a queue of 1,024,
+tried, held up to 988) or, when the queue (aiohttp's 128) is full, its SYN is dropped and
+resent after 1 s; then it waits for event-loop turns busy setting connections up: 0.2–1.3 s
+on a loaded machine (benchmarks/hostile.py, py-spy and a slow-callback log). An operator's health check
 must answer, so when `service.health_port` is set a second listener serves `/healthz`
 (and only it) from its own socket and its own thread:
 

@@ -26,8 +26,8 @@ A full garbage collection used to walk every object the service built at start-u
 (0.29 s measured while 5,000 connections opened, with thousands of connections' cycles
 to find, stalling `/healthz`): `freeze_startup_heap` moves those into the permanent
 generation, so a collection looks only at what came later (0.04–0.07 s measured).
-The flood's other cost, the health probe queueing behind thousands of connections in
-the listen queue, is avoided by the separate health listener (health_listener.py).
+The flood's other cost, a health probe sharing the listen queue with the flood's
+connections, is avoided by the separate health listener (health_listener.py).
 """
 
 from __future__ import annotations
