@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import gc
 import signal
 import threading
 import time
@@ -170,6 +171,7 @@ async def serve(config: Config, secrets: Secrets, *, stop: asyncio.Event | None 
         if publishing is not None:
             publishing.cancel()
         await _shut_down(runtime, runner, supervisor, supervising)
+        gc.unfreeze()  # a caller that goes on (tests, embedding) gets an ordinary heap back
     return 0
 
 

@@ -100,3 +100,61 @@ async def test_it_answers_while_the_event_loop_is_blocked() -> None:
         stop.set()
         await publishing
         server.stop()
+
+
+async def _get_async(port: int) -> tuple[int, dict]:
+    return await asyncio.to_thread(get, port)
+
+
+async def test_the_service_serves_healthz_on_its_health_port(simulator) -> None:  # type: ignore[no-untyped-def]
+    from simhelpers import free_port
+
+    from exporters.service import serve
+    from exporters.simulator import simulator_runtime_inputs
+
+    port, health_port = free_port(), free_port()
+    config, secrets = simulator_runtime_inputs(simulator.base_url, {
+        "service": {"listen_host": "127.0.0.1", "listen_port": port, "health_port": health_port}})
+    stop = asyncio.Event()
+    serving = asyncio.create_task(serve(config, secrets, stop=stop, install_signal_handlers=False))
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # until the first publication names every provider
+            assert not serving.done(), serving
+            try:
+                status, body = await _get_async(health_port)
+                if status == 200 and set(body.get("providers", {})) == set(config.providers.enabled()):
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "the health port never answered 200"
+            await asyncio.sleep(0.2)
+        # The same document as the drain port's /healthz (up to the moment each was published).
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+            conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = b""
+            while chunk := await asyncio.to_thread(conn.recv, 65536):
+                data += chunk
+        assert json.loads(data.partition(b"\r\n\r\n")[2])["providers"].keys() == body["providers"].keys()
+        assert (await _get_async(health_port))[0] == 200
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(serving, 60) == 0
+    with pytest.raises(OSError):  # closed with the service
+        socket.create_connection(("127.0.0.1", health_port), timeout=5).close()
+
+
+async def test_a_health_port_in_use_is_a_config_error(simulator) -> None:  # type: ignore[no-untyped-def]
+    from simhelpers import free_port
+
+    from exporters.config import ConfigError
+    from exporters.service import serve
+    from exporters.simulator import simulator_runtime_inputs
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        config, secrets = simulator_runtime_inputs(simulator.base_url, {
+            "service": {"listen_host": "127.0.0.1", "listen_port": free_port(),
+                        "health_port": taken.getsockname()[1]}})
+        with pytest.raises(ConfigError) as raised:
+            await asyncio.wait_for(serve(config, secrets, stop=asyncio.Event(), install_signal_handlers=False), 60)
+    assert "service.health_port" in str(raised.value)
