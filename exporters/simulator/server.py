@@ -82,6 +82,9 @@ class Stats:
     exchanges: list[Exchange] = field(default_factory=list)
 
 
+RATE_LIMITED_HEADROOM = 2  # per cent of the limit a rate-limited provider's successful answers leave
+
+
 class Simulator:
     def __init__(self, world: World | None = None, *, tokens: dict[str, str] | None = None,
                  drain_secret: str = DEFAULT_DRAIN_SECRET, record_exchanges: bool = False,
@@ -173,9 +176,13 @@ class Simulator:
         if world.scenario_applies("outage", sim.name):
             return _error(503, "service_unavailable", "simulated outage")
         limit, remaining, reset_in = self._rate_window(sim.name)
-        if world.scenario_applies("rate-limited", sim.name) and self.stats.requests[sim.name] % 3 == 0:
-            headers = sim.rate_limit_headers(limit, 0, 1.0)
-            return _error(429, "rate_limited", "too many requests", headers=headers)
+        if world.scenario_applies("rate-limited", sim.name):
+            if self.stats.requests[sim.name] % 3 == 0:
+                headers = sim.rate_limit_headers(limit, 0, 1.0)
+                return _error(429, "rate_limited", "too many requests", headers=headers)
+            # The answers between the 429s show the budget nearly spent (as a real API's do when
+            # a client runs at its limit), not a fresh one: headroom stays low while it runs.
+            remaining = min(remaining, max(1, limit * RATE_LIMITED_HEADROOM // 100))
         if world.scenario_applies("flaky", sim.name):
             fault = world.rng("flaky", sim.name, self.stats.requests[sim.name]).random()
             if fault < 0.15:

@@ -25,11 +25,11 @@ pytestmark = pytest.mark.e2e
 # service's requests, well over the rule's minimum traffic) and the backend site; cost-spike
 # multiplies today's usage of one OpenAI model and one LlamaCloud project by 10; outage answers
 # 503 on every API and both sites; rate-limited answers every third API request 429 with
-# `remaining: 0` headers; saturation runs one Render service at ~95 % CPU and another at ~92 %
-# memory; backup-missing fails the last four days' backups of a Supabase project without PITR;
-# deploy-failure fails a deploy of the first Render service and the first Vercel project every
-# 10 s and deploys a fix when it ends; unpriced-usage has every OpenAI project use a model whose
-# price is published nowhere today.
+# `remaining: 0` headers and leaves 2 % of the limit in the others' headers; saturation runs
+# one Render service at ~95 % CPU and another at ~92 % memory; backup-missing fails the last
+# four days' backups of a Supabase project without PITR; deploy-failure fails a deploy of the
+# first Render service and the first Vercel project every 10 s and deploys a fix when it ends;
+# unpriced-usage has every OpenAI project use a model whose price is published nowhere today.
 SCENARIOS = {
     "latency-spike": {"FrontendResponseTimeHigh", "BackendResponseTimeHigh", "DatabaseResponseTimeHigh"},
     "error-burst": {"ErrorRateHigh", "AvailabilityBudgetBurnFast"},

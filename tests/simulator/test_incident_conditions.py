@@ -156,3 +156,18 @@ async def test_standing_incidents_hold_in_the_steady_scenario_history_included(s
 def test_an_unknown_incident_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match="unknown incidents \\['meltdown'\\]"):
         World(incidents=frozenset({"meltdown"}))
+
+
+async def test_rate_limited_answers_between_its_429s_leave_under_10_percent_headroom(simulator: Simulator) -> None:
+    """RateLimitHeadroomLow (remaining / limit < 10 %) holds for the whole scenario, not only at each 429."""
+    simulator.world.set_scenario("rate-limited", "openai")
+    async with client(simulator, "openai", "/openai/v1") as http:
+        answers = [await http.get("/organization/costs", params={"start_time": 0}) for _ in range(6)]
+    assert {r.status_code for r in answers} == {200, 429}
+    for r in answers:
+        ratio = int(r.headers["x-ratelimit-remaining-requests"]) / int(r.headers["x-ratelimit-limit-requests"])
+        assert ratio < 0.1, (r.status_code, dict(r.headers))
+    simulator.world.set_scenario("steady")
+    async with client(simulator, "openai", "/openai/v1") as http:
+        calm = await http.get("/organization/costs", params={"start_time": 0})
+    assert int(calm.headers["x-ratelimit-remaining-requests"]) / int(calm.headers["x-ratelimit-limit-requests"]) > 0.5
