@@ -21,9 +21,10 @@ RUN groupadd --system --gid 10001 stackwatch \
 COPY --from=build /opt/stackwatch /opt/stackwatch
 USER 10001:10001
 WORKDIR /home/stackwatch
-# Drain receiver, /healthz and /metrics (service.listen_port in stackwatch.yaml).
+# Drain receiver, /healthz and /metrics (service.listen_port in stackwatch.yaml). The health check
+# probes service.health_port (9465, /healthz alone) first, then listen_port for configs without it.
 EXPOSE 9464
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=4 \
-  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9464/healthz', timeout=4)"]
+  CMD ["python", "-c", "import sys, urllib.request as u\nfor url in ('http://127.0.0.1:9465/healthz', 'http://127.0.0.1:9464/healthz'):\n    try:\n        sys.exit(u.urlopen(url, timeout=2).status != 200)\n    except OSError:\n        pass\nsys.exit(1)"]
 ENTRYPOINT []
 CMD ["stackwatch", "run", "--config", "/etc/stackwatch/stackwatch.yaml"]

@@ -224,6 +224,10 @@ def test_demo_config_is_the_simulator_config_for_the_compose_network():
     assert {k: demo[k] for k in expected} == expected
     config = load_config(REPO / "stackwatch.demo.yaml")
     assert config.service.listen_port == 9464  # the port compose publishes and Prometheus scrapes
+    # compose's health check probes the separate health port, which a drain flood cannot starve
+    assert config.service.health_port == 9465
+    check = " ".join(compose()["services"]["stackwatch"]["healthcheck"]["test"])
+    assert f"127.0.0.1:{config.service.health_port}/healthz" in check
 
 
 # --- versions: compose == native stack == builder manifest ---
