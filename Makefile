@@ -46,8 +46,14 @@ unit: install
 e2e: install tools
 	$(BIN)/python -m pytest -m e2e
 
+# Test modules run in parallel, each whole on one worker (--dist loadfile: a module's stack
+# fixtures and its tests' order stay together). Most of the time is spent waiting on real
+# binaries' intervals, not CPU, so 3 workers fit 2 cores. PYTEST_WORKERS=0 runs serially.
+PYTEST_WORKERS ?= 3
+PYTEST_PARALLEL = $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
+
 test: install tools check-generated lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
 
 bench: install
 	$(BIN)/python benchmarks/collect.py

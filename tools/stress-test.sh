@@ -17,6 +17,12 @@ python="${PYTHON:-.venv/bin/python}"
 runs="${STRESS_RUNS:-2}"
 workers="${STRESS_WORKERS:-$(nproc)}"
 burners=()
+# As `make test` runs it: modules in parallel on PYTEST_WORKERS workers (0 = serially).
+pytest_workers="${PYTEST_WORKERS:-3}"
+parallel=""
+if [ "$pytest_workers" != "0" ]; then
+  parallel="-n ${pytest_workers} --dist loadfile"
+fi
 
 stop_burners() {
   local pid
@@ -40,7 +46,8 @@ echo "stress-test: ${#burners[@]} CPU burner(s) running (pids ${burners[*]}), ${
 for run in $(seq "$runs"); do
   echo "stress-test: run ${run}/${runs}"
   status=0
-  "$python" -m pytest "$@" || status=$?
+  # shellcheck disable=SC2086  # the parallel options are words
+  "$python" -m pytest ${parallel} "$@" || status=$?
   if [ "$status" -ne 0 ]; then
     echo "stress-test: run ${run}/${runs} failed (exit ${status})"
     exit "$status"
