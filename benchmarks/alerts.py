@@ -1,6 +1,6 @@
 """Alert detection latency and false alarms on the native stack with the alerting twin.
 
-    .venv/bin/python benchmarks/alerts.py [--steady-hours 1]
+    .venv/bin/python benchmarks/alerts.py [--steady-hours 1] [--scenario NAME ...]
 
 Starts the stack of tests/alerting/alertstack.py (simulator → stackwatch → otelcol →
 Prometheus with the twin's rules → Debian's Alertmanager → a webhook sink) and prints:
@@ -72,6 +72,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steady-hours", type=float, default=1.0, help="hours of rule time (scaled) in steady")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for a scenario's alerts")
+    parser.add_argument("--scenario", action="append", choices=list(SCENARIOS),
+                        help="only these incident scenarios (repeatable; default: all)")
     args = parser.parse_args()
     tools = install_tools.tool_paths()
     if tools.missing() or not ALERTMANAGER.is_file():
@@ -92,6 +94,8 @@ def main() -> int:
             print("latency: from the scenario switch to the first firing notification of the alert")
             print(f"{'scenario':14} {'alert':28} {'latency s':>9} {'floor s':>8}")
             for scenario, expected in SCENARIOS.items():
+                if args.scenario and scenario not in args.scenario:
+                    continue
                 started = stack.set_scenario(scenario)
                 first: dict[str, float] = {}
                 deadline = started + args.timeout
