@@ -146,7 +146,10 @@ def test_cost_per_provider_in_prometheus_equals_the_ground_truth_to_the_cent(sta
 def test_stackwatch_observed_render_and_supabase_since_the_cycle_began(stack: Stack):
     # The precondition of comparing estimated month-to-date with the month's invoice: no resource
     # has unobserved time in the cycle (the stack's state file holds polls from the 1st, 00:00 UTC,
-    # see cycle_history.py). A poll of the history begins a few milliseconds after that instant.
+    # see cycle_history.py). The history's world runs at wall speed, so its first poll begins as
+    # long after that instant as starting the simulator and runtime takes: milliseconds, seconds
+    # on a loaded machine (1.25 s seen). A gap in observation is at least the 1 h
+    # max_observation_gap_seconds (or the whole month): 60 s tells the two apart.
     # The small world: 5 Render services (all on an instance plan), 1 Postgres and 1 Key Value;
     # 3 Supabase projects.
     for metric, label, expected in (("render_cost_unobserved_seconds", "resource", 7),
@@ -154,7 +157,7 @@ def test_stackwatch_observed_render_and_supabase_since_the_cycle_began(stack: St
         results = stack.prom.wait_for(f'{metric}{{job="stackwatch"}}', lambda r, n=expected: len(r) == n,
                                       timeout=60, what=metric)
         unobserved = {r["metric"][label]: float(r["value"][1]) for r in results}
-        assert all(seconds < 1.0 for seconds in unobserved.values()), (metric, unobserved)
+        assert all(seconds < 60.0 for seconds in unobserved.values()), (metric, unobserved)
 
 
 def test_month_to_date_cost_per_project_equals_the_ground_truth_to_the_cent(stack: Stack):
