@@ -29,9 +29,11 @@ Targets (issue #7): p95 ≤ 100 ms per query, none over 1 s.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import json
 import math
+import os
 import random
 import shutil
 import socket
@@ -63,6 +65,12 @@ from exporters.catalogue import by_name  # noqa: E402
 
 ENVIRONMENT = "production"
 POINTS_PER_REQUEST = 40_000
+# Bump when the generated history changes in a way the series set does not show (timestamps,
+# value shapes, encoding): the cache key hashes the series set, the days and this.
+DATA_VERSION = 1
+CACHE = Path(os.environ.get("STACKWATCH_BENCH_CACHE", Path.home() / ".cache" / "stackwatch" / "bench"))
+RAW = "raw"
+META = "bench.json"
 TARGET_P95_MS = 100.0
 TARGET_MAX_MS = 1000.0
 
@@ -445,7 +453,7 @@ def free_port() -> int:
 
 
 def http(url: str, body: bytes | None = None, headers: dict[str, str] | None = None, timeout: float = 120) -> bytes:
-    req = urllib.request.Request(url, data=body, headers=headers or {}, method="POST" if body else "GET")
+    req = urllib.request.Request(url, data=body, headers=headers or {}, method="GET" if body is None else "POST")
     with urllib.request.urlopen(req, timeout=timeout) as response:
         return response.read()
 
@@ -459,6 +467,7 @@ def start_prometheus(binary: Path, workdir: Path, days: int) -> tuple[subprocess
     process = subprocess.Popen([str(binary), f"--config.file={workdir / 'prometheus.yml'}",
                                 f"--storage.tsdb.path={workdir / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
                                 "--web.enable-otlp-receiver", f"--storage.tsdb.retention.time={days + 5}d",
+                                "--web.enable-admin-api",  # the TSDB snapshot the cache keeps
                                 "--query.max-samples=200000000"],
                                stdout=(workdir / "prometheus.log").open("wb"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -567,6 +576,79 @@ def head_span(base: str) -> str:
     return f"{fmt(head['minTime'])}–{fmt(head['maxTime'])} UTC, {head['numSeries']:,} series"
 
 
+# --- the cache of loaded history (outside the repository) ---
+# A large-scale load takes ten minutes and the rule backfill as long again; both are pure functions
+# of the series set, the days and the rules. The cache keeps TSDB snapshots (blocks, head included):
+# `raw` after the load, `rules-<hash>` after the rules were backfilled over it. A run restores the
+# snapshot whose recorded series are a subset of the current rules (same expressions) and backfills
+# only the rules it lacks; the history ends where the cached load ended, and the queries end there.
+
+def data_key(all_series: list[Series], days: int, large: bool) -> str:
+    digest = hashlib.sha256(repr((DATA_VERSION, days, all_series)).encode()).hexdigest()[:12]
+    return f"dashboards-{'large' if large else 'small'}-{days}d-v{DATA_VERSION}-{digest}"
+
+
+def current_rules() -> tuple[str, dict[str, str]]:
+    """(hash of the rule file, {record: expr}) of the boards' generated rules."""
+    from grafana.generate import RULES
+
+    text = RULES.read_text()
+    parsed = yaml.safe_load(text)["groups"]
+    rules = {r["record"]: f"{g.get('interval', '1m')} {r['expr']}" for g in parsed for r in g["rules"]}
+    return hashlib.sha256(text.encode()).hexdigest()[:12], rules
+
+
+def best_snapshot(key_dir: Path, rules: dict[str, str]) -> Path | None:
+    """The cached snapshot holding the most of `rules` and no recorded series that differs from them."""
+    best, held = None, -1
+    for candidate in sorted(key_dir.glob("*")):
+        meta_file = candidate / META
+        if not candidate.is_dir() or not meta_file.exists():
+            continue
+        recorded = json.loads(meta_file.read_text()).get("rules", {})
+        if all(rules.get(name) == expr for name, expr in recorded.items()) and len(recorded) > held:
+            best, held = candidate, len(recorded)
+    return best
+
+
+def snapshot(base: str, data_dir: Path, into: Path, meta: dict) -> float:
+    """Snapshot the TSDB (head included) and keep it as `into`; returns seconds taken, or -1 when it failed
+    (a failed cache write costs the next run its time, never this run its figures)."""
+    started = time.monotonic()
+    try:
+        _snapshot(base, data_dir, into, meta)
+    except (OSError, urllib.error.URLError, KeyError, ValueError) as error:
+        print(f"warning: could not cache the snapshot in {into}: {error}", file=sys.stderr)
+        return -1.0
+    return time.monotonic() - started
+
+
+def _snapshot(base: str, data_dir: Path, into: Path, meta: dict) -> None:
+    name = json.loads(http(f"{base}/api/v1/admin/tsdb/snapshot", b"", timeout=1800))["data"]["name"]
+    source = data_dir / "snapshots" / name
+    partial = into.with_name(into.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(source, partial)
+    shutil.rmtree(source, ignore_errors=True)
+    (partial / META).write_text(json.dumps(meta, indent=2, sort_keys=True))
+    shutil.rmtree(into, ignore_errors=True)
+    partial.rename(into)
+
+
+def restore(cached: Path, data_dir: Path) -> dict:
+    """Hard-link (copy across file systems) the cached blocks into an empty data directory.
+    Prometheus never rewrites a block's files in place (compaction writes new blocks), so links are safe."""
+    def link(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(cached, data_dir, copy_function=link, ignore=shutil.ignore_patterns(META))
+    return json.loads((cached / META).read_text())
+
+
 def stop(process: subprocess.Popen) -> None:
     process.terminate()
     try:
@@ -600,24 +682,42 @@ def series_touched(base: str, board, end: float) -> int:
     return len(found)
 
 
-def run(days: int, repeat: int, large: bool, keep: bool, emit: Callable[[str], None]) -> int:
+def run(days: int, repeat: int, large: bool, keep: bool, use_cache: bool, emit: Callable[[str], None]) -> int:
     tools = load_install_tools().tool_paths()
     if {"prometheus", "promtool"} & set(tools.missing()):
         emit("prometheus/promtool missing: run `make tools`")
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="stackwatch-dashboards-bench-"))
-    end = math.floor(time.time() / 15) * 15
-    times = timestamps(end, days)
     all_series = series_set(large)
+    key_dir = CACHE / data_key(all_series, days, large)
+    rules_hash, rules = current_rules()
+    cached = best_snapshot(key_dir, rules) if use_cache else None
+    if cached is not None:
+        meta = restore(cached, workdir / "data")
+        end = meta["end"]
+        emit(f"restored {cached} (history ending {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(end))} UTC; "
+             f"originally {meta['samples']:,} samples loaded in {meta['load_s']:.0f} s; "
+             f"{len(meta.get('rules', {}))} of {len(rules)} recorded series held)")
+    else:
+        end = math.floor(time.time() / 15) * 15
+    times = timestamps(end, days)
     process, base = start_prometheus(tools.prometheus, workdir, days)
     try:
-        emit(f"loading {len(all_series):,} series × {len(times):,} points ({days} d) into {base} …")
-        written, seconds = load(base, all_series, times)
-        emit(f"loaded {written:,} samples in {seconds:.0f} s ({written / seconds:,.0f}/s)")
-        blocks, waited = settle(workdir / "data")
-        emit(f"compaction settled after {waited:.0f} s: {blocks} blocks")
+        if cached is None:
+            emit(f"loading {len(all_series):,} series × {len(times):,} points ({days} d) into {base} …")
+            written, seconds = load(base, all_series, times)
+            emit(f"loaded {written:,} samples in {seconds:.0f} s ({written / seconds:,.0f}/s)")
+            blocks, waited = settle(workdir / "data")
+            emit(f"compaction settled after {waited:.0f} s: {blocks} blocks")
+            meta = {"end": end, "samples": written, "load_s": seconds, "series": len(all_series), "rules": {}}
+            if use_cache:
+                taken = snapshot(base, workdir / "data", key_dir / RAW, meta)
+                emit(f"cached the loaded history in {key_dir / RAW} ({taken:.0f} s)")
+        else:
+            blocks, waited = settle(workdir / "data", quiet_s=30)
+            emit(f"restored blocks settled after {waited:.0f} s: {blocks} blocks")
         rule_blocks, seconds = backfill_rules(tools.promtool, base, workdir, times[0], end)
-        emit(f"backfilled the recording rules in {seconds:.0f} s: {rule_blocks} blocks")
+        emit(f"backfilled the recording rules missing from the data in {seconds:.0f} s: {rule_blocks} blocks")
         if rule_blocks:
             # No restart: Prometheus picks up new blocks in its data directory every minute. A restart
             # would start the head at the newest block's end (the recorded series' end, i.e. the
@@ -628,6 +728,11 @@ def run(days: int, repeat: int, large: bool, keep: bool, emit: Callable[[str], N
             blocks, settled = settle(workdir / "data")
             emit(f"rule blocks loaded after {waited:.0f} s; compaction settled after {settled:.0f} s: "
                  f"{blocks} blocks; head now {head_span(base)}")
+            if use_cache:
+                rules_hash, rules = current_rules()  # what backfill_rules read (the file may change during a load)
+                into = key_dir / f"rules-{rules_hash}"
+                taken = snapshot(base, workdir / "data", into, {**meta, "rules": rules})
+                emit(f"cached the history with the recorded series in {into} ({taken:.0f} s)")
         emit(f"load average: {Path('/proc/loadavg').read_text().strip()}")
         from grafana.dashboards import boards
         from grafana.queries import request
@@ -691,8 +796,11 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--scale", choices=("large", "small"), default="large")
     parser.add_argument("--keep", action="store_true", help="keep the Prometheus data directory")
+    parser.add_argument("--no-cache", action="store_true",
+                        help=f"load and backfill from scratch and cache nothing (cache: {CACHE}, "
+                             "or $STACKWATCH_BENCH_CACHE)")
     args = parser.parse_args()
-    return run(args.days, args.repeat, args.scale == "large", args.keep, print)
+    return run(args.days, args.repeat, args.scale == "large", args.keep, not args.no_cache, print)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .common import AI, COSTS, ENV, ENVIRONMENT, Board, Panel, Query, Row, project_variable
+from .recordings import OPENAI_CACHED_TOKENS, OPENAI_TOKENS_BY_PROJECT
 
 SEL = f'{ENV}, project=~"$project"'
 RATE = "$__rate_interval"
@@ -14,11 +15,13 @@ def board() -> Board:
               "climbing unusually steeply: find the project calling it below.",
               (Query(f"sum by (model) (stackwatch_cost_today_usd{{{SEL}, provider=\"openai\"}})", "{{model}}"),),
               unit="currencyUSD", width=8, height=8, links=(COSTS,)),
-        Panel("timeseries", "Tokens per hour by type", "Input, output and cached input tokens per hour. Input "
-              "rising with flat requests: prompts grew; low cached share: the prompt cache is not hit.",
-              (Query(f"sum by (gen_ai_token_type) (histogram_sum(rate(gen_ai_client_token_usage{{{SEL}}}"
-                     f"[{RATE}]))) * 3600", "{{gen_ai_token_type}}"),
-               Query(f"sum(rate(openai_usage_cached_input_tokens_total{{{SEL}}}[{RATE}])) * 3600", "cached input")),
+        Panel("timeseries", "Tokens per hour by type", "Input, output and cached input tokens in the last hour "
+              "(1-hour rates, recorded per project). Input rising with flat requests: prompts grew; low cached "
+              "share: the prompt cache is not hit.",
+              (Query(f"sum by (gen_ai_token_type) ({OPENAI_TOKENS_BY_PROJECT.record}{{{SEL}}}) * 3600",
+                     "{{gen_ai_token_type}}", recordings=(OPENAI_TOKENS_BY_PROJECT,)),
+               Query(f"sum({OPENAI_CACHED_TOKENS.record}{{{SEL}}}) * 3600", "cached input",
+                     recordings=(OPENAI_CACHED_TOKENS,))),
               unit="short", width=8, height=8),
         Panel("timeseries", "Requests per hour by operation", "Model requests per hour by operation (chat, "
               "embeddings) and whether sent through the Batch API (half price).",

@@ -44,3 +44,58 @@ OPENAI_TOKENS = Recording(
     "(histogram_sum(rate(gen_ai_client_token_usage[1h])))",
     "Tokens per hour over 30 days: rate() of every model × project × type native histogram at each "
     "1-hour step; one hour is the panel's own unit, so the window is the meaning.")
+
+# --- Vercel (24 h board, 120 s step, $__rate_interval 135 s) ---
+# The 5-minute window is the rule's rate window where the panels used $__rate_interval: wider than
+# the 24-hour board's 135 s, so the recorded lines are a little smoother (a one-minute spike is
+# averaged over five). Each keeps `project`, so the $project variable still filters.
+VERCEL_REQUESTS_5XX = Recording(
+    "stackwatch:vercel_requests_5xx:rate5m",
+    "sum by (deployment_environment, project) (rate(vercel_requests_total{status_class=\"5xx\"}[5m]))",
+    "The error rate by project read the project × status-class rate twice at every step (1,600 series "
+    "at large scale); the 5xx and total rates per project are 400.")
+VERCEL_REQUESTS_ALL = Recording(
+    "stackwatch:vercel_requests_all:rate5m",
+    "sum by (deployment_environment, project) (rate(vercel_requests_total[5m]))",
+    "The error rate's denominator per project (see the 5xx rate).")
+VERCEL_CACHE_HITS = Recording(
+    "stackwatch:vercel_cache_requests_hit:rate5m",
+    "sum by (deployment_environment, project) (rate(vercel_cache_requests_total{cache=\"HIT\"}[5m]))",
+    "The cache hit ratio rated every project × cache-status series twice at each step of 24 hours.")
+VERCEL_CACHE_ALL = Recording(
+    "stackwatch:vercel_cache_requests_all:rate5m",
+    "sum by (deployment_environment, project) (rate(vercel_cache_requests_total[5m]))",
+    "The cache hit ratio's denominator per project (see the hit rate).")
+VERCEL_CRASHES = Recording(
+    "stackwatch:vercel_function_crashes:rate5m",
+    "sum by (deployment_environment, project) (rate(vercel_function_crashes_total[5m]))",
+    "Function crashes per project: a recorded float read instead of a rate over a counter at each step.")
+# Web vitals: promtool cannot backfill a recorded native histogram (module docstring), so the
+# quantile itself is recorded, per project and metric, as a float. The panels then combine
+# per-project p75s (max across the selected projects) instead of taking the p75 of the pooled
+# observations: a different statistic, stated in the panels' descriptions.
+VERCEL_WEB_VITALS_P75 = Recording(
+    "stackwatch:vercel_web_vital_duration_seconds:p75_rate5m",
+    "histogram_quantile(0.75, sum by (deployment_environment, project, metric) "
+    "(rate(vercel_web_vital_duration_seconds[5m])))",
+    "histogram_quantile over 1,000 native histograms at each of 720 steps was the slowest query of every "
+    "board (1.3 s p95 at large scale); the recorded p75 per project and metric is a float series.")
+VERCEL_CLS_P75 = Recording(
+    "stackwatch:vercel_web_vital_cls:p75_rate5m",
+    "histogram_quantile(0.75, sum by (deployment_environment, project) (rate(vercel_web_vital_cls[5m])))",
+    "p75 CLS per project: histogram_quantile over 200 native histograms at each step (0.8 s p95 at "
+    "large scale).")
+
+# --- AI services (7-day board, 1,200 s step, $__rate_interval 1,215 s) ---
+# One hour is the panels' own unit (tokens per hour), as for OPENAI_TOKENS: a 1-hour rate is
+# "tokens in the last hour", smoother than the 7-day board's 20-minute $__rate_interval.
+OPENAI_TOKENS_BY_PROJECT = Recording(
+    "stackwatch:gen_ai_client_token_usage:sum_rate1h_by_project",
+    "sum by (deployment_environment, project, gen_ai_token_type) "
+    "(histogram_sum(rate(gen_ai_client_token_usage[1h])))",
+    "Tokens per hour by type rated every model × project × type native histogram (600 at large scale) at "
+    "each step of 7 days; per project and type they are 20 float series, and $project still filters.")
+OPENAI_CACHED_TOKENS = Recording(
+    "stackwatch:openai_usage_cached_input_tokens:rate1h",
+    "sum by (deployment_environment, project) (rate(openai_usage_cached_input_tokens_total[1h]))",
+    "Cached input tokens beside the token types: 300 model × project counters per step, 10 series recorded.")

@@ -3,44 +3,55 @@
 from __future__ import annotations
 
 from .common import COSTS, ENV, ENVIRONMENT, OVERVIEW, VERCEL, Board, Panel, Query, Row, project_variable
-from .recordings import VERCEL_REQUESTS
+from .recordings import (
+    VERCEL_CACHE_ALL,
+    VERCEL_CACHE_HITS,
+    VERCEL_CLS_P75,
+    VERCEL_CRASHES,
+    VERCEL_REQUESTS,
+    VERCEL_REQUESTS_5XX,
+    VERCEL_REQUESTS_ALL,
+    VERCEL_WEB_VITALS_P75,
+)
 
 SEL = f'{ENV}, project=~"$project"'
-RATE = "$__rate_interval"
 
 
 def board() -> Board:
     traffic = Row("Traffic and errors (log drains)", [
         Panel("timeseries", "Requests by status class", "Requests per second seen in log drains, by HTTP "
-              "status class. A drop to zero: the drain stopped (see 'stackwatch itself', drain rejected) or "
-              "the site is down.",
-              (Query(f"sum by (status_class) (rate(vercel_requests_total{{{SEL}}}[{RATE}]))", "{{status_class}}"),),
+              "status class (5-minute rate, recorded per project). A drop to zero: the drain stopped (see "
+              "'stackwatch itself', drain rejected) or the site is down.",
+              (Query(f"sum by (status_class) ({VERCEL_REQUESTS.record}{{{SEL}}})", "{{status_class}}",
+                     recordings=(VERCEL_REQUESTS,)),),
               unit="reqps", width=12, height=8, stack=True),
-        Panel("timeseries", "Error rate by project", "Share of 5xx responses per project, against the "
-              "error-rate threshold (dashed, from config). Above it: open the project's deployments and "
-              "function logs in Vercel; roll back a bad deployment.",
-              (Query(f"1 - sum by (project) ({VERCEL_REQUESTS.record}{{{SEL}, status_class!=\"5xx\"}}) / "
-                     f"sum by (project) ({VERCEL_REQUESTS.record}{{{SEL}}})", "{{project}}",
-                     recordings=(VERCEL_REQUESTS,)),
+        Panel("timeseries", "Error rate by project", "Share of 5xx responses per project (5-minute rates), "
+              "against the error-rate threshold (dashed, from config). Above it: open the project's "
+              "deployments and function logs in Vercel; roll back a bad deployment.",
+              (Query(f"sum by (project) ({VERCEL_REQUESTS_5XX.record}{{{SEL}}}) / "
+                     f"sum by (project) ({VERCEL_REQUESTS_ALL.record}{{{SEL}}})", "{{project}}",
+                     recordings=(VERCEL_REQUESTS_5XX, VERCEL_REQUESTS_ALL)),
                Query(f"max(stackwatch_threshold_error_rate_ratio{{{ENV}}})", "threshold", threshold=True)),
               unit="percentunit", width=12, height=8, links=(OVERVIEW,)),
-        Panel("timeseries", "Cache hit ratio", "Share of requests served from Vercel's cache per project. A "
-              "sudden drop: a deployment changed cache headers; origin cost and latency rise.",
-              (Query(f"sum by (project) (rate(vercel_cache_requests_total{{{SEL}, cache=\"HIT\"}}[{RATE}])) / "
-                     f"sum by (project) (rate(vercel_cache_requests_total{{{SEL}}}[{RATE}]))", "{{project}}"),),
+        Panel("timeseries", "Cache hit ratio", "Share of requests served from Vercel's cache per project "
+              "(5-minute rates). A sudden drop: a deployment changed cache headers; origin cost and latency rise.",
+              (Query(f"sum by (project) ({VERCEL_CACHE_HITS.record}{{{SEL}}}) / "
+                     f"sum by (project) ({VERCEL_CACHE_ALL.record}{{{SEL}}})", "{{project}}",
+                     recordings=(VERCEL_CACHE_HITS, VERCEL_CACHE_ALL)),),
               unit="percentunit", width=12, height=8),
         Panel("timeseries", "Function crashes", "Function invocations that crashed (drain statusCode -1) per "
               "minute. Any: read the function's logs; a crash loop after a deploy means roll back.",
-              (Query(f"sum by (project) (rate(vercel_function_crashes_total{{{SEL}}}[{RATE}])) * 60",
-                     "{{project}}", scenario="error-burst"),),
+              (Query(f"sum by (project) ({VERCEL_CRASHES.record}{{{SEL}}}) * 60",
+                     "{{project}}", scenario="error-burst", recordings=(VERCEL_CRASHES,)),),
               unit="short", width=12, height=8),
     ])
     vitals = Row("Web vitals (Speed Insights)", [
-        Panel("timeseries", "p75 LCP / FCP / TTFB / INP", "75th percentile of each web-vital timing across "
-              "the selected projects (Speed Insights drain), against the frontend response-time threshold. "
-              "LCP above it: look at the slowest projects below and at recent deployments.",
-              (Query(f"histogram_quantile(0.75, sum by (metric) (rate(vercel_web_vital_duration_seconds{{{SEL}}}"
-                     f"[{RATE}])))", "{{metric}}"),
+        Panel("timeseries", "p75 LCP / FCP / TTFB / INP", "The slowest selected project's 75th percentile of "
+              "each web-vital timing (Speed Insights drain; p75 per project over 5 minutes, recorded; the "
+              "highest shown), against the frontend response-time threshold. LCP above it: look at the "
+              "slowest projects below and at recent deployments.",
+              (Query(f"max by (metric) ({VERCEL_WEB_VITALS_P75.record}{{{SEL}}})", "{{metric}}",
+                     recordings=(VERCEL_WEB_VITALS_P75,)),
                Query(f"max(stackwatch_threshold_response_time_seconds{{{ENV}, tier=\"frontend\"}})", "threshold",
                      threshold=True)),
               unit="s", width=12, height=8),
@@ -51,10 +62,10 @@ def board() -> Board:
                      f"vercel_web_vital_duration_seconds{{{SEL}, metric=\"LCP\"}}[$__range]))))", "",
                      instant=True, table=True),),
               unit="s", width=6, height=8),
-        Panel("timeseries", "p75 CLS", "75th percentile cumulative layout shift by project. Above 0.1 is "
-              "'needs improvement': look for images or ads without reserved space.",
-              (Query(f"histogram_quantile(0.75, sum by (project) (rate(vercel_web_vital_cls{{{SEL}}}[{RATE}])))",
-                     "{{project}}"),),
+        Panel("timeseries", "p75 CLS", "75th percentile cumulative layout shift by project (over 5 minutes, "
+              "recorded). Above 0.1 is 'needs improvement': look for images or ads without reserved space.",
+              (Query(f"max by (project) ({VERCEL_CLS_P75.record}{{{SEL}}})", "{{project}}",
+                     recordings=(VERCEL_CLS_P75,)),),
               unit="none", decimals=3, width=6, height=8, steps=(("green", None), ("orange", 0.1), ("red", 0.25))),
     ])
     deploys = Row("Deployments", [
