@@ -20,28 +20,28 @@ def board() -> Board:
               (Query(f"sum by (status_class) (rate(render_service_http_requests_total{{{SEL}}}[{RATE}]))",
                      "{{status_class}}"),),
               unit="reqps", width=8, height=8, stack=True),
-        Panel("timeseries", "Error rate by service", "Share of 5xx responses per service against the "
-              "error-rate threshold. Above it: read the service's logs in Render; roll back a bad deploy.",
-              (Query(error_ratio("render_service_http_requests_total", SEL, "service"), "{{service}}"),
+        Panel("timeseries", "Error rate by service", "Share of 5xx responses per service (the ten highest at "
+              "each step) against the error-rate threshold. Above it: read the service's logs in Render; roll back a bad deploy.",
+              (Query(f"topk(10, {error_ratio('render_service_http_requests_total', SEL, 'service')})", "{{service}}"),
                threshold("stackwatch_threshold_error_rate_ratio")),
               unit="percentunit", width=8, height=8),
         Panel("timeseries", "p95 latency by service", "95th percentile HTTP response time per service "
-              "(Render's metrics API) against the backend response-time threshold. Above it: check CPU, "
+              "(Render's metrics API; the ten slowest at each step) against the backend response-time threshold. Above it: check CPU, "
               "memory and instance count below, then the database.",
-              (Query(f"max by (service) (render_service_http_latency_seconds{{{SEL}, quantile=\"0.95\"}})",
+              (Query(f"topk(10, max by (service) (render_service_http_latency_seconds{{{SEL}, quantile=\"0.95\"}}))",
                      "{{service}}"),
                threshold("stackwatch_threshold_response_time_seconds", 'tier="backend"')),
               unit="s", width=8, height=8),
     ])
     resources = Row("Resources", [
-        Panel("timeseries", "CPU utilisation", "CPU used / limit per service against the CPU threshold. "
+        Panel("timeseries", "CPU utilisation", "CPU used / limit per service (the ten highest at each step) against the CPU threshold. "
               "Sustained above it: scale up the plan or out the instances.",
-              (Query(f"max by (service) (render_service_cpu_utilization_ratio{{{SEL}}})", "{{service}}"),
+              (Query(f"topk(10, max by (service) (render_service_cpu_utilization_ratio{{{SEL}}}))", "{{service}}"),
                threshold("stackwatch_threshold_cpu_utilization_ratio")),
               unit="percentunit", width=8, height=8),
-        Panel("timeseries", "Memory utilisation", "Memory used / limit per service against the memory "
+        Panel("timeseries", "Memory utilisation", "Memory used / limit per service (the ten highest at each step) against the memory "
               "threshold. Climbing steadily: a leak; near 100 % the service is OOM-killed.",
-              (Query(f"max by (service) (render_service_memory_utilization_ratio{{{SEL}}})", "{{service}}"),
+              (Query(f"topk(10, max by (service) (render_service_memory_utilization_ratio{{{SEL}}}))", "{{service}}"),
                threshold("stackwatch_threshold_memory_utilization_ratio")),
               unit="percentunit", width=8, height=8),
         Panel("timeseries", "Instances and autoscaling bounds", "Running instances per service with the "
@@ -49,9 +49,9 @@ def board() -> Board:
               (Query(f"sum by (service) (render_service_instances{{{SEL}}})", "{{service}}"),
                Query(f"max by (service) (render_service_autoscaling_max_instances{{{SEL}}})", "max {{service}}")),
               unit="short", width=8, height=8),
-        Panel("timeseries", "Bandwidth", "Outbound bytes per second per service (billed beyond the plan's "
+        Panel("timeseries", "Bandwidth", "Outbound bytes per second per service (the ten highest at each step; billed beyond the plan's "
               "allowance). A spike: a crawler or a large asset served from the origin.",
-              (Query(f"sum by (service) (rate(render_service_bandwidth_bytes_total{{{SEL}}}[{RATE}]))",
+              (Query(f"topk(10, sum by (service) (rate(render_service_bandwidth_bytes_total{{{SEL}}}[{RATE}])))",
                      "{{service}}"),),
               unit="Bps", width=8, height=8, links=(COSTS,)),
         Panel("table", "Services", "Every service with its type, plan and region, and whether it is "

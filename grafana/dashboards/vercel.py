@@ -25,23 +25,26 @@ def board() -> Board:
               (Query(f"sum by (status_class) ({VERCEL_REQUESTS.record}{{{SEL}}})", "{{status_class}}",
                      recordings=(VERCEL_REQUESTS,)),),
               unit="reqps", width=12, height=8, stack=True),
-        Panel("timeseries", "Error rate by project", "Share of 5xx responses per project (5-minute rates), "
-              "against the error-rate threshold (dashed, from config). Above it: open the project's "
-              "deployments and function logs in Vercel; roll back a bad deployment.",
-              (Query(f"sum by (project) ({VERCEL_REQUESTS_5XX.record}{{{SEL}}}) / "
-                     f"sum by (project) ({VERCEL_REQUESTS_ALL.record}{{{SEL}}})", "{{project}}",
+        Panel("timeseries", "Error rate by project", "Share of 5xx responses per project (5-minute rates; "
+              "the ten highest at each step), against the error-rate threshold (dashed, from config). Above "
+              "it: open the project's deployments and function logs in Vercel; roll back a bad deployment.",
+              # `or … * 0`: a project that never served a 5xx has no 5xx series; it shows 0, not nothing.
+              (Query(f"topk(10, (sum by (project) ({VERCEL_REQUESTS_5XX.record}{{{SEL}}}) or "
+                     f"sum by (project) ({VERCEL_REQUESTS_ALL.record}{{{SEL}}}) * 0) / "
+                     f"sum by (project) ({VERCEL_REQUESTS_ALL.record}{{{SEL}}}))", "{{project}}",
                      recordings=(VERCEL_REQUESTS_5XX, VERCEL_REQUESTS_ALL)),
                Query(f"max(stackwatch_threshold_error_rate_ratio{{{ENV}}})", "threshold", threshold=True)),
               unit="percentunit", width=12, height=8, links=(OVERVIEW,)),
         Panel("timeseries", "Cache hit ratio", "Share of requests served from Vercel's cache per project "
-              "(5-minute rates). A sudden drop: a deployment changed cache headers; origin cost and latency rise.",
-              (Query(f"sum by (project) ({VERCEL_CACHE_HITS.record}{{{SEL}}}) / "
-                     f"sum by (project) ({VERCEL_CACHE_ALL.record}{{{SEL}}})", "{{project}}",
+              "(5-minute rates; the ten lowest at each step). A sudden drop: a deployment changed cache "
+              "headers; origin cost and latency rise.",
+              (Query(f"bottomk(10, sum by (project) ({VERCEL_CACHE_HITS.record}{{{SEL}}}) / "
+                     f"sum by (project) ({VERCEL_CACHE_ALL.record}{{{SEL}}}))", "{{project}}",
                      recordings=(VERCEL_CACHE_HITS, VERCEL_CACHE_ALL)),),
               unit="percentunit", width=12, height=8),
         Panel("timeseries", "Function crashes", "Function invocations that crashed (drain statusCode -1) per "
-              "minute. Any: read the function's logs; a crash loop after a deploy means roll back.",
-              (Query(f"sum by (project) ({VERCEL_CRASHES.record}{{{SEL}}}) * 60",
+              "minute (the ten projects with most at each step). Any: read the function's logs; a crash loop after a deploy means roll back.",
+              (Query(f"topk(10, sum by (project) ({VERCEL_CRASHES.record}{{{SEL}}}) * 60)",
                      "{{project}}", scenario="error-burst", recordings=(VERCEL_CRASHES,)),),
               unit="short", width=12, height=8),
     ])
@@ -63,8 +66,8 @@ def board() -> Board:
                      instant=True, table=True),),
               unit="s", width=6, height=8),
         Panel("timeseries", "p75 CLS", "75th percentile cumulative layout shift by project (over 5 minutes, "
-              "recorded). Above 0.1 is 'needs improvement': look for images or ads without reserved space.",
-              (Query(f"max by (project) ({VERCEL_CLS_P75.record}{{{SEL}}})", "{{project}}",
+              "recorded; the ten highest at each step). Above 0.1 is 'needs improvement': look for images or ads without reserved space.",
+              (Query(f"topk(10, max by (project) ({VERCEL_CLS_P75.record}{{{SEL}}}))", "{{project}}",
                      recordings=(VERCEL_CLS_P75,)),),
               unit="none", decimals=3, width=6, height=8, steps=(("green", None), ("orange", 0.1), ("red", 0.25))),
     ])
