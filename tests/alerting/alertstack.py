@@ -18,7 +18,7 @@ Test overrides, none of them in the shipped files:
   and no maintenance mute (a run on a Sunday at 02:00 UTC must not go quiet);
 - stackwatch's config: budgets from the simulator's ground truth (so steady spend is under
   budget and the cost-spike is over it) and a 30 s data-staleness threshold.
-Used by tests/alerting/test_e2e_alerts.py and benchmarks/alerts.py.
+Used by tests/alerting/e2e_incidents.py (test_e2e_alerts.py, test_e2e_alert_conditions.py) and benchmarks/alerts.py.
 """
 
 from __future__ import annotations
