@@ -199,12 +199,13 @@ SHARED_METRICS: tuple[MetricSpec, ...] = (
                "FOCUS ListCost (at list price) over the provider's current billing cycle so far; a record "
                "without its own figure counts its BilledCost.", (PROVIDER,), series=Series("provider", 1)),
     MetricSpec("stackwatch.cost.unpriced.month_to_date_usd", Kind.GAUGE, "{USD}",
-               "This month's amount of usage the provider bills but stackwatch cannot price, where the "
-               "provider's data gives an amount (e.g. credits of an unknown LlamaCloud event type); "
-               "not included in the cost gauges.", (PROVIDER, "item"), series=Series("unpriced item", 1)),
+               "Amount of usage the provider bills but stackwatch cannot price, over the provider's current "
+               "billing cycle so far, where the provider's data gives one (e.g. credits of an unknown "
+               "LlamaCloud event type, OpenAI's billed rate of an unpriced model); not included in the cost "
+               "gauges; kept in the state file across restarts.", (PROVIDER, "item"), series=Series("unpriced item", 1)),
     MetricSpec("stackwatch.cost.unpriced.usage", Kind.GAUGE, "{quantity}",
-               "This month's quantity of each unpriced item, in the provider's unit (tokens, pages, "
-               "credits): what the cost gauges leave out.", (PROVIDER, "item", "unit"),
+               "Quantity of each unpriced item over the provider's current billing cycle so far, in the "
+               "provider's unit (tokens, pages, credits): what the cost gauges leave out.", (PROVIDER, "item", "unit"),
                series=Series("unpriced item", 1, "its unit")),
     MetricSpec("stackwatch.budget.monthly_usd", Kind.GAUGE, "{USD}",
                "Monthly budget from config; provider=\"all\" is the total budget.", (PROVIDER,),
