@@ -38,8 +38,8 @@ from alertstack import (  # noqa: E402
     TIMING,
     start_alert_stack,
 )
-from stack.conftest import EXPORT_INTERVAL_S, POLL_INTERVAL_S, SLOW_POLL_INTERVAL_S, install_tools  # noqa: E402
 from e2e_incidents import SCENARIOS, WARM_UP_S  # noqa: E402
+from stack.conftest import EXPORT_INTERVAL_S, POLL_INTERVAL_S, SLOW_POLL_INTERVAL_S, install_tools  # noqa: E402
 
 from alerting.model import duration_seconds  # noqa: E402
 from alerting.rules import ALERTS  # noqa: E402
