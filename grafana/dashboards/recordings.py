@@ -8,9 +8,10 @@ the boards use to prometheus/rules/dashboards.rules.yaml.
 Only float-valued results: Prometheus records a native-histogram result live, but promtool 3.15's
 `tsdb create-blocks-from rules` wrote no samples for one (the web vitals' recorded rate: the
 benchmark's backfilled panel came back empty), so a recorded histogram could not be backfilled
-after a rule change and its panels would start empty. The web vitals keep their raw query: a float
-classic-histogram equivalent per project (one series per bucket bound) was measured slower than the
-raw query (15 float series per native histogram; docs/dashboards.md, Query performance).
+after a rule change and its panels would start empty. The web vitals record the p75 itself, a float
+per project and metric (a float classic-histogram equivalent, one series per bucket bound, was
+measured slower than the raw query: 15 float series per native histogram; docs/dashboards.md,
+Query performance).
 """
 
 from __future__ import annotations
