@@ -126,7 +126,9 @@ async def test_http_requests_aggregated_by_host_total_the_per_status_code_series
     sim = simulator.providers["render"]
     now = simulator.world.now_ts()
     web = next(s for s in sim.services() if s.type == "web_service" and s.created <= now and not s.is_suspended(now))
-    end = int(now) - int(now) % 60
+    # Complete buckets only: the world's clock runs, and the current bucket [end, end + 60) grows
+    # between the two requests (a loaded machine saw 1 request, then 2).
+    end = int(now) - int(now) % 60 - 60
     window = {"resource": web.id, "startTime": str(end - 600), "endTime": str(end)}
     async with client(simulator) as http:
         by_code = (await http.get("/metrics/http-requests", params=window)).json()
@@ -142,11 +144,15 @@ async def test_metrics_filter_by_instance_and_host(simulator: Simulator) -> None
     now = simulator.world.now_ts()
     web = next(s for s in sim.services() if s.type == "web_service" and s.created <= now
                and not s.is_suspended(now) and s.state_at(now)["instances"] >= 2)  # so one instance is a real subset
+    # One fixed window of complete minutes for both requests: the default (the last hour up to
+    # now) moves if a minute boundary passes between them.
+    end = int(now) - int(now) % 60 - 60
+    window = {"resource": web.id, "startTime": str(end - 3600), "endTime": str(end)}
     async with client(simulator) as http:
-        every = (await http.get("/metrics/cpu", params={"resource": web.id})).json()
+        every = (await http.get("/metrics/cpu", params=window)).json()
         instances = [label["value"] for series in every for label in series["labels"] if label["field"] == "instance"]
         assert len(instances) >= 2 and len(instances) == len(every)
-        one = (await http.get("/metrics/cpu", params={"resource": web.id, "instance": instances[-1]})).json()
+        one = (await http.get("/metrics/cpu", params={**window, "instance": instances[-1]})).json()
         assert one == [every[-1]]
         own_host = (await http.get("/metrics/http-requests", params={"resource": web.id,
                                                                      "host": f"{web.name}.onrender.com"})).json()
