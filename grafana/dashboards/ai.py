@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 from .common import AI, COSTS, ENV, ENVIRONMENT, Board, Panel, Query, Row, project_variable
-from .recordings import OPENAI_CACHED_TOKENS, OPENAI_TOKENS_BY_PROJECT
+from .recordings import (
+    COST_TODAY_BY_PROJECT_MODEL,
+    OPENAI_CACHED_TOKENS,
+    OPENAI_REQUESTS_BY_PROJECT_MODEL,
+    OPENAI_TOKENS_BY_PROJECT,
+    OPENAI_TOKENS_BY_PROJECT_MODEL,
+)
 
 SEL = f'{ENV}, project=~"$project"'
 RATE = "$__rate_interval"
+# Hourly panels on recorded series: the latest recorded value within each step. Grafana ceils a range
+# query's end to the step, so the last step lies up to an hour ahead, beyond the 5-minute lookback
+# of a plain selector; last_over_time over the step still finds the current value there.
+LATEST = "$__interval"
 
 
 def board() -> Board:
     openai = Row("OpenAI", [
-        Panel("timeseries", "Cost today by model", "Today's OpenAI cost so far per model. A model's line "
-              "climbing unusually steeply: find the project calling it below.",
-              (Query(f"sum by (model) (stackwatch_cost_today_usd{{{SEL}, provider=\"openai\"}})", "{{model}}"),),
-              unit="currencyUSD", width=8, height=8, links=(COSTS,)),
+        Panel("timeseries", "Cost today by model", "Today's OpenAI cost so far per model (hourly points, "
+              "recorded per project and model). A model's line climbing unusually steeply: find the project "
+              "calling it below.",
+              (Query(f"sum by (model) (last_over_time({COST_TODAY_BY_PROJECT_MODEL.record}{{{SEL}}}[{LATEST}]))", "{{model}}",
+                     recordings=(COST_TODAY_BY_PROJECT_MODEL,)),),
+              unit="currencyUSD", width=8, height=8, links=(COSTS,), interval="1h"),
         Panel("timeseries", "Tokens per hour by type", "Input, output and cached input tokens in the last hour "
               "(1-hour rates, recorded per project). Input rising with flat requests: prompts grew; low cached "
               "share: the prompt cache is not hit.",
@@ -33,13 +45,16 @@ def board() -> Board:
               (Query(f"sort_desc(sum by (project, model) (stackwatch_cost_month_to_date_usd{{{SEL}, "
                      f"provider=\"openai\"}}))", "", instant=True, table=True),),
               unit="currencyUSD", width=12, height=8),
-        Panel("timeseries", "Tokens per request", "Mean tokens per request by model (all token types). "
-              "Rising: responses or prompts got longer; check max_tokens and context trimming.",
-              (Query(f"sum by (gen_ai_request_model) (histogram_sum(rate(gen_ai_client_token_usage{{{SEL}}}"
-                     f"[{RATE}]))) / sum by (gen_ai_request_model) (label_replace(rate("
-                     f"openai_usage_requests_total{{{SEL}}}[{RATE}]), \"gen_ai_request_model\", \"$1\", \"model\", "
-                     f"\"(.*)\"))", "{{gen_ai_request_model}}"),),
-              unit="short", width=12, height=8),
+        Panel("timeseries", "Tokens per request", "Mean tokens per request by model (all token types) over "
+              "the last hour, hourly points (1-hour rates recorded per project and model). Rising: responses or "
+              "prompts got longer; check max_tokens and context trimming.",
+              (Query(f"sum by (gen_ai_request_model) (last_over_time({OPENAI_TOKENS_BY_PROJECT_MODEL.record}{{{SEL}}}"
+                     f"[{LATEST}])) / sum by (gen_ai_request_model) (label_replace(last_over_time("
+                     f"{OPENAI_REQUESTS_BY_PROJECT_MODEL.record}{{{SEL}}}[{LATEST}]), \"gen_ai_request_model\", "
+                     f"\"$1\", \"model\", \"(.*)\"))",
+                     "{{gen_ai_request_model}}",
+                     recordings=(OPENAI_TOKENS_BY_PROJECT_MODEL, OPENAI_REQUESTS_BY_PROJECT_MODEL)),),
+              unit="short", width=12, height=8, interval="1h"),
     ])
     llama = Row("LlamaParse", [
         Panel("timeseries", "Pages per hour by mode", "Pages parsed per hour per parse mode. A burst: a batch "

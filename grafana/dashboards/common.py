@@ -52,8 +52,14 @@ class Recording:
     record: str
     expr: str
     why: str
+    # Evaluation interval of the rule's group. Long-range boards read recorded series sampled
+    # every few minutes: decoding a series sampled each minute over 7–30 days costs more than
+    # the panel's step needs (docs/dashboards.md, Query performance).
+    interval: str = "1m"
 
     def __post_init__(self) -> None:
+        if not re.fullmatch(r"[1-9][0-9]*[smh]", self.interval):
+            raise ValueError(f"recording {self.record!r}: interval {self.interval!r} is not like 1m, 3m, 30s")
         if not RECORD_NAME.fullmatch(self.record):
             raise ValueError(f"recording {self.record!r}: name must match {RECORD_NAME.pattern} "
                              "(level:metric:operations)")

@@ -21,6 +21,11 @@ from .common import Recording
 # Every evaluation of the dashboards' group (and the benchmark's backfill step): a recorded
 # 5-minute rate sampled each minute is as fine as a 24-hour panel's 3-minute step needs.
 INTERVAL = "1m"
+# Recordings read by 7- and 30-day boards, by the 24-hour panels drawn at a 5-minute step, and by
+# hourly bars: sampled every 3 minutes. A series sampled each minute costs three times the decoding
+# over such ranges for no point the panel draws (each step of 5 minutes or more still finds a sample
+# within Prometheus' 5-minute lookback). What this changes: a value is up to 3 minutes old at a step.
+SLOW = "3m"
 
 COST_TODAY = Recording(
     "stackwatch:cost_today_usd:sum_by_provider",
@@ -38,13 +43,15 @@ COST_FORECAST = Recording(
 VERCEL_REQUESTS = Recording(
     "stackwatch:vercel_requests:rate5m",
     "sum by (deployment_environment, project, status_class) (rate(vercel_requests_total[5m]))",
-    "The error-rate panel rates every Vercel request series twice at each step of 24 hours.")
+    "The error-rate panel rates every Vercel request series twice at each step of 24 hours.",
+    interval=SLOW)
 OPENAI_TOKENS = Recording(
     "stackwatch:gen_ai_client_token_usage:sum_rate1h",
     "sum by (deployment_environment, gen_ai_request_model, gen_ai_token_type) "
     "(histogram_sum(rate(gen_ai_client_token_usage[1h])))",
     "Tokens per hour over 30 days: rate() of every model × project × type native histogram at each "
-    "1-hour step; one hour is the panel's own unit, so the window is the meaning.")
+    "1-hour step; one hour is the panel's own unit, so the window is the meaning.",
+    interval=SLOW)
 
 # --- Vercel (24 h board, 120 s step, $__rate_interval 135 s) ---
 # The 5-minute window is the rule's rate window where the panels used $__rate_interval: wider than
@@ -54,11 +61,13 @@ VERCEL_REQUESTS_5XX = Recording(
     "stackwatch:vercel_requests_5xx:rate5m",
     "sum by (deployment_environment, project) (rate(vercel_requests_total{status_class=\"5xx\"}[5m]))",
     "The error rate by project read the project × status-class rate twice at every step (1,600 series "
-    "at large scale); the 5xx and total rates per project are 400.")
+    "at large scale); the 5xx and total rates per project are 400.",
+    interval=SLOW)
 VERCEL_REQUESTS_ALL = Recording(
     "stackwatch:vercel_requests_all:rate5m",
     "sum by (deployment_environment, project) (rate(vercel_requests_total[5m]))",
-    "The error rate's denominator per project (see the 5xx rate).")
+    "The error rate's denominator per project (see the 5xx rate).",
+    interval=SLOW)
 VERCEL_CACHE_HITS = Recording(
     "stackwatch:vercel_cache_requests_hit:rate5m",
     "sum by (deployment_environment, project) (rate(vercel_cache_requests_total{cache=\"HIT\"}[5m]))",
@@ -95,8 +104,55 @@ OPENAI_TOKENS_BY_PROJECT = Recording(
     "sum by (deployment_environment, project, gen_ai_token_type) "
     "(histogram_sum(rate(gen_ai_client_token_usage[1h])))",
     "Tokens per hour by type rated every model × project × type native histogram (600 at large scale) at "
-    "each step of 7 days; per project and type they are 20 float series, and $project still filters.")
+    "each step of 7 days; per project and type they are 20 float series, and $project still filters.",
+    interval=SLOW)
 OPENAI_CACHED_TOKENS = Recording(
     "stackwatch:openai_usage_cached_input_tokens:rate1h",
     "sum by (deployment_environment, project) (rate(openai_usage_cached_input_tokens_total[1h]))",
-    "Cached input tokens beside the token types: 300 model × project counters per step, 10 series recorded.")
+    "Cached input tokens beside the token types: 300 model × project counters per step, 10 series recorded.",
+    interval=SLOW)
+
+# --- Recordings added for the large-scale latency target (docs/dashboards.md, Large scale) ---
+COST_MONTH_TO_DATE_BY_MODEL = Recording(
+    "stackwatch:cost_month_to_date_usd:sum_by_model",
+    "sum by (deployment_environment, provider, model) (stackwatch_cost_month_to_date_usd{provider=\"openai\"})",
+    "OpenAI cost by model over 30 days read 300 model × project cost gauges at each of 720 steps (311 ms p95 "
+    "at large scale); per model they are 30 series.",
+    interval=SLOW)
+COST_TODAY_BY_PROJECT_MODEL = Recording(
+    "stackwatch:cost_today_usd:sum_by_project_model",
+    "sum by (deployment_environment, provider, project, model) (stackwatch_cost_today_usd{provider=\"openai\"})",
+    "Today's OpenAI cost by model on the 7-day AI board, sampled every 3 minutes instead of at every poll of "
+    "300 cost series; keeps `project` so $project still filters.",
+    interval=SLOW)
+OPENAI_TOKENS_BY_PROJECT_MODEL = Recording(
+    "stackwatch:gen_ai_client_token_usage:sum_rate1h_by_project_model",
+    "sum by (deployment_environment, project, gen_ai_request_model) "
+    "(histogram_sum(rate(gen_ai_client_token_usage[1h])))",
+    "Tokens per request rated 600 token native histograms over 7 days at every step (479 ms p95 at large "
+    "scale, the slowest query); per project and model, all token types, they are 300 float series.",
+    interval=SLOW)
+OPENAI_REQUESTS_BY_PROJECT_MODEL = Recording(
+    "stackwatch:openai_usage_requests:rate1h_by_project_model",
+    "sum by (deployment_environment, project, model) (rate(openai_usage_requests_total[1h]))",
+    "Tokens per request's denominator: requests per second per project and model over the same hour.",
+    interval=SLOW)
+VERCEL_DEPLOYMENTS = Recording(
+    "stackwatch:vercel_deployments:increase1h",
+    "sum by (deployment_environment, project, state) (increase(vercel_deployments_total[1h]))",
+    "Deployments by state increased 1,200 project × state counters over each hour of 24 (171 ms p95 at "
+    "large scale); the recorded hourly increase is read as is.",
+    interval=SLOW)
+RENDER_REQUESTS_5XX = Recording(
+    "stackwatch:render_service_http_requests_5xx:rate5m",
+    "sum by (deployment_environment, service) "
+    "(rate(render_service_http_requests_total{status_class=\"5xx\"}[5m]))",
+    "Render's error rate by service rated 400 service × status-class counters twice at each step of 24 "
+    "hours (169 ms p95 at large scale); per service the 5xx and total rates are 100 series each.",
+    interval=SLOW)
+RENDER_REQUESTS_ALL = Recording(
+    "stackwatch:render_service_http_requests_all:rate5m",
+    "sum by (deployment_environment, service) (rate(render_service_http_requests_total[5m]))",
+    "The error rate's denominator per service (see the 5xx rate); also the requests served in cost per "
+    "unit of work.",
+    interval=SLOW)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .common import COSTS, ENV, ENVIRONMENT, RENDER, Board, Panel, Query, Row, error_ratio, project_variable
+from .common import COSTS, ENV, ENVIRONMENT, RENDER, Board, Panel, Query, Row, project_variable
+from .recordings import RENDER_REQUESTS_5XX, RENDER_REQUESTS_ALL
 
 SEL = f'{ENV}, service=~"$service"'
 RATE = "$__rate_interval"
@@ -20,11 +21,16 @@ def board() -> Board:
               (Query(f"sum by (status_class) (rate(render_service_http_requests_total{{{SEL}}}[{RATE}]))",
                      "{{status_class}}"),),
               unit="reqps", width=8, height=8, stack=True),
-        Panel("timeseries", "Error rate by service", "Share of 5xx responses per service (the ten highest at "
-              "each step) against the error-rate threshold. Above it: read the service's logs in Render; roll back a bad deploy.",
-              (Query(f"topk(10, {error_ratio('render_service_http_requests_total', SEL, 'service')})", "{{service}}"),
+        Panel("timeseries", "Error rate by service", "Share of 5xx responses per service (5-minute rates, "
+              "recorded per service; the ten highest at each step) against the error-rate threshold. Above it: "
+              "read the service's logs in Render; roll back a bad deploy.",
+              # `or … * 0`: a service that never served a 5xx has no 5xx series; it shows 0, not nothing.
+              (Query(f"topk(10, (sum by (service) ({RENDER_REQUESTS_5XX.record}{{{SEL}}}) or "
+                     f"sum by (service) ({RENDER_REQUESTS_ALL.record}{{{SEL}}}) * 0) / "
+                     f"sum by (service) ({RENDER_REQUESTS_ALL.record}{{{SEL}}}))", "{{service}}",
+                     recordings=(RENDER_REQUESTS_5XX, RENDER_REQUESTS_ALL)),
                threshold("stackwatch_threshold_error_rate_ratio")),
-              unit="percentunit", width=8, height=8),
+              unit="percentunit", width=8, height=8, interval="5m"),
         Panel("timeseries", "p95 latency by service", "95th percentile HTTP response time per service "
               "(Render's metrics API; the ten slowest at each step) against the backend response-time threshold. Above it: check CPU, "
               "memory and instance count below, then the database.",
@@ -45,10 +51,10 @@ def board() -> Board:
                threshold("stackwatch_threshold_memory_utilization_ratio")),
               unit="percentunit", width=8, height=8),
         Panel("timeseries", "Instances and autoscaling bounds", "Running instances per service with the "
-              "autoscaling maximum (services with autoscaling). At the maximum for long: raise it or the plan.",
+              "autoscaling maximum (services with autoscaling; 5-minute points). At the maximum for long: raise it or the plan.",
               (Query(f"sum by (service) (render_service_instances{{{SEL}}})", "{{service}}"),
                Query(f"max by (service) (render_service_autoscaling_max_instances{{{SEL}}})", "max {{service}}")),
-              unit="short", width=8, height=8),
+              unit="short", width=8, height=8, interval="5m"),
         Panel("timeseries", "Bandwidth", "Outbound bytes per second per service (the ten highest at each step; billed beyond the plan's "
               "allowance). A spike: a crawler or a large asset served from the origin.",
               (Query(f"topk(10, sum by (service) (rate(render_service_bandwidth_bytes_total{{{SEL}}}[{RATE}])))",

@@ -8,6 +8,7 @@ from .recordings import (
     VERCEL_CACHE_HITS,
     VERCEL_CLS_P75,
     VERCEL_CRASHES,
+    VERCEL_DEPLOYMENTS,
     VERCEL_REQUESTS,
     VERCEL_REQUESTS_5XX,
     VERCEL_REQUESTS_ALL,
@@ -24,7 +25,7 @@ def board() -> Board:
               "'stackwatch itself', drain rejected) or the site is down.",
               (Query(f"sum by (status_class) ({VERCEL_REQUESTS.record}{{{SEL}}})", "{{status_class}}",
                      recordings=(VERCEL_REQUESTS,)),),
-              unit="reqps", width=12, height=8, stack=True),
+              unit="reqps", width=12, height=8, stack=True, interval="5m"),
         Panel("timeseries", "Error rate by project", "Share of 5xx responses per project (5-minute rates; "
               "the ten highest at each step), against the error-rate threshold (dashed, from config). Above "
               "it: open the project's deployments and function logs in Vercel; roll back a bad deployment.",
@@ -34,7 +35,7 @@ def board() -> Board:
                      f"sum by (project) ({VERCEL_REQUESTS_ALL.record}{{{SEL}}}))", "{{project}}",
                      recordings=(VERCEL_REQUESTS_5XX, VERCEL_REQUESTS_ALL)),
                Query(f"max(stackwatch_threshold_error_rate_ratio{{{ENV}}})", "threshold", threshold=True)),
-              unit="percentunit", width=12, height=8, links=(OVERVIEW,)),
+              unit="percentunit", width=12, height=8, links=(OVERVIEW,), interval="5m"),
         Panel("timeseries", "Cache hit ratio", "Share of requests served from Vercel's cache per project "
               "(5-minute rates; the ten lowest at each step). A sudden drop: a deployment changed cache "
               "headers; origin cost and latency rise.",
@@ -74,7 +75,10 @@ def board() -> Board:
     deploys = Row("Deployments", [
         Panel("timeseries", "Deployments by state", "Deployments reaching a final state per hour. ERROR: open "
               "the build log in Vercel.",
-              (Query(f"sum by (state) (increase(vercel_deployments_total{{{SEL}}}[1h]))", "{{state}}"),),
+              # The latest recorded hourly increase within each 1-hour step: Grafana ceils the range's end to
+              # the step, so the current hour's bar lies ahead of the 5-minute lookback of a plain selector.
+              (Query(f"sum by (state) (last_over_time({VERCEL_DEPLOYMENTS.record}{{{SEL}}}[$__interval]))", "{{state}}",
+                     recordings=(VERCEL_DEPLOYMENTS,)),),
               unit="short", width=8, height=8, bars=True, stack=True, interval="1h"),
         Panel("stat", "In progress", "Deployments queued, initializing or building as of the latest poll. "
               "Stuck for long: check Vercel's status page and the team's concurrency limit.",

@@ -30,10 +30,18 @@ def test_generated_rule_file_passes_promtool_check_rules():
 
 def test_every_rule_is_read_by_a_panel_and_every_read_rule_is_generated(boards):
     groups = yaml.safe_load(RULES.read_text())["groups"]
-    generated = {rule["record"]: rule["expr"] for group in groups for rule in group["rules"]}
-    read = {r.record: r.expr for board in boards for _, q in board.queries() for r in q.recordings}
+    generated = {rule["record"]: (rule["expr"], group["interval"]) for group in groups for rule in group["rules"]}
+    read = {r.record: (r.expr, r.interval) for board in boards for _, q in board.queries() for r in q.recordings}
     assert generated == read
     assert len(generated) >= 5
+
+
+def test_rules_are_grouped_by_their_evaluation_interval(boards):
+    groups = yaml.safe_load(RULES.read_text())["groups"]
+    intervals = [group["interval"] for group in groups]
+    assert len(intervals) == len(set(intervals)) >= 2, intervals  # one group per interval, two in use
+    assert len({group["name"] for group in groups}) == len(groups)
+    assert groups[0]["name"] == "stackwatch-dashboards" and groups[0]["interval"] == "1m"
 
 
 def test_panels_filter_recorded_series_by_the_environment_the_rule_keeps(boards):
@@ -61,6 +69,8 @@ def test_recordings_need_a_conventional_name_and_a_declaration_where_read():
     rule = Recording("stackwatch:x_total:rate5m", "sum by (deployment_environment) (rate(x_total[5m]))", "why")
     with pytest.raises(ValueError, match="level:metric:operations"):
         Recording("x_total_rate5m", "sum(rate(x_total[5m]))", "why")
+    with pytest.raises(ValueError, match="not like 1m"):
+        Recording("stackwatch:x_total:rate5m", "sum(rate(x_total[5m]))", "why", interval="3 minutes")
     with pytest.raises(ValueError, match="Grafana variables"):
         Recording("stackwatch:x_total:rate5m", "sum(rate(x_total[$__rate_interval]))", "why")
     with pytest.raises(ValueError, match="declares"):
@@ -83,3 +93,6 @@ def test_one_name_cannot_record_two_expressions():
     assert recordings([FakeBoard(first), FakeBoard(first)]) == [first]
     with pytest.raises(ValueError, match="defined twice"):
         recordings([FakeBoard(first), FakeBoard(second)])
+    slower = Recording("stackwatch:x_total:rate5m", "sum(rate(x_total[5m]))", "why", interval="3m")
+    with pytest.raises(ValueError, match="defined twice"):
+        recordings([FakeBoard(first), FakeBoard(slower)])

@@ -40,8 +40,9 @@ if str(REPO) not in sys.path:  # grafana/ is a source tree of the repository, no
     sys.path.insert(0, str(REPO))
 
 from grafana.dashboards import boards  # noqa: E402
-from grafana.dashboards.common import Board, Panel, Query  # noqa: E402
+from grafana.dashboards.common import Board, Panel, Query, Recording  # noqa: E402
 from grafana.dashboards.recordings import COST_TODAY  # noqa: E402
+from grafana.generate import recordings  # noqa: E402
 from grafana.queries import all_selected, parse_duration, request, substitute  # noqa: E402
 
 pytestmark = pytest.mark.e2e
@@ -166,6 +167,51 @@ def cost_history_stack(aged_stack: Stack, tools) -> Stack:
 
 def test_every_steady_panel_target_returns_data(reported_stack):
     assert assert_all_have_data(reported_stack, "steady") > 100
+
+
+def instant(stack: Stack, expr: str, at: float) -> dict[tuple[tuple[str, str], ...], float]:
+    query = urllib.parse.urlencode({"query": expr, "time": f"{at:.3f}"})
+    body = http_json(f"{stack.prom.base_url}/api/v1/query?{query}")
+    assert body["status"] == "success", body
+    return {tuple(sorted((k, v) for k, v in r["metric"].items() if k != "__name__")): float(r["value"][1])
+            for r in body["data"]["result"]}
+
+
+# Samples reach Prometheus seconds after their timestamps (export interval, collector batch), so an
+# evaluation's inputs are complete only a while later: compare at an evaluation at least this old.
+SETTLED_S = 90.0
+
+
+def recorded_equals_source(stack: Stack, rule: Recording, seen: list[str]) -> bool | None:
+    """At a settled evaluation of the rule, the recorded series are the source expression's result
+    there: the same label sets and values. None (retry) while nothing is recorded yet; each mismatch
+    is kept in `seen` for the failure message."""
+    stamps = instant(stack, f"timestamp({rule.record})", time.time() - SETTLED_S)
+    if not stamps:
+        return None
+    at = max(stamps.values())
+    recorded, source = instant(stack, rule.record, at), instant(stack, rule.expr, at)
+    same = recorded.keys() == source.keys() and all(
+        math.isclose(recorded[k], source[k], rel_tol=1e-9, abs_tol=1e-12)
+        or (math.isnan(recorded[k]) and math.isnan(source[k])) for k in recorded)
+    if not same:
+        seen.append(f"at {at}: recorded {sorted(recorded.items())[:3]} vs source {sorted(source.items())[:3]}")
+    return same or None
+
+
+def test_every_recorded_series_equals_its_source_expression(aged_stack):
+    """Each recording rule the boards read (prometheus/rules/dashboards.rules.yaml, loaded by the stack's
+    Prometheus) holds what its source expression gives at the same instant, so a panel on the recorded
+    series shows what the expression would."""
+    rules = recordings(list(boards()))
+    assert len(rules) >= 10
+    for rule in rules:
+        seen: list[str] = []
+        try:
+            wait_until(lambda rule=rule, seen=seen: recorded_equals_source(aged_stack, rule, seen),
+                       timeout=WAIT_S, interval=5, what=f"{rule.record} recorded and equal to {rule.expr}")
+        except AssertionError as error:
+            raise AssertionError(f"{error}; last mismatches: {seen[-2:]}") from None
 
 
 def test_recommendations_panel_shows_the_pushed_savings(reported_stack):
