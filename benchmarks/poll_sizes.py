@@ -13,46 +13,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from exporters.http import DEFAULT_MAX_POLL_BYTES, Clock  # noqa: E402
+from exporters.http import DEFAULT_MAX_POLL_BYTES  # noqa: E402
 from exporters.logs import configure  # noqa: E402
 from exporters.runtime import build_runtime  # noqa: E402
 from exporters.simulator import simulator_runtime_inputs  # noqa: E402
 
+# The simulator clock, port and control-API helpers of the collection benchmark (same directory).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from collect import OffsetClock, free_port, sim_call  # noqa: E402
+
 PROVIDERS = ("vercel", "render", "supabase", "openai", "llamacloud")
-
-
-class OffsetClock(Clock):
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def time(self) -> float:
-        return time.time() + self.offset
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def sim_call(base: str, path: str, body: dict | None = None) -> dict:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(base + path, data=data, method="POST" if body is not None else "GET",
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())
 
 
 async def measure(base: str, history_days: int) -> list[tuple[str, int, int, str]]:
