@@ -6,6 +6,7 @@ from .common import AI, COSTS, ENV, ENVIRONMENT, Board, Panel, Query, Row, proje
 from .recordings import (
     COST_TODAY_BY_PROJECT_MODEL,
     OPENAI_CACHED_TOKENS,
+    OPENAI_REQUESTS_BY_OPERATION,
     OPENAI_REQUESTS_BY_PROJECT_MODEL,
     OPENAI_TOKENS_BY_PROJECT,
     OPENAI_TOKENS_BY_PROJECT_MODEL,
@@ -35,10 +36,11 @@ def board() -> Board:
                Query(f"sum({OPENAI_CACHED_TOKENS.record}{{{SEL}}}) * 3600", "cached input",
                      recordings=(OPENAI_CACHED_TOKENS,))),
               unit="short", width=8, height=8),
-        Panel("timeseries", "Requests per hour by operation", "Model requests per hour by operation (chat, "
-              "embeddings) and whether sent through the Batch API (half price).",
-              (Query(f"sum by (operation, batch) (rate(openai_usage_requests_total{{{SEL}}}[{RATE}])) * 3600",
-                     "{{operation}} batch={{batch}}"),),
+        Panel("timeseries", "Requests per hour by operation", "Model requests in the last hour by operation "
+              "(chat, embeddings) and whether sent through the Batch API (half price); 1-hour rates, recorded "
+              "per project.",
+              (Query(f"sum by (operation, batch) ({OPENAI_REQUESTS_BY_OPERATION.record}{{{SEL}}}) * 3600",
+                     "{{operation}} batch={{batch}}", recordings=(OPENAI_REQUESTS_BY_OPERATION,)),),
               unit="short", width=8, height=8),
         Panel("table", "Cost this month by project and model", "Month-to-date OpenAI cost per project and "
               "model. An unknown project: a leaked key; revoke it in the OpenAI console.",

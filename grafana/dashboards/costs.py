@@ -86,10 +86,12 @@ def board() -> Board:
                      recordings=(COST_MONTH_TO_DATE_BY_MODEL,)),),
               unit="currencyUSD", width=8, height=8, links=(AI,)),
         Panel("timeseries", "OpenAI tokens by model and type", "Tokens per hour by model and token type "
-              "(input includes cached). A jump in input tokens: a prompt grew or a loop resends context.",
-              (Query(f"sum by (gen_ai_request_model, gen_ai_token_type) ({OPENAI_TOKENS.record}{{{ENV}}}) * 3600",
+              "(input includes cached; hourly points, each the latest 1-hour rate recorded in its hour). A jump "
+              "in input tokens: a prompt grew or a loop resends context.",
+              (Query(f"sum by (gen_ai_request_model, gen_ai_token_type) (last_over_time({OPENAI_TOKENS.record}"
+                     f"{{{ENV}}}[$__interval])) * 3600",
                      "{{gen_ai_request_model}} {{gen_ai_token_type}}", recordings=(OPENAI_TOKENS,)),),
-              unit="short", width=8, height=8, links=(AI,)),
+              unit="short", width=8, height=8, links=(AI,), interval="1h"),
         Panel("timeseries", "LlamaParse pages and credits by mode", "Pages parsed and credits used per hour by "
               "parse mode. Credits rising faster than pages: documents moved to a premium mode.",
               (Query(f"sum by (mode) (rate(llamacloud_pages_total{{{ENV}}}[$__rate_interval])) * 3600",

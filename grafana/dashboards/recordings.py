@@ -18,14 +18,28 @@ from __future__ import annotations
 
 from .common import Recording
 
-# Every evaluation of the dashboards' group (and the benchmark's backfill step): a recorded
-# 5-minute rate sampled each minute is as fine as a 24-hour panel's 3-minute step needs.
+# The default group: the per-provider cost sums read by the 6-hour Overview (30-second steps) and
+# every other recording a panel draws at steps under 5 minutes.
 INTERVAL = "1m"
+# Every group evaluates over data this old (Prometheus' per-group `query_offset`): samples arrive over
+# OTLP a few seconds after their timestamps (stackwatch's export, the collector's 1-second batch, its
+# retries), and an evaluation at the newest instant would record a value missing them for good. The
+# native-stack test caught it: a recorded 1-hour token rate 0.002 % below its source expression
+# evaluated later at the same instant, every minute.
+QUERY_OFFSET = "30s"
 # Recordings read by 7- and 30-day boards, by the 24-hour panels drawn at a 5-minute step, and by
 # hourly bars: sampled every 3 minutes. A series sampled each minute costs three times the decoding
 # over such ranges for no point the panel draws (each step of 5 minutes or more still finds a sample
 # within Prometheus' 5-minute lookback). What this changes: a value is up to 3 minutes old at a step.
+# The Vercel board's 5-minute rates are drawn at 5-minute steps (the panels' min interval): one
+# recorded sample per rate window is all such a step can show.
 SLOW = "3m"
+# 1-hour rates drawn as hourly points over 7 and 30 days: four samples per point are enough, and
+# the panels pick the latest within each step (`last_over_time(…[$__interval])` with a 1-hour min
+# interval), since the 5-minute lookback of a plain selector would miss a sample 15 minutes apart.
+# Over 7 days at 3 minutes, Tokens per request decoded 2.0 M samples (178 ms p95 at large scale).
+# tests/dashboards/test_recording_rules.py checks every panel reading such a series does this.
+HOURLY_POINTS = "15m"
 
 COST_TODAY = Recording(
     "stackwatch:cost_today_usd:sum_by_provider",
@@ -51,7 +65,7 @@ OPENAI_TOKENS = Recording(
     "(histogram_sum(rate(gen_ai_client_token_usage[1h])))",
     "Tokens per hour over 30 days: rate() of every model × project × type native histogram at each "
     "1-hour step; one hour is the panel's own unit, so the window is the meaning.",
-    interval=SLOW)
+    interval=HOURLY_POINTS)
 
 # --- Vercel (24 h board, 120 s step, $__rate_interval 135 s) ---
 # The 5-minute window is the rule's rate window where the panels used $__rate_interval: wider than
@@ -71,15 +85,18 @@ VERCEL_REQUESTS_ALL = Recording(
 VERCEL_CACHE_HITS = Recording(
     "stackwatch:vercel_cache_requests_hit:rate5m",
     "sum by (deployment_environment, project) (rate(vercel_cache_requests_total{cache=\"HIT\"}[5m]))",
-    "The cache hit ratio rated every project × cache-status series twice at each step of 24 hours.")
+    "The cache hit ratio rated every project × cache-status series twice at each step of 24 hours.",
+    interval=SLOW)
 VERCEL_CACHE_ALL = Recording(
     "stackwatch:vercel_cache_requests_all:rate5m",
     "sum by (deployment_environment, project) (rate(vercel_cache_requests_total[5m]))",
-    "The cache hit ratio's denominator per project (see the hit rate).")
+    "The cache hit ratio's denominator per project (see the hit rate).",
+    interval=SLOW)
 VERCEL_CRASHES = Recording(
     "stackwatch:vercel_function_crashes:rate5m",
     "sum by (deployment_environment, project) (rate(vercel_function_crashes_total[5m]))",
-    "Function crashes per project: a recorded float read instead of a rate over a counter at each step.")
+    "Function crashes per project: a recorded float read instead of a rate over a counter at each step.",
+    interval=SLOW)
 # Web vitals: promtool cannot backfill a recorded native histogram (module docstring), so the
 # quantile itself is recorded, per project and metric, as a float. The panels then combine
 # per-project p75s (max across the selected projects) instead of taking the p75 of the pooled
@@ -89,12 +106,14 @@ VERCEL_WEB_VITALS_P75 = Recording(
     "histogram_quantile(0.75, sum by (deployment_environment, project, metric) "
     "(rate(vercel_web_vital_duration_seconds[5m])))",
     "histogram_quantile over 1,000 native histograms at each of 720 steps was the slowest query of every "
-    "board (1.3 s p95 at large scale); the recorded p75 per project and metric is a float series.")
+    "board (1.3 s p95 at large scale); the recorded p75 per project and metric is a float series.",
+    interval=SLOW)
 VERCEL_CLS_P75 = Recording(
     "stackwatch:vercel_web_vital_cls:p75_rate5m",
     "histogram_quantile(0.75, sum by (deployment_environment, project) (rate(vercel_web_vital_cls[5m])))",
     "p75 CLS per project: histogram_quantile over 200 native histograms at each step (0.8 s p95 at "
-    "large scale).")
+    "large scale).",
+    interval=SLOW)
 
 # --- AI services (7-day board, 1,200 s step, $__rate_interval 1,215 s) ---
 # One hour is the panels' own unit (tokens per hour), as for OPENAI_TOKENS: a 1-hour rate is
@@ -131,12 +150,12 @@ OPENAI_TOKENS_BY_PROJECT_MODEL = Recording(
     "(histogram_sum(rate(gen_ai_client_token_usage[1h])))",
     "Tokens per request rated 600 token native histograms over 7 days at every step (479 ms p95 at large "
     "scale, the slowest query); per project and model, all token types, they are 300 float series.",
-    interval=SLOW)
+    interval=HOURLY_POINTS)
 OPENAI_REQUESTS_BY_PROJECT_MODEL = Recording(
     "stackwatch:openai_usage_requests:rate1h_by_project_model",
     "sum by (deployment_environment, project, model) (rate(openai_usage_requests_total[1h]))",
     "Tokens per request's denominator: requests per second per project and model over the same hour.",
-    interval=SLOW)
+    interval=HOURLY_POINTS)
 VERCEL_DEPLOYMENTS = Recording(
     "stackwatch:vercel_deployments:increase1h",
     "sum by (deployment_environment, project, state) (increase(vercel_deployments_total[1h]))",
@@ -149,6 +168,19 @@ RENDER_REQUESTS_5XX = Recording(
     "(rate(render_service_http_requests_total{status_class=\"5xx\"}[5m]))",
     "Render's error rate by service rated 400 service × status-class counters twice at each step of 24 "
     "hours (169 ms p95 at large scale); per service the 5xx and total rates are 100 series each.",
+    interval=SLOW)
+RENDER_REQUESTS = Recording(
+    "stackwatch:render_service_http_requests:rate5m",
+    "sum by (deployment_environment, service, status_class) (rate(render_service_http_requests_total[5m]))",
+    "Requests by status class rated 400 service × status-class counters at each step of 24 hours (69–73 ms "
+    "p50 at large scale, over 100 ms p95 in one quiet run); recorded every 3 minutes, drawn at 5-minute steps.",
+    interval=SLOW)
+OPENAI_REQUESTS_BY_OPERATION = Recording(
+    "stackwatch:openai_usage_requests:rate1h_by_operation",
+    "sum by (deployment_environment, project, operation, batch) (rate(openai_usage_requests_total[1h]))",
+    "Requests per hour by operation rated every project × model × operation × batch counter over 7 days at "
+    "each 20-minute step (627,000 samples, 60–63 ms p50 at large scale); an hour is the panel's unit, as for "
+    "tokens per hour beside it.",
     interval=SLOW)
 RENDER_REQUESTS_ALL = Recording(
     "stackwatch:render_service_http_requests_all:rate5m",

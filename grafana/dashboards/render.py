@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .common import COSTS, ENV, ENVIRONMENT, RENDER, Board, Panel, Query, Row, project_variable
-from .recordings import RENDER_REQUESTS_5XX, RENDER_REQUESTS_ALL
+from .recordings import RENDER_REQUESTS, RENDER_REQUESTS_5XX, RENDER_REQUESTS_ALL
 
 SEL = f'{ENV}, service=~"$service"'
 RATE = "$__rate_interval"
@@ -16,11 +16,12 @@ def threshold(metric: str, selector: str = "") -> Query:
 
 def board() -> Board:
     http = Row("HTTP", [
-        Panel("timeseries", "Requests by status class", "Requests per second served by each service, by "
-              "status class. A sudden drop: the service is down or suspended (see Instances).",
-              (Query(f"sum by (status_class) (rate(render_service_http_requests_total{{{SEL}}}[{RATE}]))",
-                     "{{status_class}}"),),
-              unit="reqps", width=8, height=8, stack=True),
+        Panel("timeseries", "Requests by status class", "Requests per second served by the selected services, "
+              "by status class (5-minute rates, recorded per service). A sudden drop: the service is down or "
+              "suspended (see Instances).",
+              (Query(f"sum by (status_class) ({RENDER_REQUESTS.record}{{{SEL}}})", "{{status_class}}",
+                     recordings=(RENDER_REQUESTS,)),),
+              unit="reqps", width=8, height=8, stack=True, interval="5m"),
         Panel("timeseries", "Error rate by service", "Share of 5xx responses per service (5-minute rates, "
               "recorded per service; the ten highest at each step) against the error-rate threshold. Above it: "
               "read the service's logs in Render; roll back a bad deploy.",
@@ -76,7 +77,8 @@ def board() -> Board:
               "update_failed: open the deploy's log in Render.",
               (Query(f"sum by (status) (increase(render_deploys_total{{{SEL}}}[1h]))", "{{status}}"),),
               unit="short", width=12, height=8, bars=True, stack=True, interval="1h"),
-        Panel("timeseries", "Deploy duration (p95)", "95th percentile duration of final deploys per service "
+        # One figure per service over the whole range (an instant query): bars, not a time series.
+        Panel("bargauge", "Deploy duration (p95)", "95th percentile duration of final deploys per service "
               "over the range. Growing: slow builds or health checks; check the build cache.",
               (Query(f"histogram_quantile(0.95, sum by (service) (rate(render_deploy_duration_seconds{{{SEL}}}"
                      f"[$__range])))", "{{service}}", instant=True, history=True),),

@@ -61,11 +61,13 @@ def test_histograms_are_queried_as_native_histograms(boards):
     used = set()
     for board in boards:
         for panel, query in board.queries():
-            for name in metric_names(query.expr):  # no classic-histogram series of a catalogued histogram
-                assert re.sub(r"_(bucket|sum|count)$", "", name) not in histograms - {name}, (panel.title, name)
-            for name in metric_names(query.expr) & histograms:
-                used.add(name)
-                assert re.search(r"histogram_(quantile|sum|count|avg)\(", query.expr), (panel.title, query.expr)
+            # The panel's own expression and those of the recording rules it reads.
+            for expr in (query.expr, *(r.expr for r in query.recordings)):
+                for name in metric_names(expr):  # no classic-histogram series of a catalogued histogram
+                    assert re.sub(r"_(bucket|sum|count)$", "", name) not in histograms - {name}, (panel.title, name)
+                for name in metric_names(expr) & histograms:
+                    used.add(name)
+                    assert re.search(r"histogram_(quantile|sum|count|avg)\(", expr), (panel.title, expr)
     assert len(used) >= 5
 
 

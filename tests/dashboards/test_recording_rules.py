@@ -5,6 +5,7 @@ read by the panels with the template variables applied."""
 from __future__ import annotations
 
 import fnmatch
+import re
 import subprocess
 
 import pytest
@@ -12,9 +13,9 @@ import yaml
 from conftest import REPO
 from test_promql import promtool
 
-from grafana.dashboards.common import ENV, Query, Recording
+from grafana.dashboards.common import ENV, Panel, Query, Recording
 from grafana.generate import RULES, recordings, rules_text
-from grafana.queries import selectors
+from grafana.queries import parse_duration, selectors
 
 
 def test_committed_rule_file_is_what_the_boards_generate(boards):
@@ -42,6 +43,8 @@ def test_rules_are_grouped_by_their_evaluation_interval(boards):
     assert len(intervals) == len(set(intervals)) >= 2, intervals  # one group per interval, two in use
     assert len({group["name"] for group in groups}) == len(groups)
     assert groups[0]["name"] == "stackwatch-dashboards" and groups[0]["interval"] == "1m"
+    # Late OTLP samples: every group reads data at least 30 s old (recordings.QUERY_OFFSET).
+    assert {group.get("query_offset") for group in groups} == {"30s"}
 
 
 def test_panels_filter_recorded_series_by_the_environment_the_rule_keeps(boards):
@@ -96,3 +99,54 @@ def test_one_name_cannot_record_two_expressions():
     slower = Recording("stackwatch:x_total:rate5m", "sum(rate(x_total[5m]))", "why", interval="3m")
     with pytest.raises(ValueError, match="defined twice"):
         recordings([FakeBoard(first), FakeBoard(slower)])
+
+
+# Prometheus' default --query.lookback-delta (compose does not change it): a plain selector at a step
+# sees a sample at most this old.
+LOOKBACK_S = 300.0
+
+
+def sparse_read_problems(panel: Panel, query: Query) -> list[str]:
+    """Why a panel could draw gaps from a recorded series sampled less often than the lookback: each
+    read must take the latest (or the mean) sample over the step — `<fn>_over_time(record{…}[$__interval])`
+    with a panel min interval at least the recording's — or over the whole range in an instant query."""
+    problems = []
+    for recording in query.recordings:
+        every = parse_duration(recording.interval)
+        if every <= LOOKBACK_S:
+            continue
+        name = re.escape(recording.record)
+        reads = len(re.findall(rf"{name}(?![\w:])", query.expr))
+        over_step = len(re.findall(rf"\b(?:last|avg|max|min)_over_time\({name}(?:\{{[^}}]*\}})?\[\$__interval\]\)",
+                                   query.expr))
+        over_range = len(re.findall(rf"\b(?:last|avg|max|min)_over_time\({name}(?:\{{[^}}]*\}})?\[\$__range\]\)",
+                                    query.expr)) if query.instant else 0
+        if over_step + over_range != reads:
+            problems.append(f"{recording.record} (every {recording.interval}) read without *_over_time over the "
+                            f"step: {query.expr}")
+        if over_step and (not panel.interval or parse_duration(panel.interval) < every):
+            problems.append(f"{recording.record} (every {recording.interval}) read over $__interval in a panel "
+                            f"whose min interval is {panel.interval or 'unset'}")
+    return problems
+
+
+def test_panels_reading_series_recorded_less_often_than_the_lookback_take_the_latest_in_each_step(boards):
+    sparse = 0
+    for board in boards:
+        for panel, query in board.queries():
+            assert not sparse_read_problems(panel, query), (board.uid, panel.title)
+            sparse += sum(parse_duration(r.interval) > LOOKBACK_S for r in query.recordings)
+    assert sparse >= 3  # Tokens per request (two series) and OpenAI tokens by model and type
+
+
+def test_a_plain_or_too_fine_read_of_a_sparse_recording_is_reported():
+    sparse = Recording("stackwatch:x_total:rate1h", "sum by (deployment_environment) (rate(x_total[1h]))",
+                       "why", interval="15m")
+    good = Query(f"sum(last_over_time({sparse.record}{{{ENV}}}[$__interval]))", recordings=(sparse,))
+    plain = Query(f"sum({sparse.record}{{{ENV}}})", recordings=(sparse,))
+    half = Query(f"sum(last_over_time({sparse.record}[$__interval])) / sum({sparse.record})", recordings=(sparse,))
+    assert sparse_read_problems(Panel("timeseries", "t", "d", (good,), interval="1h"), good) == []
+    assert sparse_read_problems(Panel("timeseries", "t", "d", (plain,), interval="1h"), plain)
+    assert sparse_read_problems(Panel("timeseries", "t", "d", (half,), interval="1h"), half)
+    assert sparse_read_problems(Panel("timeseries", "t", "d", (good,), interval="5m"), good)
+    assert sparse_read_problems(Panel("timeseries", "t", "d", (good,)), good)

@@ -17,13 +17,15 @@ The range: the board's default range, cut to the stack's age. A stack minutes ol
 between two evaluation points; the same query over the range the stack has existed is what
 Grafana shows on a new install. The full default ranges run on 30 days of history in
 benchmarks/dashboards.py (which reports any empty result).
+
+The stack's Prometheus evaluates every recording group each minute (the committed 3- and 15-minute
+intervals are the only change: tests/stack/conftest.py, cap_rule_intervals), since a group first
+runs up to one interval after Prometheus starts.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import shutil
 import subprocess
 import sys
@@ -34,7 +36,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, STACKWATCH, Stack, http_json, wait_until
+from .conftest import REPO, Stack, http_json, push_report, wait_until
 
 if str(REPO) not in sys.path:  # grafana/ is a source tree of the repository, not an installed package
     sys.path.insert(0, str(REPO))
@@ -99,25 +101,9 @@ def aged_stack(stack: Stack) -> Stack:
     return stack
 
 
-def push_report(stack: Stack) -> None:
-    """`stackwatch report --push` through the stack's collector, once a recommendation has a saving
-    (the usage behind one needs two samples), as the scheduled report does (docs/operations.md).
-    Environment e2e, as the stack's own series (tests/stack/test_e2e_metrics.py pushes the same)."""
-    report = [str(STACKWATCH), "report", "--days", "1", "--prometheus", stack.prom.base_url, "--format", "json"]
-
-    def savings() -> bool:
-        done = subprocess.run(report, capture_output=True, check=True, timeout=180)
-        return any(r["monthly_savings_usd"] > 0 for r in json.loads(done.stdout)["recommendations"])
-
-    wait_until(savings, timeout=120, interval=3, what="a report recommendation with a saving")
-    subprocess.run([*report, "--push", "--environment", "e2e"], capture_output=True, check=True, timeout=180,
-                   env={**os.environ, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-                        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{stack.ports.otlp_http}"})
-
-
 @pytest.fixture(scope="module")
 def reported_stack(aged_stack: Stack) -> Stack:
-    push_report(aged_stack)
+    push_report(aged_stack.prom.base_url, aged_stack.ports.otlp_http)
     return aged_stack
 
 

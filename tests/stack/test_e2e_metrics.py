@@ -8,9 +8,6 @@ collector's and stackwatch's own metrics.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -19,7 +16,7 @@ import pytest
 
 from exporters.catalogue import MetricSpec, all_metrics
 
-from .conftest import EXPORT_INTERVAL_S, POLL_INTERVAL_S, SLOW_POLL_INTERVAL_S, STACKWATCH, Stack, http_get, wait_until
+from .conftest import EXPORT_INTERVAL_S, POLL_INTERVAL_S, SLOW_POLL_INTERVAL_S, Stack, http_get, push_report
 
 pytestmark = pytest.mark.e2e
 
@@ -52,18 +49,8 @@ def driven(stack: Stack) -> Stack:
         rejected = 400 <= error.code < 500
     assert rejected, "the drain receiver accepted a delivery with a bad signature"
     stack.inject_fault("openai", kind="invalid_item", count=1)
-    # The report's recommendations: one OTLP push through the same collector, once the usage
-    # behind a saving has two samples (a counter's increase needs them).
-    report = [str(STACKWATCH), "report", "--days", "1", "--prometheus", stack.prom.base_url, "--format", "json"]
-
-    def savings() -> bool:
-        done = subprocess.run(report, capture_output=True, check=True, timeout=180)
-        return any(r["monthly_savings_usd"] > 0 for r in json.loads(done.stdout)["recommendations"])
-
-    wait_until(savings, timeout=120, interval=3, what="a report recommendation with a saving")
-    subprocess.run([*report, "--push", "--environment", "e2e"], capture_output=True, check=True, timeout=180,
-                   env={**os.environ, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-                        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{stack.ports.otlp_http}"})
+    # The report's recommendations: one OTLP push through the same collector.
+    push_report(stack.prom.base_url, stack.ports.otlp_http)
     return stack
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 from itertools import pairwise
 from pathlib import Path
@@ -20,7 +21,7 @@ import yaml
 from exporters.config import load_config
 from exporters.simulator import simulator_config, simulator_env
 
-from .conftest import REPO, Ports, collector_env, install_tools, prometheus_tree
+from .conftest import REPO, Ports, cap_rule_intervals, collector_env, install_tools, prometheus_tree
 
 COMPOSE = REPO / "docker-compose.yml"
 COMPOSE_SCHEMA = Path(__file__).parent / "data" / "compose-spec.json"  # vendored, see data/README.md
@@ -328,6 +329,18 @@ def test_promtool_checks_the_real_mode_targets(tools, tmp_path):
     (tmp_path / "targets" / "example.scrape.yml").write_text(example.read_text())
     done = run([tools.promtool, "check", "config", config])
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_live_stacks_change_only_the_interval_of_rule_groups_slower_than_a_minute(tmp_path):
+    shutil.copytree(REPO / "prometheus" / "rules", tmp_path / "rules")
+    changed = cap_rule_intervals(tmp_path / "rules")
+    assert changed and all(line.endswith("-> 1m") for line in changed), changed
+    for path in (REPO / "prometheus" / "rules").glob("*.yaml"):
+        committed = yaml.safe_load(path.read_text())["groups"]
+        live = yaml.safe_load((tmp_path / "rules" / path.name).read_text())["groups"]
+        assert [g["interval"] for g in live] == ["1m"] * len(committed)
+        strip = lambda groups: [{k: v for k, v in g.items() if k != "interval"} for g in groups]  # noqa: E731
+        assert strip(live) == strip(committed)
 
 
 def test_prometheus_config_has_the_otlp_block_and_out_of_order_window():
