@@ -239,6 +239,9 @@ class CostLedger:
         self.anchors: dict[str, int] = dict(anchors or {})
         # Forecasts a provider computed from its own usage and plan rules, per cycle start.
         self._forecasts: dict[str, tuple[date, float]] = {}
+        # The latest day a successful poll replaced with no records, per (provider, source): a day
+        # known to have cost nothing so far (Vercel's billing day in its first hours), not unknown.
+        self._empty_day: dict[tuple[str, str], date] = {}
         self._lock = threading.Lock()
         self._version = 0
         self._cache: tuple[tuple[int, date], CostSummary] | None = None
@@ -266,8 +269,11 @@ class CostLedger:
         with self._lock:
             if fresh:
                 self._days[(provider, source, day)] = fresh
+                if self._empty_day.get((provider, source)) == day:
+                    del self._empty_day[(provider, source)]
             else:
                 self._days.pop((provider, source, day), None)
+                self._empty_day[(provider, source)] = day
             self._version += 1
 
     def covers_from(self, provider: str, day: date) -> None:
@@ -300,6 +306,7 @@ class CostLedger:
                 return self._cache[1]
             first_days = dict(self._first_day)
             published = dict(self._forecasts)
+            empty_days = dict(self._empty_day)
         cycles = {}
         today_costs: dict[tuple, float] = defaultdict(float)
         mtd: dict[tuple, float] = defaultdict(float)
@@ -321,6 +328,15 @@ class CostLedger:
                 today_costs[key] += r.billed_cost
             if cycle.start <= r.day <= day:
                 mtd[key] += r.billed_cost
+        # Today fetched and empty (a new billing day before its first charge line): each of the
+        # provider's cost series of the day before reads 0 today instead of vanishing, since the
+        # day's cost so far is known. Never after a failed poll: only a successful one replaces a day.
+        for (provider, source), empty in empty_days.items():
+            day = todays.get(provider, today)
+            if empty != day:
+                continue
+            for r in self._records_of(provider, source, day - timedelta(days=1)):
+                today_costs.setdefault((r.provider, r.service_name, r.resource_name, r.model or "", r.source), 0.0)
         forecast = {p: month_end_forecast(days, todays.get(p, today), first_days.get(p), self.anchors.get(p, 1))
                     + one_off.get(p, 0.0) for p, days in daily.items()}
         for provider, (cycle_start, usd) in published.items():
@@ -339,6 +355,10 @@ class CostLedger:
         with self._lock:
             self._cache = (cache_key, summary)
         return summary
+
+    def _records_of(self, provider: str, source: str, day: date) -> list[CostRecord]:
+        with self._lock:
+            return list(self._days.get((provider, source, day), {}).values())
 
     def stored(self) -> list[CostRecord]:
         """Every stored record, estimates that billed records supersede included."""

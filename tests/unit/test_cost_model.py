@@ -103,6 +103,38 @@ def test_month_to_date_excludes_last_month_and_today_is_only_today() -> None:
     assert summary.today_by_provider["render"] == 2.0
 
 
+def test_a_fetched_empty_billing_day_reads_zero_for_yesterdays_series_and_an_unfetched_one_reads_nothing() -> None:
+    # Vercel's billing day is Pacific: at 08:20 UTC on Nov 26 it is 00:20 on Nov 26 there, and the
+    # day has no charge line yet. Yesterday (Nov 25) billed services A and B.
+    yesterday, today = date(2026, 11, 25), date(2026, 11, 26)
+    now = datetime(2026, 11, 26, 8, 20, tzinfo=UTC)
+    ledger = CostLedger()
+    ledger.upsert([rec("vercel", yesterday, 1.0, "billed", service="A"),
+                   rec("vercel", yesterday, 2.0, "billed", service="B", project="p2")])
+    assert "vercel" not in ledger.summary(now).today_by_provider  # today not fetched yet: unknown
+    ledger.replace_day("vercel", "billed", yesterday, [rec("vercel", yesterday, 1.0, "billed", service="A"),
+                                                       rec("vercel", yesterday, 2.0, "billed", service="B",
+                                                           project="p2")])
+    ledger.replace_day("vercel", "billed", today, [])  # a successful poll: today has no charges yet
+    summary = ledger.summary(now)
+    assert summary.today == {("vercel", "A", "p1", "", "billed"): 0.0, ("vercel", "B", "p2", "", "billed"): 0.0}
+    assert summary.today_by_provider == {"vercel": 0.0}
+    assert summary.month_to_date_by_provider == {"vercel": 3.0}
+    # Once the day has a charge line, today's series are that day's lines, as on any other day.
+    ledger.replace_day("vercel", "billed", today, [rec("vercel", today, 0.4, "billed", service="A")])
+    summary = ledger.summary(now)
+    assert summary.today == {("vercel", "A", "p1", "", "billed"): 0.4}
+    assert summary.today_by_provider == {"vercel": 0.4}
+
+
+def test_an_empty_day_that_is_not_today_adds_no_zeros() -> None:
+    ledger = CostLedger()
+    day = date(2026, 11, 17)
+    ledger.upsert([rec("openai", day - timedelta(days=1), 5.0, "billed")])
+    ledger.replace_day("openai", "billed", day, [])
+    assert ledger.summary(datetime(2026, 11, 18, 9, tzinfo=UTC)).today == {}
+
+
 def test_breakdown_keys_carry_service_project_model_and_source() -> None:
     ledger = CostLedger()
     day = date(2026, 11, 17)
