@@ -49,11 +49,8 @@ e2e: install tools
 # Test modules run in parallel, each whole on one worker (--dist loadfile: a module's stack
 # fixtures and its tests' order stay together). Most of the time is spent waiting on real
 # binaries' intervals, not CPU, so 3 workers fit 2 cores. PYTEST_WORKERS=0 runs serially.
-# --no-loadscope-reorder: modules are handed out in collection order, which tests/conftest.py
-# starts with the longest (xdist's default hands out modules with the most tests first, so the
-# 7-minute native-stack modules, with few tests each, started last and ran alone at the end).
 PYTEST_WORKERS ?= 3
-PYTEST_PARALLEL = $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder)
+PYTEST_PARALLEL = $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
 
 test: install tools check-generated lint
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL)

@@ -75,44 +75,14 @@ def pytest_make_collect_report(collector: pytest.Collector):  # type: ignore[no-
     return (yield)
 
 
-# The longest modules (seconds, setup included, from `--durations` of a quiet fresh-clone run),
-# collected first so that parallel workers (make test: --dist loadfile --no-loadscope-reorder)
-# start them at once instead of ending on them. Only the order changes; a module not listed
-# keeps its place after these.
-LONGEST_FIRST = (
-    "tests/alerting/test_e2e_alerts.py",             # ~480 s: steady 120 s, nine scenarios
-    "tests/stack/test_dashboards_data.py",           # ~420 s: a stack aged 200 s, history, report
-    "tests/alerting/test_e2e_alert_conditions.py",   # ~390 s
-    "tests/operator_tools/test_validate_stack.py",   # ~160 s
-    "tests/operator_tools/test_report_stack.py",     # ~150 s
-    "tests/operator_tools/test_docs_commands.py",    # ~120 s
-    "tests/stack/test_e2e_metrics.py",               # ~110 s
-    "tests/stack/test_native_histograms.py",         # ~80 s
-    "tests/alerting/test_promtool_rules.py",         # ~75 s
-)
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Without ../shared there is nothing to compare with: deselect (a skip would fail CI).
-    Then the longest modules first (LONGEST_FIRST; a stable sort, so tests keep their order)."""
-    if not SHARED.is_dir():
-        compares = [item for item in items if item.get_closest_marker("shared") is not None]
-        if compares:
-            config.hook.pytest_deselected(items=compares)
-            items[:] = [item for item in items if item.get_closest_marker("shared") is None]
-    root = config.rootpath
-    moved = [path for path in LONGEST_FIRST if not (root / path).is_file()]
-    if moved:  # a renamed module would silently lose its place at the front
-        raise pytest.UsageError(f"tests/conftest.py LONGEST_FIRST names missing modules: {moved}")
-    rank = {path: index for index, path in enumerate(LONGEST_FIRST)}
-
-    def position(item: pytest.Item) -> int:
-        try:
-            return rank.get(item.path.relative_to(root).as_posix(), len(rank))
-        except ValueError:
-            return len(rank)
-
-    items.sort(key=position)
+    """Without ../shared there is nothing to compare with: deselect (a skip would fail CI)."""
+    if SHARED.is_dir():
+        return
+    compares = [item for item in items if item.get_closest_marker("shared") is not None]
+    if compares:
+        config.hook.pytest_deselected(items=compares)
+        items[:] = [item for item in items if item.get_closest_marker("shared") is None]
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -21,7 +21,7 @@ burners=()
 pytest_workers="${PYTEST_WORKERS:-3}"
 parallel=""
 if [ "$pytest_workers" != "0" ]; then
-  parallel="-n ${pytest_workers} --dist loadfile --no-loadscope-reorder"  # as make test
+  parallel="-n ${pytest_workers} --dist loadfile"
 fi
 
 stop_burners() {
