@@ -117,10 +117,10 @@ def sparse_read_problems(panel: Panel, query: Query) -> list[str]:
             continue
         name = re.escape(recording.record)
         reads = len(re.findall(rf"{name}(?![\w:])", query.expr))
-        over_step = len(re.findall(rf"\b(?:last|avg|max|min)_over_time\({name}(?:\{{[^}}]*\}})?\[\$__interval\]\)",
-                                   query.expr))
-        over_range = len(re.findall(rf"\b(?:last|avg|max|min)_over_time\({name}(?:\{{[^}}]*\}})?\[\$__range\]\)",
-                                    query.expr)) if query.instant else 0
+        windows = re.findall(rf"\b(?:last|avg|max|min)_over_time\({name}(?:\{{[^}}]*\}})?\[\$__(interval|range)\]\)",
+                             query.expr)
+        over_step = windows.count("interval")
+        over_range = windows.count("range") if query.instant else 0
         if over_step + over_range != reads:
             problems.append(f"{recording.record} (every {recording.interval}) read without *_over_time over the "
                             f"step: {query.expr}")

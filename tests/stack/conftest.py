@@ -43,6 +43,10 @@ from exporters.simulator import simulator_config, simulator_env
 from .cycle_history import observe_since_cycle_start
 
 REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:  # grafana/ is a source tree of the repository, not an installed package
+    sys.path.insert(0, str(REPO))
+from grafana.queries import parse_duration  # noqa: E402
+
 VENV_BIN = Path(sys.executable).parent
 STACKWATCH = VENV_BIN / "stackwatch"
 
@@ -272,14 +276,12 @@ STACK_RULE_INTERVAL = "1m"
 def cap_rule_intervals(rules_dir: Path, cap: str = STACK_RULE_INTERVAL) -> list[str]:
     """Rewrite each rule file's groups that run less often than `cap` to run every `cap`; returns
     the groups changed ("file/group: 15m -> 1m")."""
-    seconds = {"s": 1, "m": 60, "h": 3600}
-    to_s = lambda text: int(text[:-1]) * seconds[text[-1]]  # noqa: E731
     changed = []
     for path in sorted(rules_dir.glob("*.yaml")):
         document = yaml.safe_load(path.read_text())
         for group in document["groups"]:
             interval = group.get("interval", "1m")
-            if to_s(interval) > to_s(cap):
+            if parse_duration(interval) > parse_duration(cap):
                 changed.append(f"{path.name}/{group['name']}: {interval} -> {cap}")
                 group["interval"] = cap
         path.write_text(yaml.safe_dump(document, sort_keys=False, width=1000))

@@ -28,7 +28,6 @@ from __future__ import annotations
 import math
 import shutil
 import subprocess
-import sys
 import time
 import urllib.parse
 from datetime import datetime
@@ -36,16 +35,13 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, Stack, http_json, push_report, wait_until
+from grafana.dashboards import boards
+from grafana.dashboards.common import Board, Panel, Query, Recording
+from grafana.dashboards.recordings import COST_TODAY
+from grafana.generate import recordings
+from grafana.queries import all_selected, parse_duration, request, substitute
 
-if str(REPO) not in sys.path:  # grafana/ is a source tree of the repository, not an installed package
-    sys.path.insert(0, str(REPO))
-
-from grafana.dashboards import boards  # noqa: E402
-from grafana.dashboards.common import Board, Panel, Query, Recording  # noqa: E402
-from grafana.dashboards.recordings import COST_TODAY  # noqa: E402
-from grafana.generate import recordings  # noqa: E402
-from grafana.queries import all_selected, parse_duration, request, substitute  # noqa: E402
+from .conftest import Stack, http_json, push_report, wait_until
 
 pytestmark = pytest.mark.e2e
 
