@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
+from urllib.parse import urlsplit
 
+import structlog
 import typer
 
 from . import __version__
@@ -20,7 +23,11 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 costs_app = typer.Typer(no_args_is_help=True, help="Cost records (FOCUS 1.3 shaped).")
 app.add_typer(costs_app, name="costs")
 
-ConfigOption = Annotated[Path, typer.Option("--config", "-c", envvar="STACKWATCH_CONFIG",
+# The variable docker-compose.yml mounts the config from; STACKWATCH_CONFIG (its old name) still
+# works, with a warning (main()).
+CONFIG_ENV = "STACKWATCH_CONFIG_FILE"
+LEGACY_CONFIG_ENV = "STACKWATCH_CONFIG"
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", envvar=CONFIG_ENV,
                                             help="Path to stackwatch.yaml.")]
 
 
@@ -39,10 +46,10 @@ def _fail(error: ConfigError) -> None:
     raise typer.Exit(code=2)
 
 
-def _load(path: Path) -> tuple[Config, Secrets]:
+def _load(path: Path, environ: dict[str, str] | None = None) -> tuple[Config, Secrets]:
     try:
         config = load_config(path)
-        secrets = Secrets.from_env(config, str(path))
+        secrets = Secrets.from_env(config, str(path), environ)
     except ConfigError as error:
         _fail(error)
         raise  # unreachable; for type checkers
@@ -50,23 +57,61 @@ def _load(path: Path) -> tuple[Config, Secrets]:
     return config, secrets
 
 
-@app.callback()
-def main_options(version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False) -> None:
-    if version:
-        typer.echo(__version__)
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"stackwatch {__version__}")
         raise typer.Exit()
+
+
+@app.callback()
+def main_options(version: Annotated[bool, typer.Option(
+        "--version", is_eager=True, expose_value=False, callback=_print_version,
+        help="Print the version and exit.")] = False) -> None:
+    """Provider health, usage and cost as OpenTelemetry metrics."""
 
 
 @app.command("check-config")
 def check_config(file: Annotated[Optional[Path], typer.Argument(
                      help="Path to stackwatch.yaml (the same as --config).", show_default=False)] = None,
-                 config: ConfigOption = Path("stackwatch.yaml")) -> None:
+                 config: Annotated[Optional[Path], typer.Option(
+                     "--config", "-c", envvar=CONFIG_ENV, show_default=False,
+                     help="Path to stackwatch.yaml (default: the env file's STACKWATCH_CONFIG_FILE, "
+                          "else stackwatch.yaml).")] = None,
+                 env_file: Annotated[Optional[Path], typer.Option(
+                     "--env-file", help="Also read the variables of this compose .env file, as compose does "
+                                        "(the shell's variables win).")] = None,
+                 probe: Annotated[bool, typer.Option(
+                     "--probe", help="Then make one small authenticated read per kind of data each provider "
+                                     "polls, and report what each token can and cannot see (exit 1 if any "
+                                     "read fails).")] = False) -> None:
     """Validate stackwatch.yaml and the secrets it needs; exit 2 on any problem."""
-    config = file or config
-    cfg, secrets = _load(config)
+    from .envfile import compose_environment, read_env_file
+
+    environ = dict(os.environ)
+    path = file or config
+    if env_file is not None:
+        try:
+            values = read_env_file(env_file)
+        except ConfigError as error:
+            _fail(error)
+            raise  # unreachable; for type checkers
+        environ = compose_environment(values, os.environ)
+        if path is None and values.get(CONFIG_ENV):
+            path = env_file.parent / values[CONFIG_ENV]  # compose resolves it from the project directory
+    path = path or Path("stackwatch.yaml")
+    cfg, secrets = _load(path, environ)
     enabled = sorted(cfg.providers.enabled())
-    typer.echo(f"{config}: valid. Providers enabled: {', '.join(enabled) or 'none'}; "
+    source = f" (environment and {env_file})" if env_file is not None else ""
+    typer.echo(f"{path}: valid{source}. Providers enabled: {', '.join(enabled) or 'none'}; "
                f"drain secret {'set' if secrets.drain_secret else 'not set (drains will be refused)'}.")
+    if probe:
+        from .probe import probe_all, render
+
+        configure("error", "text")  # the outcome below says what failed; no log line repeats it
+        accesses = asyncio.run(probe_all(cfg, secrets))
+        sys.stdout.write(render(accesses))
+        if not all(a.ok for a in accesses):
+            raise typer.Exit(code=1)
 
 
 @app.command()
@@ -78,6 +123,13 @@ def run(config: ConfigOption = Path("stackwatch.yaml"),
 
     cfg, secrets = _load(config)
     configure(cfg.logging.level, log_format or cfg.logging.format)
+    from .telemetry import otlp_endpoint_configured
+
+    if not otlp_endpoint_configured():
+        structlog.get_logger("stackwatch.cli").warning(
+            "no OTLP endpoint: OTEL_EXPORTER_OTLP_ENDPOINT is not set, so metrics are exported nowhere "
+            "(only /healthz and /metrics answer); set it to the collector, e.g. http://localhost:4318 "
+            "(compose sets http://otel-collector:4318)")
     try:
         runtime = build_runtime(cfg, secrets)  # opens the state file: a bad one exits 2, naming it
     except ConfigError as error:
@@ -191,17 +243,36 @@ def costs_export(config: ConfigOption = Path("stackwatch.yaml"),
                  format: Format = Format.csv,  # noqa: A002 (the option's name)
                  output: Annotated[Optional[Path], typer.Option("--output", "-o")] = None,
                  simulator: Annotated[bool, typer.Option(
-                     help="Ignore --config: collect from the embedded simulator.")] = False) -> None:
-    """Collect once and write every provider's cost records as one FOCUS dataset."""
+                     help="Ignore --config: collect from the embedded simulator.")] = False,
+                 since: Annotated[Optional[datetime], typer.Option(
+                     formats=["%Y-%m-%d"], help="First UTC day of the export (default: the first day of each "
+                                                "provider's current billing cycle).")] = None,
+                 require_complete: Annotated[bool, typer.Option(
+                     "--require-complete", help="Exit 1 when any resource or period of the export was not "
+                                                "observed (see the coverage summary).")] = False) -> None:
+    """Collect once and write every provider's cost records, and what was not observed, as one FOCUS dataset.
+
+    Exit 0: written; 1: a poll failed, or --require-complete and something is unobserved; 2: bad config."""
+    from .coverage import summary
     from .export import export_costs
 
-    configure("warning", "text")
+    configure("error", "text")  # the coverage summary below says what failed
+    first = since.date() if since else None
     if simulator:
-        count = asyncio.run(export_costs(None, None, format.value, output))
+        done = asyncio.run(export_costs(None, None, format.value, output, since=first))
     else:
         cfg, secrets = _load(config)
-        count = asyncio.run(export_costs(cfg, secrets, format.value, output))
-    typer.echo(f"{count} cost records written to {output or 'stdout'}", err=True)
+        done = asyncio.run(export_costs(cfg, secrets, format.value, output, since=first))
+    typer.echo(f"{done.records} cost records written to {output or 'stdout'}", err=True)
+    typer.echo(summary(done.coverage), err=True)
+    if done.failed:
+        typer.echo("exit 1: a poll failed; its provider's costs are missing from the export (x_Coverage failed)",
+                   err=True)
+        raise typer.Exit(code=1)
+    if require_complete and not done.complete:
+        typer.echo("exit 1 (--require-complete): part of the period was not observed (x_Coverage unobserved); "
+                   "run stackwatch with a state file (service.data_dir) through the billing cycle", err=True)
+        raise typer.Exit(code=1)
 
 
 @app.command()
@@ -245,8 +316,17 @@ class LevelName(str, Enum):
     gold = "gold"
 
 
-PrometheusOption = Annotated[str, typer.Option("--prometheus", envvar="STACKWATCH_PROMETHEUS_URL",
-                                               help="Prometheus base URL.")]
+def _http_url(value: str) -> str:
+    """--prometheus must be an http(s) URL: `localhost:9090` would otherwise fail later as a protocol error."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise typer.BadParameter(
+            f"{value!r} is not an http:// or https:// URL; expected a URL such as http://localhost:9090")
+    return value
+
+
+PrometheusOption = Annotated[str, typer.Option("--prometheus", envvar="STACKWATCH_PROMETHEUS_URL", callback=_http_url,
+                                               help="Prometheus base URL, e.g. http://localhost:9090.")]
 
 
 @app.command()
@@ -287,14 +367,21 @@ def report(days: Annotated[int, typer.Option(help="Window in days (1–90).")] =
                help="Also push the top recommendations as stackwatch_recommendation_savings_monthly_usd "
                     "over OTLP (OTEL_EXPORTER_OTLP_* variables).")] = False,
            environment: Annotated[str, typer.Option(help="deployment.environment of pushed metrics.")] = "production",
+           min_coverage: Annotated[float, typer.Option(
+               help="Share of the window (0-1) a provider's data must cover before its savings are "
+                    "recommended.")] = 0.8,
            ) -> None:
     """Usage analytics, unit economics and savings recommendations from Prometheus."""
     from .report.cli import run_report
 
     configure("warning", "text")
-    raise typer.Exit(code=run_report(days, format.value, prometheus, output, push, environment))
+    raise typer.Exit(code=run_report(days, format.value, prometheus, output, push, environment, min_coverage))
 
 
 def main() -> None:
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    if os.environ.get(LEGACY_CONFIG_ENV) and not os.environ.get(CONFIG_ENV):
+        print(f"warning: {LEGACY_CONFIG_ENV} is deprecated: set {CONFIG_ENV} (the name docker-compose.yml uses)",
+              file=sys.stderr)
+        os.environ[CONFIG_ENV] = os.environ[LEGACY_CONFIG_ENV]
     app()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
@@ -286,6 +287,33 @@ def _base_url_problem(name: str, url: str, simulator: bool) -> str | None:
     return None
 
 
+# The example config's placeholder ids (stackwatch.example.yaml): a run of X's, the all-zero UUID, <…>.
+_PLACEHOLDER = re.compile(r"X{4,}|^0{8}-0{4}-0{4}-0{4}-0{12}$|^<.*>$")
+# Where each id the config needs is found (docs/getting-started.md, "The ids the config needs").
+ID_KEYS = {
+    "vercel": {"team_id": "your Vercel team id (team_…, Team Settings → General → Team ID)"},
+    "render": {"owner_id": "your Render workspace id (tea-…, Workspace Settings, or GET /v1/owners)",
+               "service_ids": "your Render service ids (srv-…, in each service's URL and Settings)"},
+    "supabase": {"project_refs": "your Supabase project refs (Project Settings → General → Project ID)"},
+    "openai": {"project_ids": "your OpenAI project ids (proj_…, Settings → Organization → Projects)"},
+    "llamacloud": {"organization_id": "your LlamaCloud organization id (a UUID, Settings → Organization)",
+                   "project_id": "your LlamaCloud project id (a UUID)"},
+}
+
+
+def _placeholder_problems(config: Config) -> list[str]:
+    """Enabled providers' ids still holding the example's placeholders."""
+    problems = []
+    for name, provider in config.providers.enabled().items():
+        for key, expected in ID_KEYS[name].items():
+            value = getattr(provider, key)
+            values = value if isinstance(value, list) else [value]
+            if any(isinstance(v, str) and _PLACEHOLDER.search(v) for v in values):
+                problems.append(f"providers.{name}.{key}: still the example's placeholder; expected {expected} "
+                                "(docs/getting-started.md)")
+    return problems
+
+
 def parse_config(data: object, source: str) -> Config:
     if data is None:
         data = {}
@@ -297,6 +325,7 @@ def parse_config(data: object, source: str) -> Config:
         raise ConfigError(source, [_describe(e) for e in exc.errors()]) from None
     problems = [p for name, provider in config.providers.enabled().items()
                 if (p := _base_url_problem(name, provider.base_url, config.simulator))]
+    problems += _placeholder_problems(config)
     if problems:
         raise ConfigError(source, problems)
     return config
@@ -391,7 +420,11 @@ class Secrets:
                                 "set the real token, or `simulator: true` to poll the simulator")
             tokens[name] = value
         drain = env.get(DRAIN_SECRET_ENV, "").strip() or None
-        if drain is not None:
+        if drain is None and config.simulator:
+            # The demo: the simulator signs its drains with its fixed secret, which compose no longer
+            # passes (it would follow a real-mode stack into production and be refused there).
+            drain = DEFAULT_DRAIN_SECRET
+        elif drain is not None:
             if problem := _token_problem(DRAIN_SECRET_ENV, drain):
                 problems.append(problem)
             elif drain == DEFAULT_DRAIN_SECRET and not config.simulator:

@@ -283,6 +283,11 @@ class CostLedger:
             self._first_day[provider] = day if current is None else min(current, day)
             self._version += 1
 
+    def first_day(self, provider: str) -> date | None:
+        """The first day `provider`'s history covers (None: none read yet)."""
+        with self._lock:
+            return self._first_day.get(provider)
+
     def effective(self) -> Iterator[CostRecord]:
         """Records that count: for each provider and day, billed ones supersede estimated ones."""
         with self._lock:

@@ -35,6 +35,7 @@ from tenacity.wait import wait_base
 from .decoding import BoundedDecoder, TooLarge
 from .logs import REDACTOR
 from .metrics import MetricStore
+from .neterrors import describe, endpoint
 from .ratelimit import DEFAULT_MAX_WAIT_S, RateLimit, parse_rate_limit, retry_at
 
 Params = dict[str, Any] | Sequence[tuple[str, Any]] | None
@@ -298,9 +299,10 @@ class ProviderHTTP:
         except ValueError as exc:
             raise ProviderError("malformed", f"{where}: {exc}") from None
         except httpx.TimeoutException:
-            raise ProviderError("timeout", f"{where}: body timed out") from None
+            raise ProviderError("timeout", f"{where}: {endpoint(response.url)} stopped sending the body "
+                                "(read timeout)") from None
         except httpx.TransportError as exc:
-            raise ProviderError("transport", f"{where}: body cut off ({exc.__class__.__name__})") from None
+            raise ProviderError("transport", f"{where}: body cut off: {describe(exc, response.url)}") from None
 
     def _too_large(self, operation: str, detail: str) -> None:
         raise ProviderError("too_large", f"{self.provider} {operation}: {detail}")
@@ -332,13 +334,12 @@ class ProviderHTTP:
             self.requests_sent += 1
             try:
                 response = await self._client.send(request, stream=stream)
-            except httpx.TimeoutException:
+            except httpx.TimeoutException as exc:
                 self._count(operation, "timeout")
-                raise ProviderError("timeout", f"{self.provider} {operation}: timed out") from None
+                raise ProviderError("timeout", f"{self.provider} {operation}: {describe(exc, request.url)}") from None
             except httpx.TransportError as exc:
                 self._count(operation, "transport_error")
-                raise ProviderError("transport", f"{self.provider} {operation}: "
-                                    f"{exc.__class__.__name__}") from None
+                raise ProviderError("transport", f"{self.provider} {operation}: {describe(exc, request.url)}") from None
         self._count(operation, str(response.status_code))
         now = self._clock.time()
         rate = parse_rate_limit(response.headers, now, self._max_wait_s)
@@ -356,7 +357,7 @@ class ProviderHTTP:
         finally:
             await response.aclose()
         status = response.status_code
-        where = f"{self.provider} {operation}: HTTP {status}"
+        where = f"{self.provider} {operation}: HTTP {status} from {endpoint(request.url)}"
         if status == 429:
             raise ProviderError("rate_limited", where, status=status,
                                 retry_at=retry_at(response.headers, now, self._max_wait_s))

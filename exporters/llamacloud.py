@@ -60,6 +60,7 @@ from .cost import CostRecord, InvalidAmount, check_amount, day_start, month_seco
 from .forecast import USAGE_LOOKBACK_DAYS, PlanRules, forecast_usage_cost
 from .http import ProviderError, ProviderHTTP
 from .llamacloud_repeats import DocumentMemory, Parse, RepeatTotals
+from .probe import Access, NotVisible, read
 from .unpriced import UnpricedUsage
 
 METRICS: tuple[MetricSpec, ...] = (
@@ -82,6 +83,12 @@ METRICS: tuple[MetricSpec, ...] = (
 SERVICE_NAME = "LlamaParse"
 SERVICE_CATEGORY = "AI and Machine Learning"
 USAGE_PATH = "/api/v1/beta/usage-metrics"
+# What a 401 or 403 means for a LlamaCloud key (docs/getting-started.md, LlamaCloud).
+TOKEN_HINTS = {
+    401: "the key is invalid or revoked: create one under API Key at cloud.llamaindex.ai",
+    403: "the key cannot read this organization's usage: create the key as a member of the organization "
+         "in providers.llamacloud.organization_id",
+}
 EVENT_TYPE = "pages_parsed"
 # Event types LlamaCloud bills in credits, and the operation each is labelled with (parsing: by mode).
 CREDIT_EVENTS: dict[str, str | None] = {
@@ -215,6 +222,28 @@ class LlamaCloudProvider:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+    async def probe(self, now: datetime) -> list[Access]:
+        """`check-config --probe`: the key's organizations (the configured one among them), a day of usage."""
+        organization = self.config.organization_id
+
+        def has_organization(body: Any) -> str:
+            ids = [o.get("id") for o in body if isinstance(o, dict)]
+            if organization not in ids:
+                raise NotVisible(f"the key sees {len(ids)} organization(s), not {organization} (check "
+                                 "providers.llamacloud.organization_id, or create the key in that organization)")
+            return f"readable ({len(ids)} organization(s), {organization} among them)"
+
+        listed, _ = await read("llamacloud", "organizations", self.http.get_json(
+            "/api/v1/organizations", operation="organizations"), has_organization, TOKEN_HINTS)
+        params: list[tuple[str, Any]] = [("organization_id", organization)]
+        if self.config.project_id:
+            params.append(("project_id", self.config.project_id))
+        params += [("day_on_or_after", (utc_day(now) - timedelta(days=1)).isoformat()), ("page_size", 1)]
+        usage, _ = await read("llamacloud", "usage metrics", self._get(params),
+                              lambda body: "readable" if isinstance(body.get("items"), list) else _no_items(),
+                              TOKEN_HINTS)
+        return [listed, usage]
 
     async def poll_usage(self, ctx: PollContext) -> None:
         now = ctx.now()
@@ -410,3 +439,7 @@ def _days(first: date, last: date) -> Iterable[date]:
     while day <= last:
         yield day
         day += timedelta(days=1)
+
+
+def _no_items() -> str:
+    raise ValueError("no items list")

@@ -38,6 +38,7 @@ from .collector import PollContext, Stream
 from .config import OpenAIConfig
 from .cost import CostRecord, InvalidAmount, check_amount, day_start, utc_day
 from .http import ProviderError, ProviderHTTP, all_or_none
+from .probe import Access, read
 from .unpriced import UnpricedUsage
 
 METRICS: tuple[MetricSpec, ...] = (
@@ -123,6 +124,14 @@ class UsageEndpoint:
     result_object: str
 
 
+# What a 401 or 403 means for an OpenAI key (docs/getting-started.md, OpenAI).
+TOKEN_HINTS = {
+    401: "the key is invalid or revoked, or not an admin key: an organization Owner creates admin keys "
+         "(sk-admin-…) under Organization settings, Admin keys; project keys cannot read usage or costs",
+    403: "the key cannot read organization usage or costs: use an admin key (sk-admin-…) created by an "
+         "organization Owner",
+}
+
 USAGE_ENDPOINTS = (
     UsageEndpoint("chat", "/organization/usage/completions", ("model", "project_id", "batch"),
                   "organization.usage.completions.result"),
@@ -205,6 +214,26 @@ class OpenAIProvider:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+    async def probe(self, now: datetime) -> list[Access]:
+        """`check-config --probe`: a day of costs, a day of usage per endpoint, the configured projects."""
+        def buckets(body: Any) -> str:
+            if not isinstance(body.get("data"), list):
+                raise ValueError("no data list")
+            return "readable"
+
+        since = [("start_time", _unix(utc_day(now) - timedelta(days=1))), ("bucket_width", "1d"), ("limit", 1)]
+        accesses = [(await read("openai", "costs", self.http.get_json("/organization/costs", since, operation="costs"),
+                                buckets, TOKEN_HINTS))[0]]
+        for endpoint in USAGE_ENDPOINTS:
+            accesses.append((await read("openai", f"usage ({endpoint.path.rsplit('/', 1)[-1]})", self.http.get_json(
+                endpoint.path, since, operation=f"usage-{endpoint.operation}"), buckets, TOKEN_HINTS))[0])
+        for project in self.config.project_ids[:10]:
+            accesses.append((await read("openai", f"project {project}", self.http.get_json(
+                f"/organization/projects/{project}", operation="project"),
+                lambda body: f"readable ({body.get('name') or 'unnamed'}, {body.get('status', '?')})",
+                {**TOKEN_HINTS, 404: "no such project in this organization: check providers.openai.project_ids"}))[0])
+        return accesses
 
     # --- paging ---
 

@@ -46,10 +46,22 @@ from .catalogue import Kind, MetricSpec, Series
 from .collector import PollContext, Stream
 from .config import RenderConfig
 from .cost import day_start, utc_day
+from .coverage import Gap
 from .forecast import forecast_from_rate
 from .http import ProviderError, ProviderHTTP, all_or_none
+from .prices import PriceBook
+from .probe import Access, count_of, read
 from .render_cost import RenderPricer, day_pieces, records_of
-from .state.history import Observation, StateHistory, clipped, unobserved_seconds
+from .state.history import (
+    Interval,
+    Observation,
+    StateHistory,
+    canonical,
+    clipped,
+    state_near,
+    unobserved_periods,
+    unobserved_seconds,
+)
 from .state.store import StateStore
 from .timeutil import parse_time
 
@@ -109,6 +121,13 @@ COUNTER_MAX_WINDOW = timedelta(hours=1)  # after an outage, catch up at most thi
 LATENCY_QUANTILES = ("0.5", "0.95", "0.99")
 BOUNDARY = timedelta(seconds=1)
 DEFAULT_RESOLUTION_S = 60  # Render's default resolutionSeconds
+# What a 401 or 403 means for a Render API key (docs/getting-started.md, Render).
+TOKEN_HINTS = {
+    401: "the API key is invalid or revoked: create one under Account Settings, API Keys "
+         "(dashboard.render.com/u/settings)",
+    403: "the key lacks a permission or the workspace: a workspace-scoped key needs Read on services, "
+         "datastores and metrics (\"Enable read-only\" grants them all) in the workspace of providers.render.owner_id",
+}
 FINAL_DEPLOY_STATUSES = frozenset({"live", "deactivated", "build_failed", "update_failed",
                                    "pre_deploy_failed", "canceled"})
 SERVICE_DISPLAY = {"web_service": "Web Service", "private_service": "Private Service",
@@ -197,6 +216,29 @@ class RenderProvider:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+    async def probe(self, now: datetime) -> list[Access]:
+        """`check-config --probe`: one small read per kind of data the streams poll."""
+        def first_page(path: str, operation: str):  # type: ignore[no-untyped-def]
+            return self.http.get_json(path, [*self._owner_params(), ("limit", 1)], operation=operation)
+
+        services, page = await read("render", "services", first_page("/services", "list-services"),
+                                    lambda body: count_of(body, "services"), TOKEN_HINTS)
+        accesses = [services]
+        for what, path, operation in (("Postgres databases", "/postgres", "list-postgres"),
+                                      ("Key Value instances", "/key-value", "list-key-value")):
+            accesses.append((await read("render", what, first_page(path, operation),
+                                        lambda body, what=what: count_of(body, what), TOKEN_HINTS))[0])
+        service = parse_service(page[0]) if page else None
+        if service is not None:
+            params = self._metric_params([service.id], now - timedelta(minutes=10), now)
+            accesses.append((await read("render", "metrics", self.http.get_json(
+                "/metrics/cpu", params, operation="metrics-cpu"),
+                lambda body: count_of(body, f"CPU series of {service.name}"), TOKEN_HINTS))[0])
+        else:
+            accesses.append(Access("render", "metrics", services.ok,
+                                   "not tried: no service to ask for" if services.ok else "not tried"))
+        return accesses
 
     # --- listing ---
 
@@ -525,6 +567,47 @@ class RenderProvider:
     def _pricer(self, ctx: PollContext, day: date) -> RenderPricer:
         return RenderPricer(ctx.prices.table("render", day), self.config.workspace_plan, self.config.workspace_seats)
 
+    def unobserved(self, since: datetime, now: datetime, prices: PriceBook) -> list[Gap]:
+        """Every resource's unobserved parts of [since, now), each with an estimate at the state observed
+        nearest it (lower confidence) where that state has a price (exporters/coverage.py)."""
+        resources = [(s.id, s.name, SERVICE_DISPLAY.get(s.type, s.type), "Compute", s.created)
+                     for s in self._services if s.plan is not None]
+        resources += [(d.id, d.name, "Postgres", "Databases", d.created) for d in self._datastores]
+        resources += [(k.id, k.name, "Key Value", "Databases", k.created) for k in self._key_values]
+        gaps = []
+        for resource, name, service, category, created in resources:
+            items = self._history.intervals(resource)
+            for a, b in unobserved_periods(items, max(since, created).timestamp(), now.timestamp()):
+                estimate, basis = self._gap_estimate(resource, state_near(items, a, b), a, b, prices)
+                gaps.append(Gap("render", resource, name, service, category, _dt(a), _dt(b), estimate, basis))
+        return gaps
+
+    def _gap_estimate(self, resource: str, near: Interval | None, start: float, end: float,
+                      prices: PriceBook) -> tuple[float | None, str]:
+        if near is None:
+            return None, "no estimate: never observed"
+        state = near.values
+        seen = f"observed {_dt(near.start):%Y-%m-%d %H:%M}Z"
+        if state.get("kind") == "service" and state.get("suspended") and near.start == end:
+            # Render dates the suspension (updatedAt, where the gap ends): before it the service ran.
+            service = next((s for s in self._services if s.id == resource), None)
+            state = {**state, "suspended": False, "instances": service.instances if service else 1}
+            seen = f"running until its suspension at {_dt(end):%Y-%m-%d %H:%M}Z (updatedAt)"
+            near = Interval(near.start, near.end, canonical(state))
+        usd, unpriced = 0.0, set()
+        for day in _days(utc_day(_dt(start)), utc_day(_dt(end - 1e-6))):
+            pricer = RenderPricer(prices.table("render", day), self.config.workspace_plan, self.config.workspace_seats)
+            a, b = max(start, day_start(day).timestamp()), min(end, day_start(day + timedelta(days=1)).timestamp())
+            usd += sum(p.usd for p in pricer.pieces(resource, Interval(a, b, near.state)))
+            unpriced |= pricer.unpriced
+        if unpriced:
+            return None, f"no estimate: the state {seen} has no price ({', '.join(sorted(unpriced))})"
+        what = ("suspended" if state.get("suspended") else
+                f"plan {state.get('plan')}" + (f" x {state['instances']} instance(s)" if "instances" in state else ""))
+        if state.get("disk_gb"):
+            what += f", {state['disk_gb']} GB disk"
+        return usd, f"estimate: {what}, as {seen}, assumed for this period (it may have differed)"
+
     def _unobserved_gauge(self, ctx: PollContext, intervals: dict, cycle_start: datetime, now: datetime) -> None:
         ctx.clear_gauge("render.cost.unobserved")
         created = {s.id: (s.name, s.created) for s in self._services if s.plan is not None}
@@ -533,6 +616,10 @@ class RenderProvider:
             start = max(cycle_start, since).timestamp()
             ctx.gauge("render.cost.unobserved", unobserved_seconds(intervals.get(resource, []), start,
                                                                    now.timestamp()), resource=name)
+
+
+def _dt(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=timezone.utc)
 
 
 def mean_rate(pricer: RenderPricer, resource: str, items: list, start: float, end: float) -> float:

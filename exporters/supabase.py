@@ -36,7 +36,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from .billing import cycle_of
@@ -44,8 +44,11 @@ from .catalogue import Kind, MetricSpec, Series
 from .collector import PollContext, Stream
 from .config import SupabaseConfig
 from .cost import CostRecord, day_start, month_seconds, utc_day
+from .coverage import Gap
 from .http import ProviderError, ProviderHTTP, all_or_none
-from .state.history import Observation, StateHistory, unobserved_seconds
+from .prices import PriceBook
+from .probe import Access, count_of, read
+from .state.history import Interval, Observation, StateHistory, state_near, unobserved_periods, unobserved_seconds
 from .state.store import StateStore
 from .supabase_cost import HOUR, SupabasePricer, credit_record, day_cost, plan_record
 from .timeutil import parse_time
@@ -82,6 +85,12 @@ METRICS: tuple[MetricSpec, ...] = (
 API_COUNTS_INTERVAL = "1hr"
 API_SERVICES = ("rest", "auth", "storage", "realtime")
 INACTIVE = "INACTIVE"
+# What a 401 or 403 means for a Supabase personal access token (docs/getting-started.md, Supabase).
+TOKEN_HINTS = {
+    401: "the token is invalid, expired or revoked: create one at supabase.com/dashboard/account/tokens",
+    403: "the token's scope or your role does not allow this read: give a scoped token read access to "
+         "these projects (settings, backups, analytics) and the organization's billing, or use a full-access token",
+}
 DEFAULT_MAX_GAP_S = 3600.0  # when no runtime attaches a state store (the config's default)
 
 
@@ -152,6 +161,33 @@ class SupabaseProvider:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+    async def probe(self, now: datetime) -> list[Access]:
+        """`check-config --probe`: the project list, then one project's add-ons, backups and health."""
+        listed, body = await read("supabase", "projects", self.http.get_json("/v1/projects", operation="list-projects"),
+                                  lambda items: count_of(items, "projects"), TOKEN_HINTS)
+        accesses = [listed]
+        if body is None:
+            return accesses
+        visible = [p for p in (parse_project(item) for item in body) if p is not None]
+        missing = sorted(set(self.config.project_refs) - {p.ref for p in visible})
+        if missing:
+            accesses.append(Access("supabase", "configured projects", False,
+                                   f"not in the token's project list: {', '.join(missing)} (check "
+                                   "providers.supabase.project_refs, and the token's organizations and projects)"))
+        wanted = [p for p in visible if not self.config.project_refs or p.ref in self.config.project_refs]
+        if not wanted:
+            return accesses
+        project = wanted[0]
+        for what, path, params in (
+                ("billing add-ons", "/billing/addons", None),
+                ("database backups", "/database/backups", None),
+                ("health", "/health", [("services", s) for s in self.config.health_services])):
+            access, _ = await read("supabase", f"{what} of {project.name}", self.http.get_json(
+                f"/v1/projects/{project.ref}{path}", params, operation=what.replace(" ", "-")),
+                lambda answer: "readable", TOKEN_HINTS)
+            accesses.append(access)
+        return accesses
 
     def _active(self) -> list[Project]:
         return [p for p in self._projects if not p.paused]
@@ -441,6 +477,40 @@ class SupabaseProvider:
         gross = sum(gross_by_day[d] for d in in_cycle) + (compute_rate + other_rate) * left
         compute = sum(compute_by_day.get(d, 0.0) for d in in_cycle) + compute_rate * left
         ctx.forecast(cycle.start, gross - min(self._credit_allowance(ctx, today), compute))
+
+    def unobserved(self, since: datetime, now: datetime, prices: PriceBook) -> list[Gap]:
+        """Each project's unobserved parts of [since, now) (compute, add-ons, disk: the plan fee is priced from
+        config throughout), each with an estimate at the state observed nearest it (exporters/coverage.py)."""
+        gaps = []
+        for p in self._projects:
+            items = self._history.intervals(p.ref)
+            for a, b in unobserved_periods(items, max(since, p.created).timestamp(), now.timestamp()):
+                estimate, basis = self._gap_estimate(p.ref, state_near(items, a, b), a, b, prices)
+                gaps.append(Gap("supabase", p.ref, p.name, "Compute", "Databases",
+                                datetime.fromtimestamp(a, tz=timezone.utc), datetime.fromtimestamp(b, tz=timezone.utc),
+                                estimate, basis))
+        return gaps
+
+    def _gap_estimate(self, ref: str, near: Interval | None, start: float, end: float,
+                      prices: PriceBook) -> tuple[float | None, str]:
+        if near is None:
+            return None, "no estimate: never observed (its add-ons were not read)"
+        usd, unpriced = 0.0, set()
+        end_at = datetime.fromtimestamp(end, tz=timezone.utc)
+        gap = {ref: [Interval(start, end, near.state)]}
+        for day in _days(utc_day(datetime.fromtimestamp(start, tz=timezone.utc)), utc_day(end_at - timedelta(microseconds=1))):
+            pricer = SupabasePricer(prices.table("supabase", day))
+            usd += sum(r.billed_cost for r in day_cost(pricer, gap, day, end_at).to_records())
+            unpriced |= pricer.unpriced
+        state = near.values
+        seen = f"observed {datetime.fromtimestamp(near.start, tz=timezone.utc):%Y-%m-%d %H:%M}Z"
+        if unpriced:
+            return None, f"no estimate: the state {seen} has no price ({', '.join(sorted(unpriced))})"
+        what = "paused" if state.get("paused") else f"compute {state.get('compute') or 'none'}"
+        if state.get("addons"):
+            what += ", add-ons " + ", ".join(str(a[0]) for a in state["addons"])
+        return usd, (f"estimate: {what}, as {seen}, assumed for this period (it may have differed); "
+                     "before the plan's compute credit")
 
     def _unobserved_gauge(self, ctx: PollContext, projects: list[Project], intervals: dict,
                           cycle_start: datetime, now: datetime) -> None:

@@ -50,6 +50,7 @@ from .collector import PollContext, Stream
 from .config import VercelConfig
 from .cost import BILLING_DAY_ZONES, CostRecord, InvalidAmount, billing_today, check_amount, day_start, utc_day
 from .http import ProviderError, ProviderHTTP
+from .probe import Access, count_of, read
 
 METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("vercel.projects", Kind.GAUGE, "{project}", "Projects in the team.", (),
@@ -82,6 +83,13 @@ BILLING_REFETCH_DAYS = 2
 MAX_CHARGES_WINDOW_DAYS = 365  # the API accepts at most one year per request
 TEAM_RESOURCE = "(team)"
 ONE_DAY = timedelta(days=1)
+# What a 401 or 403 means for a Vercel token (docs/getting-started.md, Vercel).
+TOKEN_HINTS = {
+    401: "the token is invalid, expired or revoked: create one at vercel.com/account/tokens",
+    403: "the token cannot act for this team: create it with the team as its scope, check "
+         "providers.vercel.team_id; billing charges need the Owner, Member, Developer, Security, Billing "
+         "or Enterprise Viewer role on the team",
+}
 BILLING_ZONE = BILLING_DAY_ZONES["vercel"]
 YIELD_EVERY_LINES = 2000  # let other providers' requests progress while a long body is parsed
 
@@ -435,6 +443,33 @@ class VercelProvider:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+    async def probe(self, now: datetime) -> list[Access]:
+        """`check-config --probe`: one small read per kind of data the streams poll."""
+        def charges_seen(lines: int) -> str:
+            return f"readable ({lines}+ charge lines for yesterday)" if lines else "readable (no charge for yesterday)"
+
+        day = utc_day(now)
+        reads = [await read("vercel", "projects", self.http.get_json(
+                     "/v10/projects", self._params(limit=1), operation="projects"),
+                     lambda body: count_of(body["projects"], "projects"), TOKEN_HINTS),
+                 await read("vercel", "deployments", self.http.get_json(
+                     "/v6/deployments", self._params(limit=1), operation="deployments"),
+                     lambda body: count_of(body["deployments"], "deployments"), TOKEN_HINTS),
+                 await read("vercel", "billing charges (FOCUS)", self._first_charge_lines(day - ONE_DAY, day),
+                            charges_seen, TOKEN_HINTS)]
+        return [access for access, _ in reads]
+
+    async def _first_charge_lines(self, first: date, end: date, at_most: int = 3) -> int:
+        params = self._params(**{"from": _iso_day(first), "to": _iso_day(end)})
+        count = 0
+        async with self.http.stream_lines("/v1/billing/charges", params, operation="billing_charges",
+                                          headers={"Accept-Encoding": "gzip"}) as lines:
+            async for _line in lines:
+                count += 1
+                if count >= at_most:
+                    break
+        return count
 
     def project_name(self, project_id: str) -> str | None:
         """The project's name from the latest project list (the drain receiver uses it too)."""

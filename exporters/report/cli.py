@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..validate.prom import Prometheus, PrometheusUnreachable
-from .build import build
+from .build import DEFAULT_MIN_COVERAGE, build
 from .collect import collect
 from .render import RENDERERS, write_html
 
@@ -20,9 +20,12 @@ def _bad(message: str) -> int:
     return 2
 
 
-def run_report(days: int, fmt: str, prometheus_url: str, output: Path | None, push: bool, environment: str) -> int:
+def run_report(days: int, fmt: str, prometheus_url: str, output: Path | None, push: bool, environment: str,
+               min_coverage: float = DEFAULT_MIN_COVERAGE) -> int:
     if not 1 <= days <= MAX_DAYS:
         return _bad(f"--days {days}: expected 1 to {MAX_DAYS}")
+    if not 0 <= min_coverage <= 1:
+        return _bad(f"--min-coverage {min_coverage}: expected a share from 0 to 1")
     if fmt == "html" and output is None:
         return _bad("--format html needs --output DIR (the page and its chart files)")
     now = time.time()
@@ -30,7 +33,7 @@ def run_report(days: int, fmt: str, prometheus_url: str, output: Path | None, pu
         inputs = collect(Prometheus(prometheus_url), days, now)
     except PrometheusUnreachable as error:
         return _bad(f"{error} (--prometheus)")
-    report = build(inputs, datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="seconds"))
+    report = build(inputs, datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="seconds"), min_coverage)
     if fmt == "html":
         assert output is not None
         page = write_html(report, output)

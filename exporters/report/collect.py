@@ -95,6 +95,13 @@ def llamacloud_repeats(prom: Source, now: float, days: int) -> list[LlamaRepeats
     return [LlamaRepeats(p, parses.get(p, 0.0), credits[p], observed.get(p, 0.0)) for p in sorted(credits) if p]
 
 
+def window_coverage(prom: Source, days: int) -> dict[str, float]:
+    """Per provider, the share of the window's hours with a stackwatch_provider_up sample (within the 5-minute
+    lookback of each hourly step): how much of the window the report's figures rest on."""
+    hours = _by(prom, f"count_over_time((max by (provider) (stackwatch_provider_up))[{days}d:1h])", "provider")
+    return {provider: min(1.0, count / (days * 24)) for provider, count in hours.items() if provider}
+
+
 def collect(prom: Source, days: int, now: float | None = None) -> Inputs:
     now = time.time() if now is None else now
     spend = daily_spend(prom, days, now)
@@ -120,7 +127,7 @@ def collect(prom: Source, days: int, now: float | None = None) -> Inputs:
         llamacloud_repeats=llamacloud_repeats(prom, now, days),
         vercel=[VercelCache(p, h, t) for p, (h, t) in sorted(cache.items()) if p],
         vercel_monthly_usd=sum(r.usd for r in spend if r.provider == "vercel") * 30 / days,
-        budgets={p: budgets.get(p) for p in providers})
+        budgets={p: budgets.get(p) for p in providers}, coverage=window_coverage(prom, days))
 
 
 def window_start(now: float, days: int) -> date:

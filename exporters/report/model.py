@@ -86,6 +86,8 @@ class Inputs:
     vercel: list[VercelCache] = field(default_factory=list)
     vercel_monthly_usd: float = 0.0
     budgets: dict[str, float | None] = field(default_factory=dict)  # provider -> monthly budget
+    # provider -> share (0–1) of the window's hours in which Prometheus holds stackwatch's data for it
+    coverage: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ BATCH_ELIGIBLE_SHARE = 0.25  # assumed share of synchronous traffic that tolerat
 CACHE_TARGET_SHARE = 0.50  # a prompt-cache share well-structured prompts reach
 VERCEL_HIT_TARGET = 0.80
 CHEAPER_PARSE_MODE = "cost_effective"
+IDLE_MIN_DAYS = 7  # a service is called idle only after a week of observation without a request
 
 
 def confidence(days_observed: float, window_days: int) -> str:
@@ -50,6 +51,8 @@ def render_rightsizing(service: RenderService, specs: dict[str, tuple[float, flo
 
 def render_idle(service: RenderService, prices: dict[str, float], window_days: int) -> Recommendation | None:
     if service.requests is None or service.requests > 0 or service.suspended or service.plan not in prices:
+        return None
+    if service.days_observed < IDLE_MIN_DAYS:  # a quiet day or weekend is not an idle service
         return None
     savings = prices[service.plan] * max(service.instances, 1.0)
     if savings <= 0:

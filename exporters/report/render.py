@@ -38,10 +38,21 @@ def _sections(report: Report) -> list[tuple[str, list[str], list[list[str]]]]:
     ]
 
 
+def coverage_line(report: Report) -> str:
+    """How much of the window each provider's data covers, and what that held back."""
+    shares = ", ".join(f"{p} {share:.0%}" for p, share in sorted(report.coverage.items())) or "no data"
+    line = f"coverage of the {report.days}-day window: {shares}"
+    if report.withheld:
+        held = ", ".join(f"{n} for {p}" for p, n in sorted(report.withheld.items()))
+        line += (f"; recommendations need {report.min_coverage:.0%} of the window and are withheld ({held}): "
+                 f"wait for more data, or use a shorter --days")
+    return line
+
+
 def _header(report: Report) -> str:
     return (f"stackwatch report: last {report.days} d ({report.days_with_data} d with cost data), generated "
             f"{report.generated_at}; total {_money(report.analytics.total_usd)}; recommended savings "
-            f"{_money(report.total_savings_usd)}/month")
+            f"{_money(report.total_savings_usd)}/month\n{coverage_line(report)}")
 
 
 def table(report: Report) -> str:
@@ -80,6 +91,8 @@ def as_json(report: Report) -> str:
             "unit_economics": {"per_1k_requests_usd": a.per_1k_requests, "per_page_usd": a.per_page,
                                "per_1m_tokens_usd": a.per_1m_tokens},
             "top_drivers": [{"line": k, "usd": v} for k, v in a.top_drivers],
+            "coverage": report.coverage, "min_coverage": report.min_coverage,
+            "recommendations_withheld": report.withheld,
             "recommendations": [asdict(r) for r in report.recommendations],
             "total_savings_monthly_usd": report.total_savings_usd}
     return json.dumps(data, indent=2) + "\n"

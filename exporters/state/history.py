@@ -160,3 +160,25 @@ def observed_seconds(intervals: Iterable[Interval], start: float, end: float) ->
 def unobserved_seconds(intervals: list[Interval], start: float, end: float) -> float:
     """Seconds of [start, end) not covered by any interval (the gaps, including any before the first)."""
     return max(0.0, (end - start) - observed_seconds(intervals, start, end))
+
+
+def unobserved_periods(intervals: list[Interval], start: float, end: float) -> list[tuple[float, float]]:
+    """The parts of [start, end) no interval covers, in time order (their lengths sum to unobserved_seconds)."""
+    periods, cursor = [], start
+    for i in sorted(clipped(intervals, start, end), key=lambda i: i.start):
+        if i.start > cursor:
+            periods.append((cursor, i.start))
+        cursor = max(cursor, i.end)
+    if cursor < end:
+        periods.append((cursor, end))
+    return periods
+
+
+def state_near(intervals: list[Interval], start: float, end: float) -> Interval | None:
+    """The observed state nearest an unobserved [start, end): the first seen after its start (a zero-length
+    observation inside it included), else the last before it."""
+    after = [i for i in intervals if i.start >= start]
+    if after:
+        return min(after, key=lambda i: i.start)
+    before = [i for i in intervals if i.end <= start]
+    return max(before, key=lambda i: i.end) if before else None

@@ -12,7 +12,7 @@ from ..config import ConfigError, load_config
 from . import baselines
 from .context import Context, read_dotenv
 from .model import Level
-from .prom import Prometheus, PrometheusUnreachable
+from .prom import Prometheus, PrometheusUnreachable, Unreachable
 from .render import RENDERERS
 from .runner import exit_code, validate
 
@@ -53,18 +53,32 @@ def run_validate(config_path: Path, prometheus_url: str, fmt: str, level: str | 
         if isinstance(loaded, str):
             return _bad(loaded)
         baseline_data = loaded
-    ctx = Context(config=config, config_path=config_path, prom=Prometheus(prometheus_url), project_dir=project_dir,
+    prometheus = Prometheus(prometheus_url)
+    unreachable = None
+    try:
+        prometheus.check()
+    except PrometheusUnreachable as error:
+        unreachable = error
+    if unreachable is not None and record_baseline:
+        return _bad(f"--record-baseline needs Prometheus: {unreachable} (--prometheus)")
+    ctx = Context(config=config, config_path=config_path,
+                  prom=prometheus if unreachable is None else Unreachable(unreachable), project_dir=project_dir,
                   env=dict(os.environ), baseline=baseline_data, window=window,
                   dotenv=read_dotenv(project_dir / ".env"))
     try:
         if record_baseline:
             ctx.baseline = baselines.record(ctx, record_baseline)
         result = validate(ctx)
-    except PrometheusUnreachable as error:
+    except PrometheusUnreachable as error:  # Prometheus went away during the run
         return _bad(f"{error} (--prometheus)")
     except OSError as error:
         return _bad(f"{error.filename}: {error.strerror}")
     sys.stdout.write(RENDERERS[fmt](result))
     if record_baseline:
         print(f"baseline written to {record_baseline}", file=sys.stderr)
+    if unreachable is not None:
+        # The checks that need no Prometheus ran; the rest are unknown. Not a verdict: exit 2.
+        unknown = sum(1 for c in result.checks if c.evidence.startswith("not checked: "))
+        return _bad(f"{unreachable} (--prometheus); {unknown} checks that read it are unknown (their fix "
+                    "says how to reach it)")
     return exit_code(result, Level(level) if level else None)

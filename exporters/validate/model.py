@@ -47,6 +47,18 @@ class Check:
         return GROUP_LEVEL[self.group]
 
 
+# How an operator on the Docker host reaches the stack's Prometheus (compose publishes it on loopback).
+REACH_PROMETHEUS = ("start the stack (`docker compose up -d`): compose publishes Prometheus on "
+                    "http://127.0.0.1:9090 of the Docker host; from another machine tunnel it "
+                    "(`ssh -N -L 9090:127.0.0.1:9090 <docker-host>`); then pass --prometheus "
+                    "http://localhost:9090 (or set STACKWATCH_PROMETHEUS_URL)")
+
+
+def without_prometheus(group: str, name: str, error: Exception) -> Check:
+    """A check that needs Prometheus, which could not be read: unknown, with the way to reach it."""
+    return Check(group, name, Status.UNKNOWN, f"not checked: {error}", REACH_PROMETHEUS)
+
+
 @dataclass(frozen=True)
 class Outcome:
     checks: tuple[Check, ...]

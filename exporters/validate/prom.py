@@ -7,6 +7,8 @@ from typing import Protocol
 
 import httpx
 
+from ..neterrors import describe
+
 MAX_BYTES = 16 * 1024 * 1024
 
 
@@ -36,7 +38,7 @@ class Prometheus:
         try:
             response = self._client.get(where, params=params)
         except httpx.HTTPError as error:
-            raise PrometheusUnreachable(f"Prometheus at {self.url} did not answer ({type(error).__name__})") from None
+            raise PrometheusUnreachable(f"Prometheus at {self.url}: {describe(error, where)}") from None
         if len(response.content) > MAX_BYTES:
             raise PrometheusUnreachable(f"{where}: answer over {MAX_BYTES} bytes")
         try:
@@ -46,6 +48,10 @@ class Prometheus:
         if body.get("status") != "success":
             raise PrometheusUnreachable(f"{where}: {body.get('errorType')}: {body.get('error')}")
         return body["data"]
+
+    def check(self) -> None:
+        """One cheap read; PrometheusUnreachable when Prometheus cannot be asked."""
+        self._get("/api/v1/status/buildinfo")
 
     def query(self, expr: str, at: float | None = None) -> list[Sample]:
         """An instant query, at Unix time `at` (Prometheus' now when None)."""
@@ -66,3 +72,19 @@ class Prometheus:
     def targets(self) -> list[dict]:
         data = self._get("/api/v1/targets", {"state": "active"})
         return list(data.get("activeTargets", [])) if isinstance(data, dict) else []
+
+
+class Unreachable:
+    """A Prometheus that could not be read: every query raises at once (no timeout per check)."""
+
+    def __init__(self, error: PrometheusUnreachable):
+        self.error = error
+
+    def query(self, expr: str, at: float | None = None) -> list[Sample]:
+        raise self.error
+
+    def metric_names(self) -> set[str]:
+        raise self.error
+
+    def targets(self) -> list[dict]:
+        raise self.error

@@ -4,15 +4,29 @@ from __future__ import annotations
 
 from . import alerting, backups, baselines, delivery, monitoring, scaling, security
 from .context import Context
-from .model import LEVEL_ORDER, Level, Outcome, Status, outcome
+from .model import LEVEL_ORDER, Level, Outcome, Status, outcome, without_prometheus
+from .prom import PrometheusUnreachable
 
 GROUPS = (monitoring, alerting, backups, security, scaling, delivery, baselines)
+
+# Groups whose every check reads Prometheus: what they check, named when it cannot be read.
+PROMETHEUS_GROUPS = {
+    "monitoring": "providers up and fresh, catalogued metrics present, scrape targets up",
+    "backups": "Supabase backups (PITR or a recent completed backup)",
+    "scaling": "Render and Supabase headroom",
+    "delivery": "deploy success rates and rollback targets",
+    "baselines": "performance baseline",
+}
 
 
 def validate(ctx: Context) -> Outcome:
     checks = []
     for group in GROUPS:
-        checks += group.run(ctx)
+        try:
+            checks += group.run(ctx)
+        except PrometheusUnreachable as error:
+            checks.append(without_prometheus(group.GROUP, PROMETHEUS_GROUPS.get(
+                group.GROUP, f"{group.GROUP} checks that read Prometheus"), error))
     return outcome(checks)
 
 

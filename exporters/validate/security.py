@@ -8,7 +8,8 @@ import yaml
 
 from ..config import DRAIN_SECRET_ENV, SECRET_ENV
 from .context import Context
-from .model import Check, Status
+from .model import Check, Status, without_prometheus
+from .prom import PrometheusUnreachable
 
 GROUP = "security"
 # Shapes of provider credentials (PROVIDERS.md): Supabase sbp_, OpenAI sk-, LlamaCloud llx-, Render rnd_.
@@ -104,4 +105,8 @@ def tls(ctx: Context) -> list[Check]:
 
 
 def run(ctx: Context) -> list[Check]:
-    return config_tokens(ctx) + drain_secret(ctx) + grafana(ctx) + tls(ctx)
+    try:
+        certificates = tls(ctx)
+    except PrometheusUnreachable as error:  # the other checks of the group read no Prometheus
+        certificates = [without_prometheus(GROUP, "TLS certificates valid", error)]
+    return config_tokens(ctx) + drain_secret(ctx) + grafana(ctx) + certificates

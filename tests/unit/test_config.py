@@ -22,8 +22,34 @@ def problems(text: str, tmp_path: Path) -> list[str]:
     return info.value.problems
 
 
-def test_committed_example_is_valid_and_has_the_documented_defaults() -> None:
-    config = load_config(ROOT / "stackwatch.example.yaml")
+def example_with_real_ids(tmp_path: Path) -> Path:
+    """The committed example with its placeholder ids replaced, as an operator leaves it."""
+    text = (ROOT / "stackwatch.example.yaml").read_text()
+    path = tmp_path / "stackwatch.yaml"
+    path.write_text(text.replace("team_XXXXXXXXXXXXXXXXXXXXXXXX", "team_a1B2c3D4e5F6g7H8i9J0k1L2"))
+    return path
+
+
+def test_the_example_as_committed_is_refused_for_its_placeholder_ids(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(ROOT / "stackwatch.example.yaml")
+    # Only the enabled providers' ids matter (llamacloud is disabled in the example); each names
+    # the key, what it expects and where to find it, never the value.
+    assert len(caught.value.problems) == 1
+    problem = caught.value.problems[0]
+    assert problem.startswith("providers.vercel.team_id: still the example's placeholder; expected your Vercel "
+                              "team id") and "Team ID" in problem and "XXXX" not in problem
+    for placeholder in ("proj_XXXXXXXXXXXXXXXXXXXX", "00000000-0000-0000-0000-000000000000", "<your-org-id>"):
+        data = {"providers": {"openai": {"enabled": True, "project_ids": [placeholder]},
+                              "llamacloud": {"enabled": True, "organization_id": placeholder}}}
+        with pytest.raises(ConfigError) as caught:
+            parse_config(data, "x.yaml")
+        assert {p.split(":")[0] for p in caught.value.problems} == {
+            "providers.openai.project_ids", "providers.llamacloud.organization_id"}
+
+
+def test_committed_example_is_valid_and_has_the_documented_defaults(tmp_path: Path) -> None:
+    config = load_config(example_with_real_ids(tmp_path))
     t = config.thresholds
     assert (t.response_time_seconds.frontend, t.response_time_seconds.backend, t.response_time_seconds.database) == (3, 2, 0.5)
     assert (t.error_rate_ratio, t.cpu_utilization_ratio, t.memory_utilization_ratio, t.availability_ratio) == (0.01, 0.8, 0.85, 0.99)
@@ -110,20 +136,64 @@ def test_check_config_exits_2_without_a_traceback(tmp_path: Path) -> None:
     assert "providers.vercel.enabled: expected" in result.stderr
 
 
+EXAMPLE_TOKENS = {"VERCEL_TOKEN": "v-token-123", "RENDER_API_KEY": "r-key-123",
+                  "SUPABASE_ACCESS_TOKEN": "sbp_123456", "OPENAI_ADMIN_KEY": "sk-admin-123456"}
+
+
 def test_check_config_accepts_the_example_with_secrets_from_env(tmp_path: Path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "VERCEL_TOKEN": "v-token-123", "RENDER_API_KEY": "r-key-123",
-           "SUPABASE_ACCESS_TOKEN": "sbp_123456", "OPENAI_ADMIN_KEY": "sk-admin-123456"}
+    env = {"PATH": "/usr/bin:/bin", **EXAMPLE_TOKENS}
     result = subprocess.run([sys.executable, "-m", "exporters", "check-config", "--config",
-                             str(ROOT / "stackwatch.example.yaml")], capture_output=True, text=True, cwd=ROOT, env=env)
+                             str(example_with_real_ids(tmp_path))], capture_output=True, text=True, cwd=ROOT, env=env)
     assert result.returncode == 0, result.stderr
     assert "valid" in result.stdout and "v-token-123" not in result.stdout + result.stderr
 
 
+def test_check_config_reads_the_compose_env_file_as_compose_does(tmp_path: Path) -> None:
+    """Tokens in .env (where docs/stack.md puts them) are read with --env-file; the shell's variables win
+    over the file's, as in compose; the file's STACKWATCH_CONFIG_FILE names the config, from its directory."""
+    config = example_with_real_ids(tmp_path)
+    env_file = tmp_path / ".env"
+    lines = [f"{k}={v}" for k, v in EXAMPLE_TOKENS.items()]
+    env_file.write_text("# comment\nCOMPOSE_PROFILES=\n" + "\n".join(lines) + f"\nSTACKWATCH_CONFIG_FILE=./{config.name}\n")
+    without = check_config_cli("--config", str(config))
+    assert without.returncode == 2 and "VERCEL_TOKEN is not set" in without.stderr
+    done = check_config_cli("--env-file", str(env_file), cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"{tmp_path / config.name}: valid (environment and {env_file})")
+    assert "v-token-123" not in done.stdout + done.stderr
+    shell_wins = check_config_cli("--env-file", str(env_file), env={"VERCEL_TOKEN": "bad token"})
+    assert shell_wins.returncode == 2 and "VERCEL_TOKEN: expected a printable ASCII token" in shell_wins.stderr
+    env_file.write_text("VERCEL_TOKEN=abc\nthis is not a setting\n")
+    broken = check_config_cli("--env-file", str(env_file), "--config", str(config))
+    assert broken.returncode == 2 and f"{env_file}: line 2: expected KEY=VALUE" in broken.stderr
+    assert "this is not" not in broken.stderr
+    missing = check_config_cli("--env-file", str(tmp_path / "nothing.env"), "--config", str(config))
+    assert missing.returncode == 2 and "nothing.env: file not found" in missing.stderr
+
+
+def test_the_config_variable_is_the_one_compose_uses_and_the_old_name_still_works(tmp_path: Path) -> None:
+    config = example_with_real_ids(tmp_path)
+    compose = (ROOT / "docker-compose.yml").read_text()
+    assert "${STACKWATCH_CONFIG_FILE:-" in compose
+    done = check_config_cli(env={"STACKWATCH_CONFIG_FILE": str(config), **EXAMPLE_TOKENS})
+    assert done.returncode == 0 and done.stdout.startswith(f"{config}: valid"), done.stderr
+    legacy = check_config_cli(env={"STACKWATCH_CONFIG": str(config), **EXAMPLE_TOKENS})
+    assert legacy.returncode == 0 and legacy.stdout.startswith(f"{config}: valid"), legacy.stderr
+    assert "STACKWATCH_CONFIG is deprecated: set STACKWATCH_CONFIG_FILE" in legacy.stderr
+
+
+def test_version_prints_the_package_version() -> None:
+    from exporters import __version__
+
+    done = subprocess.run([sys.executable, "-m", "exporters", "--version"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout == f"stackwatch {__version__}\n", done
+
+
 # --- hostile or broken files: one line naming file, key and expectation; exit 2; no traceback ---
 
-def check_config_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def check_config_cli(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "exporters", "check-config", *args], capture_output=True,
-                          text=True, cwd=ROOT, env={"PATH": "/usr/bin:/bin", **(env or {})}, timeout=60)
+                          text=True, cwd=cwd, env={"PATH": "/usr/bin:/bin", **(env or {})}, timeout=60)
 
 
 def assert_one_line_config_error(result: subprocess.CompletedProcess, path: Path, *expected: str) -> str:
