@@ -18,7 +18,7 @@ import jsonschema
 import pytest
 import yaml
 
-from exporters.config import load_config
+from exporters.config import DRAIN_SECRET_ENV, load_config
 from exporters.simulator import simulator_config, simulator_env
 
 from .conftest import REPO, Ports, cap_rule_intervals, collector_env, install_tools, prometheus_tree
@@ -213,10 +213,13 @@ def test_no_committed_stack_file_holds_a_credential():
     assert key_file.read_text().strip() == "sim-service-role-secret"
 
 
-def test_compose_default_provider_credentials_are_the_simulators_own():
+def test_compose_default_provider_credentials_are_the_simulators_own_and_the_drain_secret_has_none():
     env = compose()["services"]["stackwatch"]["environment"]
     for variable, value in simulator_env().items():
-        assert env[variable] == f"${{{variable}:-{value}}}"
+        if variable == DRAIN_SECRET_ENV:  # optional: real mode without drains must start (tests/stack/test_real_mode.py)
+            assert env[variable] == f"${{{variable}:-}}"
+        else:
+            assert env[variable] == f"${{{variable}:-{value}}}"
 
 
 def test_demo_config_is_the_simulator_config_for_the_compose_network():
