@@ -99,7 +99,9 @@ def window_coverage(prom: Source, days: int) -> dict[str, float]:
     """Per provider, the share of the window's hours with a stackwatch_provider_up sample (within the 5-minute
     lookback of each hourly step): how much of the window the report's figures rest on."""
     hours = _by(prom, f"count_over_time((max by (provider) (stackwatch_provider_up))[{days}d:1h])", "provider")
-    return {provider: min(1.0, count / (days * 24)) for provider, count in hours.items() if provider}
+    present = _by(prom, "max by (provider) (stackwatch_provider_up)", "provider")  # less than an hour old: 0 %
+    return {provider: min(1.0, hours.get(provider, 0.0) / (days * 24))
+            for provider in {*hours, *present} if provider}
 
 
 def collect(prom: Source, days: int, now: float | None = None) -> Inputs:

@@ -36,11 +36,22 @@ def drain_secret(ctx: Context) -> list[Check]:
     if "vercel" not in ctx.enabled:
         return []
     value = (ctx.setting(DRAIN_SECRET_ENV) or "").strip()
-    if not value:
-        return [Check(GROUP, "drain secret set", Status.FAIL, f"{DRAIN_SECRET_ENV} is not set: drains are refused "
-                      "or, worse, accepted unsigned by a misconfigured proxy",
-                      f"set {DRAIN_SECRET_ENV} to the secret Vercel signs drain deliveries with")]
-    return [Check(GROUP, "drain secret set", Status.PASS, f"{DRAIN_SECRET_ENV} set ({len(value)} characters)")]
+    name = "drain secret set (when Vercel sends drains)"
+    if value:
+        return [Check(GROUP, name, Status.PASS, f"{DRAIN_SECRET_ENV} set ({len(value)} characters)")]
+    # Optional: a team that configured no Vercel drain needs none. Refused deliveries say one is configured.
+    try:
+        refused = sum(s.value for s in ctx.prom.query(
+            f'sum(increase(stackwatch_drain_rejected_total{{reason="unconfigured"}}[{ctx.window}]))'))
+    except PrometheusUnreachable as error:
+        return [without_prometheus(GROUP, name, error)]
+    if refused > 0:
+        return [Check(GROUP, name, Status.FAIL, f"{DRAIN_SECRET_ENV} is not set and {refused:.0f} drain deliveries "
+                      f"were refused in {ctx.window}: Vercel sends drains stackwatch cannot verify",
+                      f"set {DRAIN_SECRET_ENV} to the secret Vercel signs drain deliveries with "
+                      "(docs/getting-started.md), or remove the drain in Vercel")]
+    return [Check(GROUP, name, Status.PASS, f"{DRAIN_SECRET_ENV} not set and no drain delivery refused in "
+                  f"{ctx.window}: no Vercel drain is configured (deliveries would be refused, 503)")]
 
 
 def _compose_grafana_env(ctx: Context) -> dict[str, str] | None:

@@ -129,7 +129,8 @@ async def test_a_one_shot_export_states_each_unobserved_period_and_estimates_it_
         if r["x_Coverage"] == "unobserved":
             seconds[r["ResourceName"]] += r["x_UnobservedSeconds"]
     services = {s.name: s for s in simulator.providers["render"].services()}
-    web, worker = services["web"], services["worker"]
+    web = services["web"]
+    assert services["worker"].autoscaling  # its instance count before the first poll: nowhere in the API
     month_start = MONTH_START.timestamp()
     assert set(seconds) == {"web", "worker"}  # the other services' updatedAt attests them unchanged
     assert seconds["web"] == pytest.approx(web.suspended_at - month_start, abs=1)

@@ -192,6 +192,44 @@ def test_the_image_installs_the_wheel_it_builds_and_imports_every_module_from_it
     assert not (installed / "__editable__.stackwatch-0.1.0.pth").exists()
 
 
+# --- the install docs/getting-started.md documents, run as written ---
+
+GETTING_STARTED = REPO / "docs" / "getting-started.md"
+INSTALL_PREFIXES = ("python3 -m venv ~/.local/share/stackwatch", "~/.local/share/stackwatch/bin/")
+_COMMENT = re.compile(r"\s{2,}#\s")
+
+
+def documented_install() -> list[str]:
+    """The install lines of getting-started.md (the block of `python3 -m venv ~/.local/share/stackwatch`)."""
+    lines, inside = [], False
+    for line in GETTING_STARTED.read_text(encoding="utf-8").splitlines():
+        if line.strip().startswith("```"):
+            inside = line.strip() == "```sh" and not inside
+            continue
+        text = _COMMENT.split(line, maxsplit=1)[0].strip()
+        if inside and text.startswith(INSTALL_PREFIXES):
+            lines.append(text)
+    return lines
+
+
+@pytest.fixture(scope="module")
+def documented_venv(dists: Dists, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The venv getting-started.md's install lines make, in a home of their own, from the clean tree's wheel."""
+    home = tmp_path_factory.mktemp("home")
+    lines = documented_install()
+    assert len(lines) == 3 and any(f"pip install ./{dists.wheel.name}" in line for line in lines), lines
+    shutil.copy2(dists.wheel, home / dists.wheel.name)
+    shims = home / "shims"
+    shims.mkdir()
+    (shims / "python3").symlink_to(sys._base_executable)
+    for line in lines:
+        done = subprocess.run(["bash", "-c", line], cwd=home, capture_output=True, text=True, timeout=900,
+                              env={"HOME": str(home), "PATH": f"{shims}:/usr/bin:/bin"})
+        assert done.returncode == 0, (line, done.stdout[-2000:], done.stderr[-2000:])
+    assert done.stdout == f"stackwatch {__version__}\n"  # the last line: the installed command answers
+    return home / ".local" / "share" / "stackwatch"
+
+
 # --- the installed command, outside the repository ---
 
 def command(venv: Path, *args: str, cwd: Path, env: dict[str, str] | None = None,
@@ -201,8 +239,8 @@ def command(venv: Path, *args: str, cwd: Path, env: dict[str, str] | None = None
                           timeout=timeout, env={**base, **(env or {})})
 
 
-def test_version_and_demo_run_from_the_installed_package(image_venv: tuple[Path, str, Path], tmp_path: Path) -> None:
-    venv = image_venv[0]
+def test_version_and_demo_run_from_the_installed_package(documented_venv: Path, tmp_path: Path) -> None:
+    venv = documented_venv
     version = command(venv, "--version", cwd=tmp_path)
     assert version.returncode == 0 and version.stdout == f"stackwatch {__version__}\n", version
     demo = command(venv, "demo", cwd=tmp_path)
@@ -211,8 +249,8 @@ def test_version_and_demo_run_from_the_installed_package(image_venv: tuple[Path,
 
 
 def test_check_config_refuses_the_example_placeholders_and_accepts_it_filled_in(
-        image_venv: tuple[Path, str, Path], tmp_path: Path) -> None:
-    venv = image_venv[0]
+        documented_venv: Path, tmp_path: Path) -> None:
+    venv = documented_venv
     example = (REPO / "stackwatch.example.yaml").read_text()
     (tmp_path / "stackwatch.yaml").write_text(example)
     tokens = {"VERCEL_TOKEN": "v-token-1234", "RENDER_API_KEY": "rnd_abcdef123456",
@@ -229,7 +267,7 @@ def test_check_config_refuses_the_example_placeholders_and_accepts_it_filled_in(
 
 def test_run_exports_a_cycle_answers_healthz_and_stops_on_sigterm_then_costs_export(
         image_venv: tuple[Path, str, Path], tmp_path: Path) -> None:
-    venv = image_venv[0]
+    venv = image_venv[0]  # the image's venv: what compose's stackwatch service runs
     sim_port, port = free_port(), free_port()
     simulator = subprocess.Popen([str(venv / "bin" / "stackwatch"), "simulate", "--port", str(sim_port)],
                                  cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -286,9 +324,10 @@ def wait_for(probe, what: str, process: subprocess.Popen | None = None, timeout:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_the_test_runs_the_installed_package_not_the_checkout(image_venv: tuple[Path, str, Path]) -> None:
-    venv = image_venv[0]
-    done = subprocess.run([str(venv / "bin" / "python"), "-I", "-c", "import exporters; print(exporters.__file__)"],
-                          cwd="/", capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
-    assert done.returncode == 0 and done.stdout.startswith(str(venv)), done
-    assert not os.path.commonpath([done.stdout.strip(), str(REPO)]) == str(REPO)
+def test_the_tests_run_the_installed_packages_not_the_checkout(image_venv: tuple[Path, str, Path],
+                                                              documented_venv: Path) -> None:
+    for venv in (image_venv[0], documented_venv):
+        done = subprocess.run([str(venv / "bin" / "python"), "-I", "-c", "import exporters; print(exporters.__file__)"],
+                              cwd="/", capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
+        assert done.returncode == 0 and done.stdout.startswith(str(venv)), done
+        assert os.path.commonpath([done.stdout.strip(), str(REPO)]) != str(REPO)

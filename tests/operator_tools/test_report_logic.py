@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
 
 from exporters.report import plans
 from exporters.report.analytics import analyse
-from exporters.report.model import OpenAIModel, RenderService, SpendRow, SupabaseProject, Usage, VercelCache
+from exporters.report.build import build
+from exporters.report.collect import window_coverage
+from exporters.report.model import (
+    Inputs,
+    OpenAIModel,
+    RenderService,
+    SpendRow,
+    SupabaseProject,
+    Usage,
+    VercelCache,
+)
 from exporters.report.recommend import (
     llamaparse_modes,
     openai_batch,
@@ -19,6 +30,9 @@ from exporters.report.recommend import (
     unbudgeted,
     vercel_cache,
 )
+from exporters.report.render import RENDERERS
+
+from .fakeprom import FakePrometheus
 
 # Published list prices (PROVIDERS.md): Render Starter $7 (0.5 CPU, 512 MB), Standard $25 (1 CPU, 2 GB),
 # Pro $85; Supabase compute Small $0.0206/h, Medium $0.0822/h; LlamaParse $1.25 per 1,000 credits.
@@ -117,3 +131,34 @@ def test_shipped_price_tables_feed_the_advice_with_published_figures():
     assert supabase["ci_small"] == pytest.approx(0.0206 * 730)
     credits, usd_per_credit = plans.llamacloud_rates()
     assert credits["agentic"] == 10 and usd_per_credit == pytest.approx(0.00125)
+
+
+def test_a_service_is_called_idle_only_after_a_week_without_a_request():
+    """Issue 16: a fresh report proposed deleting `api` from three samples, minutes old."""
+    assert render_idle(service(requests=0, days_observed=0.002), RENDER_PRICES, 7) is None
+    assert render_idle(service(requests=0, days_observed=6.9), RENDER_PRICES, 7) is None
+    assert render_idle(service(requests=0, days_observed=7.0), RENDER_PRICES, 7) is not None
+
+
+def test_recommendations_wait_until_their_provider_covers_the_window_and_the_coverage_is_printed():
+    inputs = Inputs(days=7, render=[service(requests=0, days_observed=14, cpu_p995=0.9, memory_p99=0.9)],
+                    llamacloud_pages={"agentic": 7000.0}, coverage={"render": 0.004, "llamacloud": 0.9})
+    report = build(inputs, "2026-11-18T00:00:00+00:00")
+    # Render's data covers 0.4 % of the week: its idle advice is held back; LlamaCloud's 90 % is enough.
+    assert {r.provider for r in report.recommendations} == {"llamacloud"}
+    assert report.withheld == {"render": 1} and report.min_coverage == 0.8
+    header = RENDERERS["table"](report).splitlines()[1]
+    assert header == ("coverage of the 7-day window: llamacloud 90%, render 0%; recommendations need 80% of the "
+                      "window and are withheld (1 for render): wait for more data, or use a shorter --days")
+    data = json.loads(RENDERERS["json"](report))
+    assert data["coverage"] == {"render": 0.004, "llamacloud": 0.9} and data["recommendations_withheld"] == {"render": 1}
+    assert build(inputs, "x", min_coverage=0.0).withheld == {}  # --min-coverage 0: everything, at the reader's risk
+
+
+def test_coverage_is_the_share_of_the_windows_hours_with_stackwatch_data():
+    prom = FakePrometheus().answer("count_over_time((max by (provider) (stackwatch_provider_up))[7d:1h])",
+                                   ({"provider": "render"}, 84.0), ({"provider": "openai"}, 169.0))
+    prom.answer("max by (provider) (stackwatch_provider_up)", ({"provider": "render"}, 1.0),
+                ({"provider": "vercel"}, 1.0))
+    # 84 of 168 hours; a 169th step caps at 1; a provider minutes old has no hourly step yet: 0.
+    assert window_coverage(prom, 7) == {"render": 0.5, "openai": 1.0, "vercel": 0.0}

@@ -19,8 +19,11 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-back
                   "--disable-component-update", "--disable-sync", "--no-first-run")
 
 
-def report(stack: Stack, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([str(STACKWATCH), "report", "--days", "1", "--prometheus", stack.prom.base_url, *args],
+def report(stack: Stack, *args: str, env: dict | None = None, min_coverage: str = "0") -> subprocess.CompletedProcess:
+    """The report over the stack's minutes of data; --min-coverage 0 (not the default) so it recommends
+    from them: these tests prove the queries and renderings, not the advice's evidence."""
+    return subprocess.run([str(STACKWATCH), "report", "--days", "1", "--prometheus", stack.prom.base_url,
+                           "--min-coverage", min_coverage, *args],
                           capture_output=True, text=True, timeout=180, cwd=REPO, env={**os.environ, **(env or {})})
 
 
@@ -53,6 +56,21 @@ def test_json_report_spend_equals_prometheus_today_and_recommendations_carry_evi
     assert data["recommendations"], "the simulated world (agentic parses, synchronous OpenAI traffic) has savings"
     for rec in data["recommendations"]:
         assert rec["evidence"] and rec["series"] and rec["window"] == "1 d" and rec["confidence"] in ("high", "medium", "low")
+
+
+def test_by_default_minutes_of_data_recommend_nothing_and_the_coverage_says_why(costed: Stack):
+    """Issue 16: a fresh report proposed deleting a service from three samples. The stack's Prometheus holds
+    minutes of the 7-day window: every recommendation is withheld, and the report prints the coverage."""
+    done = report(costed, "--format", "json", min_coverage="0.8")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["recommendations"] == [] and sum(data["recommendations_withheld"].values()) > 0
+    assert set(data["coverage"]) == {"vercel", "render", "supabase", "openai", "llamacloud"}
+    assert all(share < 0.8 for share in data["coverage"].values()), data["coverage"]
+    table = subprocess.run([str(STACKWATCH), "report", "--days", "7", "--prometheus", costed.prom.base_url],
+                           capture_output=True, text=True, timeout=180, cwd=REPO)
+    assert table.returncode == 0 and "coverage of the 7-day window: llamacloud " in table.stdout
+    assert "are withheld" in table.stdout and "suspend or delete" not in table.stdout
 
 
 def test_push_exports_the_top_recommendations_as_a_catalogued_metric(costed: Stack):

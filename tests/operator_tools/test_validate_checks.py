@@ -225,9 +225,15 @@ def test_config_without_tokens_passes_and_a_token_in_it_fails(project):
     assert check.status is Status.FAIL and "VERCEL_TOKEN" in check.evidence and "plain-looking" not in check.evidence
 
 
-def test_drain_secret_set_passes_unset_fails(project):
+def test_drain_secret_is_needed_only_when_vercel_sends_drains(project):
     assert security.drain_secret(make(project, env={"VERCEL_DRAIN_SECRET": "s" * 24}))[0].status is Status.PASS
-    assert security.drain_secret(make(project))[0].status is Status.FAIL
+    # Unset, and no delivery refused: a team without drains (real mode without drains must start and pass).
+    quiet = security.drain_secret(make(project))[0]
+    assert quiet.status is Status.PASS and "no Vercel drain is configured" in quiet.evidence
+    # Unset while Vercel delivers drains: they are refused (503 unconfigured), a failure.
+    refused = FakePrometheus().answer('stackwatch_drain_rejected_total{reason="unconfigured"}', ({}, 12.0))
+    failing = security.drain_secret(make(project, refused))[0]
+    assert failing.status is Status.FAIL and "12 drain deliveries were refused" in failing.evidence
 
 
 def test_grafana_password_and_anonymous_access(project):

@@ -27,12 +27,39 @@ def validate(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
     return subprocess.run([str(STACKWATCH), "validate", *args], capture_output=True, text=True, timeout=60, cwd=cwd)
 
 
-def test_unreachable_prometheus_is_exit_2_naming_the_url(tmp_path):
+def test_without_prometheus_the_checks_that_need_none_run_and_the_rest_are_unknown_with_the_way_to_it(tmp_path):
+    (tmp_path / "c.yaml").write_text(CONFIG.replace("vercel: {enabled: false}", "vercel: {enabled: true}")
+                                     .replace("render: {enabled: false}", "render: {enabled: true}")
+                                     .replace("supabase: {enabled: false}", "supabase: {enabled: true}"))
+    port = closed_port()
+    url = f"http://127.0.0.1:{port}"
+    done = validate("--config", str(tmp_path / "c.yaml"), "--prometheus", url, "--format", "json",
+                    "--project-dir", str(REPO))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"Prometheus at {url}: cannot connect to 127.0.0.1:{port}: connection refused" in done.stderr
+    assert "--prometheus" in done.stderr
+    checks = {(c["group"], c["name"]): c for c in json.loads(done.stdout)["checks"]}
+    # Files and environment: judged as usual.
+    assert checks[("alerting", "alert rules present and valid")]["status"] == "pass"
+    assert checks[("security", "no provider token in the config file")]["status"] == "pass"
+    assert checks[("security", "Grafana anonymous access off")]["status"] == "pass"
+    assert checks[("security", "drain secret set (when Vercel sends drains)")]["status"] == "unknown"
+    # Prometheus' figures: unknown, never a guessed pass, with how to reach it from the host.
+    unknown = [c for c in checks.values() if c["evidence"].startswith("not checked: Prometheus")]
+    assert {c["group"] for c in unknown} == {"monitoring", "backups", "security", "scaling", "delivery"}
+    assert len([c for c in unknown if c["group"] == "security"]) == 2  # TLS, and whether drains arrive
+    for check in unknown:
+        assert check["status"] == "unknown" and f"cannot connect to 127.0.0.1:{port}" in check["evidence"]
+        assert "http://127.0.0.1:9090" in check["fix"] and "ssh -N -L 9090:127.0.0.1:9090" in check["fix"]
+
+
+def test_a_prometheus_url_without_a_scheme_is_a_clear_error_naming_the_option(tmp_path):
     (tmp_path / "c.yaml").write_text(CONFIG)
-    url = f"http://127.0.0.1:{closed_port()}"
-    done = validate("--config", str(tmp_path / "c.yaml"), "--prometheus", url)
-    assert done.returncode == 2 and url in done.stderr and "--prometheus" in done.stderr
-    assert "Traceback" not in done.stderr
+    for command in (["validate", "--config", str(tmp_path / "c.yaml")], ["report"]):
+        done = subprocess.run([str(STACKWATCH), *command, "--prometheus", "localhost:9090"], capture_output=True,
+                              text=True, timeout=60, cwd=REPO)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert "'--prometheus'" in done.stderr and "'localhost:9090' is not an http:// or https:// URL" in done.stderr
 
 
 def test_bad_config_is_exit_2_naming_file_and_key(tmp_path):

@@ -126,7 +126,10 @@ def push_report(prometheus_url: str, otlp_http_port: int) -> None:
     """`stackwatch report --push` through a stack's collector, once a recommendation has a saving
     (the usage behind one needs two samples: a counter's increase), as the scheduled report does
     (docs/operations.md). Environment e2e, as the stacks' own series."""
-    report = [str(STACKWATCH), "report", "--days", "1", "--prometheus", prometheus_url, "--format", "json"]
+    # The stack holds minutes of data: --min-coverage 0 lets the report recommend from them anyway (what
+    # the push needs; by default it withholds advice until 80 % of the window is covered).
+    report = [str(STACKWATCH), "report", "--days", "1", "--prometheus", prometheus_url, "--format", "json",
+              "--min-coverage", "0"]
 
     def savings() -> bool:
         done = subprocess.run(report, capture_output=True, check=True, timeout=180)
