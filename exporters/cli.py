@@ -102,8 +102,11 @@ def check_config(file: Annotated[Optional[Path], typer.Argument(
     cfg, secrets = _load(path, environ)
     enabled = sorted(cfg.providers.enabled())
     source = f" (environment and {env_file})" if env_file is not None else ""
-    typer.echo(f"{path}: valid{source}. Providers enabled: {', '.join(enabled) or 'none'}; "
-               f"drain secret {'set' if secrets.drain_secret else 'not set (drains will be refused)'}.")
+    from .simulator.world import DEFAULT_DRAIN_SECRET
+
+    drain = ("not set (drains will be refused; set it only if you configure Vercel drains)" if not secrets.drain_secret
+             else "the simulator's (simulator: true)" if secrets.drain_secret == DEFAULT_DRAIN_SECRET else "set")
+    typer.echo(f"{path}: valid{source}. Providers enabled: {', '.join(enabled) or 'none'}; drain secret {drain}.")
     if probe:
         from .probe import probe_all, render
 

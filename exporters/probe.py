@@ -63,6 +63,8 @@ def count_of(items: Any, noun: str) -> str:
     """`n <noun>` on the first page (a read asks for one page only)."""
     if not isinstance(items, list):
         raise ValueError("not a list")
+    if len(items) == 1 and noun.endswith("s") and " series" not in noun:
+        noun = noun[:-1]
     return f"readable ({len(items)} {noun} on the first page)" if items else f"readable (no {noun})"
 
 

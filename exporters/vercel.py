@@ -86,9 +86,13 @@ ONE_DAY = timedelta(days=1)
 # What a 401 or 403 means for a Vercel token (docs/getting-started.md, Vercel).
 TOKEN_HINTS = {
     401: "the token is invalid, expired or revoked: create one at vercel.com/account/tokens",
-    403: "the token cannot act for this team: create it with the team as its scope, check "
-         "providers.vercel.team_id; billing charges need the Owner, Member, Developer, Security, Billing "
-         "or Enterprise Viewer role on the team",
+    403: "the token cannot act for this team: create it with the team as its scope (not a project), and "
+         "check providers.vercel.team_id",
+}
+BILLING_HINTS = {
+    **TOKEN_HINTS,
+    403: "billing charges are served only to the team's Owner, Member, Developer, Security, Billing and "
+         "Enterprise Viewer roles: create the token as such a member (and check providers.vercel.team_id)",
 }
 BILLING_ZONE = BILLING_DAY_ZONES["vercel"]
 YIELD_EVERY_LINES = 2000  # let other providers' requests progress while a long body is parsed
@@ -457,7 +461,7 @@ class VercelProvider:
                      "/v6/deployments", self._params(limit=1), operation="deployments"),
                      lambda body: count_of(body["deployments"], "deployments"), TOKEN_HINTS),
                  await read("vercel", "billing charges (FOCUS)", self._first_charge_lines(day - ONE_DAY, day),
-                            charges_seen, TOKEN_HINTS)]
+                            charges_seen, BILLING_HINTS)]
         return [access for access, _ in reads]
 
     async def _first_charge_lines(self, first: date, end: date, at_most: int = 3) -> int:

@@ -1,6 +1,7 @@
-"""Every command in a ```sh block of docs/operations.md and docs/testing.md runs, against the native
-stack (simulator → stackwatch run → otelcol → Prometheus) from a scratch directory that holds the
-project's files and the stack's stackwatch.yaml. The allow-list says why the few others cannot run here."""
+"""Every command in a ```sh block of docs/operations.md, docs/testing.md and docs/getting-started.md runs,
+against the native stack (simulator → stackwatch run → otelcol → Prometheus) from a scratch directory that
+holds the project's files and the stack's stackwatch.yaml (and, for getting-started, the .env an operator
+fills in: the stack's tokens). The allow-lists say why the few others cannot run here."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 from stack.conftest import REPO, VENV_BIN, Stack
 
 from exporters.simulator import simulator_env
@@ -29,7 +31,18 @@ NOT_RUNNABLE = {
     'curl -fsS -u "admin:': "needs a running Grafana server; none here (no Docker engine)",
 }
 PROJECT_FILES = ("alerting", "docs", "docker-compose.yml", "prometheus", "pyproject.toml", ".env.example",
-                 "stackwatch.demo.yaml")
+                 "stackwatch.demo.yaml", "stackwatch.example.yaml")
+GETTING_STARTED = ("docs/getting-started.md",)
+INSTALLED_BY_THE_PACKAGING_TEST = ("run as written by tests/e2e_local/test_installed_package.py, with the wheel it "
+                                   "builds from a clean tree")
+NOT_RUNNABLE_GETTING_STARTED = {
+    "python3 -m venv ~/.local/share/stackwatch": INSTALLED_BY_THE_PACKAGING_TEST,
+    "~/.local/share/stackwatch/bin/": INSTALLED_BY_THE_PACKAGING_TEST,
+    "pipx ": "pipx is not installed here; it makes the same kind of venv as the pip lines, which run as written",
+    "docker ": NOT_RUNNABLE["docker "],
+    "cp ": "the scratch directory holds these copies as a person leaves them after editing (the stack's ids "
+           "and tokens)",
+}
 _COMMENT = re.compile(r"\s{2,}#\s")
 
 
@@ -49,9 +62,9 @@ class Command:
         return f"{self.doc}:{self.line}: {self.text}"
 
 
-def commands() -> list[Command]:
+def commands(docs: tuple[str, ...] = DOCS) -> list[Command]:
     found = []
-    for doc in DOCS:
+    for doc in docs:
         inside = False
         for number, line in enumerate((REPO / doc).read_text(encoding="utf-8").splitlines(), 1):
             if line.strip().startswith("```"):
@@ -64,8 +77,8 @@ def commands() -> list[Command]:
     return found
 
 
-def reason_not_runnable(command: Command) -> str | None:
-    return next((why for prefix, why in NOT_RUNNABLE.items() if command.text.startswith(prefix)), None)
+def reason_not_runnable(command: Command, allow: dict[str, str] = NOT_RUNNABLE) -> str | None:
+    return next((why for prefix, why in allow.items() if command.text.startswith(prefix)), None)
 
 
 def test_docs_show_commands_and_the_allow_list_is_short_and_used():
@@ -114,3 +127,49 @@ def test_every_runnable_command_in_the_docs_succeeds(stack: Stack, scratch: Path
     assert (scratch / "ground-truth.json").stat().st_size > 0
     stack.prom.wait_for('stackwatch_provider_up{job="stackwatch", provider="openai"} == 1', timeout=60,
                         what="openai back up after the documented outage scenario")
+
+
+# --- docs/getting-started.md: from the demo to real accounts (the stack's simulator stands in for them) ---
+
+def test_getting_started_shows_its_commands_and_its_allow_list_is_used():
+    all_commands = commands(GETTING_STARTED)
+    runnable = [c for c in all_commands if reason_not_runnable(c, NOT_RUNNABLE_GETTING_STARTED) is None]
+    assert len(runnable) >= 7, [str(c) for c in runnable]
+    for prefix in NOT_RUNNABLE_GETTING_STARTED:
+        assert any(c.text.startswith(prefix) for c in all_commands), f"stale allow-list entry {prefix!r}"
+    texts = [c.text for c in runnable]
+    assert "stackwatch check-config --env-file .env --probe" in texts and "stackwatch demo" in texts
+
+
+@pytest.fixture
+def operator_dir(scratch: Path, stack: Stack) -> Path:
+    """The project after `cp stackwatch.example.yaml stackwatch.yaml` and `cp .env.example .env`, edited:
+    the stack's config (its ids and base URLs) and a .env holding the tokens and STACKWATCH_CONFIG_FILE."""
+    config = yaml.safe_load((scratch / "stackwatch.yaml").read_text())
+    config["service"]["data_dir"] = str(scratch / "data")  # its own state file: never the running stack's
+    (scratch / "stackwatch.yaml").write_text(yaml.safe_dump(config))
+    lines = [f"{name}={value}" for name, value in simulator_env().items()]
+    (scratch / ".env").write_text("COMPOSE_PROFILES=\nGF_SECURITY_ADMIN_PASSWORD=a-long-admin-password\n"
+                                  "STACKWATCH_CONFIG_FILE=./stackwatch.yaml\n" + "\n".join(lines) + "\n")
+    return scratch
+
+
+def test_every_runnable_command_of_getting_started_succeeds(stack: Stack, operator_dir: Path):
+    env = {**{k: v for k, v in os.environ.items() if k not in simulator_env()},
+           "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+           "STACKWATCH_PROMETHEUS_URL": stack.prom.base_url, "STACKWATCH_URL": stack.stackwatch_url}
+    stack.prom.wait_for('stackwatch_cost_today_usd{job="stackwatch"}', timeout=90)
+    failures, ran = [], 0
+    for command in commands(GETTING_STARTED):
+        if reason_not_runnable(command, NOT_RUNNABLE_GETTING_STARTED):
+            continue
+        done = subprocess.run(["bash", "-o", "pipefail", "-c", command.text], cwd=operator_dir, env=env,
+                              capture_output=True, text=True, timeout=180)
+        ran += 1
+        if done.returncode not in command.allowed_exits or "Traceback" in done.stderr:
+            failures.append(f"{command}\n  exit {done.returncode}\n  {done.stdout[-600:]}\n  {done.stderr[-600:]}")
+        if "--probe" in command.text:  # every token of the stack can read everything it polls
+            assert done.returncode == 0 and "CANNOT" not in done.stdout, done.stdout
+    assert not failures, "\n".join(failures)
+    assert ran >= 7
+    assert (operator_dir / "costs.csv").read_text().startswith("BilledCost,")
