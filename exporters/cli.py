@@ -231,7 +231,9 @@ async def _simulate(simulator: "object", host: str, port: int, drain_to: str | N
                     await send_drains(drain_to, simulator.drain_secret, simulator.world,  # type: ignore[attr-defined]
                                       batches=1, events_per_batch=50)
                 except Exception as exc:  # the receiver may not be up yet; keep serving
-                    typer.echo(f"drain delivery to {drain_to} failed: {exc.__class__.__name__}", err=True)
+                    from .neterrors import describe
+
+                    typer.echo(f"drain delivery to {drain_to} failed: {describe(exc, drain_to)}", err=True)
             try:
                 await asyncio.wait_for(stop.wait(), timeout=interval)
             except asyncio.TimeoutError:
