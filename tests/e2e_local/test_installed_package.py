@@ -41,6 +41,15 @@ PACKAGE = "exporters"
 NOT_PACKAGE_DATA = re.compile(r"(^|/)README\.md$|(^|/)testdata/")
 
 
+def pip_env() -> dict[str, str]:
+    """This machine's pip settings (index, mirrors, certificates, proxies) and its pip cache, kept when a
+    test gives pip a scratch HOME: the installs below then reuse the warm cache instead of downloading."""
+    keep = {k: v for k, v in os.environ.items()
+            if (k.startswith("PIP_") and k != "PIP_NO_CACHE_DIR") or k.lower() in ("http_proxy", "https_proxy", "no_proxy")}
+    keep.setdefault("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip"))
+    return keep
+
+
 def tree_files() -> list[str]:
     """The repository's files as a clone has them: tracked, plus new files git does not ignore."""
     done = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
@@ -169,7 +178,7 @@ def image_venv(dists: Dists, tmp_path_factory: pytest.TempPathFactory) -> tuple[
     (shims / "python").symlink_to(sys._base_executable)  # the interpreter this venv was made from
     env.pop("PIP_NO_CACHE_DIR", None)  # the image must not keep pip's cache; this machine's cache is warm
     done = subprocess.run(["bash", "-o", "errexit", "-c", command], cwd=src, capture_output=True, text=True,
-                          timeout=900, env={"PATH": f"{shims}:/usr/bin:/bin", "HOME": str(root), **env})
+                          timeout=900, env={"PATH": f"{shims}:/usr/bin:/bin", "HOME": str(root), **pip_env(), **env})
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return root / "opt" / "stackwatch", done.stdout, next((root / "dist").glob("*.whl"))
 
@@ -224,7 +233,7 @@ def documented_venv(dists: Dists, tmp_path_factory: pytest.TempPathFactory) -> P
     (shims / "python3").symlink_to(sys._base_executable)
     for line in lines:
         done = subprocess.run(["bash", "-c", line], cwd=home, capture_output=True, text=True, timeout=900,
-                              env={"HOME": str(home), "PATH": f"{shims}:/usr/bin:/bin"})
+                              env={"HOME": str(home), "PATH": f"{shims}:/usr/bin:/bin", **pip_env()})
         assert done.returncode == 0, (line, done.stdout[-2000:], done.stderr[-2000:])
     assert done.stdout == f"stackwatch {__version__}\n"  # the last line: the installed command answers
     return home / ".local" / "share" / "stackwatch"
