@@ -173,23 +173,28 @@ def focus_row(record: CostRecord, anchor: int = 1) -> dict[str, object]:
     }
 
 
+def write_rows(rows: Iterable[dict[str, object]], columns: tuple[str, ...], fmt: Literal["csv", "jsonl"],
+               out: io.TextIOBase) -> int:
+    """Rows as CSV (header first; None is empty) or JSON Lines (None is null), in `columns` order."""
+    count = 0
+    writer = None
+    if fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+    for row in rows:
+        if writer is None:
+            out.write(json.dumps({c: row.get(c) for c in columns}, separators=(",", ":")) + "\n")
+        else:
+            writer.writerow({c: ("" if row.get(c) is None else row.get(c)) for c in columns})
+        count += 1
+    return count
+
+
 def write_focus(records: Iterable[CostRecord], fmt: Literal["csv", "jsonl"], out: io.TextIOBase,
                 anchors: dict[str, int] | None = None) -> int:
     """`anchors`: each provider's billing-cycle anchor day (absent: the calendar month)."""
     anchors = anchors or {}
-    count = 0
-    if fmt == "jsonl":
-        for record in records:
-            out.write(json.dumps(focus_row(record, anchors.get(record.provider, 1)), separators=(",", ":")) + "\n")
-            count += 1
-        return count
-    writer = csv.DictWriter(out, fieldnames=FOCUS_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for record in records:
-        row = focus_row(record, anchors.get(record.provider, 1))
-        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
-        count += 1
-    return count
+    return write_rows((focus_row(r, anchors.get(r.provider, 1)) for r in records), FOCUS_COLUMNS, fmt, out)
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,7 @@ with what the cycle did not observe stated in the dataset (exporters/coverage.py
 
 from __future__ import annotations
 
-import csv
 import io
-import json
 import sys
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -14,7 +12,7 @@ from pathlib import Path
 from .billing import cycle_of
 from .collector import StreamOutcome
 from .config import Config, Secrets
-from .cost import FOCUS_COLUMNS, CostRecord, day_start, focus_row, utc_day
+from .cost import FOCUS_COLUMNS, CostRecord, day_start, focus_row, utc_day, write_rows
 from .coverage import COVERAGE_COLUMNS, OBSERVED, Gap, ProviderCoverage, coverage_rows
 from .http import Clock
 from .logs import REDACTOR
@@ -70,14 +68,7 @@ def period_start(runtime: Runtime, today: date, since: date | None) -> dict[str,
 def write_dataset(records: list[CostRecord], extra: list[dict[str, object]], fmt: str, out: io.TextIOBase,
                   anchors: dict[str, int]) -> None:
     rows = [{**focus_row(r, anchors.get(r.provider, 1)), "x_Coverage": OBSERVED} for r in records] + extra
-    if fmt == "jsonl":
-        for row in rows:
-            out.write(json.dumps({c: row.get(c) for c in EXPORT_COLUMNS}, separators=(",", ":")) + "\n")
-        return
-    writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({c: ("" if row.get(c) is None else row.get(c)) for c in EXPORT_COLUMNS})
+    write_rows(rows, EXPORT_COLUMNS, fmt, out)  # type: ignore[arg-type]
 
 
 async def export_costs(config: Config | None, secrets: Secrets | None, fmt: str, output: Path | None,
