@@ -354,28 +354,30 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def _read_text(path: str | Path, source: str) -> str:
+def read_small_text(path: str | Path, source: str, *, kind: str = "YAML",
+                    start_from: str = "stackwatch.example.yaml") -> str:
+    """A small UTF-8 text file (at most MAX_CONFIG_BYTES), or a ConfigError naming it and what is wrong."""
     try:
         with open(path, "rb") as file:
             raw = file.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
-        raise ConfigError(source, ["file not found (copy stackwatch.example.yaml to start)"]) from None
+        raise ConfigError(source, [f"file not found (copy {start_from} to start)"]) from None
     except OSError as exc:
         raise ConfigError(source, [f"cannot read the file: {exc.strerror or exc.__class__.__name__}"]) from None
     if len(raw) > MAX_CONFIG_BYTES:
         raise ConfigError(source, [f"file is larger than {MAX_CONFIG_BYTES // 1024} KiB "
-                                   "(expected a small YAML file; is this the right path?)"])
+                                   f"(expected a small {kind} file; is this the right path?)"])
     if b"\0" in raw:
-        raise ConfigError(source, ["binary file (expected YAML text; is this the right path?)"])
+        raise ConfigError(source, [f"binary file (expected {kind} text; is this the right path?)"])
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(source, [f"not UTF-8 text (invalid byte at offset {exc.start}; expected YAML text)"]) from None
+        raise ConfigError(source, [f"not UTF-8 text (invalid byte at offset {exc.start}; expected {kind} text)"]) from None
 
 
 def load_config(path: str | Path) -> Config:
     source = str(path)
-    text = _read_text(path, source)
+    text = read_small_text(path, source)
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:

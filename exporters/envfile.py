@@ -16,24 +16,13 @@ from pathlib import Path
 from dotenv.main import DotEnv
 from dotenv.parser import parse_stream
 
-from .config import ConfigError
-
-MAX_ENV_FILE_BYTES = 1024 * 1024
+from .config import ConfigError, read_small_text
 
 
 def read_env_file(path: Path) -> dict[str, str]:
     """KEY -> value of a compose `.env` file; ConfigError (naming the file and line) when unreadable."""
     source = str(path)
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_ENV_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise ConfigError(source, ["file not found (copy .env.example to .env to start)"]) from None
-    except OSError as error:
-        raise ConfigError(source, [f"cannot read the file: {error.strerror or error.__class__.__name__}"]) from None
-    if len(raw) > MAX_ENV_FILE_BYTES or b"\0" in raw:
-        raise ConfigError(source, ["not a .env file (expected a small text file of KEY=VALUE lines)"])
-    text = raw.decode("utf-8", errors="replace")
+    text = read_small_text(path, source, kind=".env (KEY=VALUE lines)", start_from=".env.example")
     bad = [binding.original.line for binding in parse_stream(io.StringIO(text)) if binding.error]
     if bad:
         lines = ", ".join(str(n) for n in bad[:10])

@@ -90,6 +90,20 @@ def test_docs_show_commands_and_the_allow_list_is_short_and_used():
         assert any(c.text.startswith(prefix) for c in all_commands), f"stale allow-list entry {prefix!r}"
 
 
+def run_all(found: list[Command], allow: dict[str, str], cwd: Path, env: dict[str, str]) -> tuple[list[str], int]:
+    """Runs every runnable command in order; the failures (exit not allowed, or a traceback) and how many ran."""
+    failures, ran = [], 0
+    for command in found:
+        if reason_not_runnable(command, allow):
+            continue
+        done = subprocess.run(["bash", "-o", "pipefail", "-c", command.text], cwd=cwd, env=env,
+                              capture_output=True, text=True, timeout=180)
+        ran += 1
+        if done.returncode not in command.allowed_exits or "Traceback" in done.stderr:
+            failures.append(f"{command}\n  exit {done.returncode}\n  {done.stdout[-300:]}\n  {done.stderr[-600:]}")
+    return failures, ran
+
+
 @pytest.fixture
 def scratch(stack: Stack, tmp_path: Path) -> Path:
     for name in PROJECT_FILES:
@@ -106,17 +120,8 @@ def test_every_runnable_command_in_the_docs_succeeds(stack: Stack, scratch: Path
            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{stack.ports.otlp_http}",
            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}
     stack.prom.wait_for('stackwatch_cost_today_usd{job="stackwatch"}', timeout=90)
-    failures = []
-    ran = 0
     try:
-        for command in commands():
-            if reason_not_runnable(command):
-                continue
-            done = subprocess.run(["bash", "-o", "pipefail", "-c", command.text], cwd=scratch, env=env,
-                                  capture_output=True, text=True, timeout=180)
-            ran += 1
-            if done.returncode not in command.allowed_exits or "Traceback" in done.stderr:
-                failures.append(f"{command}\n  exit {done.returncode}\n  {done.stderr[-600:]}")
+        failures, ran = run_all(commands(), NOT_RUNNABLE, scratch, env)
     finally:
         stack.set_scenario("steady")
     assert not failures, "\n".join(failures)
@@ -159,17 +164,11 @@ def test_every_runnable_command_of_getting_started_succeeds(stack: Stack, operat
            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
            "STACKWATCH_PROMETHEUS_URL": stack.prom.base_url, "STACKWATCH_URL": stack.stackwatch_url}
     stack.prom.wait_for('stackwatch_cost_today_usd{job="stackwatch"}', timeout=90)
-    failures, ran = [], 0
-    for command in commands(GETTING_STARTED):
-        if reason_not_runnable(command, NOT_RUNNABLE_GETTING_STARTED):
-            continue
-        done = subprocess.run(["bash", "-o", "pipefail", "-c", command.text], cwd=operator_dir, env=env,
-                              capture_output=True, text=True, timeout=180)
-        ran += 1
-        if done.returncode not in command.allowed_exits or "Traceback" in done.stderr:
-            failures.append(f"{command}\n  exit {done.returncode}\n  {done.stdout[-600:]}\n  {done.stderr[-600:]}")
-        if "--probe" in command.text:  # every token of the stack can read everything it polls
-            assert done.returncode == 0 and "CANNOT" not in done.stdout, done.stdout
+    failures, ran = run_all(commands(GETTING_STARTED), NOT_RUNNABLE_GETTING_STARTED, operator_dir, env)
+    probe = next(c for c in commands(GETTING_STARTED) if c.text.endswith("--probe"))
+    done = subprocess.run(["bash", "-c", probe.text], cwd=operator_dir, env=env, capture_output=True, text=True,
+                          timeout=180)
+    assert done.returncode == 0 and "CANNOT" not in done.stdout, done.stdout  # the stack's tokens read it all
     assert not failures, "\n".join(failures)
     assert ran >= 7
     assert (operator_dir / "costs.csv").read_text().startswith("BilledCost,")
