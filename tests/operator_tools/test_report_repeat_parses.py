@@ -69,6 +69,9 @@ async def report_on_simulated_usage(projects: int) -> tuple[dict[str, float], li
                         *[({"project": p}, c) for p, n, c in by_project if c])
             prom.answer("timestamp(llamacloud_repeat_parse_credits_total)",
                         *[({"project": p}, NOW.timestamp() - DAYS * 86400) for p, n, c in by_project if c])
+            # Prometheus holds the whole window (as the timestamps above say): every hour has data.
+            prom.answer("count_over_time((max by (provider) (stackwatch_provider_up))",
+                        ({"provider": "llamacloud"}, DAYS * 24.0))
             report = build(collect(prom, DAYS, NOW.timestamp()), NOW.isoformat())
             return {p: c for p, (_n, c) in truth.items()}, report.recommendations, sim
     finally:
