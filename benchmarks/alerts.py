@@ -43,7 +43,7 @@ from stack.conftest import EXPORT_INTERVAL_S, POLL_INTERVAL_S, SLOW_POLL_INTERVA
 
 from alerting.model import duration_seconds  # noqa: E402
 from alerting.rules import ALERTS  # noqa: E402
-from exporters.simulator.render import INCIDENT_BUILD_S  # noqa: E402
+from exporters.simulator.render.sim import INCIDENT_BUILD_S  # noqa: E402
 from exporters.simulator.world import DEPLOY_RETRY_S  # noqa: E402
 
 ALERTMANAGER = Path("/usr/bin/prometheus-alertmanager")

@@ -32,11 +32,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from exporters.http import Clock  # noqa: E402
-from exporters.logs import configure  # noqa: E402
-from exporters.runtime import build_runtime  # noqa: E402
+from exporters.core.http import Clock  # noqa: E402
+from exporters.core.logs import configure  # noqa: E402
+from exporters.core.telemetry import in_memory_reader  # noqa: E402
+from exporters.service.runtime import build_runtime  # noqa: E402
 from exporters.simulator import simulator_runtime_inputs  # noqa: E402
-from exporters.telemetry import in_memory_reader  # noqa: E402
 
 
 class OffsetClock(Clock):

@@ -36,8 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from exporters.logs import configure  # noqa: E402
-from exporters.runtime import build_runtime  # noqa: E402
+from exporters.core.logs import configure  # noqa: E402
+from exporters.service.runtime import build_runtime  # noqa: E402
 from exporters.simulator import Simulator, World, simulator_runtime_inputs  # noqa: E402
 from exporters.simulator.world import Scale, WorldClock  # noqa: E402
 

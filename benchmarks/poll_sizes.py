@@ -22,9 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from exporters.http import DEFAULT_MAX_POLL_BYTES  # noqa: E402
-from exporters.logs import configure  # noqa: E402
-from exporters.runtime import build_runtime  # noqa: E402
+from exporters.core.http import DEFAULT_MAX_POLL_BYTES  # noqa: E402
+from exporters.core.logs import configure  # noqa: E402
+from exporters.service.runtime import build_runtime  # noqa: E402
 from exporters.simulator import simulator_runtime_inputs  # noqa: E402
 
 # The simulator clock, port and control-API helpers of the collection benchmark (same directory).

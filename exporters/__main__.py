@@ -1,3 +1,3 @@
-from .cli import main
+from exporters.cli import main
 
 main()

@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 import structlog
 import typer
 
-from . import __version__
-from .config import Config, ConfigError, Secrets, load_config
-from .logs import REDACTOR, configure
+from exporters import __version__
+from exporters.core.config import Config, ConfigError, Secrets, load_config
+from exporters.core.logs import REDACTOR, configure
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Provider health, usage and cost as OpenTelemetry metrics.")
@@ -85,7 +85,7 @@ def check_config(file: Annotated[Optional[Path], typer.Argument(
                                      "polls, and report what each token can and cannot see (exit 1 if any "
                                      "read fails).")] = False) -> None:
     """Validate stackwatch.yaml and the secrets it needs; exit 2 on any problem."""
-    from .envfile import compose_environment, read_env_file
+    from exporters.core.envfile import compose_environment, read_env_file
 
     environ = dict(os.environ)
     path = file or config
@@ -102,13 +102,13 @@ def check_config(file: Annotated[Optional[Path], typer.Argument(
     cfg, secrets = _load(path, environ)
     enabled = sorted(cfg.providers.enabled())
     source = f" (environment and {env_file})" if env_file is not None else ""
-    from .simulator.world import DEFAULT_DRAIN_SECRET
+    from exporters.simulator.world import DEFAULT_DRAIN_SECRET
 
     drain = ("not set (drains will be refused; set it only if you configure Vercel drains)" if not secrets.drain_secret
              else "the simulator's (simulator: true)" if secrets.drain_secret == DEFAULT_DRAIN_SECRET else "set")
     typer.echo(f"{path}: valid{source}. Providers enabled: {', '.join(enabled) or 'none'}; drain secret {drain}.")
     if probe:
-        from .probe import probe_all, render
+        from exporters.ops.probe import probe_all, render
 
         configure("error", "text")  # the outcome below says what failed; no log line repeats it
         accesses = asyncio.run(probe_all(cfg, secrets))
@@ -121,12 +121,12 @@ def check_config(file: Annotated[Optional[Path], typer.Argument(
 def run(config: ConfigOption = Path("stackwatch.yaml"),
         log_format: Annotated[Optional[str], typer.Option(help="text or json (overrides the config).")] = None) -> None:
     """Run the service: poll providers, serve drains and /healthz, export OTLP."""
-    from .runtime import build_runtime
-    from .service import serve
+    from exporters.service.runtime import build_runtime
+    from exporters.service.service import serve
 
     cfg, secrets = _load(config)
     configure(cfg.logging.level, log_format or cfg.logging.format)
-    from .telemetry import otlp_endpoint_configured
+    from exporters.core.telemetry import otlp_endpoint_configured
 
     if not otlp_endpoint_configured():
         structlog.get_logger("stackwatch.cli").warning(
@@ -153,8 +153,8 @@ def demo(seed: int = 42,
                                                     "deploy-failure or unpriced-usage.")] = "steady",
          scale: ScaleName = ScaleName.small) -> None:
     """Run one collection cycle against the embedded simulator and print a summary."""
-    from .demo import run_demo
-    from .simulator.world import SCENARIOS, Scale
+    from exporters.ops.demo import run_demo
+    from exporters.simulator.world import SCENARIOS, Scale
 
     if scenario not in SCENARIOS:
         typer.echo(f"--scenario: expected one of {', '.join(SCENARIOS)} (got {scenario!r})", err=True)
@@ -189,8 +189,8 @@ def simulate(host: str = "127.0.0.1", port: int = 8900, seed: int = 42,
     """Serve every provider API (and the Supabase metrics endpoint, fake sites) on one port."""
     from dataclasses import replace
 
-    from .simulator.server import Simulator
-    from .simulator.world import CONDITIONS, SCENARIOS, Scale, World
+    from exporters.simulator.server import Simulator
+    from exporters.simulator.world import CONDITIONS, SCENARIOS, Scale, World
 
     if scenario not in SCENARIOS:
         typer.echo(f"--scenario: expected one of {', '.join(SCENARIOS)} (got {scenario!r})", err=True)
@@ -216,7 +216,7 @@ def simulate(host: str = "127.0.0.1", port: int = 8900, seed: int = 42,
 async def _simulate(simulator: "object", host: str, port: int, drain_to: str | None, interval: float) -> int:
     import signal
 
-    from .simulator.drains import send_drains
+    from exporters.simulator.vercel.drains import send_drains
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -231,7 +231,7 @@ async def _simulate(simulator: "object", host: str, port: int, drain_to: str | N
                     await send_drains(drain_to, simulator.drain_secret, simulator.world,  # type: ignore[attr-defined]
                                       batches=1, events_per_batch=50)
                 except Exception as exc:  # the receiver may not be up yet; keep serving
-                    from .neterrors import describe
+                    from exporters.core.neterrors import describe
 
                     typer.echo(f"drain delivery to {drain_to} failed: {describe(exc, drain_to)}", err=True)
             try:
@@ -258,8 +258,8 @@ def costs_export(config: ConfigOption = Path("stackwatch.yaml"),
     """Collect once and write every provider's cost records, and what was not observed, as one FOCUS dataset.
 
     Exit 0: written; 1: a poll failed, or --require-complete and something is unobserved; 2: bad config."""
-    from .coverage import summary
-    from .export import export_costs
+    from exporters.costs.coverage import summary
+    from exporters.ops.export import export_costs
 
     configure("error", "text")  # the coverage summary below says what failed
     first = since.date() if since else None
@@ -283,7 +283,7 @@ def costs_export(config: ConfigOption = Path("stackwatch.yaml"),
 @app.command()
 def catalogue(output: Annotated[Optional[Path], typer.Option("--output", "-o")] = None) -> None:
     """Print the metric catalogue (docs/metrics.md)."""
-    from .catalogue import render_markdown
+    from exporters.core.catalogue import render_markdown
 
     text = render_markdown()
     if output:
@@ -300,7 +300,7 @@ app.add_typer(dashboards_app, name="dashboards")
 def dashboards_diff(base: Annotated[str, typer.Option("--base", help="Git revision to compare with.")],
                     repo: Annotated[Path, typer.Option(help="Repository root.")] = Path(".")) -> None:
     """Markdown diff of the generated dashboards: <base> vs the working tree (docs/dashboards.md)."""
-    from .dashboards_diff import DiffError, diff_against
+    from exporters.ops.dashboards_diff import DiffError, diff_against
 
     try:
         sys.stdout.write(diff_against(repo, base))
@@ -348,7 +348,7 @@ def validate(config: ConfigOption = Path("stackwatch.yaml"),
                  help="Directory holding alerting/generated, docs/runbooks, docker-compose.yml, .env.")] = Path("."),
              window: Annotated[str, typer.Option(help="PromQL range for recent figures.")] = "1h") -> None:
     """Production-readiness checks with evidence; exit 0 pass, 1 fail, 2 bad config or input."""
-    from .validate.cli import run_validate
+    from exporters.ops.validate.cli import run_validate
 
     configure("warning", "text")
     raise typer.Exit(code=run_validate(config, prometheus, format.value, level.value if level else None,
@@ -377,7 +377,7 @@ def report(days: Annotated[int, typer.Option(help="Window in days (1–90).")] =
                     "recommended.")] = 0.8,
            ) -> None:
     """Usage analytics, unit economics and savings recommendations from Prometheus."""
-    from .report.cli import run_report
+    from exporters.ops.report.cli import run_report
 
     configure("warning", "text")
     raise typer.Exit(code=run_report(days, format.value, prometheus, output, push, environment, min_coverage))

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from simhelpers import FIXED_NOW, make_runtime
 
-from exporters.logs import configure
-from exporters.runtime import Runtime
+from exporters.core.logs import configure
+from exporters.service.runtime import Runtime
 from exporters.simulator import Simulator, World
 from exporters.simulator.world import Scale
 

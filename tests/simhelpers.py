@@ -6,10 +6,10 @@ import socket
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 
-from exporters.runtime import build_runtime
+from exporters.core.telemetry import in_memory_reader
+from exporters.service.runtime import build_runtime
 from exporters.simulator import Simulator, simulator_runtime_inputs
 from exporters.simulator.world import WorldClock
-from exporters.telemetry import in_memory_reader
 
 PROVIDERS = ("vercel", "render", "supabase", "openai", "llamacloud")
 

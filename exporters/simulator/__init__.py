@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..config import SECRET_ENV, Config, Secrets, parse_config
-from .server import Simulator, ThreadedSimulator
-from .world import DEFAULT_DRAIN_SECRET, DEFAULT_TOKENS, Scale, World
+from exporters.core.config import SECRET_ENV, Config, Secrets, parse_config
+from exporters.simulator.server import Simulator, ThreadedSimulator
+from exporters.simulator.world import DEFAULT_DRAIN_SECRET, DEFAULT_TOKENS, Scale, World
 
 # Ids the simulated world uses for scopes (team, owner, organisation).
 VERCEL_TEAM_ID = "team_sim0000000000000000"

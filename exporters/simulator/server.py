@@ -24,9 +24,9 @@ from typing import Protocol
 
 from aiohttp import web
 
-from . import hostile
-from .errors import in_provider_form
-from .world import DEFAULT_DRAIN_SECRET, DEFAULT_TOKENS, PROVIDERS, World
+from exporters.simulator import hostile
+from exporters.simulator.errors import in_provider_form
+from exporters.simulator.world import DEFAULT_DRAIN_SECRET, DEFAULT_TOKENS, PROVIDERS, World
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -89,7 +89,11 @@ class Simulator:
     def __init__(self, world: World | None = None, *, tokens: dict[str, str] | None = None,
                  drain_secret: str = DEFAULT_DRAIN_SECRET, record_exchanges: bool = False,
                  rate_limit_per_minute: int = 10_000):
-        from . import llamacloud, openai, render, supabase, vercel  # noqa: PLC0415 (cycle)
+        from exporters.simulator.llamacloud import sim as llamacloud  # noqa: PLC0415 (cycle)
+        from exporters.simulator.openai import sim as openai
+        from exporters.simulator.render import sim as render
+        from exporters.simulator.supabase import sim as supabase
+        from exporters.simulator.vercel import sim as vercel
 
         self.world = world or World()
         self.tokens = dict(tokens or DEFAULT_TOKENS)

@@ -14,10 +14,10 @@ import pytest
 from alertstack import AlertStack, Notification, start_alert_stack
 from stack.conftest import tools, wait_until  # noqa: F401 (tools is a fixture)
 
-from exporters.simulator.render import BASE_NAMES, HOT_CPU_INDEX, HOT_MEMORY_INDEX, INCIDENT_SERVICE_INDEX
-from exporters.simulator.supabase import NAMES as SUPABASE_NAMES
-from exporters.simulator.supabase import STALE_BACKUP_INDEX
-from exporters.simulator.vercel import INCIDENT_PROJECT_INDEX, project_list
+from exporters.simulator.render.sim import BASE_NAMES, HOT_CPU_INDEX, HOT_MEMORY_INDEX, INCIDENT_SERVICE_INDEX
+from exporters.simulator.supabase.sim import NAMES as SUPABASE_NAMES
+from exporters.simulator.supabase.sim import STALE_BACKUP_INDEX
+from exporters.simulator.vercel.sim import INCIDENT_PROJECT_INDEX, project_list
 from exporters.simulator.world import World
 
 # Written from the simulator's scenarios (exporters/simulator/), not from the rules:

@@ -9,9 +9,9 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from exporters.billing import cycle_of
-from exporters.cost import CostLedger, CostRecord
-from exporters.forecast import PlanRules, cycle_cost, forecast_from_rate, forecast_usage_cost
+from exporters.costs.billing import cycle_of
+from exporters.costs.forecast import PlanRules, cycle_cost, forecast_from_rate, forecast_usage_cost
+from exporters.costs.ledger import CostLedger, CostRecord
 
 # LlamaCloud Starter: $50 a month for 40,000 credits, then $1.25 per 1,000 (PROVIDERS.md).
 STARTER = PlanRules(fixed_fee_usd=50.0, allowance=40_000, overage_usd_per_unit=1.25 / 1000)

@@ -7,7 +7,7 @@ import io
 import json
 from datetime import datetime, timedelta, timezone
 
-from exporters.cost import FOCUS_COLUMNS, CostRecord, write_focus
+from exporters.costs.ledger import FOCUS_COLUMNS, CostRecord, write_focus
 
 
 def record(provider: str, day: int) -> CostRecord:

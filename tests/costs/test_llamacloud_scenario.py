@@ -10,7 +10,7 @@ import pytest
 from simhelpers import counter_value, make_runtime, metric_points, running
 
 from exporters.simulator import Simulator, World
-from exporters.simulator.llamacloud import OPERATION_EVENTS, UNKNOWN_CREDIT_EVENT, UNPRICED_MODE
+from exporters.simulator.llamacloud.sim import OPERATION_EVENTS, UNKNOWN_CREDIT_EVENT, UNPRICED_MODE
 from exporters.simulator.world import Scale
 
 NOW = datetime(2026, 11, 18, 13, 30, tzinfo=timezone.utc)

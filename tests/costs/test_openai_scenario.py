@@ -10,7 +10,7 @@ import pytest
 from simhelpers import counter_value, make_runtime, metric_points, running
 
 from exporters.simulator import Simulator, World
-from exporters.simulator.openai import NO_PROJECT, STORAGE_LINE_ITEM, UNPRICED_MODEL
+from exporters.simulator.openai.sim import NO_PROJECT, STORAGE_LINE_ITEM, UNPRICED_MODEL
 from exporters.simulator.world import Scale
 
 NOW = datetime(2026, 11, 18, 13, 30, tzinfo=timezone.utc)

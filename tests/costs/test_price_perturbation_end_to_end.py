@@ -17,8 +17,8 @@ import pytest
 from simhelpers import make_runtime, running
 from test_price_tables import _book_with
 
-from exporters import runtime as runtime_module
-from exporters.prices import PriceBook
+from exporters.costs.prices import PriceBook
+from exporters.service import runtime as runtime_module
 from exporters.simulator import Simulator, World
 from exporters.simulator.world import Scale
 

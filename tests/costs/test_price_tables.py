@@ -26,10 +26,10 @@ from typing import Any
 import pytest
 import yaml
 
-from exporters import prices as prices_module
-from exporters.llamacloud import Plan, billable_credits, fee_usd
-from exporters.openai import Tokens, estimate_usd, model_prices
-from exporters.prices import PriceBook
+from exporters.costs import prices as prices_module
+from exporters.costs.prices import PriceBook
+from exporters.providers.llamacloud.exporter import Plan, billable_credits, fee_usd
+from exporters.providers.openai.exporter import Tokens, estimate_usd, model_prices
 from exporters.simulator import price_fixtures as fx
 
 # --- the published figures, typed in from the providers' pages ---
@@ -146,7 +146,7 @@ PUBLISHED: dict[str, dict[str, Any]] = {
     },
 }
 
-TABLES_DIR = Path(str(resources.files("exporters").joinpath("price_tables")))
+TABLES_DIR = Path(str(resources.files("exporters.costs").joinpath("price_tables")))
 
 
 def flatten(table: Any, prefix: str = "") -> dict[str, Any]:
@@ -293,7 +293,7 @@ def test_no_simulator_module_reads_the_exporters_price_tables() -> None:
     """The simulator's ground truth is independent: no import of exporters.prices, no path to price_tables/."""
     sim_dir = Path(str(resources.files("exporters").joinpath("simulator")))
     offenders = []
-    for path in sorted(sim_dir.glob("*.py")):
+    for path in sorted(sim_dir.rglob("*.py")):
         tree = ast.parse(path.read_text())
         docstrings = {id(node.body[0].value) for node in ast.walk(tree)
                       if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
@@ -307,7 +307,7 @@ def test_no_simulator_module_reads_the_exporters_price_tables() -> None:
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings \
                     and "price_tables" in node.value:
                 offenders.append(f"{path.name}: {node.value[:60]!r}")
-    assert len(list(sim_dir.glob("*.py"))) >= 8 and offenders == []
+    assert len(list(sim_dir.rglob("*.py"))) >= 8 and offenders == []
 
 
 def test_every_simulator_fixture_names_its_source_and_date() -> None:

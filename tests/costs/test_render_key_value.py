@@ -9,7 +9,7 @@ import httpx
 import pytest
 from month import Month
 
-from exporters.simulator.render_key_value import PLANS
+from exporters.simulator.render.key_value import PLANS
 from exporters.simulator.world import Scale
 
 NOV_1 = datetime(2026, 11, 1, tzinfo=timezone.utc)

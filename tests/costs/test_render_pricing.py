@@ -6,9 +6,9 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from exporters.prices import PriceBook
-from exporters.render_cost import RenderPricer, day_pieces, records_of
-from exporters.state.history import Interval, canonical
+from exporters.costs.prices import PriceBook
+from exporters.costs.state.history import Interval, canonical
+from exporters.providers.render.cost import RenderPricer, day_pieces, records_of
 
 NOV_10 = datetime(2026, 11, 10, tzinfo=timezone.utc)  # November: 30 days
 

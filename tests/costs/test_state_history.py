@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from exporters.state.history import Interval, Observation, StateHistory, advance, canonical, unobserved_seconds
-from exporters.state.store import StateStore
+from exporters.costs.state.history import Interval, Observation, StateHistory, advance, canonical, unobserved_seconds
+from exporters.costs.state.store import StateStore
 
 A = canonical({"plan": "starter"})
 B = canonical({"plan": "standard"})

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import exporters.state
+import exporters.costs.state
 from exporters.cli import app
-from exporters.cost import CostRecord
-from exporters.state.ledger import PersistentLedger
-from exporters.state.store import (
+from exporters.costs.ledger import CostRecord
+from exporters.costs.state.ledger import PersistentLedger
+from exporters.costs.state.store import (
     APPLICATION_ID,
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -23,7 +23,7 @@ from exporters.state.store import (
     StoredInterval,
 )
 
-TESTDATA = Path(exporters.state.__file__).parent / "testdata"
+TESTDATA = Path(exporters.costs.state.__file__).parent / "testdata"
 
 
 def test_a_new_file_uses_wal_and_the_current_schema(tmp_path):

@@ -6,9 +6,9 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from exporters.prices import PriceBook
-from exporters.state.history import Interval, canonical
-from exporters.supabase_cost import SupabasePricer, day_cost
+from exporters.costs.prices import PriceBook
+from exporters.costs.state.history import Interval, canonical
+from exporters.providers.supabase.cost import SupabasePricer, day_cost
 
 NOV_10 = datetime(2026, 11, 10, tzinfo=timezone.utc)  # November: 30 days
 

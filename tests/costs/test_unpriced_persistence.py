@@ -8,8 +8,8 @@ from datetime import date, datetime, timezone
 from month import Month
 from simhelpers import metric_points
 
-from exporters.state.store import StateStore
-from exporters.unpriced import UnpricedBook, UnpricedUsage
+from exporters.costs.state.store import StateStore
+from exporters.costs.unpriced import UnpricedBook, UnpricedUsage
 
 ANCHOR = 15  # a cycle from the 15th: Oct 15 .. Nov 14, then Nov 15 .. Dec 14
 

@@ -10,11 +10,11 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from simhelpers import make_runtime, metric_points, running
 
-from exporters.cost import CostRecord, write_focus
+from exporters.costs.ledger import CostRecord, write_focus
+from exporters.costs.state.ledger import record_to_row, row_to_record
 from exporters.simulator import Simulator, World
-from exporters.simulator.vercel import SEATS, SERVICES, TEAM, billing_day_start
+from exporters.simulator.vercel.sim import SEATS, SERVICES, TEAM, billing_day_start
 from exporters.simulator.world import Scale
-from exporters.state.ledger import record_to_row, row_to_record
 
 HALF_CENT = 0.005
 
@@ -120,7 +120,7 @@ def test_a_record_on_a_pacific_billing_day_survives_the_state_file_round_trip() 
 
 
 def test_a_seat_purchase_and_credit_count_once_in_the_forecast_not_in_its_daily_rate() -> None:
-    from exporters.cost import CostLedger  # noqa: PLC0415
+    from exporters.costs.ledger import CostLedger  # noqa: PLC0415
 
     def line(day: int, usd: float, category: str = "Usage") -> CostRecord:
         start = billing_day_start(date(2026, 11, day))

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from exporters.cli import app
-from exporters.dashboards_diff import DASHBOARDS_DIR
+from exporters.ops.dashboards_diff import DASHBOARDS_DIR
 from grafana.generate import OUTPUT
 
 

@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from exporters.catalogue import Kind, all_metrics
-from exporters.simulator.supabase import SupabaseSim
+from exporters.core.catalogue import Kind, all_metrics
+from exporters.simulator.supabase.sim import SupabaseSim
 from exporters.simulator.world import World
 from grafana.dashboards.common import ENV
 from grafana.queries import (

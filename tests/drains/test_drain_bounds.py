@@ -23,13 +23,13 @@ from aiohttp import web
 from simhelpers import counter_value
 from structlog.testing import capture_logs
 
-from exporters.catalogue import all_metrics
-from exporters.config import ConfigError, parse_config
-from exporters.decoding import DECODE_STEP_BYTES, BoundedDecoder, TooLarge
-from exporters.metrics import MetricStore
-from exporters.server_limits import FD_RESERVE, GuardedAppRunner, ServerLimits, connection_ceiling
-from exporters.telemetry import build_meter_provider, in_memory_reader
-from exporters.vercel_drains import DrainLimits, DrainReceiver, ReplayWindow
+from exporters.core.catalogue import all_metrics
+from exporters.core.config import ConfigError, parse_config
+from exporters.core.decoding import DECODE_STEP_BYTES, BoundedDecoder, TooLarge
+from exporters.core.metrics import MetricStore
+from exporters.core.telemetry import build_meter_provider, in_memory_reader
+from exporters.providers.vercel.drains import DrainLimits, DrainReceiver, ReplayWindow
+from exporters.service.server_limits import FD_RESERVE, GuardedAppRunner, ServerLimits, connection_ceiling
 
 SECRET = "drain-secret-for-bounds"
 MAX_BODY = 256 * 1024

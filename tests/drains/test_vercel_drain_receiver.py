@@ -18,13 +18,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from simhelpers import counter_value, metric_points
 
-from exporters.catalogue import all_metrics
-from exporters.metrics import MetricStore
+from exporters.core.catalogue import all_metrics
+from exporters.core.metrics import MetricStore
+from exporters.core.telemetry import build_meter_provider, in_memory_reader
+from exporters.providers.vercel.drains import DrainReceiver
 from exporters.simulator import World
-from exporters.simulator.drains import send_drains
+from exporters.simulator.vercel.drains import send_drains
 from exporters.simulator.world import Scale
-from exporters.telemetry import build_meter_provider, in_memory_reader
-from exporters.vercel_drains import DrainReceiver
 
 SECRET = "drain-secret-for-tests"
 MAX_BODY = 64 * 1024

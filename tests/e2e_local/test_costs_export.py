@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from simhelpers import FIXED_NOW, free_port
 
-from exporters.cost import FOCUS_COLUMNS, PROVIDER_DISPLAY
-from exporters.coverage import COVERAGE_COLUMNS
-from exporters.export import export_costs
-from exporters.runtime import build_runtime
+from exporters.costs.coverage import COVERAGE_COLUMNS
+from exporters.costs.ledger import FOCUS_COLUMNS, PROVIDER_DISPLAY
+from exporters.ops.export import export_costs
+from exporters.service.runtime import build_runtime
 from exporters.simulator import Simulator, World, simulator_env, simulator_runtime_inputs
 from exporters.simulator.price_fixtures import RENDER_PLANS, usd
 from exporters.simulator.world import Scale, WorldClock

@@ -23,7 +23,7 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metric
 from rich.console import Console
 from simhelpers import FIXED_NOW, close, make_runtime
 
-from exporters.demo import run_demo
+from exporters.ops.demo import run_demo
 from exporters.simulator import Simulator, World
 from exporters.simulator.world import Scale
 

@@ -197,7 +197,7 @@ def test_the_image_installs_the_wheel_it_builds_and_imports_every_module_from_it
     # The image's wheel (built from what the Dockerfile COPYs) holds what the clean tree's wheel holds.
     assert sorted(wheel_names(wheel)) == sorted(wheel_names(dists.wheel))
     installed = venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
-    assert (installed / PACKAGE / "state" / "ledger.py").is_file()
+    assert (installed / PACKAGE / "costs" / "state" / "ledger.py").is_file()
     assert not (installed / "__editable__.stackwatch-0.1.0.pth").exists()
 
 

@@ -31,7 +31,7 @@ from simhelpers import free_port
 from test_demo_otlp import Received, start_grpc
 from test_run_service import get_json, post, wait_until
 
-from exporters.config import DRAIN_SECRET_ENV, SECRET_ENV
+from exporters.core.config import DRAIN_SECRET_ENV, SECRET_ENV
 from exporters.simulator import Simulator, ThreadedSimulator, World, simulator_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,8 +155,8 @@ def test_run_leaks_no_fragment_of_any_secret_anywhere(tmp_path: Path) -> None:
 
 
 def test_demo_leaks_no_fragment_of_the_tokens_it_uses(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from exporters.demo import run_demo
-    from exporters.logs import configure
+    from exporters.core.logs import configure
+    from exporters.ops.demo import run_demo
 
     received = Received()
     server, endpoint = start_grpc(received)

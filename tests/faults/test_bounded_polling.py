@@ -13,10 +13,10 @@ import pytest
 from simhelpers import PROVIDERS, counter_value, make_runtime, running
 from structlog.testing import capture_logs
 
-from exporters.collector import INVALID_ITEMS_LOGGED, Collector, PollContext, Stream
-from exporters.cost import CostLedger
-from exporters.http import Clock, ProviderHTTP
-from exporters.prices import PriceBook
+from exporters.core.http import Clock, ProviderHTTP
+from exporters.costs.ledger import CostLedger
+from exporters.costs.prices import PriceBook
+from exporters.poll.collector import INVALID_ITEMS_LOGGED, Collector, PollContext, Stream
 from exporters.simulator import Simulator
 from exporters.simulator.server import Fault
 

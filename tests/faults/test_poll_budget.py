@@ -11,7 +11,7 @@ import asyncio
 import pytest
 from simhelpers import counter_value, make_runtime, running
 
-from exporters.http import PollBudget, ProviderError, all_or_none, poll_budget
+from exporters.core.http import PollBudget, ProviderError, all_or_none, poll_budget
 from exporters.simulator import Simulator
 from exporters.simulator.server import Fault
 
@@ -60,7 +60,7 @@ async def test_an_endless_listing_stops_at_the_poll_byte_budget_with_a_counted_f
 async def test_the_budget_is_shared_by_every_request_of_one_poll_and_not_by_other_polls() -> None:
     async def poll(reads: list[int]) -> int:
         async with poll_budget(1000) as budget:
-            from exporters.http import _POLL_BUDGET  # the budget the client charges
+            from exporters.core.http import _POLL_BUDGET  # the budget the client charges
             for size in reads:
                 current = _POLL_BUDGET.get()
                 assert current is budget

@@ -11,7 +11,7 @@ from email.utils import format_datetime
 import pytest
 from simhelpers import PROVIDERS, close, counter_value, make_runtime, running
 
-from exporters.catalogue import Kind, all_metrics
+from exporters.core.catalogue import Kind, all_metrics
 from exporters.simulator import Simulator
 from exporters.simulator.server import Fault
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from exporters.validate.prom import Sample
+from exporters.ops.validate.prom import Sample
 
 
 @dataclass

@@ -9,10 +9,10 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from exporters.report.analytics import analyse
-from exporters.report.build import Report
-from exporters.report.model import Recommendation, SpendRow, Usage
-from exporters.report.render import RENDERERS
+from exporters.ops.report.analytics import analyse
+from exporters.ops.report.build import Report
+from exporters.ops.report.model import Recommendation, SpendRow, Usage
+from exporters.ops.report.render import RENDERERS
 
 REPO = Path(__file__).resolve().parents[2]
 STACKWATCH = Path(sys.executable).parent / "stackwatch"  # the running venv's, wherever it is

@@ -7,20 +7,12 @@ from datetime import date
 
 import pytest
 
-from exporters.report import plans
-from exporters.report.analytics import analyse
-from exporters.report.build import build
-from exporters.report.collect import window_coverage
-from exporters.report.model import (
-    Inputs,
-    OpenAIModel,
-    RenderService,
-    SpendRow,
-    SupabaseProject,
-    Usage,
-    VercelCache,
-)
-from exporters.report.recommend import (
+from exporters.ops.report import plans
+from exporters.ops.report.analytics import analyse
+from exporters.ops.report.build import build
+from exporters.ops.report.collect import window_coverage
+from exporters.ops.report.model import Inputs, OpenAIModel, RenderService, SpendRow, SupabaseProject, Usage, VercelCache
+from exporters.ops.report.recommend import (
     llamaparse_modes,
     openai_batch,
     openai_prompt_cache,
@@ -30,7 +22,7 @@ from exporters.report.recommend import (
     unbudgeted,
     vercel_cache,
 )
-from exporters.report.render import RENDERERS
+from exporters.ops.report.render import RENDERERS
 
 from .fakeprom import FakePrometheus
 

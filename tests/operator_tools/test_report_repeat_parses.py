@@ -11,12 +11,12 @@ import pytest
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
 from simhelpers import counter_value, make_runtime, running
 
-import exporters.simulator.llamacloud as sim_llamacloud
-from exporters.report import push as push_module
-from exporters.report.build import build
-from exporters.report.collect import collect
-from exporters.report.model import LlamaRepeats, Recommendation
-from exporters.report.recommend import llamaparse_repeats
+import exporters.simulator.llamacloud.sim as sim_llamacloud
+from exporters.ops.report import push as push_module
+from exporters.ops.report.build import build
+from exporters.ops.report.collect import collect
+from exporters.ops.report.model import LlamaRepeats, Recommendation
+from exporters.ops.report.recommend import llamaparse_repeats
 from exporters.simulator import Simulator, World
 from exporters.simulator.price_fixtures import LLAMACLOUD_USD_PER_1000_CREDITS
 from exporters.simulator.world import Scale

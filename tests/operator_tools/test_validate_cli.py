@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from exporters.validate.model import Check, Status, outcome
-from exporters.validate.render import RENDERERS
+from exporters.ops.validate.model import Check, Status, outcome
+from exporters.ops.validate.render import RENDERERS
 
 REPO = Path(__file__).resolve().parents[2]
 STACKWATCH = Path(sys.executable).parent / "stackwatch"  # the running venv's, wherever it is

@@ -8,9 +8,9 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from simhelpers import counter_value, make_runtime, running
 
-from exporters.llamacloud_repeats import DocumentMemory, Parse
+from exporters.providers.llamacloud.repeats import DocumentMemory, Parse
 from exporters.simulator import Simulator, World
-from exporters.simulator.llamacloud import PARSED
+from exporters.simulator.llamacloud.sim import PARSED
 from exporters.simulator.world import Scale
 
 HISTORY_DAYS = 40

@@ -8,9 +8,9 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from simhelpers import counter_value, make_runtime, running
 
-from exporters.llamacloud import Plan, UsageKey, billable_credits, fee_usd
+from exporters.providers.llamacloud.exporter import Plan, UsageKey, billable_credits, fee_usd
 from exporters.simulator import Simulator, World
-from exporters.simulator.llamacloud import INDEXED, MAX_PAGE_SIZE, OPERATION_EVENTS, PARSED, UNPRICED_MODE
+from exporters.simulator.llamacloud.sim import INDEXED, MAX_PAGE_SIZE, OPERATION_EVENTS, PARSED, UNPRICED_MODE
 from exporters.simulator.world import Scale
 
 FIXED_NOW = datetime(2026, 11, 18, 13, 30, tzinfo=timezone.utc)

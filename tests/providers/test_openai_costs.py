@@ -8,11 +8,18 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from simhelpers import counter_value, make_runtime, running
 
-from exporters.cost import CostLedger, CostRecord
-from exporters.openai import NO_PROJECT, Tokens, _billed_line, estimate_usd, model_from_line_item, model_prices
-from exporters.prices import PriceBook
+from exporters.costs.ledger import CostLedger, CostRecord
+from exporters.costs.prices import PriceBook
+from exporters.providers.openai.exporter import (
+    NO_PROJECT,
+    Tokens,
+    _billed_line,
+    estimate_usd,
+    model_from_line_item,
+    model_prices,
+)
 from exporters.simulator import Simulator, World
-from exporters.simulator.openai import SPIKE_MODEL, UNPRICED_MODEL, OpenAISim
+from exporters.simulator.openai.sim import SPIKE_MODEL, UNPRICED_MODEL, OpenAISim
 from exporters.simulator.world import Scale
 
 CENT = 0.005

@@ -7,9 +7,9 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from simhelpers import counter_value, make_runtime, metric_points, running
 
-from exporters.openai import USAGE_ENDPOINTS, Tokens, parse_usage_result
+from exporters.providers.openai.exporter import USAGE_ENDPOINTS, Tokens, parse_usage_result
 from exporters.simulator import Simulator, World
-from exporters.simulator.openai import COSTS_MAX_LIMIT, USAGE_MAX_LIMIT
+from exporters.simulator.openai.sim import COSTS_MAX_LIMIT, USAGE_MAX_LIMIT
 from exporters.simulator.server import Fault
 from exporters.simulator.world import Scale
 

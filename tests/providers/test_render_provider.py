@@ -8,7 +8,7 @@ import pytest
 from simhelpers import FIXED_NOW, make_runtime, metric_points
 
 from exporters.simulator import Simulator, World
-from exporters.simulator.render import CPU_LIMIT, HOT_CPU_INDEX, _noise
+from exporters.simulator.render.sim import CPU_LIMIT, HOT_CPU_INDEX, _noise
 from exporters.simulator.world import Scale
 
 HISTORY = Scale().history_days

@@ -11,11 +11,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from simhelpers import counter_value, make_runtime, running
 
+from exporters.providers.vercel.exporter import InvalidItem, parse_charge, parse_deployment
 from exporters.simulator import Simulator, World
 from exporters.simulator.server import Fault
-from exporters.simulator.vercel import FINAL_STATES, VercelSim
+from exporters.simulator.vercel.sim import FINAL_STATES, VercelSim
 from exporters.simulator.world import Scale
-from exporters.vercel import InvalidItem, parse_charge, parse_deployment
 
 START = datetime(2026, 11, 18, 13, 30, tzinfo=timezone.utc)
 CENT = 0.005

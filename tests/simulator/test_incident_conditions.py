@@ -11,8 +11,8 @@ import pytest
 from simhelpers import FIXED_NOW
 
 from exporters.simulator import Simulator
-from exporters.simulator.render import CPU_LIMIT, HOT_CPU_INDEX, HOT_MEMORY_INDEX, MEMORY_LIMIT_BYTES
-from exporters.simulator.supabase import STALE_BACKUP_INDEX
+from exporters.simulator.render.sim import CPU_LIMIT, HOT_CPU_INDEX, HOT_MEMORY_INDEX, MEMORY_LIMIT_BYTES
+from exporters.simulator.supabase.sim import STALE_BACKUP_INDEX
 from exporters.simulator.world import DEPLOY_RETRY_S, World
 
 BACKUP_AGE_LIMIT_S = 26 * 3600

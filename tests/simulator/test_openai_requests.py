@@ -16,7 +16,7 @@ import pytest
 from openapi_schema_validator import OAS31Validator
 
 from exporters.simulator import Simulator
-from exporters.simulator.openai_api import COSTS_WIDTHS, ENDPOINTS, USAGE_WIDTHS
+from exporters.simulator.openai.api import COSTS_WIDTHS, ENDPOINTS, USAGE_WIDTHS
 
 SPEC = json.loads((Path(__file__).resolve().parents[1] / "contract" / "specs" / "openai.openapi.json").read_text())
 RESULT_SCHEMAS = {  # each usage endpoint's result object in the published document

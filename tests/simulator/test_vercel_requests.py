@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from exporters.simulator import VERCEL_TEAM_ID, Simulator
-from exporters.simulator.vercel import TEAM_SLUG
+from exporters.simulator.vercel.sim import TEAM_SLUG
 
 
 def client(simulator: Simulator) -> httpx.AsyncClient:

@@ -23,7 +23,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from exporters.runtime import build_runtime
+from exporters.service.runtime import build_runtime
 from exporters.simulator import Simulator, simulator_runtime_inputs
 from exporters.simulator.world import Scale, World, WorldClock
 

@@ -21,7 +21,16 @@ from itertools import pairwise
 
 import pytest
 
-from .conftest import EXPORT_INTERVAL_S, POLL_INTERVAL_S, REPO, Ports, Service, Stack, collector_env, http_get
+from .conftest import (
+    EXPORT_INTERVAL_S,
+    POLL_INTERVAL_S,
+    REPO,
+    Ports,
+    Service,
+    Stack,
+    collector_env,
+    http_get,
+)
 from .test_e2e_metrics import assert_within_truth, settled_costs
 
 pytestmark = pytest.mark.e2e

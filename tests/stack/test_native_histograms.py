@@ -17,10 +17,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import yaml
 
-from exporters.catalogue import Kind, all_metrics
+from exporters.core.catalogue import Kind, all_metrics
+from exporters.core.telemetry import HISTOGRAM_MAX_SCALE
 from exporters.simulator import VERCEL_TEAM_ID
 from exporters.simulator.world import DEFAULT_TOKENS
-from exporters.telemetry import HISTOGRAM_MAX_SCALE
 
 from .conftest import POLL_INTERVAL_S, Stack, http_json, wait_until
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exporters.config import DRAIN_SECRET_ENV, Secrets, load_config
+from exporters.core.config import DRAIN_SECRET_ENV, Secrets, load_config
 from exporters.simulator import VERCEL_TEAM_ID, Simulator, ThreadedSimulator, World
 from exporters.simulator.world import DEFAULT_DRAIN_SECRET
 

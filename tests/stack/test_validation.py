@@ -18,7 +18,7 @@ import jsonschema
 import pytest
 import yaml
 
-from exporters.config import DRAIN_SECRET_ENV, load_config
+from exporters.core.config import DRAIN_SECRET_ENV, load_config
 from exporters.simulator import simulator_config, simulator_env
 
 from .conftest import REPO, Ports, cap_rule_intervals, collector_env, install_tools, prometheus_tree

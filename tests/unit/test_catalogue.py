@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from exporters.catalogue import RESOURCES, Kind, all_metrics, prometheus_name, render_markdown
+from exporters.core.catalogue import RESOURCES, Kind, all_metrics, prometheus_name, render_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from exporters.config import ConfigError, Secrets, load_config, parse_config
+from exporters.core.config import ConfigError, Secrets, load_config, parse_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from exporters.cost import CostLedger, CostRecord, month_end_forecast, split_by_day, write_focus
+from exporters.costs.ledger import CostLedger, CostRecord, month_end_forecast, split_by_day, write_focus
 
 UTC = timezone.utc
 

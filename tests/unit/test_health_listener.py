@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from exporters.health_listener import LOOP_STALL_S, HealthListener, HealthSnapshot, publish_forever
+from exporters.service.health_listener import LOOP_STALL_S, HealthListener, HealthSnapshot, publish_forever
 
 
 def get(port: int, request: bytes = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n") -> tuple[int, dict]:
@@ -109,7 +109,7 @@ async def _get_async(port: int) -> tuple[int, dict]:
 async def test_the_service_serves_healthz_on_its_health_port(simulator) -> None:  # type: ignore[no-untyped-def]
     from simhelpers import free_port
 
-    from exporters.service import serve
+    from exporters.service.service import serve
     from exporters.simulator import simulator_runtime_inputs
 
     port, health_port = free_port(), free_port()
@@ -147,8 +147,8 @@ async def test_the_service_serves_healthz_on_its_health_port(simulator) -> None:
 async def test_a_health_port_in_use_is_a_config_error(simulator) -> None:  # type: ignore[no-untyped-def]
     from simhelpers import free_port
 
-    from exporters.config import ConfigError
-    from exporters.service import serve
+    from exporters.core.config import ConfigError
+    from exporters.service.service import serve
     from exporters.simulator import simulator_runtime_inputs
 
     with socket.create_server(("127.0.0.1", 0)) as taken:

@@ -7,9 +7,9 @@ import math
 import pytest
 from opentelemetry.sdk.metrics.export import ExponentialHistogram, ExponentialHistogramDataPoint
 
-from exporters.catalogue import Kind, all_metrics
-from exporters.metrics import MetricStore
-from exporters.telemetry import HISTOGRAM_MAX_SCALE, HISTOGRAM_MAX_SIZE, build_meter_provider, in_memory_reader
+from exporters.core.catalogue import Kind, all_metrics
+from exporters.core.metrics import MetricStore
+from exporters.core.telemetry import HISTOGRAM_MAX_SCALE, HISTOGRAM_MAX_SIZE, build_meter_provider, in_memory_reader
 
 
 def exported(reader, name: str):  # type: ignore[no-untyped-def]

@@ -7,8 +7,8 @@ import json
 
 import structlog
 
-import exporters.logs as logs
-from exporters.logs import REDACTED, SecretRedactor, configure
+import exporters.core.logs as logs
+from exporters.core.logs import REDACTED, SecretRedactor, configure
 
 
 def test_known_secrets_are_redacted_in_events_fields_and_nested_values(monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -136,7 +136,7 @@ def test_warnings_and_uncaught_exceptions_in_threads_and_main_are_json_and_redac
     import sys
 
     script = (
-        "from exporters.logs import REDACTOR, configure\n"
+        "from exporters.core.logs import REDACTOR, configure\n"
         f"REDACTOR.add([{CANARY!r}])\n"
         "configure('info', 'json')\n"
         "import threading, warnings\n"

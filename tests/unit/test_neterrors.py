@@ -9,7 +9,7 @@ import httpx
 import pytest
 from simhelpers import free_port
 
-from exporters.neterrors import describe, endpoint
+from exporters.core.neterrors import describe, endpoint
 
 
 def failure(url: str, timeout: float = 5.0) -> httpx.HTTPError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from exporters.ratelimit import (
+from exporters.core.ratelimit import (
     DEFAULT_MAX_WAIT_S,
     parse_duration,
     parse_rate_limit,

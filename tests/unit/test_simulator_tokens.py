@@ -5,8 +5,8 @@ token containing "supabase" once turned the provider's name into [REDACTED] in
 the service's start-up line.
 """
 
-from exporters.catalogue import PROVIDER_MODULES, all_metrics
-from exporters.logs import SecretRedactor
+from exporters.core.catalogue import PROVIDER_MODULES, all_metrics
+from exporters.core.logs import SecretRedactor
 from exporters.simulator.world import DEFAULT_DRAIN_SECRET, DEFAULT_TOKENS
 
 

@@ -11,13 +11,13 @@ from collections.abc import Callable, Sequence
 
 from opentelemetry.sdk.metrics import MeterProvider
 
-from exporters.catalogue import all_metrics
-from exporters.collector import Collector, PollContext, Stream
-from exporters.cost import CostLedger
-from exporters.metrics import MetricStore
-from exporters.prices import PriceBook
-from exporters.supervisor import HUNG_AFTER_MIN_S, STALE_AFTER_INTERVALS, Supervisor
-from exporters.telemetry import in_memory_reader
+from exporters.core.catalogue import all_metrics
+from exporters.core.metrics import MetricStore
+from exporters.core.telemetry import in_memory_reader
+from exporters.costs.ledger import CostLedger
+from exporters.costs.prices import PriceBook
+from exporters.poll.collector import Collector, PollContext, Stream
+from exporters.poll.supervisor import HUNG_AFTER_MIN_S, STALE_AFTER_INTERVALS, Supervisor
 
 INTERVAL = 60.0
 
@@ -188,7 +188,7 @@ async def test_a_hung_cycle_is_cancelled_and_restarted() -> None:
 
 
 async def test_last_success_age_grows_and_turns_stale_after_three_intervals_even_with_a_dead_loop() -> None:
-    from exporters.http import ProviderError
+    from exporters.core.http import ProviderError
 
     def ok_then_fails(n: int) -> object:
         if n > 1:
@@ -220,7 +220,7 @@ async def test_last_success_age_grows_and_turns_stale_after_three_intervals_even
 
 
 async def test_a_provider_that_never_succeeded_is_stale_three_intervals_after_start() -> None:
-    from exporters.http import ProviderError
+    from exporters.core.http import ProviderError
 
     def fails(_n: int) -> object:
         raise ProviderError("auth", "HTTP 401")
@@ -240,8 +240,8 @@ async def test_a_provider_that_never_succeeded_is_stale_three_intervals_after_st
 async def test_healthz_is_503_naming_a_dead_loop_but_200_degraded_for_a_provider_outage() -> None:
     from types import SimpleNamespace
 
-    from exporters.http import ProviderError
-    from exporters.service import health_body
+    from exporters.core.http import ProviderError
+    from exporters.service.service import health_body
 
     def fails(_n: int) -> object:
         raise ProviderError("server_error", "HTTP 503")
@@ -274,8 +274,8 @@ async def test_healthz_is_503_naming_a_dead_loop_but_200_degraded_for_a_provider
 
 
 def test_the_otlp_exporter_times_out_well_inside_the_shutdown_budget_unless_the_environment_says() -> None:
-    from exporters.service import SHUTDOWN_BUDGET_S
-    from exporters.telemetry import DEFAULT_EXPORT_TIMEOUT_S, otlp_exporter
+    from exporters.core.telemetry import DEFAULT_EXPORT_TIMEOUT_S, otlp_exporter
+    from exporters.service.service import SHUTDOWN_BUDGET_S
 
     assert DEFAULT_EXPORT_TIMEOUT_S < SHUTDOWN_BUDGET_S
     for protocol in ("grpc", "http/protobuf"):

@@ -1,0 +1,1 @@
+"""Operator tools: demo, costs export, check-config --probe, report, validate, dashboards diff."""

@@ -1,0 +1,1 @@
+"""One folder per provider: its exporter, its cost estimate, its drains."""

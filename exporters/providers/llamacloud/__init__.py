@@ -1,0 +1,1 @@
+"""LlamaCloud (LlamaParse): usage metrics, credits and cost."""

@@ -1,0 +1,1 @@
+"""OpenAI: the Costs API (billed) and the Usage API."""

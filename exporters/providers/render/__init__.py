@@ -1,0 +1,1 @@
+"""Render: services, deploys, metrics and cost estimated from observed state."""

@@ -1,0 +1,1 @@
+"""Supabase: projects, health, backups, add-ons and cost estimated from observed state."""

@@ -1,0 +1,1 @@
+"""Vercel: deployments, FOCUS billing charges and drains."""

@@ -1,0 +1,446 @@
+"""The Vercel drain receiver: log drains and Speed Insights drains.
+
+Vercel POSTs batches (a JSON array, or NDJSON: one event per line) to
+`/drains/vercel/logs` and `/drains/vercel/speed-insights`, signed with
+`x-vercel-signature` = hex HMAC-SHA1 of the raw body keyed with the drain secret.
+
+What each delivery gets back, in the order checked:
+
+| status | when | counted as `stackwatch.drain.rejected{reason}` |
+|---|---|---|
+| 503 | no drain secret configured | `unconfigured` |
+| 401 | signature header missing or not 40 hex digits (before any body byte is read) | `bad_signature` |
+| 413 | declared or decoded body larger than `max_body_bytes` | `oversize` |
+| 415 | a Content-Encoding other than gzip, deflate, identity | `malformed` |
+| 503 + `Retry-After` | `max_concurrent_bodies` bodies already being read | `busy` |
+| 408 | the body did not arrive within `body_timeout_s` | `timeout` |
+| 401 | signature wrong (constant-time compare) | `bad_signature` |
+| 200 | the same signed body was accepted within `replay_window_s` (not counted again) | `duplicate` |
+| 400 | body empty, not a JSON array / NDJSON, nested 1,000+ levels, or no valid event | `malformed` |
+| 200 | at least one valid event, or an empty array `[]` | `invalid_event`, once per invalid event |
+| 500 | an unexpected error in the receiver itself (a bug): logged | `internal` |
+
+Bounded: a body is read in chunks, decompressed here (never by aiohttp) in steps
+of at most 256 KiB of output against the body cap, and signed as it arrives, so
+memory is at most `max_concurrent_bodies` × `max_body_bytes` and a gzip bomb
+costs the cap, not its inflated size; bodies over 256 KiB are parsed on a worker
+thread. Replays are recognised by the body's HMAC in a window of at most
+`max_replay_entries` digests. Connection-level bounds (open connections, request
+head timeout, keep-alive) are in server_limits.py (`drain="any"` there). A
+rejection that leaves the body unread closes the connection. A batch with
+some invalid events is accepted (200): the valid ones are
+recorded and each invalid one is counted as `invalid_event`. Answering 4xx
+would make Vercel re-send the whole batch and count the valid events twice.
+
+Log events count in `vercel.requests` only when they describe a request, i.e.
+carry a status code (`proxy.statusCode`, else `statusCode`); build logs and
+other messages count only as drain events. `statusCode` −1 (a crashed
+function) also counts in `vercel.function.crashes`; its request is counted as
+5xx, since Vercel answers a crashed invocation with 500. Requests are counted
+by status class in `vercel.requests` and, separately, by cache state in
+`vercel.cache.requests` (a cross product of the two, times the log source, made
+35 series a project where these make 10). Cache states outside Vercel's
+documented set become `other`, so a drain cannot create unbounded series; the
+log source is validated but is no label. Speed Insights events are labelled by project and
+metric only, never by path or route: a project's routes grow with its app
+(6 series a project: 5 timings and CLS, instead of 6 per route). The
+`project` label is the project's name when the event or the optional
+`project_name` lookup knows it, else its id.
+
+Vercel's endpoint-verification handshake is not answered here: PROVIDERS.md
+does not document it, and a guessed answer is worse than none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from exporters.core.catalogue import Kind, MetricSpec, Series
+from exporters.core.decoding import BoundedDecoder, TooLarge
+from exporters.core.metrics import MetricStore
+
+METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec("vercel.requests", Kind.COUNTER, "{request}",
+               "Requests seen in log drains, by project and HTTP status class (1xx … 5xx, `other`).",
+               ("project", "status_class"), series=Series("Vercel project", 6, "status classes")),
+    MetricSpec("vercel.cache.requests", Kind.COUNTER, "{request}",
+               "The same requests by Vercel cache state (HIT, MISS, STALE, …; `none` when absent, `other` "
+               "when undocumented): the cache hit ratio per project.",
+               ("project", "cache"), series=Series("Vercel project", 9, "7 cache states, none, other")),
+    MetricSpec("vercel.function.crashes", Kind.COUNTER, "{crash}",
+               "Function invocations that crashed (log drain statusCode -1).", ("project",),
+               series=Series("Vercel project", 1)),
+    MetricSpec("vercel.web_vital.duration", Kind.HISTOGRAM, "s",
+               "Speed Insights timings (LCP, FCP, TTFB, INP, FID) by project and metric (not by route: "
+               "unbounded); p75 via histogram_quantile(0.75, …).", ("project", "metric"),
+               series=Series("Vercel project", 5, "LCP, FCP, TTFB, INP, FID")),
+    MetricSpec("vercel.web_vital.cls", Kind.HISTOGRAM, "1",
+               "Speed Insights cumulative layout shift by project.", ("project",),
+               series=Series("Vercel project", 1)),
+    MetricSpec("stackwatch.drain.events", Kind.COUNTER, "{event}",
+               "Drain events accepted, by drain (log, speed_insights).", ("drain",),
+               series=Series("stackwatch", 2, "log, speed_insights")),
+    MetricSpec("stackwatch.drain.rejected", Kind.COUNTER, "{request}",
+               "Drain deliveries rejected, by drain (log, speed_insights; `any` for connection-level "
+               "refusals) and reason (bad_signature, oversize, malformed, unconfigured, busy, timeout, "
+               "duplicate, invalid_event, internal; connections, header_timeout).",
+               ("drain", "reason"), series=Series("stackwatch", 20, "2 drains × 9 reasons + 2 connection-level (drain=any)")),
+)
+
+log = structlog.get_logger("stackwatch.drains")
+
+LOG_DRAIN = "log"
+SPEED_INSIGHTS_DRAIN = "speed_insights"
+SIGNATURE_HEADER = "x-vercel-signature"
+SPEED_INSIGHTS_SCHEMA = "vercel.speed_insights.v1"
+READ_CHUNK_BYTES = 64 * 1024
+BUSY_RETRY_AFTER_S = 5
+
+LOG_SOURCES = frozenset({"build", "edge", "lambda", "static", "external", "firewall", "redirect"})
+CACHE_STATES = frozenset({"MISS", "HIT", "STALE", "REVALIDATED", "PRERENDER", "BYPASS", "ERROR"})
+DURATION_VITALS = frozenset({"LCP", "FCP", "TTFB", "INP", "FID"})
+CRASH_STATUS = -1
+
+
+class InvalidEvent(ValueError):
+    pass
+
+
+class Rejected(Exception):
+    def __init__(self, status: int, reason: str, message: str, *, close: bool = False,
+                 headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+        self.close = close  # close the connection after answering (the body was not read to its end)
+        self.headers = headers or {}
+
+
+@dataclass(frozen=True, slots=True)
+class RequestEvent:
+    project: str
+    source: str
+    status_class: str | None  # None: not a request (build log, plain message)
+    cache: str
+    crashed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class VitalEvent:
+    project: str
+    metric: str
+    value: float  # seconds for timings, unitless for CLS
+
+
+# --- parsing and validation ---
+
+def parse_batch(body: bytes) -> list[Any]:
+    """A JSON array, or NDJSON (one JSON value per line). Raises InvalidEvent when neither."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidEvent("body is not UTF-8") from None
+    stripped = text.strip()
+    if not stripped:
+        raise InvalidEvent("empty body")
+    if stripped.startswith("["):
+        try:
+            events = json.loads(stripped)
+        except ValueError:
+            raise InvalidEvent("body is not a JSON array") from None
+        except RecursionError:  # 1,000+ levels of nesting: no Vercel event is shaped like that
+            raise InvalidEvent("body is nested too deeply") from None
+        if not isinstance(events, list):
+            raise InvalidEvent("body is not a JSON array")
+        return events
+    events = []
+    for number, line in enumerate(stripped.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            raise InvalidEvent(f"NDJSON line {number} is not JSON") from None
+        except RecursionError:
+            raise InvalidEvent(f"NDJSON line {number} is nested too deeply") from None
+    return events
+
+
+def _integer(value: Any, key: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidEvent(f"`{key}` must be an integer")
+    return value
+
+
+def _project(event: dict, project_name: Callable[[str], str | None] | None) -> str:
+    name, project_id = event.get("projectName"), event.get("projectId")
+    if isinstance(name, str) and name:
+        return name
+    if isinstance(project_id, str) and project_id:
+        return (project_name(project_id) if project_name else None) or project_id
+    raise InvalidEvent("neither `projectName` nor `projectId` is a non-empty string")
+
+
+def status_class(code: int) -> str:
+    if code == CRASH_STATUS:
+        return "5xx"  # Vercel answers a crashed invocation with 500 (FUNCTION_INVOCATION_FAILED)
+    return f"{code // 100}xx" if 100 <= code <= 599 else "other"
+
+
+def parse_log_event(event: Any, project_name: Callable[[str], str | None] | None = None) -> RequestEvent:
+    if not isinstance(event, dict):
+        raise InvalidEvent("event is not an object")
+    source = event.get("source")
+    if not isinstance(source, str) or not source:
+        raise InvalidEvent("`source` must be a non-empty string")
+    timestamp = event.get("timestamp")
+    if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float)):
+        raise InvalidEvent("`timestamp` must be a number (ms)")
+    proxy = event.get("proxy")
+    if proxy is not None and not isinstance(proxy, dict):
+        raise InvalidEvent("`proxy` must be an object")
+    proxy = proxy or {}
+    status = _integer(event.get("statusCode"), "statusCode")
+    proxy_status = _integer(proxy.get("statusCode"), "proxy.statusCode")
+    cache = proxy.get("vercelCache")
+    if cache is not None and not isinstance(cache, str):
+        raise InvalidEvent("`proxy.vercelCache` must be a string")
+    code = proxy_status if proxy_status is not None else status
+    return RequestEvent(
+        project=_project(event, project_name),
+        source=source if source in LOG_SOURCES else "other",
+        status_class=None if code is None else status_class(code),
+        cache="none" if not cache else (cache.upper() if cache.upper() in CACHE_STATES else "other"),
+        crashed=status == CRASH_STATUS)
+
+
+def parse_vital_event(event: Any, project_name: Callable[[str], str | None] | None = None) -> VitalEvent:
+    if not isinstance(event, dict):
+        raise InvalidEvent("event is not an object")
+    if event.get("schema") != SPEED_INSIGHTS_SCHEMA:
+        raise InvalidEvent(f"`schema` is not {SPEED_INSIGHTS_SCHEMA}")
+    metric = event.get("metricType")
+    if not isinstance(metric, str) or (metric != "CLS" and metric not in DURATION_VITALS):
+        raise InvalidEvent("`metricType` is not one of CLS, LCP, FID, FCP, TTFB, INP")
+    value = event.get("value")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise InvalidEvent("`value` must be a finite number >= 0")
+    return VitalEvent(project=_project(event, project_name), metric=metric,
+                      value=float(value) if metric == "CLS" else value / 1000.0)
+
+
+# --- the receiver ---
+
+@dataclass(frozen=True)
+class DrainLimits:
+    """Bounds on deliveries (connection-level bounds live in server_limits.py)."""
+
+    max_concurrent_bodies: int = 16  # bodies being read at once; one more gets 503 + Retry-After
+    body_timeout_s: float = 30.0  # the whole body must arrive within this (else 408)
+    replay_window_s: float = 600.0  # a signed body seen again within this is not counted again
+    max_replay_entries: int = 10_000  # digests kept for the replay window (~1.5 MB at most)
+    parse_off_loop_bytes: int = 256 * 1024  # larger bodies are parsed on a worker thread
+
+
+class ReplayWindow:
+    """Digests of accepted deliveries for `window_s`, at most `max_entries` (oldest dropped)."""
+
+    def __init__(self, window_s: float, max_entries: int, clock: Callable[[], float]):
+        self._window_s = window_s
+        self._max_entries = max_entries
+        self._clock = clock
+        self._seen: OrderedDict[bytes, float] = OrderedDict()  # digest -> when accepted, oldest first
+
+    def seen(self, digest: bytes) -> bool:
+        self._expire()
+        return digest in self._seen
+
+    def add(self, digest: bytes) -> None:
+        if self._window_s <= 0:
+            return
+        self._seen[digest] = self._clock()
+        self._seen.move_to_end(digest)
+        while len(self._seen) > self._max_entries:
+            self._seen.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def _expire(self) -> None:
+        horizon = self._clock() - self._window_s
+        while self._seen:
+            digest, at = next(iter(self._seen.items()))
+            if at > horizon:
+                break
+            del self._seen[digest]
+
+
+class DrainReceiver:
+    def __init__(self, store: MetricStore, secret: str | None, max_body_bytes: int, *,
+                 project_name: Callable[[str], str | None] | None = None,
+                 limits: DrainLimits | None = None, clock: Callable[[], float] = time.monotonic):
+        """`project_name`: optional project id → name lookup (e.g. `VercelProvider.project_name`)."""
+        self._store = store
+        self._secret = secret.encode() if secret else None
+        self._max_body_bytes = max_body_bytes
+        self._project_name = project_name
+        self._limits = limits or DrainLimits()
+        self._bodies_in_flight = 0
+        self._replays = ReplayWindow(self._limits.replay_window_s, self._limits.max_replay_entries, clock)
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.post("/drains/vercel/logs", self.handle_logs),
+                web.post("/drains/vercel/speed-insights", self.handle_speed_insights)]
+
+    async def handle_logs(self, request: web.Request) -> web.Response:
+        return await self._handle(request, LOG_DRAIN, self._record_logs)
+
+    async def handle_speed_insights(self, request: web.Request) -> web.Response:
+        return await self._handle(request, SPEED_INSIGHTS_DRAIN, self._record_vitals)
+
+    async def _handle(self, request: web.Request, drain: str,
+                      record: Callable[[list[Any]], tuple[int, int]]) -> web.Response:
+        try:
+            body, digest = await self._verified_body(request)
+            if self._replays.seen(digest):
+                # Vercel re-sends a delivery it thinks failed; counting it again would double the figures.
+                self._reject(drain, "duplicate")
+                return _answer(200, {"accepted": 0, "invalid": 0, "duplicate": True})
+            try:
+                if len(body) > self._limits.parse_off_loop_bytes:
+                    events = await asyncio.to_thread(parse_batch, body)  # keeps /healthz responsive
+                else:
+                    events = parse_batch(body)
+            except InvalidEvent as exc:
+                raise Rejected(400, "malformed", str(exc)) from None
+            accepted, invalid = record(events)
+            if events and not accepted:
+                raise Rejected(400, "malformed", f"none of the {invalid} events is valid")
+            self._replays.add(digest)
+        except Rejected as exc:
+            self._reject(drain, exc.reason)
+            response = _answer(exc.status, {"error": exc.reason, "message": str(exc)}, exc.headers)
+            if exc.close:
+                response.force_close()  # the rest of the body is not read
+            return response
+        except Exception:  # a bug here must not take the service down; the sender gets a 500
+            log.exception("drain delivery failed unexpectedly", drain=drain)
+            self._reject(drain, "internal")
+            return _answer(500, {"error": "internal"})
+        if invalid:
+            self._store.add("stackwatch.drain.rejected", invalid, {"drain": drain, "reason": "invalid_event"})
+        self._store.add("stackwatch.drain.events", accepted, {"drain": drain})
+        return _answer(200, {"accepted": accepted, "invalid": invalid})
+
+    async def _verified_body(self, request: web.Request) -> tuple[bytes, bytes]:
+        """The decoded body and its signature digest. Cheap checks first: nothing is read for a
+        request without a well-formed signature, over the declared size or over the body cap."""
+        if self._secret is None:
+            raise Rejected(503, "unconfigured", "no drain secret is configured")
+        given = _signature(request.headers.get(SIGNATURE_HEADER))
+        if given is None:
+            raise Rejected(401, "bad_signature", f"missing or malformed {SIGNATURE_HEADER}", close=True)
+        declared = request.content_length
+        if declared is not None and declared > self._max_body_bytes:
+            raise Rejected(413, "oversize", f"body larger than {self._max_body_bytes} bytes", close=True)
+        try:
+            decoder = BoundedDecoder(request.headers.get("Content-Encoding", ""), self._max_body_bytes)
+        except ValueError as exc:
+            raise Rejected(415, "malformed", str(exc), close=True) from None
+        if self._bodies_in_flight >= self._limits.max_concurrent_bodies:
+            raise Rejected(503, "busy", "too many deliveries in progress; retry later", close=True,
+                           headers={"Retry-After": str(BUSY_RETRY_AFTER_S)})
+        self._bodies_in_flight += 1
+        try:
+            async with asyncio.timeout(self._limits.body_timeout_s):
+                body, signature = await self._read(request, decoder)
+        except TimeoutError:
+            raise Rejected(408, "timeout", f"body not received within {self._limits.body_timeout_s:g} s",
+                           close=True) from None
+        finally:
+            self._bodies_in_flight -= 1
+        if not hmac.compare_digest(given, signature.hexdigest().encode()):
+            raise Rejected(401, "bad_signature", f"missing or wrong {SIGNATURE_HEADER}")
+        return body, signature.digest()
+
+    async def _read(self, request: web.Request, decoder: BoundedDecoder) -> tuple[bytes, Any]:
+        """Read and decode incrementally (Content-Length may be absent or wrong), signing as we go."""
+        assert self._secret is not None
+        signature = hmac.new(self._secret, digestmod=hashlib.sha1)
+        body = bytearray()
+        while True:
+            chunk = await request.content.read(READ_CHUNK_BYTES)
+            if not chunk:
+                break
+            try:
+                for piece in decoder.feed(chunk):
+                    signature.update(piece)
+                    body += piece
+                    await asyncio.sleep(0)  # a gzip bomb is inflated a bounded step at a time
+            except TooLarge:
+                raise Rejected(413, "oversize", f"body larger than {self._max_body_bytes} bytes "
+                               "(decompressed)", close=True) from None
+            except ValueError as exc:
+                raise Rejected(400, "malformed", str(exc), close=True) from None
+        return bytes(body), signature
+
+    def _reject(self, drain: str, reason: str) -> None:
+        self._store.add("stackwatch.drain.rejected", 1, {"drain": drain, "reason": reason})
+
+    def _record_logs(self, events: list[Any]) -> tuple[int, int]:
+        parsed, invalid = [], 0
+        for event in events:
+            try:
+                parsed.append(parse_log_event(event, self._project_name))
+            except InvalidEvent:
+                invalid += 1
+        for event in parsed:  # all validated first: a batch is recorded whole or not at all
+            if event.status_class is not None:
+                self._store.add("vercel.requests", 1, {"project": event.project, "status_class": event.status_class})
+                self._store.add("vercel.cache.requests", 1, {"project": event.project, "cache": event.cache})
+            if event.crashed:
+                self._store.add("vercel.function.crashes", 1, {"project": event.project})
+        return len(parsed), invalid
+
+    def _record_vitals(self, events: list[Any]) -> tuple[int, int]:
+        parsed, invalid = [], 0
+        for event in events:
+            try:
+                parsed.append(parse_vital_event(event, self._project_name))
+            except InvalidEvent:
+                invalid += 1
+        for vital in parsed:
+            if vital.metric == "CLS":
+                self._store.record("vercel.web_vital.cls", vital.value, {"project": vital.project})
+            else:
+                self._store.record("vercel.web_vital.duration", vital.value,
+                                   {"project": vital.project, "metric": vital.metric})
+        return len(parsed), invalid
+
+
+def _answer(status: int, body: dict, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, text=json.dumps(body), content_type="application/json", headers=headers)
+
+
+def _signature(header: str | None) -> bytes | None:
+    """The header as 40 lowercase hex bytes, or None when absent or not hex (non-ASCII included)."""
+    if header is None:
+        return None
+    value = header.strip().lower()
+    if len(value) != 40 or any(c not in "0123456789abcdef" for c in value):
+        return None
+    return value.encode("ascii")

@@ -1,0 +1,1 @@
+"""The simulated Supabase Management API and metrics endpoint."""

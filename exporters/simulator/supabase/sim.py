@@ -1,0 +1,455 @@
+"""Supabase, simulated: the Management API (per supabase.openapi.json) and each
+project's Prometheus metrics endpoint.
+
+Management API under /supabase (bearer auth by the server's middleware):
+/v1/projects, /v1/projects/{ref}, …/health, …/database/backups, …/billing/addons,
+…/analytics/endpoints/usage.api-counts, …/config/disk/util.
+
+Prometheus endpoint: GET /supabase-metrics/{ref}/customer/v1/privileged/metrics,
+HTTP Basic `service_role:<SUPABASE_SERVICE_ROLE_SECRET>`, text format 0.0.4.
+
+Layout (by project index): 0 is healthy; 1 is ACTIVE_UNHEALTHY (storage down)
+and has had no completed backup for 4 days; the last one (when there are 3 or
+more) is INACTIVE (paused before the history began: no compute, no backups).
+Ground truth (own arithmetic): plan fee prorated per second + compute hourly
+price × running hours − the plan's monthly compute credit, consumed in time order.
+"""
+
+from __future__ import annotations
+
+import base64
+import calendar
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from aiohttp import web
+
+from exporters.costs.billing import cycle_of
+from exporters.simulator import price_fixtures
+from exporters.simulator.invoice import InvoiceLine, ground_truth
+from exporters.simulator.params import array_param, parse_int
+from exporters.simulator.world import SUPABASE_SERVICE_ROLE_SECRET, World, stable_seed
+
+PREFIX = "/supabase"
+METRICS_PREFIX = "/supabase-metrics"
+ORG_SLUG = "sim-org"
+NAMES = ("production", "staging", "analytics", "marketing", "internal", "mobile", "reports", "search")
+COMPUTE = ("ci_small", "ci_micro", "ci_medium", "ci_micro", "ci_large")
+# The API quotes these add-ons' prices itself; the others from the simulator's price_fixtures.py.
+QUOTED_PRICE = {"ci_medium", "ci_large"}
+HEALTH_TIMEOUT_MAX_MS = 10_000  # the document's maximum for `timeout_ms`
+SERVICES = ("auth", "db", "db_postgres_user", "pooler", "realtime", "rest", "storage", "pg_bouncer")
+UNHEALTHY_INDEX = 1
+# Under the `backup-missing` incident (scenario or standing, world.CONDITIONS) this project's
+# backups of the last four days failed; it has no PITR (only every third project has), so its
+# latest completed backup is days old. In the steady world every daily backup completes.
+STALE_BACKUP_INDEX = 1
+STALE_BACKUP_DAYS = 4
+API_BUCKETS_S = {"15min": (900, 60), "30min": (1800, 60), "1hr": (3600, 60), "3hr": (10800, 600),
+                 "1day": (86400, 3600), "3day": (259200, 3600), "7day": (604800, 86400)}
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _noise(*parts: object) -> float:
+    return (stable_seed(*parts) % 1_000_000) / 1_000_000
+
+
+@dataclass
+class SimProject:
+    index: int
+    ref: str
+    name: str
+    created: float
+    status: str
+    compute: str
+    pitr: bool
+    disk_size: float
+    api_rate_per_min: dict[str, float]
+    # Changes of compute size / PITR / pause at given times (scenarios), oldest first.
+    changes: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+
+    def state_at(self, t: float) -> dict[str, Any]:
+        state: dict[str, Any] = {"compute": self.compute, "pitr": self.pitr, "paused": self.status == "INACTIVE"}
+        for at, change in self.changes:
+            if at > t:
+                break
+            state.update(change)
+        return state
+
+    def change_times(self) -> list[float]:
+        return [at for at, _ in self.changes]
+
+
+class SupabaseSim:
+    name = "supabase"
+    prefix = PREFIX
+
+    def __init__(self, world: World):
+        self.world = world
+        self._projects: list[SimProject] | None = None
+        self._by_ref: dict[str, SimProject] = {}
+        self._table: dict[str, Any] | None = None
+        self.billing_anchor_day = 1  # tests set it with the exporter's config
+
+    # --- the world, built once ---
+
+    def projects(self) -> list[SimProject]:
+        if self._projects is None:
+            count = self.world.scale.supabase_projects
+            self._projects = [self._make(i, count) for i in range(count)]
+            self._by_ref = {p.ref: p for p in self._projects}
+        return self._projects
+
+    def _make(self, i: int, count: int) -> SimProject:
+        rng = self.world.rng("supabase-project", i)
+        ref = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(20))
+        epoch = self.world.epoch().timestamp()
+        history_s = self.world.scale.history_days * 86400
+        created = epoch + rng.uniform(0.3, 0.6) * history_s if i % 5 == 4 else epoch - 86400 * rng.randint(20, 300)
+        inactive = count >= 3 and i == count - 1
+        status = "INACTIVE" if inactive else "ACTIVE_UNHEALTHY" if i == UNHEALTHY_INDEX else "ACTIVE_HEALTHY"
+        if inactive:
+            created = epoch - 86400 * 200
+        name = NAMES[i % len(NAMES)] if i < len(NAMES) else f"{NAMES[i % len(NAMES)]}-{i}"
+        rates = {k: rng.uniform(5, 300) for k in ("rest", "auth", "storage", "realtime")}
+        return SimProject(i, ref, name, float(int(created)), status, COMPUTE[i % len(COMPUTE)], i % 3 == 0,
+                          8e9 * (1 + i % 4), rates)
+
+    def project(self, ref: str) -> SimProject | None:
+        self.projects()
+        return self._by_ref.get(ref)
+
+    def price_table(self) -> dict[str, Any]:
+        if self._table is None:  # the simulator's own fixtures, never price_tables/
+            self._table = {
+                "plan_usd_per_month": {k: v.usd for k, v in price_fixtures.SUPABASE_PLANS.items()},
+                "compute_credit_usd_per_month": {k: v.usd for k, v in price_fixtures.SUPABASE_COMPUTE_CREDIT.items()},
+                "compute_usd_per_hour": {k: v.usd for k, v in price_fixtures.SUPABASE_COMPUTE_PER_HOUR.items()}}
+        return self._table
+
+    def _now(self) -> float:
+        return self.world.now_ts()
+
+    def _active(self, p: SimProject) -> bool:
+        return not p.state_at(self._now())["paused"] and p.created <= self._now()
+
+    def _status(self, p: SimProject) -> str:
+        return "INACTIVE" if p.state_at(self._now())["paused"] else p.status
+
+    def schedule(self, name: str, at: float, **change: Any) -> None:
+        """From `at` on, the project runs with `change` (compute=…, pitr=…, paused=…)."""
+        project = next(p for p in self.projects() if p.name == name)
+        project.changes.append((at, dict(change)))
+        project.changes.sort(key=lambda c: c[0])
+
+    # --- HTTP ---
+
+    def routes(self) -> list[web.RouteDef]:
+        p = f"{self.prefix}/v1/projects"
+        return [
+            web.get(p, self._list_projects),
+            web.get(f"{p}/{{ref}}", self._get_project),
+            web.get(f"{p}/{{ref}}/health", self._health),
+            web.get(f"{p}/{{ref}}/database/backups", self._backups),
+            web.get(f"{p}/{{ref}}/billing/addons", self._addons),
+            web.get(f"{p}/{{ref}}/analytics/endpoints/usage.api-counts", self._api_counts),
+            web.get(f"{p}/{{ref}}/config/disk/util", self._disk),
+            web.get(f"{METRICS_PREFIX}/{{ref}}/customer/v1/privileged/metrics", self._prometheus),
+        ]
+
+    def _project_body(self, p: SimProject) -> dict[str, Any]:
+        return {"id": p.ref, "ref": p.ref, "organization_id": ORG_SLUG, "organization_slug": ORG_SLUG,
+                "name": p.name, "region": "eu-central-1", "created_at": iso(p.created), "status": self._status(p),
+                "database": {"host": f"db.{p.ref}.supabase.co", "version": "17.4.1.054",
+                             "postgres_engine": "17", "release_channel": "ga"}}
+
+    def _found(self, request: web.Request) -> SimProject | None:
+        p = self.project(request.match_info["ref"])
+        return p if p is not None and p.created <= self._now() else None
+
+    async def _list_projects(self, _request: web.Request) -> web.Response:
+        now = self._now()
+        return web.json_response([self._project_body(p) for p in self.projects() if p.created <= now])
+
+    async def _get_project(self, request: web.Request) -> web.Response:
+        p = self._found(request)
+        return _not_found() if p is None else web.json_response(self._project_body(p))
+
+    async def _health(self, request: web.Request) -> web.Response:
+        p = self._found(request)
+        if p is None:
+            return _not_found()
+        # `services` is required: repeated (the document's form), bracketed or comma-joined (params.py).
+        wanted = array_param(request.query, "services")
+        if not wanted or any(s not in SERVICES for s in wanted):
+            return web.json_response({"message": "services must be one or more of " + ", ".join(SERVICES)},
+                                     status=400)
+        timeout_ms = parse_int(request.query["timeout_ms"]) if "timeout_ms" in request.query else 0
+        if timeout_ms is None or not 0 <= timeout_ms <= HEALTH_TIMEOUT_MAX_MS:
+            return web.json_response({"message": f"timeout_ms must be an integer from 0 to {HEALTH_TIMEOUT_MAX_MS}"},
+                                     status=400)
+        out = []
+        for service in wanted:
+            healthy = p.status == "ACTIVE_HEALTHY" or (p.status == "ACTIVE_UNHEALTHY" and service != "storage")
+            item: dict[str, Any] = {"name": service, "healthy": healthy,
+                                    "status": "ACTIVE_HEALTHY" if healthy else "UNHEALTHY"}
+            if not healthy:
+                item["error"] = "service unreachable"
+            out.append(item)
+        return web.json_response(out)
+
+    def backup_times(self, p: SimProject) -> list[tuple[float, str]]:
+        """Daily backups at 03:00 UTC since the later of creation and history start, newest last."""
+        if p.status == "INACTIVE":
+            return []
+        now = self._now()
+        first = max(p.created, self.world.history_start().timestamp())
+        day = math.floor(first / 86400) * 86400 + 3 * 3600
+        if day < first:
+            day += 86400
+        out = []
+        missing = p.index == STALE_BACKUP_INDEX and self.world.condition("backup-missing", self.name)
+        while day <= now:
+            failed = missing and now - day < STALE_BACKUP_DAYS * 86400 + 3600
+            out.append((day, "FAILED" if failed else "COMPLETED"))
+            day += 86400
+        return out
+
+    async def _backups(self, request: web.Request) -> web.Response:
+        p = self._found(request)
+        if p is None:
+            return _not_found()
+        backups = self.backup_times(p)[-30:]
+        body: dict[str, Any] = {
+            "region": "eu-central-1", "walg_enabled": True, "pitr_enabled": p.pitr,
+            "backups": [{"id": int(ts), "is_physical_backup": p.pitr, "status": status, "inserted_at": iso(ts)}
+                        for ts, status in reversed(backups)],
+            "physical_backup_data": {},
+        }
+        if p.pitr and backups:
+            body["physical_backup_data"] = {"earliest_physical_backup_date_unix": int(backups[0][0]),
+                                            "latest_physical_backup_date_unix": int(backups[-1][0])}
+        return web.json_response(body)
+
+    async def _addons(self, request: web.Request) -> web.Response:
+        p = self._found(request)
+        if p is None:
+            return _not_found()
+        hourly = self.price_table()["compute_usd_per_hour"]
+        state = p.state_at(self._now())
+        compute = state["compute"]
+        price: dict[str, Any] = {"description": f"${hourly[compute]}/hour", "type": "usage",
+                                 "interval": "hourly", "amount": hourly[compute]}
+        variant: dict[str, Any] = {"id": compute, "name": compute.removeprefix("ci_").title(), "price": price}
+        if compute not in QUOTED_PRICE:
+            price["amount"] = 0  # quoted as 0 here: the exporter must fall back to its price table
+            price["type"] = "fixed"
+            price["interval"] = "monthly"
+            price["description"] = "included"
+        selected = [{"type": "compute_instance", "variant": variant}]
+        if state["pitr"]:
+            selected.append({"type": "pitr", "variant": {"id": "pitr_7", "name": "7 days", "price": {
+                "description": "$100/month", "type": "fixed", "interval": "monthly", "amount": 100}}})
+        return web.json_response({"selected_addons": selected, "available_addons": []})
+
+    def api_count(self, p: SimProject, service: str, bucket_start: float, bucket_s: float) -> int:
+        """Requests in [bucket_start, bucket_start + bucket_s) that have arrived by now."""
+        now = self._now()
+        elapsed = min(bucket_s, max(0.0, now - bucket_start))
+        per_minute = p.api_rate_per_min[service] * (0.8 + 0.4 * _noise(self.world.seed, p.ref, service, int(bucket_start)))
+        return int(per_minute * elapsed / 60)
+
+    async def _api_counts(self, request: web.Request) -> web.Response:
+        p = self._found(request)
+        if p is None:
+            return _not_found()
+        interval = request.query.get("interval", "1day")
+        if interval not in API_BUCKETS_S:
+            return web.json_response({"message": "invalid interval"}, status=400)
+        span, bucket = API_BUCKETS_S[interval]
+        now = self._now()
+        first = math.floor((now - span) / bucket) * bucket + bucket
+        result = []
+        t = first
+        while t <= now:
+            row: dict[str, Any] = {"timestamp": iso(t)}
+            for service in ("auth", "realtime", "rest", "storage"):
+                row[f"total_{service}_requests"] = self.api_count(p, service, t, bucket)
+            result.append(row)
+            t += bucket
+        return web.json_response({"result": result})
+
+    def disk_used(self, p: SimProject) -> float:
+        grow = (self._now() - p.created) / 86400 * 2e7
+        return min(p.disk_size * 0.95, 1.2e9 + grow)
+
+    async def _disk(self, request: web.Request) -> web.Response:
+        p = self._found(request)
+        if p is None:
+            return _not_found()
+        used = self.disk_used(p)
+        return web.json_response({"timestamp": iso(self._now()), "metrics": {
+            "fs_size_bytes": p.disk_size, "fs_avail_bytes": p.disk_size - used, "fs_used_bytes": used}})
+
+    # --- Prometheus endpoint ---
+
+    def _authorised(self, request: web.Request) -> bool:
+        expected = "Basic " + base64.b64encode(f"service_role:{SUPABASE_SERVICE_ROLE_SECRET}".encode()).decode()
+        return request.headers.get("Authorization") == expected
+
+    async def _prometheus(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return web.Response(status=401, text="unauthorized",
+                                headers={"WWW-Authenticate": 'Basic realm="supabase"'})
+        p = self._found(request)
+        if p is None:
+            return web.Response(status=404, text="project not found")
+        return web.Response(text=self.prometheus_text(p), content_type="text/plain",
+                            charset="utf-8", headers={"X-Content-Type": "version=0.0.4"})
+
+    def prometheus_text(self, p: SimProject) -> str:
+        now = self._now()
+        up = 0 if self.world.scenario_applies("outage", "supabase") or p.status == "INACTIVE" else 1
+        uptime = max(0.0, now - p.created)
+        spike = self.world.scenario_applies("latency-spike", "supabase")
+        spike_s = max(0.0, now - self.world.scenario_since) if spike else 0.0
+        queries = uptime * 40.0
+        query_time = queries * 0.002 + spike_s * 40.0 * 1.5  # 2 ms per query; 1.5 s during a spike
+        mem_total = 4e9
+        base = {"supabase_project_ref": p.ref, "service_type": "db"}
+        series: list[tuple[str, str, str, list[tuple[dict[str, str], float]]]] = [
+            ("pg_up", "gauge", "Whether the last scrape of Postgres was able to connect.", [({}, up)]),
+            ("pg_stat_database_num_backends", "gauge", "Number of backends connected to this database.",
+             [({"datname": "postgres"}, 8 + int(10 * _noise(p.ref, "backends", int(now // 60))))]),
+            ("max_connections_connection_count", "gauge", "Configured max_connections.", [({}, 60)]),
+            ("supavisor_connections_active", "gauge", "Active client connections in Supavisor.",
+             [({}, 12 + int(20 * _noise(p.ref, "pool", int(now // 60))))]),
+            ("pg_database_size_bytes", "gauge", "Disk space used by the database.",
+             [({"datname": "postgres"}, self.disk_used(p))]),
+            ("node_cpu_seconds_total", "counter", "Seconds the CPUs spent in each mode.",
+             [({"cpu": "0", "mode": "idle"}, uptime * 0.7), ({"cpu": "0", "mode": "user"}, uptime * 0.2),
+              ({"cpu": "0", "mode": "system"}, uptime * 0.1)]),
+            ("node_memory_MemAvailable_bytes", "gauge", "Memory information field MemAvailable_bytes.",
+             [({}, mem_total * 0.45)]),
+            ("node_memory_MemTotal_bytes", "gauge", "Memory information field MemTotal_bytes.", [({}, mem_total)]),
+            ("node_filesystem_avail_bytes", "gauge", "Filesystem space available to non-root users in bytes.",
+             [({"mountpoint": "/data"}, p.disk_size - self.disk_used(p))]),
+            ("node_filesystem_size_bytes", "gauge", "Filesystem size in bytes.",
+             [({"mountpoint": "/data"}, p.disk_size)]),
+            ("physical_replication_lag_physical_replication_lag_seconds", "gauge", "Replication lag in seconds.",
+             [({}, 0)]),
+            ("pg_stat_statements_total_queries", "counter", "Queries executed (pg_stat_statements).",
+             [({}, queries)]),
+            ("pg_stat_statements_total_time_seconds", "counter", "Total time spent in statements, in seconds.",
+             [({}, query_time)]),
+            ("auth_users_user_count", "gauge", "Number of users in the project's auth schema.",
+             [({}, 1000 + int(uptime / 3600))]),
+        ]
+        lines: list[str] = []
+        for name, kind, help_text, points in series:
+            lines.append(f"# HELP {name} {help_text}")
+            lines.append(f"# TYPE {name} {kind}")
+            for labels, value in points:
+                merged = {**base, **labels}
+                rendered = ",".join(f'{k}="{v}"' for k, v in merged.items())
+                lines.append(f"{name}{{{rendered}}} {format_value(value)}")
+        return "\n".join(lines) + "\n"
+
+    # --- ground truth, minimum, headers ---
+
+    def invoice_lines(self, first_day: date, now: float) -> list[InvoiceLine]:
+        """What Supabase would invoice from `first_day` to now, from the simulator's own fixtures:
+        the plan fee per second, compute per started clock hour, PITR and disk beyond the included
+        size per second while active, and the compute credit once per billing cycle, in time order."""
+        plan = "pro"  # the plan simulator_config leaves in force (SupabaseConfig's default)
+        fee = price_fixtures.SUPABASE_PLANS[plan].usd
+        credit = price_fixtures.SUPABASE_COMPUTE_CREDIT[plan].usd
+        lines: list[InvoiceLine] = []
+        compute_in_cycle = 0.0
+        cycle_start = None
+        day = first_day
+        while (day0 := _day_ts(day)) < now:
+            day1 = min(_day_ts(day + timedelta(days=1)), now)
+            month_s = calendar.monthrange(day.year, day.month)[1] * 86400.0
+            cycle = cycle_of(day, self.billing_anchor_day).start
+            if cycle != cycle_start:
+                cycle_start, compute_in_cycle = cycle, 0.0
+            lines.append(InvoiceLine(day, "organization", f"plan_{plan}", fee * (day1 - day0) / month_s,
+                                     category="Purchase"))
+            compute_today = 0.0
+            for p in self.projects():
+                lines_p, compute_p = self._project_lines(p, day, day0, day1, month_s)
+                lines += lines_p
+                compute_today += compute_p
+            used = min(credit, compute_in_cycle + compute_today) - min(credit, compute_in_cycle)
+            compute_in_cycle += compute_today
+            if used > 0:
+                lines.append(InvoiceLine(day, "organization", "compute_credit", -used, category="Credit"))
+            day += timedelta(days=1)
+        return lines
+
+    def _project_lines(self, p: SimProject, day: date, day0: float, day1: float,
+                       month_s: float) -> tuple[list[InvoiceLine], float]:
+        start = max(day0, p.created)
+        if start >= day1:
+            return [], 0.0
+        cuts = [start, *(t for t in p.change_times() if start < t < day1), day1]
+        running = [(a, b, p.state_at(a)) for a, b in zip(cuts, cuts[1:], strict=False)]
+        running = [(a, b, st) for a, b, st in running if not st["paused"] and b > a]
+        hourly = price_fixtures.SUPABASE_COMPUTE_PER_HOUR
+        hours: set[tuple[float, str]] = set()
+        lines: list[InvoiceLine] = []
+        for a, b, st in running:
+            h = math.floor(a / 3600) * 3600
+            while h < b:
+                if day0 <= h < day1:
+                    hours.add((h, st["compute"]))
+                h += 3600
+            if st["pitr"]:
+                lines.append(InvoiceLine(day, p.name, "pitr_7", price_fixtures.SUPABASE_ADDONS["pitr_7"].usd
+                                         * (b - a) / month_s))
+            extra_gb = max(0.0, p.disk_size / 1e9 - price_fixtures.SUPABASE_DISK_INCLUDED_GB.usd)
+            if extra_gb:
+                lines.append(InvoiceLine(day, p.name, "disk", extra_gb * price_fixtures.SUPABASE_DISK.usd
+                                         * (b - a) / month_s))
+        compute = sum(hourly[variant].usd for _, variant in hours)
+        if compute:
+            lines.append(InvoiceLine(day, p.name, "compute", compute))
+        return lines, compute
+
+    def ground_truth(self) -> dict:
+        now_dt = self.world.now()
+        first = cycle_of(now_dt.date(), self.billing_anchor_day).start
+        names = [p.name for p in self.projects() if p.created <= now_dt.timestamp()] + ["organization"]
+        return ground_truth(self.invoice_lines(first, now_dt.timestamp()), now_dt.date(), month_start=first,
+                            projects=names)
+
+    def minimum_requests(self, page_sizes: dict[str, int] | None = None) -> dict[str, int]:
+        now = self._now()
+        visible = [p for p in self.projects() if p.created <= now]
+        active = [p for p in visible if self._active(p)]
+        return {"projects": 1, "health": len(active), "backups": len(visible), "addons": len(visible),
+                "api_counts": len(active), "disk": len(active)}
+
+    def rate_limit_headers(self, limit: int, remaining: int, reset_in_s: float) -> dict[str, str]:
+        return {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(remaining),
+                "X-RateLimit-Reset": str(int(math.ceil(self._now() + reset_in_s)))}
+
+
+def format_value(value: float) -> str:
+    if isinstance(value, int) or float(value).is_integer():
+        return str(int(value))
+    return repr(float(value))
+
+
+def _not_found() -> web.Response:
+    return web.json_response({"message": "project not found"}, status=404)
+
+
+def _day_ts(day: date) -> float:
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()

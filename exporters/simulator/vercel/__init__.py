@@ -1,0 +1,1 @@
+"""The simulated Vercel API and its drains."""

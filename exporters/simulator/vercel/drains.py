@@ -1,0 +1,194 @@
+"""The drain sender: what Vercel would POST to a log drain and a Speed Insights drain.
+
+Batches are built from the simulated world (its Vercel projects, its scenario)
+and are deterministic for a given seed, world time and batch number:
+
+- log events from the sources Vercel names (lambda, edge, static, build,
+  external, firewall, redirect), with status codes, cache states and a few
+  crashed functions (`statusCode` -1, answered 500 by the proxy); build logs
+  carry no status code. The `error-burst` scenario raises 5xx and crashes.
+- Speed Insights events (`vercel.speed_insights.v1`): LCP, FCP, TTFB, INP, FID
+  in ms and CLS, by route; some carry no route. `latency-spike` slows them down.
+
+Bodies alternate between a JSON array and NDJSON, each signed with
+`x-vercel-signature` = hex HMAC-SHA1 of the body. `send_drains` returns a
+`DrainTruth`: exactly what the receiver accepted (2xx answers), counted the
+way the receiver's metrics count it, so tests compare the two.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import httpx
+
+from exporters.simulator.vercel.sim import SimProject, project_list
+from exporters.simulator.world import World
+
+LOG_PATH = "/drains/vercel/logs"
+SPEED_INSIGHTS_PATH = "/drains/vercel/speed-insights"
+
+_SOURCES = (("lambda", 35), ("edge", 25), ("static", 25), ("build", 5), ("external", 5),
+            ("firewall", 3), ("redirect", 2))
+_PATHS = (("/", "/"), ("/blog/how-we-ship", "/blog/[slug]"), ("/products/42", "/products/[id]"),
+          ("/checkout", "/checkout"), ("/api/cart", "/api/cart"), ("/docs/getting-started", "/docs/[...slug]"))
+# Median (ms; CLS unitless) of each Web Vital in steady state.
+_VITAL_MEDIANS = {"LCP": 1800.0, "FCP": 1000.0, "TTFB": 300.0, "INP": 150.0, "FID": 20.0, "CLS": 0.05}
+LATENCY_SPIKE_FACTOR = 2.5
+
+
+@dataclass
+class DrainTruth:
+    """What the receiver accepted, in the receiver's own terms."""
+
+    requests: Counter = field(default_factory=Counter)  # (project, source, status_class, cache) -> requests
+    crashes: Counter = field(default_factory=Counter)  # project -> crashes
+    vitals: Counter = field(default_factory=Counter)  # metricType -> events
+    vitals_by_route: Counter = field(default_factory=Counter)  # (project, metricType, route) -> events
+    events: Counter = field(default_factory=Counter)  # drain ("log", "speed_insights") -> events
+    statuses: Counter = field(default_factory=Counter)  # HTTP status -> deliveries
+
+    def merge(self, other: "DrainTruth") -> None:
+        for name in ("requests", "crashes", "vitals", "vitals_by_route", "events", "statuses"):
+            getattr(self, name).update(getattr(other, name))
+
+
+def sign(body: bytes, secret: str) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
+
+
+def encode_batch(events: list[dict], ndjson: bool) -> bytes:
+    if ndjson:
+        return "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events).encode()
+    return json.dumps(events, separators=(",", ":")).encode()
+
+
+def _weighted(rng: random.Random, choices: tuple[tuple[str, int], ...]) -> str:
+    return rng.choices([c for c, _ in choices], weights=[w for _, w in choices])[0]
+
+
+def _status(rng: random.Random, source: str, error_burst: bool) -> tuple[int, bool]:
+    """(status code the proxy answered, whether the function crashed)."""
+    # Steady is a healthy site: 0.2 % 5xx (under the 1 % error-rate threshold); error-burst 30 %.
+    crash_rate, error_rate = (0.08, 0.30) if error_burst else (0.01, 0.002)
+    if source == "lambda" and rng.random() < crash_rate:
+        return 500, True
+    roll = rng.random()
+    if roll < error_rate:
+        return rng.choice((500, 502, 504)), False
+    if source == "redirect":
+        return rng.choice((301, 308)), False
+    if source == "firewall":
+        return rng.choice((200, 403, 429)), False
+    return (404 if roll < error_rate + 0.05 else 304 if roll < error_rate + 0.10 else 200), False
+
+
+def _cache(rng: random.Random, source: str) -> str | None:
+    if source in ("static", "edge"):
+        return rng.choices(("HIT", "MISS", "STALE", "REVALIDATED"), weights=(70, 20, 6, 4))[0]
+    if source == "lambda":
+        return rng.choice(("MISS", None))
+    return None
+
+
+def _status_class(code: int) -> str:
+    return f"{code // 100}xx"
+
+
+def log_event(rng: random.Random, project: SimProject, now_ms: int, number: int, error_burst: bool,
+              truth: DrainTruth) -> dict:
+    """One log-drain event; what it counts for is added to `truth` (the caller discards it if rejected)."""
+    source = _weighted(rng, _SOURCES)
+    path, _route = rng.choice(_PATHS)
+    event: dict = {
+        "id": f"evt_{number:08d}{rng.getrandbits(32):08x}", "deploymentId": f"dpl_sim{project.index:05d}",
+        "projectId": project.id, "projectName": project.name, "source": source,
+        "host": f"{project.name}.vercel.app", "timestamp": now_ms - rng.randint(0, 59_000),
+        "environment": "production", "executionRegion": "iad1", "requestId": f"req_{rng.getrandbits(48):012x}",
+    }
+    if source == "build":  # a build log line: no request, no status code
+        event.update(level="info", message=rng.choice(("Running build", "Compiled successfully",
+                                                       "Collecting page data", "Build completed")))
+        return event
+    code, crashed = _status(rng, source, error_burst)
+    cache = _cache(rng, source)
+    event.update(level="error" if code >= 500 else "info", message=f"GET {path} {code}",
+                 path=path, statusCode=-1 if crashed else code)
+    proxy: dict = {"timestamp": event["timestamp"], "method": "GET", "host": event["host"], "path": path,
+                   "statusCode": code, "userAgent": ["Mozilla/5.0 (simulated)"], "region": "iad1"}
+    if cache is not None:
+        proxy["vercelCache"] = cache
+    event["proxy"] = proxy
+    truth.requests[(project.name, source, _status_class(code), cache or "none")] += 1
+    if crashed:
+        truth.crashes[project.name] += 1
+    return event
+
+
+def vital_event(rng: random.Random, project: SimProject, now: datetime, latency_spike: bool,
+                truth: DrainTruth) -> dict:
+    metric = rng.choice(tuple(_VITAL_MEDIANS))
+    factor = LATENCY_SPIKE_FACTOR if latency_spike and metric != "CLS" else 1.0
+    value = _VITAL_MEDIANS[metric] * factor * rng.lognormvariate(0.0, 0.4)
+    path, route = rng.choice(_PATHS)
+    event: dict = {
+        "schema": "vercel.speed_insights.v1", "timestamp": now.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "projectId": project.id, "ownerId": "team_sim0000000000000000", "deviceId": rng.getrandbits(31),
+        "metricType": metric, "value": round(value, 4 if metric == "CLS" else 1),
+        "origin": f"https://{project.name}.vercel.app", "path": path, "country": rng.choice(("US", "DE", "BR", "JP")),
+        "vercelEnvironment": "production",
+    }
+    if rng.random() < 0.9:  # some events arrive without a route (e.g. not a framework route)
+        event["route"] = route
+    truth.vitals[metric] += 1
+    truth.vitals_by_route[(project.id, metric, event.get("route", "unknown"))] += 1
+    return event
+
+
+def build_log_batch(world: World, batch: int, size: int) -> tuple[list[dict], DrainTruth]:
+    projects = project_list(world)
+    now_ms = int(world.now_ts() * 1000)
+    rng = world.rng("drains", "logs", now_ms // 1000, batch)
+    truth = DrainTruth()
+    burst = world.scenario_applies("error-burst", "vercel")
+    events = [log_event(rng, rng.choice(projects), now_ms, batch * size + i, burst, truth) for i in range(size)]
+    truth.events["log"] += len(events)
+    return events, truth
+
+
+def build_vitals_batch(world: World, batch: int, size: int) -> tuple[list[dict], DrainTruth]:
+    projects = project_list(world)
+    now = world.now()
+    rng = world.rng("drains", "speed-insights", int(now.timestamp()), batch)
+    truth = DrainTruth()
+    spike = world.scenario_applies("latency-spike", "vercel")
+    events = [vital_event(rng, rng.choice(projects), now, spike, truth) for _ in range(size)]
+    truth.events["speed_insights"] += len(events)
+    return events, truth
+
+
+async def send_drains(receiver_base_url: str, secret: str, world: World, *, batches: int,
+                      events_per_batch: int) -> DrainTruth:
+    """POST `batches` log batches and `batches` Speed Insights batches; return what was accepted."""
+    if not project_list(world):
+        raise ValueError("the world has no Vercel projects to send drain events for")
+    sent = DrainTruth()
+    base = receiver_base_url.rstrip("/")
+    async with httpx.AsyncClient(timeout=30.0) as client:
+        for batch in range(batches):
+            for path, build in ((LOG_PATH, build_log_batch), (SPEED_INSIGHTS_PATH, build_vitals_batch)):
+                events, truth = build(world, batch, events_per_batch)
+                body = encode_batch(events, ndjson=batch % 2 == 1)
+                response = await client.post(base + path, content=body, headers={
+                    "content-type": "application/x-ndjson" if batch % 2 else "application/json",
+                    "x-vercel-signature": sign(body, secret)})
+                sent.statuses[response.status_code] += 1
+                if response.is_success:
+                    sent.merge(truth)
+    return sent
