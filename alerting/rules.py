@@ -12,15 +12,18 @@ rule (and Grafana's policy order) keep the critical one from doubling up.
 
 from __future__ import annotations
 
+from exporters.providers.registry import BY_NAME
+
 from .model import Alert, Severity, ValueFormat
 
 # Dashboard uids (grafana/dashboards).
 OVERVIEW = "stackwatch-overview"
 COSTS = "stackwatch-costs"
-VERCEL = "stackwatch-vercel"
-RENDER = "stackwatch-render"
-SUPABASE = "stackwatch-supabase"
-AI = "stackwatch-ai"
+# A provider's board: the uid the registry names for it (exporters/providers/registry.py).
+VERCEL = BY_NAME["vercel"].board_uid
+RENDER = BY_NAME["render"].board_uid
+SUPABASE = BY_NAME["supabase"].board_uid
+AI = BY_NAME["openai"].board_uid  # OpenAI and LlamaCloud
 SLO = "stackwatch-slo"
 SELF = "stackwatch-self"
 

@@ -31,7 +31,8 @@ sys.path.insert(0, str(REPO))
 
 from stack.conftest import Stack, build_stack, install_tools, start_stack, stop_stack, wait_until  # noqa: E402
 
-from exporters.core.catalogue import MetricSpec, all_metrics  # noqa: E402
+from exporters.core.catalogue import MetricSpec  # noqa: E402
+from exporters.providers.registry import all_metrics  # noqa: E402
 from exporters.simulator.world import Scale  # noqa: E402
 
 TARGET = 10_000

@@ -63,7 +63,7 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2 as pb
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from exporters.core.catalogue import by_name  # noqa: E402
+from exporters.providers.registry import metric_by_name as by_name  # noqa: E402
 
 # The boards (grafana/) are imported only when the queries run, after the load: a large-scale
 # load takes a quarter of an hour, and the queries measured are those of the working tree then.

@@ -15,8 +15,10 @@ import structlog
 import typer
 
 from exporters import __version__
-from exporters.core.config import Config, ConfigError, Secrets, load_config
+from exporters.core.config import ConfigError
 from exporters.core.logs import REDACTOR, configure
+from exporters.providers.vercel.drains import DEMO_DRAIN_SECRET
+from exporters.service.config import Config, Secrets, load_config
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Provider health, usage and cost as OpenTelemetry metrics.")
@@ -102,10 +104,8 @@ def check_config(file: Annotated[Optional[Path], typer.Argument(
     cfg, secrets = _load(path, environ)
     enabled = sorted(cfg.providers.enabled())
     source = f" (environment and {env_file})" if env_file is not None else ""
-    from exporters.simulator.world import DEFAULT_DRAIN_SECRET
-
     drain = ("not set (drains will be refused; set it only if you configure Vercel drains)" if not secrets.drain_secret
-             else "the simulator's (simulator: true)" if secrets.drain_secret == DEFAULT_DRAIN_SECRET else "set")
+             else "the simulator's (simulator: true)" if secrets.drain_secret == DEMO_DRAIN_SECRET else "set")
     typer.echo(f"{path}: valid{source}. Providers enabled: {', '.join(enabled) or 'none'}; drain secret {drain}.")
     if probe:
         from exporters.ops.probe import probe_all, render
@@ -283,7 +283,7 @@ def costs_export(config: ConfigOption = Path("stackwatch.yaml"),
 @app.command()
 def catalogue(output: Annotated[Optional[Path], typer.Option("--output", "-o")] = None) -> None:
     """Print the metric catalogue (docs/metrics.md)."""
-    from exporters.core.catalogue import render_markdown
+    from exporters.ops.catalogue import render_markdown
 
     text = render_markdown()
     if output:

@@ -1,35 +1,21 @@
-"""`stackwatch.yaml`: strict, typed configuration.
+"""What every part of `stackwatch.yaml` is built from: strict models, the provider base, the
+sections that name no provider (thresholds, service, logging), and reading the file.
 
-Every object forbids unknown keys; a wrong type or a missing value becomes a
-`ConfigError` that names the file, the key path and what was expected. Secrets
-never live in this file: each provider names the environment variable its
-credential comes from, and `Secrets.from_env` reads them.
+Every object forbids unknown keys; a wrong type or a missing value becomes a `ConfigError`
+that names the file, the key path and what was expected. The whole file's schema, with one
+section per registered provider, is assembled in exporters/service/config.py.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
-PROVIDER_NAMES = ("vercel", "render", "supabase", "openai", "llamacloud")
-
-# The environment variable each provider's credential comes from.
-SECRET_ENV = {
-    "vercel": "VERCEL_TOKEN",
-    "render": "RENDER_API_KEY",
-    "supabase": "SUPABASE_ACCESS_TOKEN",
-    "openai": "OPENAI_ADMIN_KEY",
-    "llamacloud": "LLAMA_CLOUD_API_KEY",
-}
-DRAIN_SECRET_ENV = "VERCEL_DRAIN_SECRET"
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 # `.inf` and `.nan` are valid YAML floats; none of them is a meaningful interval, amount or ratio.
 PositiveSeconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -69,76 +55,6 @@ class ProviderBase(Strict):
     # Day of the month the provider's billing cycle starts (1 = calendar month; 29..31 mean
     # the month's last day in shorter months). Month-to-date, allowances and credits follow it.
     billing_anchor_day: Annotated[int, Field(ge=1, le=31)] = 1
-
-
-class VercelConfig(ProviderBase):
-    base_url: str = "https://api.vercel.com"
-    team_id: str | None = Field(default=None, description="team_… id, sent as teamId on every call")
-
-
-class RenderConfig(ProviderBase):
-    base_url: str = "https://api.render.com/v1"
-    owner_id: str | None = Field(default=None, description="workspace (owner) id; all owners when unset")
-    service_ids: list[str] = Field(default_factory=list, description="restrict to these services")
-    metrics_resolution_seconds: Annotated[int, Field(ge=30)] = 60
-    # Workspace plan and paid seats, billed per member per month (price_tables/render.yaml).
-    workspace_plan: Literal["hobby", "professional", "organization", "enterprise"] = "hobby"
-    workspace_seats: Annotated[int, Field(ge=0, le=10_000)] = 0
-
-
-class SupabaseConfig(ProviderBase):
-    base_url: str = "https://api.supabase.com"
-    project_refs: list[str] = Field(default_factory=list, description="restrict to these projects")
-    plan: Literal["free", "pro", "team", "enterprise"] = "pro"
-    health_services: list[str] = Field(
-        default_factory=lambda: ["auth", "db", "pooler", "realtime", "rest", "storage"])
-
-
-class OpenAIConfig(ProviderBase):
-    base_url: str = "https://api.openai.com/v1"
-    project_ids: list[str] = Field(default_factory=list, description="restrict to these projects")
-
-
-class LlamaCloudConfig(ProviderBase):
-    base_url: str = "https://api.cloud.llamaindex.ai"
-    organization_id: str | None = None
-    project_id: str | None = None
-    plan: Literal["free", "starter", "pro", "pay_as_you_go"] = "pay_as_you_go"
-
-    @model_validator(mode="after")
-    def _organization_required_when_enabled(self) -> "LlamaCloudConfig":
-        if self.enabled and not self.organization_id:
-            raise ValueError("organization_id is required when llamacloud is enabled")
-        return self
-
-
-class Providers(Strict):
-    vercel: VercelConfig = Field(default_factory=VercelConfig)
-    render: RenderConfig = Field(default_factory=RenderConfig)
-    supabase: SupabaseConfig = Field(default_factory=SupabaseConfig)
-    openai: OpenAIConfig = Field(default_factory=OpenAIConfig)
-    llamacloud: LlamaCloudConfig = Field(default_factory=LlamaCloudConfig)
-
-    def enabled(self) -> dict[str, ProviderBase]:
-        return {name: getattr(self, name) for name in PROVIDER_NAMES if getattr(self, name).enabled}
-
-
-class MonthlyBudgets(Strict):
-    total: Usd | None = None
-    vercel: Usd | None = None
-    render: Usd | None = None
-    supabase: Usd | None = None
-    openai: Usd | None = None
-    llamacloud: Usd | None = None
-
-
-class DailyBudgets(MonthlyBudgets):
-    pass
-
-
-class Budgets(Strict):
-    monthly_usd: MonthlyBudgets = Field(default_factory=MonthlyBudgets)
-    daily_usd: DailyBudgets = Field(default_factory=DailyBudgets)
 
 
 class ResponseTimes(Strict):
@@ -192,20 +108,6 @@ class Service(Strict):
 class Logging(Strict):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["text", "json"] = "text"
-
-
-class Config(Strict):
-    environment: str = "production"
-    # Every enabled provider points at stackwatch's own simulator (the demo): plain-http base
-    # URLs on any host and the simulator's fixed tokens are accepted. Off (the default), a
-    # base_url must be https:// (http:// only on loopback) and a simulator token is an error,
-    # so an unset variable that a compose default filled in cannot pass for a real token.
-    simulator: bool = False
-    providers: Providers = Field(default_factory=Providers)
-    budgets: Budgets = Field(default_factory=Budgets)
-    thresholds: Thresholds = Field(default_factory=Thresholds)
-    service: Service = Field(default_factory=Service)
-    logging: Logging = Field(default_factory=Logging)
 
 
 class ConfigError(Exception):
@@ -266,7 +168,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _base_url_problem(name: str, url: str, simulator: bool) -> str | None:
+def base_url_problem(name: str, url: str, simulator: bool) -> str | None:
     key = f"providers.{name}.base_url"
     expected = ("expected an https:// URL such as the default; plain http:// only on loopback "
                 "(or with `simulator: true`)")
@@ -288,47 +190,12 @@ def _base_url_problem(name: str, url: str, simulator: bool) -> str | None:
 
 
 # The example config's placeholder ids (stackwatch.example.yaml): a run of X's, the all-zero UUID, <…>.
-_PLACEHOLDER = re.compile(r"X{4,}|^0{8}-0{4}-0{4}-0{4}-0{12}$|^<.*>$")
-# Where each id the config needs is found (docs/getting-started.md, "The ids the config needs").
-ID_KEYS = {
-    "vercel": {"team_id": "your Vercel team id (team_…, Team Settings → General → Team ID)"},
-    "render": {"owner_id": "your Render workspace id (tea-…, Workspace Settings, or GET /v1/owners)",
-               "service_ids": "your Render service ids (srv-…, in each service's URL and Settings)"},
-    "supabase": {"project_refs": "your Supabase project refs (Project Settings → General → Project ID)"},
-    "openai": {"project_ids": "your OpenAI project ids (proj_…, Settings → Organization → Projects)"},
-    "llamacloud": {"organization_id": "your LlamaCloud organization id (a UUID, Settings → Organization)",
-                   "project_id": "your LlamaCloud project id (a UUID)"},
-}
+PLACEHOLDER = re.compile(r"X{4,}|^0{8}-0{4}-0{4}-0{4}-0{12}$|^<.*>$")
 
 
-def _placeholder_problems(config: Config) -> list[str]:
-    """Enabled providers' ids still holding the example's placeholders."""
-    problems = []
-    for name, provider in config.providers.enabled().items():
-        for key, expected in ID_KEYS[name].items():
-            value = getattr(provider, key)
-            values = value if isinstance(value, list) else [value]
-            if any(isinstance(v, str) and _PLACEHOLDER.search(v) for v in values):
-                problems.append(f"providers.{name}.{key}: still the example's placeholder; expected {expected} "
-                                "(docs/getting-started.md)")
-    return problems
-
-
-def parse_config(data: object, source: str) -> Config:
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(source, ["(top level): expected a mapping of keys to values"])
-    try:
-        config = Config.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(source, [_describe(e) for e in exc.errors()]) from None
-    problems = [p for name, provider in config.providers.enabled().items()
-                if (p := _base_url_problem(name, provider.base_url, config.simulator))]
-    problems += _placeholder_problems(config)
-    if problems:
-        raise ConfigError(source, problems)
-    return config
+def describe(error: ValidationError) -> list[str]:
+    """Each problem of a failed validation, phrased for the operator (key path, what was expected)."""
+    return [_describe(e) for e in error.errors()]
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -375,8 +242,8 @@ def read_small_text(path: str | Path, source: str, *, kind: str = "YAML",
         raise ConfigError(source, [f"not UTF-8 text (invalid byte at offset {exc.start}; expected {kind} text)"]) from None
 
 
-def load_config(path: str | Path) -> Config:
-    source = str(path)
+def load_yaml(path: str | Path, source: str) -> object:
+    """The file's YAML mapping (a duplicate key refused), or a ConfigError naming the file and what is wrong."""
     text = read_small_text(path, source)
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
@@ -389,59 +256,10 @@ def load_config(path: str | Path) -> Config:
     if data is None:
         raise ConfigError(source, ["file is empty (expected a mapping of keys to values; "
                                    "see stackwatch.example.yaml)"])
-    return parse_config(data, source)
+    return data
 
 
-@dataclass(frozen=True)
-class Secrets:
-    """Credentials read from the environment. `repr` never shows a value."""
-
-    tokens: dict[str, str]
-    drain_secret: str | None
-
-    def __repr__(self) -> str:
-        return f"Secrets(providers={sorted(self.tokens)}, drain_secret={'set' if self.drain_secret else 'unset'})"
-
-    @classmethod
-    def from_env(cls, config: Config, source: str, environ: dict[str, str] | None = None) -> "Secrets":
-        from exporters.simulator.world import DEFAULT_DRAIN_SECRET, DEFAULT_TOKENS
-
-        env = os.environ if environ is None else environ
-        problems, tokens = [], {}
-        for name in config.providers.enabled():
-            variable = SECRET_ENV[name]
-            value = env.get(variable, "").strip()
-            if not value:
-                problems.append(f"providers.{name}.enabled is true but the environment variable "
-                                f"{variable} is not set (expected the provider's API token)")
-            elif problem := _token_problem(variable, value):
-                problems.append(problem)
-            elif value == DEFAULT_TOKENS[name] and not config.simulator:
-                problems.append(f"providers.{name}: {variable} holds the simulator's demo token, which no "
-                                "real provider accepts (an unset variable filled by a compose default?); "
-                                "set the real token, or `simulator: true` to poll the simulator")
-            tokens[name] = value
-        drain = env.get(DRAIN_SECRET_ENV, "").strip() or None
-        if drain is None and config.simulator:
-            # The demo: the simulator signs its drains with its fixed secret, which compose no longer
-            # passes (it would follow a real-mode stack into production and be refused there).
-            drain = DEFAULT_DRAIN_SECRET
-        elif drain is not None:
-            if problem := _token_problem(DRAIN_SECRET_ENV, drain):
-                problems.append(problem)
-            elif drain == DEFAULT_DRAIN_SECRET and not config.simulator:
-                problems.append(f"{DRAIN_SECRET_ENV} holds the simulator's demo secret; set the secret "
-                                "Vercel signs drains with (or `simulator: true`)")
-        if problems:
-            raise ConfigError(source, problems)
-        return cls(tokens=tokens, drain_secret=drain)
-
-    def values(self) -> list[str]:
-        """Every secret value, for the log redactor."""
-        return [v for v in [*self.tokens.values(), self.drain_secret] if v]
-
-
-def _token_problem(variable: str, value: str) -> str | None:
+def token_problem(variable: str, value: str) -> str | None:
     """A token goes into an HTTP header: printable ASCII without spaces. Never echo the value."""
     for position, char in enumerate(value):
         if not char.isascii():

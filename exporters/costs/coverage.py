@@ -14,11 +14,11 @@ lower-confidence figure, never added to BilledCost. docs/costs.md, "Coverage of 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from exporters.costs.ledger import PROVIDER_DISPLAY, day_start, utc_day
+from exporters.costs.ledger import day_start, utc_day
 
 # The columns an export adds to FOCUS_COLUMNS (FOCUS custom columns carry the x_ prefix).
 COVERAGE_COLUMNS = ("x_Coverage", "x_UnobservedSeconds", "x_UnobservedCostEstimate", "x_CoverageNote")
@@ -77,16 +77,16 @@ def per_day(gap: Gap) -> Iterator[Gap]:
         cursor = end
 
 
-def _row(provider: str, start: datetime, end: datetime) -> dict[str, object]:
+def _row(provider_name: str, start: datetime, end: datetime) -> dict[str, object]:
     return {"BilledCost": None, "EffectiveCost": None, "ListCost": None, "BillingCurrency": "USD",
             "ChargeCategory": "Usage", "ChargePeriodStart": start.astimezone(timezone.utc).strftime(ISO),
             "ChargePeriodEnd": end.astimezone(timezone.utc).strftime(ISO),
-            "ServiceProviderName": PROVIDER_DISPLAY.get(provider, provider), "x_CostSource": None}
+            "ServiceProviderName": provider_name, "x_CostSource": None}
 
 
-def gap_rows(gap: Gap) -> Iterator[dict[str, object]]:
+def gap_rows(gap: Gap, provider_name: str) -> Iterator[dict[str, object]]:
     for piece in per_day(gap):
-        yield {**_row(gap.provider, piece.start, piece.end), "ServiceName": gap.service_name,
+        yield {**_row(provider_name, piece.start, piece.end), "ServiceName": gap.service_name,
                "ServiceCategory": gap.service_category, "ResourceId": gap.resource_id,
                "ResourceName": gap.resource_name, "x_Coverage": UNOBSERVED,
                "x_UnobservedSeconds": round(piece.seconds, 3),
@@ -94,18 +94,20 @@ def gap_rows(gap: Gap) -> Iterator[dict[str, object]]:
                "x_CoverageNote": gap.basis}
 
 
-def failed_rows(coverage: ProviderCoverage) -> Iterator[dict[str, object]]:
+def failed_rows(coverage: ProviderCoverage, provider_name: str) -> Iterator[dict[str, object]]:
     for failure in coverage.failed:
-        yield {**_row(coverage.provider, coverage.period_start, coverage.period_end), "x_Coverage": FAILED,
+        yield {**_row(provider_name, coverage.period_start, coverage.period_end), "x_Coverage": FAILED,
                "x_CoverageNote": f"poll failed, nothing of it in this export: {failure}"}
 
 
-def coverage_rows(coverages: list[ProviderCoverage]) -> list[dict[str, object]]:
+def coverage_rows(coverages: list[ProviderCoverage], provider_names: Mapping[str, str]) -> list[dict[str, object]]:
+    """The rows of what was not observed; `provider_names`: FOCUS ServiceProviderName of each provider id."""
     rows: list[dict[str, object]] = []
     for coverage in coverages:
-        rows += failed_rows(coverage)
+        name = provider_names.get(coverage.provider, coverage.provider)
+        rows += failed_rows(coverage, name)
         for gap in coverage.gaps:
-            rows += gap_rows(gap)
+            rows += gap_rows(gap, name)
     return rows
 
 

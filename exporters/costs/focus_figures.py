@@ -16,7 +16,7 @@ from datetime import datetime
 
 from exporters.core.metrics import MetricStore
 from exporters.costs.billing import cycle_of
-from exporters.costs.ledger import CostLedger, billing_today
+from exporters.costs.ledger import CostLedger
 
 
 def month_to_date_figures(ledger: CostLedger, now: datetime) -> dict[str, tuple[float, float, float]]:
@@ -24,7 +24,7 @@ def month_to_date_figures(ledger: CostLedger, now: datetime) -> dict[str, tuple[
     totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
     cycles = {}
     for r in ledger.effective():
-        today = billing_today(r.provider, now)
+        today = ledger.billing_today(r.provider, now)
         cycle = cycles.get(r.provider) or cycles.setdefault(r.provider, cycle_of(today, ledger.anchors.get(r.provider, 1)))
         if not cycle.start <= r.day <= today:
             continue

@@ -1,15 +1,10 @@
-"""Gauges derived at export time: costs from the ledger, budgets and thresholds from config.
-
-Budgets and thresholds are series so that alert rules compare series with
-series, and a changed budget needs no rule change.
-"""
+"""The cost gauges, read from the ledger at export time: today, month to date, the month-end forecast."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 
-from exporters.core.config import PROVIDER_NAMES, Config
 from exporters.core.http import Clock
 from exporters.core.metrics import MetricStore
 from exporters.costs.ledger import CostLedger
@@ -41,29 +36,3 @@ def register_cost_gauges(store: MetricStore, ledger: CostLedger, clock: Clock) -
     store.add_gauge_source("stackwatch.cost.today_usd", today)
     store.add_gauge_source("stackwatch.cost.month_to_date_usd", month_to_date)
     store.add_gauge_source("stackwatch.cost.forecast.month_end_usd", forecast)
-
-
-def set_config_gauges(store: MetricStore, config: Config) -> None:
-    owner = "config"
-    for metric, budgets in (("stackwatch.budget.monthly_usd", config.budgets.monthly_usd),
-                            ("stackwatch.budget.daily_usd", config.budgets.daily_usd)):
-        points = {}
-        for name in ("total", *PROVIDER_NAMES):
-            value = getattr(budgets, name)
-            if value is not None:  # an unset budget is absent, not 0
-                points[(("provider", "all" if name == "total" else name),)] = float(value)
-        store.replace_gauges(metric, owner, points)
-    t = config.thresholds
-    store.replace_gauges("stackwatch.threshold.response_time", owner, {
-        (("tier", tier),): getattr(t.response_time_seconds, tier) for tier in ("frontend", "backend", "database")})
-    store.replace_gauges("stackwatch.threshold.error_rate", owner, {(): t.error_rate_ratio})
-    store.replace_gauges("stackwatch.threshold.cpu_utilization", owner, {(): t.cpu_utilization_ratio})
-    store.replace_gauges("stackwatch.threshold.memory_utilization", owner, {(): t.memory_utilization_ratio})
-    store.replace_gauges("stackwatch.threshold.availability", owner, {(): t.availability_ratio})
-    for name, value in (("connections_utilization", t.connections_utilization_ratio),
-                        ("backup_age", t.backup_age_seconds), ("tls_expiry", t.tls_expiry_seconds),
-                        ("data_staleness", t.data_staleness_seconds),
-                        ("ratelimit_headroom", t.ratelimit_headroom_ratio),
-                        ("spend_anomaly_factor", t.spend_anomaly_factor),
-                        ("spend_anomaly_floor_usd", t.spend_anomaly_floor_usd)):
-        store.replace_gauges(f"stackwatch.threshold.{name}", owner, {(): float(value)})

@@ -26,10 +26,6 @@ from exporters.costs.billing import cycle_of
 
 CostSource = Literal["billed", "estimated"]
 
-# FOCUS ServiceProviderName for each provider id.
-PROVIDER_DISPLAY = {"vercel": "Vercel", "render": "Render", "supabase": "Supabase",
-                    "openai": "OpenAI", "llamacloud": "LlamaIndex"}
-
 FORECAST_LOOKBACK_DAYS = 7
 
 
@@ -71,14 +67,8 @@ def utc_day(moment: datetime) -> date:
     return moment.astimezone(timezone.utc).date()
 
 
-# Providers whose billing days are not UTC days: their records carry `billing_day`, and their
-# "today" and month follow that zone (Vercel's periods are aligned to Pacific time, PROVIDERS.md).
-BILLING_DAY_ZONES: dict[str, ZoneInfo] = {"vercel": ZoneInfo("America/Los_Angeles")}
-
-
-def billing_today(provider: str, now: datetime) -> date:
-    """The provider's current billing day: the date in its billing zone (UTC unless listed)."""
-    zone = BILLING_DAY_ZONES.get(provider)
+def local_day(now: datetime, zone: ZoneInfo | None) -> date:
+    """The billing day at `now` of a provider billing in `zone` (None: UTC days)."""
     return now.astimezone(zone).date() if zone is not None else utc_day(now)
 
 
@@ -90,7 +80,7 @@ def day_start(day: date) -> datetime:
 class CostRecord:
     """One charge, shaped after FOCUS 1.3 (see `FOCUS_COLUMNS`)."""
 
-    provider: str  # stackwatch provider id; FOCUS ServiceProviderName via PROVIDER_DISPLAY
+    provider: str  # stackwatch provider id (the registry's name; its display name is FOCUS ServiceProviderName)
     service_name: str  # ServiceName
     service_category: str  # ServiceCategory (FOCUS's fixed list)
     resource_id: str  # ResourceId: project / service / organisation id
@@ -142,9 +132,10 @@ FOCUS_COLUMNS = (
 )
 
 
-def focus_row(record: CostRecord, anchor: int = 1) -> dict[str, object]:
+def focus_row(record: CostRecord, anchor: int = 1, provider_name: str | None = None) -> dict[str, object]:
     """One FOCUS row. The billing period is the provider's cycle (anchor day) containing the record's
-    billing day, so rows sum to an invoice; pricing quantity and unit are what the price applies to."""
+    billing day, so rows sum to an invoice; pricing quantity and unit are what the price applies to.
+    `provider_name`: ServiceProviderName (the provider's display name; its id when not given)."""
     iso = "%Y-%m-%dT%H:%M:%SZ"
     period = cycle_of(record.day, anchor)
     return {
@@ -155,7 +146,7 @@ def focus_row(record: CostRecord, anchor: int = 1) -> dict[str, object]:
         "ChargeCategory": record.charge_category,
         "ChargePeriodStart": record.period_start.astimezone(timezone.utc).strftime(iso),
         "ChargePeriodEnd": record.period_end.astimezone(timezone.utc).strftime(iso),
-        "ServiceProviderName": PROVIDER_DISPLAY.get(record.provider, record.provider),
+        "ServiceProviderName": provider_name or record.provider,
         "ServiceName": record.service_name,
         "ServiceCategory": record.service_category,
         "ResourceId": record.resource_id,
@@ -188,13 +179,6 @@ def write_rows(rows: Iterable[dict[str, object]], columns: tuple[str, ...], fmt:
             writer.writerow({c: ("" if row.get(c) is None else row.get(c)) for c in columns})
         count += 1
     return count
-
-
-def write_focus(records: Iterable[CostRecord], fmt: Literal["csv", "jsonl"], out: io.TextIOBase,
-                anchors: dict[str, int] | None = None) -> int:
-    """`anchors`: each provider's billing-cycle anchor day (absent: the calendar month)."""
-    anchors = anchors or {}
-    return write_rows((focus_row(r, anchors.get(r.provider, 1)) for r in records), FOCUS_COLUMNS, fmt, out)
 
 
 @dataclass(frozen=True)
@@ -237,11 +221,14 @@ class CostLedger:
     and finding the billed days cost no scan of the whole history.
     """
 
-    def __init__(self, anchors: dict[str, int] | None = None) -> None:
+    def __init__(self, anchors: dict[str, int] | None = None, zones: dict[str, ZoneInfo] | None = None) -> None:
         self._days: dict[tuple[str, str, date], dict[tuple, CostRecord]] = {}
         self._first_day: dict[str, date] = {}  # first day each provider's history covers
         # Billing-cycle anchor day per provider (absent: calendar month): month-to-date follows it.
         self.anchors: dict[str, int] = dict(anchors or {})
+        # Providers whose billing days are not UTC days (the registry's billing_zone): their records
+        # carry `billing_day`, and their "today" and month follow that zone.
+        self.zones: dict[str, ZoneInfo] = dict(zones or {})
         # Forecasts a provider computed from its own usage and plan rules, per cycle start.
         self._forecasts: dict[str, tuple[date, float]] = {}
         # The latest day a successful poll replaced with no records, per (provider, source): a day
@@ -288,6 +275,10 @@ class CostLedger:
             self._first_day[provider] = day if current is None else min(current, day)
             self._version += 1
 
+    def billing_today(self, provider: str, now: datetime) -> date:
+        """The provider's current billing day: the date in its billing zone (UTC unless in `zones`)."""
+        return local_day(now, self.zones.get(provider))
+
     def first_day(self, provider: str) -> date | None:
         """The first day `provider`'s history covers (None: none read yet)."""
         with self._lock:
@@ -308,8 +299,8 @@ class CostLedger:
 
     def summary(self, now: datetime) -> CostSummary:
         today = utc_day(now)
-        # Each provider's own current billing day (UTC unless BILLING_DAY_ZONES says otherwise).
-        todays = {p: billing_today(p, now) for p in BILLING_DAY_ZONES}
+        # Each provider's own current billing day (UTC unless `zones` says otherwise).
+        todays = {p: local_day(now, zone) for p, zone in self.zones.items()}
         with self._lock:
             cache_key = (self._version, today, tuple(todays.values()))
             if self._cache and self._cache[0] == cache_key:

@@ -17,10 +17,11 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from rich.console import Console
 from rich.table import Table
 
-from exporters.core.config import PROVIDER_NAMES, Config, Secrets
 from exporters.core.logs import REDACTOR
 from exporters.core.telemetry import in_memory_reader, otlp_endpoint_configured
 from exporters.poll.collector import StreamOutcome
+from exporters.providers.registry import NAMES, PROVIDERS
+from exporters.service.config import Config, Secrets
 from exporters.service.runtime import Runtime, build_runtime
 from exporters.simulator import Simulator, World, simulator_runtime_inputs
 from exporters.simulator.world import Scale, WorldClock
@@ -55,7 +56,7 @@ def findings(runtime: Runtime, reader: InMemoryMetricReader, outcomes: list[Stre
             found.append(Finding("critical", f"{o.provider}: {o.stream} poll failed ({o.reason})"))
 
     budgets = config.budgets
-    for provider in ("total", *PROVIDER_NAMES):
+    for provider in ("total", *NAMES):
         monthly = getattr(budgets.monthly_usd, provider)
         daily = getattr(budgets.daily_usd, provider)
         if provider == "total":
@@ -117,15 +118,17 @@ def findings(runtime: Runtime, reader: InMemoryMetricReader, outcomes: list[Stre
     return found
 
 
-# Estimated providers report the time of the cycle no poll observed (priced resources only).
-UNOBSERVED_GAUGES = {"render": ("render.cost.unobserved", "resource"),
-                     "supabase": ("supabase.cost.unobserved", "project")}
+def unobserved_gauges() -> dict[str, tuple[str, str]]:
+    """Providers estimated from observed state report, in `<provider>.cost.unobserved`, the time of the
+    cycle no poll observed (priced resources only): {provider: (that gauge, its resource label)}."""
+    return {p.name: (m.name, m.attributes[0]) for p in PROVIDERS for m in p.metrics
+            if m.name == f"{p.name}.cost.unobserved"}
 
 
 def unobserved_by_provider(runtime: Runtime) -> dict[str, dict[str, float]]:
     """{provider: {resource: seconds of the billing cycle not observed}}, resources with a gap only."""
     out: dict[str, dict[str, float]] = {}
-    for provider, (gauge, label) in UNOBSERVED_GAUGES.items():
+    for provider, (gauge, label) in unobserved_gauges().items():
         gaps = {dict(attrs)[label]: seconds for attrs, seconds in runtime.store.gauge_points(gauge).items()
                 if seconds >= 1.0}
         if gaps:
@@ -160,7 +163,7 @@ def render_summary(console: Console, runtime: Runtime, outcomes: list[StreamOutc
     for column in ("provider", "today", "month to date", "forecast", "monthly budget", "forecast / budget"):
         costs.add_column(column, justify="right" if column != "provider" else "left")
     # A provider whose cost was never read shows "unknown", never $0.00.
-    enabled = [p for p in PROVIDER_NAMES if p in config.providers.enabled()]
+    enabled = [p for p in NAMES if p in config.providers.enabled()]
     known = [p for p in enabled if p in summary.forecast_by_provider]
     rows: list[tuple[str, float | None, float | None, float | None, float | None]] = [
         (p, summary.today_by_provider.get(p, 0.0), summary.month_to_date_by_provider.get(p, 0.0),
@@ -218,7 +221,7 @@ async def run_demo(*, seed: int = 42, scenario: str = "steady", scale: Scale | N
     if simulator is None:
         # Fresh random tokens per demo: they are secrets like any other (redacted everywhere), and
         # the simulator's fixed ones would make the redactor eat provider names ("supabase").
-        tokens = {name: f"demo-{random_secrets.token_urlsafe(18)}" for name in PROVIDER_NAMES}
+        tokens = {name: f"demo-{random_secrets.token_urlsafe(18)}" for name in NAMES}
         simulator = Simulator(World(seed=seed, scale=scale or Scale()), tokens=tokens,
                               drain_secret=random_secrets.token_urlsafe(18))
     simulator.world.set_scenario(scenario)

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import io
 import sys
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import Literal
 
-from exporters.core.config import Config, Secrets
 from exporters.core.http import Clock
 from exporters.core.logs import REDACTOR
 from exporters.costs.billing import cycle_of
 from exporters.costs.coverage import COVERAGE_COLUMNS, OBSERVED, Gap, ProviderCoverage, coverage_rows
 from exporters.costs.ledger import FOCUS_COLUMNS, CostRecord, day_start, focus_row, utc_day, write_rows
 from exporters.poll.collector import StreamOutcome
+from exporters.providers.registry import display_names
+from exporters.service.config import Config, Secrets
 from exporters.service.runtime import Runtime, build_runtime
 from exporters.simulator import Simulator, World, simulator_runtime_inputs
 from exporters.simulator.world import WorldClock
@@ -65,9 +68,22 @@ def period_start(runtime: Runtime, today: date, since: date | None) -> dict[str,
     return {p.name: since or cycle_of(today, anchors.get(p.name, 1)).start for p in runtime.collector.providers}
 
 
+def focus_rows(records: Iterable[CostRecord], anchors: Mapping[str, int]) -> Iterator[dict[str, object]]:
+    """FOCUS rows of `records`, each provider named as FOCUS wants it (the registry's display name)."""
+    names = display_names()
+    for r in records:
+        yield focus_row(r, anchors.get(r.provider, 1), names.get(r.provider))
+
+
+def write_focus(records: Iterable[CostRecord], fmt: Literal["csv", "jsonl"], out: io.TextIOBase,
+                anchors: Mapping[str, int] | None = None) -> int:
+    """Records as a FOCUS dataset. `anchors`: each provider's billing-cycle anchor day (absent: the calendar month)."""
+    return write_rows(focus_rows(records, anchors or {}), FOCUS_COLUMNS, fmt, out)
+
+
 def write_dataset(records: list[CostRecord], extra: list[dict[str, object]], fmt: str, out: io.TextIOBase,
                   anchors: dict[str, int]) -> None:
-    rows = [{**focus_row(r, anchors.get(r.provider, 1)), "x_Coverage": OBSERVED} for r in records] + extra
+    rows = [{**row, "x_Coverage": OBSERVED} for row in focus_rows(records, anchors)] + extra
     write_rows(rows, EXPORT_COLUMNS, fmt, out)  # type: ignore[arg-type]
 
 
@@ -91,10 +107,10 @@ async def export_costs(config: Config | None, secrets: Secrets | None, fmt: str,
         coverage = provider_coverage(runtime, outcomes, records, first, now)
         anchors = runtime.ledger.anchors  # each provider's billing cycle: FOCUS BillingPeriodStart/End
         if output is None:
-            write_dataset(records, coverage_rows(coverage), fmt, sys.stdout, anchors)  # type: ignore[arg-type]
+            write_dataset(records, coverage_rows(coverage, display_names()), fmt, sys.stdout, anchors)  # type: ignore[arg-type]
         else:
             with output.open("w", encoding="utf-8", newline="") as handle:
-                write_dataset(records, coverage_rows(coverage), fmt, handle, anchors)
+                write_dataset(records, coverage_rows(coverage, display_names()), fmt, handle, anchors)
         return Export(len(records), coverage)
     finally:
         await runtime.aclose()

@@ -9,43 +9,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from importlib import import_module
 
 import httpx
 import structlog
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricReader
 
-from exporters.core.catalogue import all_metrics
-from exporters.core.config import Config, Secrets
 from exporters.core.http import Clock, ProviderHTTP
 from exporters.core.metrics import MetricStore
 from exporters.core.telemetry import METER_NAME, build_meter_provider
 from exporters.costs.focus_figures import register_focus_gauges
-from exporters.costs.gauges import register_cost_gauges, set_config_gauges
+from exporters.costs.gauges import register_cost_gauges
 from exporters.costs.ledger import CostLedger
 from exporters.costs.prices import PriceBook
 from exporters.costs.state.ledger import PersistentLedger
 from exporters.costs.state.store import StateStore
 from exporters.costs.unpriced import UnpricedBook, register_unpriced_gauges
 from exporters.poll.collector import Collector, Provider
+from exporters.providers.registry import BY_NAME, all_metrics, billing_zones
+from exporters.service.config import Config, Secrets
+from exporters.service.config_gauges import set_config_gauges
 
 log = structlog.get_logger("stackwatch.runtime")
-
-# provider id -> "module:Class"; each class takes (provider config, ProviderHTTP).
-PROVIDER_CLASSES = {
-    "vercel": "exporters.providers.vercel.exporter:VercelProvider",
-    "render": "exporters.providers.render.exporter:RenderProvider",
-    "supabase": "exporters.providers.supabase.exporter:SupabaseProvider",
-    "openai": "exporters.providers.openai.exporter:OpenAIProvider",
-    "llamacloud": "exporters.providers.llamacloud.exporter:LlamaCloudProvider",
-}
-
-
-def provider_class(name: str) -> type:
-    module, cls = PROVIDER_CLASSES[name].split(":")
-    return getattr(import_module(module), cls)
-
 
 @dataclass
 class Runtime:
@@ -79,7 +64,8 @@ def build_runtime(config: Config, secrets: Secrets, *, clock: Clock | None = Non
     store = MetricStore(meter_provider.get_meter(METER_NAME), all_metrics())
     state = StateStore.in_directory(config.service.data_dir) if config.service.data_dir else None
     anchors = {name: p.billing_anchor_day for name, p in config.providers.enabled().items()}
-    ledger = PersistentLedger(state, anchors) if state is not None else CostLedger(anchors)
+    zones = billing_zones()
+    ledger = PersistentLedger(state, anchors, zones) if state is not None else CostLedger(anchors, zones)
     prices = PriceBook.load()
     providers: list[Provider] = []
     intervals = {}
@@ -90,7 +76,7 @@ def build_runtime(config: Config, secrets: Secrets, *, clock: Clock | None = Non
                             max_response_bytes=pconfig.max_response_bytes, max_pages=pconfig.max_pages_per_poll,
                             max_rate_limit_wait_s=pconfig.max_rate_limit_wait_seconds,
                             max_poll_bytes=pconfig.max_poll_bytes)
-        provider = provider_class(name)(pconfig, http)
+        provider = BY_NAME[name].exporter(pconfig, http)
         if hasattr(provider, "attach_state"):  # providers whose estimates integrate observed state
             provider.attach_state(state, config.service.max_observation_gap_seconds, clock.time())
         providers.append(provider)

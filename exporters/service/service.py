@@ -21,9 +21,10 @@ import structlog
 from aiohttp import web
 
 from exporters import __version__
-from exporters.core.config import Config, ConfigError, Secrets
+from exporters.core.config import ConfigError
 from exporters.poll.supervisor import Supervisor
 from exporters.providers.vercel.drains import DrainLimits, DrainReceiver
+from exporters.service.config import Config, Secrets
 from exporters.service.health_listener import HealthListener, HealthSnapshot, publish_forever
 from exporters.service.runtime import Runtime, build_runtime
 from exporters.service.server_limits import GuardedAppRunner, ServerLimits, freeze_startup_heap

@@ -1,33 +1,29 @@
-"""A loopback simulator of every provider API stackwatch reads (see server.py)."""
+"""A loopback simulator of every provider API stackwatch reads (see server.py and README.md)."""
 
 from __future__ import annotations
 
-from exporters.core.config import SECRET_ENV, Config, Secrets, parse_config
-from exporters.simulator.server import Simulator, ThreadedSimulator
+from exporters.providers.vercel.drains import DRAIN_SECRET_ENV
+from exporters.service.config import SECRET_ENV, Config, Secrets, parse_config
+from exporters.simulator.llamacloud.sim import ORGANIZATION_ID as LLAMACLOUD_ORGANIZATION_ID
+from exporters.simulator.server import SIMULATED, Simulator, ThreadedSimulator
+from exporters.simulator.vercel.sim import TEAM_ACCOUNT_ID as VERCEL_TEAM_ID
 from exporters.simulator.world import DEFAULT_DRAIN_SECRET, DEFAULT_TOKENS, Scale, World
 
-# Ids the simulated world uses for scopes (team, owner, organisation).
-VERCEL_TEAM_ID = "team_sim0000000000000000"
-LLAMACLOUD_ORGANIZATION_ID = "00000000-0000-4000-8000-0000000000aa"
+DEMO_TOTAL_BUDGET_USD = 1500
+DEMO_DAILY_BUDGET_USD = 60
 
 
 def simulator_config(base_url: str, *, environment: str = "demo", overrides: dict | None = None) -> dict:
     """A stackwatch config (as a dict) with every provider pointed at the simulator."""
     data: dict = {
         "environment": environment,
-        # Plain-http base URLs and the simulator's fixed tokens are accepted (config.py).
+        # Plain-http base URLs and the simulator's fixed tokens are accepted (service/config.py).
         "simulator": True,
-        "providers": {
-            "vercel": {"enabled": True, "base_url": f"{base_url}/vercel", "team_id": VERCEL_TEAM_ID},
-            "render": {"enabled": True, "base_url": f"{base_url}/render/v1"},
-            "supabase": {"enabled": True, "base_url": f"{base_url}/supabase"},
-            "openai": {"enabled": True, "base_url": f"{base_url}/openai/v1"},
-            "llamacloud": {"enabled": True, "base_url": f"{base_url}/llamacloud",
-                           "organization_id": LLAMACLOUD_ORGANIZATION_ID},
-        },
-        "budgets": {"monthly_usd": {"total": 1500, "vercel": 200, "render": 300, "supabase": 150,
-                                    "openai": 700, "llamacloud": 150},
-                    "daily_usd": {"total": 60}},
+        "providers": {sim.name: {"enabled": True, "base_url": f"{base_url}{sim.prefix}", **sim.demo_settings}
+                      for sim in SIMULATED},
+        "budgets": {"monthly_usd": {"total": DEMO_TOTAL_BUDGET_USD,
+                                    **{sim.name: sim.demo_budget_usd for sim in SIMULATED}},
+                    "daily_usd": {"total": DEMO_DAILY_BUDGET_USD}},
     }
     for section, values in (overrides or {}).items():
         if isinstance(values, dict) and isinstance(data.get(section), dict):
@@ -48,7 +44,7 @@ def _merge(into: dict, new: dict) -> None:
 def simulator_env() -> dict[str, str]:
     """The environment variables that carry the simulator's credentials."""
     env = {SECRET_ENV[name]: token for name, token in DEFAULT_TOKENS.items()}
-    env["VERCEL_DRAIN_SECRET"] = DEFAULT_DRAIN_SECRET
+    env[DRAIN_SECRET_ENV] = DEFAULT_DRAIN_SECRET
     return env
 
 

@@ -26,6 +26,11 @@ from aiohttp import web
 
 from exporters.simulator import hostile
 from exporters.simulator.errors import in_provider_form
+from exporters.simulator.llamacloud.sim import LlamaCloudSim
+from exporters.simulator.openai.sim import OpenAISim
+from exporters.simulator.render.sim import RenderSim
+from exporters.simulator.supabase.sim import SupabaseSim
+from exporters.simulator.vercel.sim import VercelSim
 from exporters.simulator.world import DEFAULT_DRAIN_SECRET, DEFAULT_TOKENS, PROVIDERS, World
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -82,6 +87,11 @@ class Stats:
     exchanges: list[Exchange] = field(default_factory=list)
 
 
+# One simulated API per registered provider (exporters/providers/registry.py), in its order.
+SIMULATED = (VercelSim, RenderSim, SupabaseSim, OpenAISim, LlamaCloudSim)
+if tuple(sim.name for sim in SIMULATED) != PROVIDERS:
+    raise ImportError(f"the simulator serves {[s.name for s in SIMULATED]}, the registry lists {list(PROVIDERS)}")
+
 RATE_LIMITED_HEADROOM = 2  # per cent of the limit a rate-limited provider's successful answers leave
 
 
@@ -89,12 +99,6 @@ class Simulator:
     def __init__(self, world: World | None = None, *, tokens: dict[str, str] | None = None,
                  drain_secret: str = DEFAULT_DRAIN_SECRET, record_exchanges: bool = False,
                  rate_limit_per_minute: int = 10_000):
-        from exporters.simulator.llamacloud import sim as llamacloud  # noqa: PLC0415 (cycle)
-        from exporters.simulator.openai import sim as openai
-        from exporters.simulator.render import sim as render
-        from exporters.simulator.supabase import sim as supabase
-        from exporters.simulator.vercel import sim as vercel
-
         self.world = world or World()
         self.tokens = dict(tokens or DEFAULT_TOKENS)
         self.drain_secret = drain_secret
@@ -103,11 +107,7 @@ class Simulator:
         self.stats = Stats()
         self._window: dict[str, tuple[int, int]] = {}  # provider -> (minute, count)
         self.faults: dict[str, list[Fault]] = {}
-        self.providers: dict[str, ProviderSim] = {
-            sim.name: sim for sim in (vercel.VercelSim(self.world), render.RenderSim(self.world),
-                                      supabase.SupabaseSim(self.world), openai.OpenAISim(self.world),
-                                      llamacloud.LlamaCloudSim(self.world))
-        }
+        self.providers: dict[str, ProviderSim] = {sim.name: sim(self.world) for sim in SIMULATED}
         self.app = self._build_app()
         self._runner: web.AppRunner | None = None
         self.base_url = ""

@@ -15,6 +15,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
+from exporters.providers import registry
+from exporters.providers.vercel.drains import DEMO_DRAIN_SECRET
+
 # Incidents that are conditions of the world rather than of its traffic: the steady world has
 # none of them (nothing in it is alert-worthy). Each is a scenario (it starts when set and ends
 # when the scenario changes) and can also be a standing condition of a whole world, history
@@ -23,19 +26,12 @@ CONDITIONS = ("saturation", "backup-missing", "deploy-failure", "unpriced-usage"
 DEPLOY_RETRY_S = 10.0  # the deploy-failure scenario retries a failing deploy this often
 SCENARIOS = ("steady", "latency-spike", "error-burst", "cost-spike", "outage", "rate-limited", "flaky",
              *CONDITIONS)
-PROVIDERS = ("vercel", "render", "supabase", "openai", "llamacloud")
+PROVIDERS = registry.NAMES  # the registry's providers, each simulated (server.py)
 
-# Tokens the simulator accepts (one per provider); any other token gets 401.
-# No token may contain a word that logs carry (a provider name): the redactor hides any
-# 8-character piece of a secret, so "supabase" in a token would hide the provider's name.
-DEFAULT_TOKENS = {
-    "vercel": "sim-vc-4e7d21a9c0b3",
-    "render": "rnd_sim_8f2c61d04b9e",
-    "supabase": "sbp_sim_5a93e0c7d218",
-    "openai": "sk-admin-sim-b71f4c09e2a6",
-    "llamacloud": "llx-sim-2d8e6b3f90c1",
-}
-DEFAULT_DRAIN_SECRET = "sim-drain-secret"
+# Tokens the simulator accepts (one per provider, the registry's demo tokens); any other token
+# gets 401. Real mode refuses them (exporters/service/config.py).
+DEFAULT_TOKENS = {p.name: p.demo_token for p in registry.PROVIDERS}
+DEFAULT_DRAIN_SECRET = DEMO_DRAIN_SECRET
 SUPABASE_SERVICE_ROLE_SECRET = "sim-service-role-secret"
 
 

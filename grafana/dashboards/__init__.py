@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from importlib import import_module
-
+from . import ai, costs, overview, render, slo, stackwatch_self, supabase, vercel
 from .common import Board
 
-BOARD_MODULES = ("overview", "costs", "vercel", "render", "supabase", "ai", "slo", "stackwatch_self")
+BOARDS = (overview, costs, vercel, render, supabase, ai, slo, stackwatch_self)
 
 
 def boards() -> list[Board]:
-    return [import_module(f"{__name__}.{name}").board() for name in BOARD_MODULES]
+    return [module.board() for module in BOARDS]

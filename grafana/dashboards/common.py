@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, replace
 import grafanalib.core as G
 from grafanalib._gen import DashboardEncoder
 
+from exporters.providers.registry import BY_NAME, NAMES
+
 # The provisioned datasource (grafana/provisioning/datasources/prometheus.yaml).
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
 # Simulator scenarios a query can need (exporters/simulator/world.py SCENARIOS).
@@ -193,7 +195,7 @@ ENVIRONMENT = Variable(
     "deployment.environment of the stackwatch instance (stackwatch.yaml environment).")
 PROVIDER_VAR = Variable(
     "provider", "Provider", 'label_values(stackwatch_provider_up{deployment_environment=~"$environment"}, provider)',
-    "Provider whose series are shown (vercel, render, supabase, openai, llamacloud).")
+    f"Provider whose series are shown ({', '.join(NAMES)}).")
 
 
 def project_variable(metric: str, label: str = "project", title: str = "Project") -> Variable:
@@ -205,10 +207,11 @@ def project_variable(metric: str, label: str = "project", title: str = "Project"
 
 OVERVIEW = Link("stackwatch-overview", "Overview")
 COSTS = Link("stackwatch-costs", "Costs & usage")
-VERCEL = Link("stackwatch-vercel", "Vercel")
-RENDER = Link("stackwatch-render", "Render")
-SUPABASE = Link("stackwatch-supabase", "Supabase")
-AI = Link("stackwatch-ai", "AI services")
+# A provider's board is the one the registry names for it (alerts link to the same uid).
+VERCEL = Link(BY_NAME["vercel"].board_uid, "Vercel")
+RENDER = Link(BY_NAME["render"].board_uid, "Render")
+SUPABASE = Link(BY_NAME["supabase"].board_uid, "Supabase")
+AI = Link(BY_NAME["openai"].board_uid, "AI services")  # OpenAI and LlamaCloud
 SLO = Link("stackwatch-slo", "Probes & SLOs")
 SELF = Link("stackwatch-self", "stackwatch itself")
 ALL_BOARDS = (OVERVIEW, COSTS, VERCEL, RENDER, SUPABASE, AI, SLO, SELF)

@@ -7,7 +7,8 @@ import io
 import json
 from datetime import datetime, timedelta, timezone
 
-from exporters.costs.ledger import FOCUS_COLUMNS, CostRecord, write_focus
+from exporters.costs.ledger import FOCUS_COLUMNS, CostRecord
+from exporters.ops.export import write_focus
 
 
 def record(provider: str, day: int) -> CostRecord:

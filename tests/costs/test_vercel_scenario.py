@@ -10,8 +10,9 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from simhelpers import make_runtime, metric_points, running
 
-from exporters.costs.ledger import CostRecord, write_focus
+from exporters.costs.ledger import CostRecord
 from exporters.costs.state.ledger import record_to_row, row_to_record
+from exporters.ops.export import write_focus
 from exporters.simulator import Simulator, World
 from exporters.simulator.vercel.sim import SEATS, SERVICES, TEAM, billing_day_start
 from exporters.simulator.world import Scale
@@ -121,6 +122,7 @@ def test_a_record_on_a_pacific_billing_day_survives_the_state_file_round_trip() 
 
 def test_a_seat_purchase_and_credit_count_once_in_the_forecast_not_in_its_daily_rate() -> None:
     from exporters.costs.ledger import CostLedger  # noqa: PLC0415
+    from exporters.providers.registry import billing_zones  # noqa: PLC0415
 
     def line(day: int, usd: float, category: str = "Usage") -> CostRecord:
         start = billing_day_start(date(2026, 11, day))
@@ -128,7 +130,7 @@ def test_a_seat_purchase_and_credit_count_once_in_the_forecast_not_in_its_daily_
                           service_category="Networking", resource_id="p", resource_name="p", period_start=start,
                           period_end=start + timedelta(hours=24), billed_cost=usd, source="billed",
                           charge_category=category, billing_day=date(2026, 11, day))
-    ledger = CostLedger()
+    ledger = CostLedger(zones=billing_zones())  # Vercel bills Pacific days
     ledger.upsert([line(d, 10.0) for d in range(1, 5)] + [line(1, 60.0, "Purchase"), line(1, -20.0, "Credit")])
     ledger.covers_from("vercel", date(2026, 11, 1))
     now = datetime(2026, 11, 5, 20, tzinfo=timezone.utc)  # 12:00 PST on the 5th; nothing billed today yet

@@ -9,7 +9,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from exporters.core.catalogue import Kind, all_metrics
+from exporters.core.catalogue import Kind
+from exporters.providers.registry import all_metrics
 from exporters.simulator.supabase.sim import SupabaseSim
 from exporters.simulator.world import World
 from grafana.dashboards.common import ENV

@@ -23,12 +23,13 @@ from aiohttp import web
 from simhelpers import counter_value
 from structlog.testing import capture_logs
 
-from exporters.core.catalogue import all_metrics
-from exporters.core.config import ConfigError, parse_config
+from exporters.core.config import ConfigError
 from exporters.core.decoding import DECODE_STEP_BYTES, BoundedDecoder, TooLarge
 from exporters.core.metrics import MetricStore
 from exporters.core.telemetry import build_meter_provider, in_memory_reader
+from exporters.providers.registry import all_metrics
 from exporters.providers.vercel.drains import DrainLimits, DrainReceiver, ReplayWindow
+from exporters.service.config import parse_config
 from exporters.service.server_limits import FD_RESERVE, GuardedAppRunner, ServerLimits, connection_ceiling
 
 SECRET = "drain-secret-for-bounds"

@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from simhelpers import counter_value, metric_points
 
-from exporters.core.catalogue import all_metrics
 from exporters.core.metrics import MetricStore
 from exporters.core.telemetry import build_meter_provider, in_memory_reader
+from exporters.providers.registry import all_metrics
 from exporters.providers.vercel.drains import DrainReceiver
 from exporters.simulator import World
 from exporters.simulator.vercel.drains import send_drains

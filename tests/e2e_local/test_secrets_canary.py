@@ -31,7 +31,8 @@ from simhelpers import free_port
 from test_demo_otlp import Received, start_grpc
 from test_run_service import get_json, post, wait_until
 
-from exporters.core.config import DRAIN_SECRET_ENV, SECRET_ENV
+from exporters.providers.vercel.drains import DRAIN_SECRET_ENV
+from exporters.service.config import SECRET_ENV
 from exporters.simulator import Simulator, ThreadedSimulator, World, simulator_config
 
 ROOT = Path(__file__).resolve().parents[2]

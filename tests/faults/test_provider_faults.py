@@ -11,7 +11,8 @@ from email.utils import format_datetime
 import pytest
 from simhelpers import PROVIDERS, close, counter_value, make_runtime, running
 
-from exporters.core.catalogue import Kind, all_metrics
+from exporters.core.catalogue import Kind
+from exporters.providers.registry import all_metrics
 from exporters.simulator import Simulator
 from exporters.simulator.server import Fault
 

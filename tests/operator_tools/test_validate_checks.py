@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exporters.core.config import load_config
 from exporters.ops.validate import alerting, backups, baselines, delivery, monitoring, scaling, security
 from exporters.ops.validate.context import Context
 from exporters.ops.validate.model import Check, Level, Status, level_reached, outcome, score
 from exporters.ops.validate.runner import exit_code
+from exporters.service.config import load_config
 
 from .fakeprom import FakePrometheus
 

@@ -14,7 +14,8 @@ import urllib.request
 
 import pytest
 
-from exporters.core.catalogue import MetricSpec, all_metrics
+from exporters.core.catalogue import MetricSpec
+from exporters.providers.registry import all_metrics
 
 from .conftest import EXPORT_INTERVAL_S, POLL_INTERVAL_S, SLOW_POLL_INTERVAL_S, Stack, http_get, push_report
 

@@ -17,8 +17,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import yaml
 
-from exporters.core.catalogue import Kind, all_metrics
+from exporters.core.catalogue import Kind
 from exporters.core.telemetry import HISTOGRAM_MAX_SCALE
+from exporters.providers.registry import all_metrics
 from exporters.simulator import VERCEL_TEAM_ID
 from exporters.simulator.world import DEFAULT_TOKENS
 

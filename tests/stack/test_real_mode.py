@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exporters.core.config import DRAIN_SECRET_ENV, Secrets, load_config
+from exporters.providers.vercel.drains import DRAIN_SECRET_ENV
+from exporters.service.config import Secrets, load_config
 from exporters.simulator import VERCEL_TEAM_ID, Simulator, ThreadedSimulator, World
 from exporters.simulator.world import DEFAULT_DRAIN_SECRET
 

@@ -18,7 +18,8 @@ import jsonschema
 import pytest
 import yaml
 
-from exporters.core.config import DRAIN_SECRET_ENV, load_config
+from exporters.providers.vercel.drains import DRAIN_SECRET_ENV
+from exporters.service.config import load_config
 from exporters.simulator import simulator_config, simulator_env
 
 from .conftest import REPO, Ports, cap_rule_intervals, collector_env, install_tools, prometheus_tree

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from exporters.core.catalogue import RESOURCES, Kind, all_metrics, prometheus_name, render_markdown
+from exporters.core.catalogue import RESOURCES, Kind, prometheus_name
+from exporters.ops.catalogue import render_markdown
+from exporters.providers.registry import all_metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 

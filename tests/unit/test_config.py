@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from exporters.core.config import ConfigError, Secrets, load_config, parse_config
+from exporters.core.config import ConfigError
+from exporters.service.config import Secrets, load_config, parse_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from exporters.costs.ledger import CostLedger, CostRecord, month_end_forecast, split_by_day, write_focus
+from exporters.costs.ledger import CostLedger, CostRecord, month_end_forecast, split_by_day
+from exporters.ops.export import write_focus
 
 UTC = timezone.utc
 

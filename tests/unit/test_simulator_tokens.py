@@ -5,13 +5,13 @@ token containing "supabase" once turned the provider's name into [REDACTED] in
 the service's start-up line.
 """
 
-from exporters.core.catalogue import PROVIDER_MODULES, all_metrics
 from exporters.core.logs import SecretRedactor
+from exporters.providers.registry import PROVIDERS, all_metrics
 from exporters.simulator.world import DEFAULT_DRAIN_SECRET, DEFAULT_TOKENS
 
 
 def _words_logs_carry() -> set[str]:
-    words = set(DEFAULT_TOKENS) | set(PROVIDER_MODULES)
+    words = set(DEFAULT_TOKENS) | {p.display_name for p in PROVIDERS} | {w for p in PROVIDERS for w in p.module.split(".")}
     for spec in all_metrics():
         words.update({spec.name, spec.prometheus_name, *spec.attributes})
     return words

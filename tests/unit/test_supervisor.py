@@ -11,13 +11,13 @@ from collections.abc import Callable, Sequence
 
 from opentelemetry.sdk.metrics import MeterProvider
 
-from exporters.core.catalogue import all_metrics
 from exporters.core.metrics import MetricStore
 from exporters.core.telemetry import in_memory_reader
 from exporters.costs.ledger import CostLedger
 from exporters.costs.prices import PriceBook
 from exporters.poll.collector import Collector, PollContext, Stream
 from exporters.poll.supervisor import HUNG_AFTER_MIN_S, STALE_AFTER_INTERVALS, Supervisor
+from exporters.providers.registry import all_metrics
 
 INTERVAL = 60.0
 

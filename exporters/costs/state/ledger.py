@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, fields
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from exporters.costs.ledger import CostLedger, CostRecord, CostSource
 from exporters.costs.state.store import StateStore
@@ -38,8 +39,9 @@ def _key(record: CostRecord) -> str:
 class PersistentLedger(CostLedger):
     """A CostLedger loaded from, and written through to, a StateStore."""
 
-    def __init__(self, store: StateStore, anchors: dict[str, int] | None = None):
-        super().__init__(anchors)
+    def __init__(self, store: StateStore, anchors: dict[str, int] | None = None,
+                 zones: dict[str, ZoneInfo] | None = None):
+        super().__init__(anchors, zones)
         self._store = store
         records = [row_to_record(row) for row in store.cost_records()]
         if records:

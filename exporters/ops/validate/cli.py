@@ -8,13 +8,14 @@ import re
 import sys
 from pathlib import Path
 
-from exporters.core.config import ConfigError, load_config
+from exporters.core.config import ConfigError
 from exporters.ops.validate import baselines
 from exporters.ops.validate.context import Context, read_dotenv
 from exporters.ops.validate.model import Level
 from exporters.ops.validate.prom import Prometheus, PrometheusUnreachable, Unreachable
 from exporters.ops.validate.render import RENDERERS
 from exporters.ops.validate.runner import exit_code, validate
+from exporters.service.config import load_config
 
 _WINDOW = re.compile(r"^[1-9][0-9]{0,4}[smhdw]$")
 

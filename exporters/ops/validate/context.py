@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from exporters.core.config import Config
 from exporters.ops.validate.prom import Source
+from exporters.service.config import Config
 
 
 @dataclass

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
-
 from exporters.core.catalogue import SHARED_METRICS, MetricSpec
 from exporters.ops.validate.context import Context
 from exporters.ops.validate.model import Check, Status
+from exporters.providers.registry import PROVIDERS
 
 GROUP = "monitoring"
-
-# Module -> the provider whose enablement makes its metrics expected (shared metrics: always).
-MODULE_PROVIDER = {"vercel.exporter": "vercel", "vercel.drains": "vercel", "render.exporter": "render",
-                   "supabase.exporter": "supabase", "openai.exporter": "openai", "llamacloud.exporter": "llamacloud"}
 
 # Metrics that exist only after an event; their absence is not a fault by itself.
 EVENT_DRIVEN = {
@@ -39,13 +34,11 @@ DRAIN_REASON = "delivered by Vercel drains: absent until a drain delivers"
 def expected_metrics(enabled: list[str]) -> list[tuple[MetricSpec, str | None]]:
     """Catalogued metrics expected for the enabled providers, each with why it may be absent."""
     out: list[tuple[MetricSpec, str | None]] = [(s, EVENT_DRIVEN.get(s.name)) for s in SHARED_METRICS]
-    for module_name, provider in MODULE_PROVIDER.items():
-        if provider not in enabled:
+    for provider in PROVIDERS:  # an enabled provider's metrics are expected; shared ones always
+        if provider.name not in enabled:
             continue
-        module = importlib.import_module(f"exporters.providers.{module_name}")
-        for spec in getattr(module, "METRICS", ()):
-            reason = DRAIN_REASON if module_name == "vercel.drains" else EVENT_DRIVEN.get(spec.name)
-            out.append((spec, reason))
+        out += [(spec, EVENT_DRIVEN.get(spec.name)) for spec in provider.metrics]
+        out += [(spec, DRAIN_REASON) for spec in provider.drain_metrics]
     return out
 
 

@@ -6,14 +6,16 @@ import re
 
 import yaml
 
-from exporters.core.config import DRAIN_SECRET_ENV, SECRET_ENV
 from exporters.ops.validate.context import Context
 from exporters.ops.validate.model import Check, Status, without_prometheus
 from exporters.ops.validate.prom import PrometheusUnreachable
+from exporters.providers.registry import PROVIDERS
+from exporters.providers.vercel.drains import DRAIN_SECRET_ENV
+from exporters.service.config import SECRET_ENV
 
 GROUP = "security"
-# Shapes of provider credentials (PROVIDERS.md): Supabase sbp_, OpenAI sk-, LlamaCloud llx-, Render rnd_.
-TOKEN_SHAPES = re.compile(r"\b(sbp_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_-]{20,}|llx-[A-Za-z0-9]{20,}|rnd_[A-Za-z0-9]{20,})")
+# What each provider's credentials look like (the registry's token_shape; docs/providers/<name>.md).
+TOKEN_SHAPES = re.compile(r"\b(" + "|".join(p.token_shape for p in PROVIDERS if p.token_shape) + ")")
 DEFAULT_PASSWORDS = {"", "admin", "password", "changeme", "change-me", "grafana", "secret", "stackwatch"}
 MIN_PASSWORD = 12
 

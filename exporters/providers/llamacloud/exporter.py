@@ -53,14 +53,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from exporters.core.catalogue import Kind, MetricSpec, Series
-from exporters.core.config import LlamaCloudConfig
 from exporters.core.http import ProviderError, ProviderHTTP
 from exporters.costs.billing import Cycle, cycle_of
 from exporters.costs.forecast import USAGE_LOOKBACK_DAYS, PlanRules, forecast_usage_cost
 from exporters.costs.ledger import CostRecord, InvalidAmount, check_amount, day_start, month_seconds, utc_day
 from exporters.costs.unpriced import UnpricedUsage
-from exporters.ops.probe import Access, NotVisible, read
+from exporters.poll.access import Access, NotVisible, read
 from exporters.poll.collector import PollContext, Stream
+from exporters.providers.llamacloud.config import LlamaCloudConfig
 from exporters.providers.llamacloud.repeats import DocumentMemory, Parse, RepeatTotals
 
 METRICS: tuple[MetricSpec, ...] = (

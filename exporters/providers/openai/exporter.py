@@ -34,12 +34,12 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from exporters.core.catalogue import Kind, MetricSpec, Series
-from exporters.core.config import OpenAIConfig
 from exporters.core.http import ProviderError, ProviderHTTP, all_or_none
 from exporters.costs.ledger import CostRecord, InvalidAmount, check_amount, day_start, utc_day
 from exporters.costs.unpriced import UnpricedUsage
-from exporters.ops.probe import Access, read
+from exporters.poll.access import Access, read
 from exporters.poll.collector import PollContext, Stream
+from exporters.providers.openai.config import OpenAIConfig
 
 METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("gen_ai.client.token.usage", Kind.HISTOGRAM, "{token}",

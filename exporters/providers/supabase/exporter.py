@@ -40,7 +40,6 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from exporters.core.catalogue import Kind, MetricSpec, Series
-from exporters.core.config import SupabaseConfig
 from exporters.core.http import ProviderError, ProviderHTTP, all_or_none
 from exporters.core.timeutil import parse_time
 from exporters.costs.billing import cycle_of
@@ -56,8 +55,9 @@ from exporters.costs.state.history import (
     unobserved_seconds,
 )
 from exporters.costs.state.store import StateStore
-from exporters.ops.probe import Access, count_of, read
+from exporters.poll.access import Access, count_of, read
 from exporters.poll.collector import PollContext, Stream
+from exporters.providers.supabase.config import SupabaseConfig
 from exporters.providers.supabase.cost import HOUR, SupabasePricer, credit_record, day_cost, plan_record
 
 METRICS: tuple[MetricSpec, ...] = (

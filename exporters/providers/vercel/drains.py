@@ -101,6 +101,10 @@ METRICS: tuple[MetricSpec, ...] = (
 
 log = structlog.get_logger("stackwatch.drains")
 
+# The secret Vercel signs drain deliveries with comes from this variable (never from the config).
+DRAIN_SECRET_ENV = "VERCEL_DRAIN_SECRET"
+# The simulator signs its drains with this fixed secret: accepted only with `simulator: true`.
+DEMO_DRAIN_SECRET = "sim-drain-secret"
 LOG_DRAIN = "log"
 SPEED_INSIGHTS_DRAIN = "speed_insights"
 SIGNATURE_HEADER = "x-vercel-signature"

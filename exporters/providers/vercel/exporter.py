@@ -44,21 +44,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from exporters.core.catalogue import Kind, MetricSpec, Series
-from exporters.core.config import VercelConfig
 from exporters.core.http import ProviderError, ProviderHTTP
-from exporters.costs.ledger import (
-    BILLING_DAY_ZONES,
-    CostRecord,
-    InvalidAmount,
-    billing_today,
-    check_amount,
-    day_start,
-    utc_day,
-)
-from exporters.ops.probe import Access, count_of, read
+from exporters.costs.ledger import CostRecord, InvalidAmount, check_amount, day_start, local_day, utc_day
+from exporters.poll.access import Access, count_of, read
 from exporters.poll.collector import PollContext, Stream
+from exporters.providers.vercel.config import VercelConfig
 
 METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("vercel.projects", Kind.GAUGE, "{project}", "Projects in the team.", (),
@@ -102,7 +95,9 @@ BILLING_HINTS = {
     403: "billing charges are served only to the team's Owner, Member, Developer, Security, Billing and "
          "Enterprise Viewer roles: create the token as such a member (and check providers.vercel.team_id)",
 }
-BILLING_ZONE = BILLING_DAY_ZONES["vercel"]
+# Vercel's billing days are Pacific days: daily charges run 08:00Z to 08:00Z (07:00Z in summer)
+# (docs/providers/vercel.md, "Billing"); "today" and the month follow this zone.
+BILLING_ZONE = ZoneInfo("America/Los_Angeles")
 YIELD_EVERY_LINES = 2000  # let other providers' requests progress while a long body is parsed
 
 _PROJECT_ID_TAGS = ("ProjectId", "projectId", "project_id", "x_ProjectId")
@@ -587,7 +582,7 @@ class VercelProvider:
     # --- billing ---
 
     async def poll_billing(self, ctx: PollContext) -> None:
-        today = billing_today(self.name, ctx.now())
+        today = local_day(ctx.now(), BILLING_ZONE)
         recent = today - timedelta(days=BILLING_REFETCH_DAYS - 1)
         # After the first poll: the last days, and any day since the last success (after an outage).
         first = (today - timedelta(days=self.config.history_days) if self._billing_refetch_from is None

@@ -50,13 +50,14 @@ from datetime import date, datetime, timedelta, timezone
 
 from aiohttp import web
 
-from exporters.simulator import LLAMACLOUD_ORGANIZATION_ID
 from exporters.simulator import price_fixtures as fixtures
 from exporters.simulator.invoice import InvoiceLine, ground_truth
 from exporters.simulator.llamacloud.api import Invalid, body_matches, filters_item_bodies, parse_usage_query
 from exporters.simulator.world import World
 
 PREFIX = "/llamacloud"
+# The simulated organisation (the demo config's providers.llamacloud.organization_id).
+ORGANIZATION_ID = "00000000-0000-4000-8000-0000000000aa"
 MODES = ("fast", "cost_effective", "agentic", "agentic_plus")
 UNPRICED_MODE = "legacy_premium"  # no credits per page published, and its items carry no credits
 MAX_PAGE_SIZE = 1000  # the simulator's cap on page_size (the OpenAPI document declares none)
@@ -117,12 +118,15 @@ def _unpriced(metric: "Metric") -> bool:
 class LlamaCloudSim:
     name = "llamacloud"
     prefix = PREFIX
+    # What the demo config (simulator_config) sets for it: its ids and its monthly budget.
+    demo_settings = {"organization_id": ORGANIZATION_ID}
+    demo_budget_usd = 150
 
     def __init__(self, world: World, *, plan: str = "pay_as_you_go"):
         self.world = world
         self.plan = plan
         self.billing_anchor_day = 1  # tests set it with the exporter's config: the allowance's cycle
-        self.organization_id = LLAMACLOUD_ORGANIZATION_ID
+        self.organization_id = ORGANIZATION_ID
         self.usage_metrics_enabled = True  # False: the 400 some organisations get
         self.projects = [str(uuid.UUID(int=world.rng("llamacloud", "project", i).getrandbits(128), version=4))
                          for i in range(world.scale.llamacloud_projects)]

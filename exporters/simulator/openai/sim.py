@@ -104,6 +104,9 @@ class Profile:
 class OpenAISim:
     name = "openai"
     prefix = PREFIX
+    # What the demo config (simulator_config) sets for it: its ids and its monthly budget.
+    demo_settings: dict[str, str] = {}
+    demo_budget_usd = 700
 
     def __init__(self, world: World):
         self.world = world

@@ -224,6 +224,9 @@ def _noise(*parts: object) -> float:
 class RenderSim:
     name = "render"
     prefix = PREFIX
+    # What the demo config (simulator_config) sets for it: its ids and its monthly budget.
+    demo_settings: dict[str, str] = {}
+    demo_budget_usd = 300
 
     def __init__(self, world: World):
         self.world = world

@@ -88,6 +88,9 @@ class SimProject:
 class SupabaseSim:
     name = "supabase"
     prefix = PREFIX
+    # What the demo config (simulator_config) sets for it: its ids and its monthly budget.
+    demo_settings: dict[str, str] = {}
+    demo_budget_usd = 150
 
     def __init__(self, world: World):
         self.world = world

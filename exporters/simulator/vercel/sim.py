@@ -213,6 +213,9 @@ def project_list(world: World) -> list[SimProject]:
 class VercelSim:
     name = "vercel"
     prefix = "/vercel"
+    # What the demo config (simulator_config) sets for it: its ids and its monthly budget.
+    demo_settings = {"team_id": TEAM_ACCOUNT_ID}
+    demo_budget_usd = 200
 
     def __init__(self, world: World):
         self.world = world
