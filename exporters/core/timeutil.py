@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 
 def parse_time(value: object) -> datetime | None:
@@ -15,3 +15,13 @@ def parse_time(value: object) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def utc_moment(ts: float) -> datetime:
+    """Epoch seconds as an aware UTC datetime."""
+    return datetime.fromtimestamp(ts, tz=timezone.utc)
+
+
+def days(first: date, last: date) -> list[date]:
+    """Every day from `first` to `last`, both included (none when `last` is before `first`)."""
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from exporters.costs.ledger import day_start, utc_day
+from exporters.costs.records import day_start, utc_day
 
 # The columns an export adds to FOCUS_COLUMNS (FOCUS custom columns carry the x_ prefix).
 COVERAGE_COLUMNS = ("x_Coverage", "x_UnobservedSeconds", "x_UnobservedCostEstimate", "x_CoverageNote")

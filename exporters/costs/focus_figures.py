@@ -11,10 +11,8 @@ figures (an estimate) counts its BilledCost for both.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
-from exporters.core.metrics import MetricStore
 from exporters.costs.billing import cycle_of
 from exporters.costs.ledger import CostLedger
 
@@ -33,13 +31,3 @@ def month_to_date_figures(ledger: CostLedger, now: datetime) -> dict[str, tuple[
         figures[1] += r.billed_cost if r.effective_cost is None else r.effective_cost
         figures[2] += r.billed_cost if r.list_cost is None else r.list_cost
     return {p: (b, e, lst) for p, (b, e, lst) in totals.items()}
-
-
-def register_focus_gauges(store: MetricStore, ledger: CostLedger, now: Callable[[], datetime]) -> None:
-    def figure(index: int) -> Callable[[], Iterable[tuple[Mapping[str, str], float]]]:
-        def points() -> Iterable[tuple[Mapping[str, str], float]]:
-            return [({"provider": p}, values[index]) for p, values in month_to_date_figures(ledger, now()).items()]
-        return points
-
-    store.add_gauge_source("stackwatch.cost.focus.month_to_date_effective_usd", figure(1))
-    store.add_gauge_source("stackwatch.cost.focus.month_to_date_list_usd", figure(2))

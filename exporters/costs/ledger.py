@@ -9,177 +9,17 @@ forecast, by provider, service, project and model.
 
 from __future__ import annotations
 
-import calendar
-import csv
-import io
-import json
-import math
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
-from typing import Literal
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from exporters.costs.billing import cycle_of
-
-CostSource = Literal["billed", "estimated"]
+from exporters.costs.records import CostRecord, CostSource, local_day, utc_day
 
 FORECAST_LOOKBACK_DAYS = 7
-
-
-# A single provider line above this (USD, either sign) is a provider bug or a unit mix-up,
-# not a charge: it is rejected like a NaN, never stored.
-ABSURD_AMOUNT_USD = 1_000_000.0
-
-
-class InvalidAmount(ValueError):
-    """A provider amount that is not a finite, plausible number of USD."""
-
-
-def check_amount(value: object, what: str = "amount") -> float:
-    """`value` (a JSON number or a decimal string) as float USD, or InvalidAmount.
-
-    Shared by every provider parser and by CostRecord itself, so a NaN, an
-    infinity or an absurd figure is rejected (and counted by the caller) before
-    it can reach the ledger.
-    """
-    if isinstance(value, bool):
-        raise InvalidAmount(f"{what} is a boolean, not a number")
-    if isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            raise InvalidAmount(f"{what} is not a decimal number: {value[:40]!r}") from None
-    elif isinstance(value, (int, float)):
-        number = float(value)
-    else:
-        raise InvalidAmount(f"{what} is a {type(value).__name__}, not a number")
-    if not math.isfinite(number):
-        raise InvalidAmount(f"{what} is not finite: {value!r}"[:120])
-    if abs(number) > ABSURD_AMOUNT_USD:
-        raise InvalidAmount(f"{what} {number:.6g} USD is beyond the plausible ±{ABSURD_AMOUNT_USD:.0f} for one line")
-    return number
-
-
-def utc_day(moment: datetime) -> date:
-    return moment.astimezone(timezone.utc).date()
-
-
-def local_day(now: datetime, zone: ZoneInfo | None) -> date:
-    """The billing day at `now` of a provider billing in `zone` (None: UTC days)."""
-    return now.astimezone(zone).date() if zone is not None else utc_day(now)
-
-
-def day_start(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
-
-
-@dataclass(frozen=True, slots=True)
-class CostRecord:
-    """One charge, shaped after FOCUS 1.3 (see `FOCUS_COLUMNS`)."""
-
-    provider: str  # stackwatch provider id (the registry's name; its display name is FOCUS ServiceProviderName)
-    service_name: str  # ServiceName
-    service_category: str  # ServiceCategory (FOCUS's fixed list)
-    resource_id: str  # ResourceId: project / service / organisation id
-    resource_name: str  # ResourceName: what dashboards label `project`
-    period_start: datetime  # ChargePeriodStart, inclusive, UTC
-    period_end: datetime  # ChargePeriodEnd, exclusive, within the same UTC day
-    billed_cost: float  # BilledCost, USD
-    source: CostSource  # x_CostSource
-    consumed_quantity: float | None = None  # ConsumedQuantity
-    consumed_unit: str | None = None  # ConsumedUnit
-    charge_category: str = "Usage"  # ChargeCategory: Usage, Purchase, Credit, …
-    model: str | None = None  # x_Model (AI services)
-    sku: str = ""  # x_Sku: tells records with the same service/resource/day apart
-    region: str | None = None  # RegionId
-    effective_cost: float | None = None  # EffectiveCost, when the provider reports it (else = BilledCost)
-    list_cost: float | None = None  # ListCost, when the provider reports it (else = BilledCost)
-    # The provider's own billing day when it is not the UTC day of the period (Vercel: the Pacific
-    # date); the record then counts on that day, and its period may be the charge's own (e.g. a month).
-    billing_day: date | None = None
-    day: date = field(init=False, compare=False)  # the billing day (UTC day of the period unless billing_day)
-
-    def __post_init__(self) -> None:
-        if self.period_start.tzinfo is None or self.period_end.tzinfo is None:
-            raise ValueError("charge periods must be timezone-aware (UTC)")
-        check_amount(self.billed_cost, "billed_cost")  # the last guard: nothing non-finite or absurd is stored
-        for other, what in ((self.effective_cost, "effective_cost"), (self.list_cost, "list_cost")):
-            if other is not None:
-                check_amount(other, what)
-        if not self.period_start < self.period_end:
-            raise ValueError(f"empty charge period {self.period_start} .. {self.period_end}")
-        if self.billing_day is not None:
-            object.__setattr__(self, "day", self.billing_day)
-            return
-        day = utc_day(self.period_start)
-        if day != utc_day(self.period_end - timedelta(microseconds=1)):
-            raise ValueError("a cost record covers at most one UTC day; split longer periods")
-        object.__setattr__(self, "day", day)  # computed once: summaries read it for every record
-
-    @property
-    def key(self) -> tuple:
-        return (self.service_name, self.resource_id, self.model or "", self.sku, self.charge_category)
-
-
-FOCUS_COLUMNS = (
-    "BilledCost", "EffectiveCost", "ListCost", "BillingCurrency", "ChargeCategory", "ChargePeriodStart",
-    "ChargePeriodEnd", "ServiceProviderName", "ServiceName", "ServiceCategory", "ResourceId",
-    "ResourceName", "RegionId", "ConsumedQuantity", "ConsumedUnit", "x_CostSource", "x_Model", "x_Sku",
-    "BillingPeriodStart", "BillingPeriodEnd", "PricingQuantity", "PricingUnit",
-)
-
-
-def focus_row(record: CostRecord, anchor: int = 1, provider_name: str | None = None) -> dict[str, object]:
-    """One FOCUS row. The billing period is the provider's cycle (anchor day) containing the record's
-    billing day, so rows sum to an invoice; pricing quantity and unit are what the price applies to.
-    `provider_name`: ServiceProviderName (the provider's display name; its id when not given)."""
-    iso = "%Y-%m-%dT%H:%M:%SZ"
-    period = cycle_of(record.day, anchor)
-    return {
-        "BilledCost": round(record.billed_cost, 10),
-        "EffectiveCost": round(record.billed_cost if record.effective_cost is None else record.effective_cost, 10),
-        "ListCost": round(record.billed_cost if record.list_cost is None else record.list_cost, 10),
-        "BillingCurrency": "USD",
-        "ChargeCategory": record.charge_category,
-        "ChargePeriodStart": record.period_start.astimezone(timezone.utc).strftime(iso),
-        "ChargePeriodEnd": record.period_end.astimezone(timezone.utc).strftime(iso),
-        "ServiceProviderName": provider_name or record.provider,
-        "ServiceName": record.service_name,
-        "ServiceCategory": record.service_category,
-        "ResourceId": record.resource_id,
-        "ResourceName": record.resource_name,
-        "RegionId": record.region,
-        "ConsumedQuantity": record.consumed_quantity,
-        "ConsumedUnit": record.consumed_unit,
-        "x_CostSource": record.source,
-        "x_Model": record.model,
-        "x_Sku": record.sku or None,
-        "BillingPeriodStart": period.start_at.strftime(iso),
-        "BillingPeriodEnd": period.end_at.strftime(iso),
-        "PricingQuantity": record.consumed_quantity,
-        "PricingUnit": record.consumed_unit,
-    }
-
-
-def write_rows(rows: Iterable[dict[str, object]], columns: tuple[str, ...], fmt: Literal["csv", "jsonl"],
-               out: io.TextIOBase) -> int:
-    """Rows as CSV (header first; None is empty) or JSON Lines (None is null), in `columns` order."""
-    count = 0
-    writer = None
-    if fmt == "csv":
-        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-    for row in rows:
-        if writer is None:
-            out.write(json.dumps({c: row.get(c) for c in columns}, separators=(",", ":")) + "\n")
-        else:
-            writer.writerow({c: ("" if row.get(c) is None else row.get(c)) for c in columns})
-        count += 1
-    return count
-
 
 @dataclass(frozen=True)
 class CostSummary:
@@ -369,18 +209,3 @@ class CostLedger:
     def records(self) -> list[CostRecord]:
         return sorted(self.effective(), key=lambda r: (r.provider, r.period_start, r.service_name,
                                                        r.resource_id, r.model or "", r.sku))
-
-
-def split_by_day(start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime]]:
-    """[start, end) cut at UTC midnights, for estimates that accrue over time."""
-    cursor = start
-    while cursor < end:
-        next_midnight = day_start(utc_day(cursor) + timedelta(days=1))
-        piece_end = min(end, next_midnight)
-        yield cursor, piece_end
-        cursor = piece_end
-
-
-def month_seconds(moment: datetime) -> float:
-    days = calendar.monthrange(moment.year, moment.month)[1]
-    return days * 86400.0

@@ -25,16 +25,12 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from datetime import date, timedelta
 
-from exporters.core.metrics import MetricStore
 from exporters.costs.billing import cycle_of
-
-if TYPE_CHECKING:
-    from exporters.costs.state.store import StateStore
+from exporters.costs.state.store import StateStore
 
 KEEP_DAYS = 70  # stored days kept before a replacement's first day: two cycles and a margin
 
@@ -52,7 +48,7 @@ class UnpricedBook:
     """The unpriced usage of every provider, per day (thread-safe), optionally written through to
     the state file. `anchors`: each provider's billing-cycle anchor day (absent: the calendar month)."""
 
-    def __init__(self, store: "StateStore | None" = None, anchors: Mapping[str, int] | None = None) -> None:
+    def __init__(self, store: StateStore | None = None, anchors: Mapping[str, int] | None = None) -> None:
         self._days: dict[tuple[str, date], list[UnpricedUsage]] = {}
         self._lock = threading.Lock()
         self._store = store
@@ -103,19 +99,3 @@ class UnpricedBook:
                 usd = (usd or 0.0) + u.usd
             totals[key] = (quantity + u.quantity, usd)
         return totals
-
-
-def register_unpriced_gauges(store: MetricStore, book: UnpricedBook, now: Callable[[], datetime]) -> None:
-    def amounts() -> Iterable[tuple[Mapping[str, str], float]]:
-        by_item: dict[tuple[str, str], float] = defaultdict(float)
-        for (provider, item, _unit), (_quantity, usd) in book.month_to_date(now().date()).items():
-            if usd is not None:
-                by_item[(provider, item)] += usd
-        return [({"provider": p, "item": i}, usd) for (p, i), usd in by_item.items()]
-
-    def quantities() -> Iterable[tuple[Mapping[str, str], float]]:
-        return [({"provider": p, "item": i, "unit": unit}, quantity)
-                for (p, i, unit), (quantity, _usd) in book.month_to_date(now().date()).items()]
-
-    store.add_gauge_source("stackwatch.cost.unpriced.month_to_date_usd", amounts)
-    store.add_gauge_source("stackwatch.cost.unpriced.usage", quantities)

@@ -15,7 +15,8 @@ from exporters.core.http import Clock
 from exporters.core.logs import REDACTOR
 from exporters.costs.billing import cycle_of
 from exporters.costs.coverage import COVERAGE_COLUMNS, OBSERVED, Gap, ProviderCoverage, coverage_rows
-from exporters.costs.ledger import FOCUS_COLUMNS, CostRecord, day_start, focus_row, utc_day, write_rows
+from exporters.costs.focus import FOCUS_COLUMNS, focus_row, write_rows
+from exporters.costs.records import CostRecord, day_start, utc_day
 from exporters.poll.collector import StreamOutcome
 from exporters.providers.registry import display_names
 from exporters.service.config import Config, Secrets

@@ -21,8 +21,9 @@ import structlog
 
 from exporters.core.http import DEFAULT_MAX_POLL_BYTES, Clock, ProviderError, ProviderHTTP, poll_budget
 from exporters.core.metrics import Attrs, MetricStore, attrs_key
-from exporters.costs.ledger import CostLedger, CostRecord, CostSource
+from exporters.costs.ledger import CostLedger
 from exporters.costs.prices import PriceBook
+from exporters.costs.records import CostRecord, CostSource
 from exporters.costs.unpriced import UnpricedBook, UnpricedUsage
 
 log = structlog.get_logger("stackwatch.collector")
@@ -203,10 +204,11 @@ class Collector:
 
     async def run_cycle(self, *, force: bool = False) -> list[StreamOutcome]:
         """Poll every due stream of every provider once; providers run concurrently."""
-        results = await asyncio.gather(*(self._run_provider(p, force) for p in self.providers))
+        results = await asyncio.gather(*(self.run_provider(p, force) for p in self.providers))
         return [o for outcomes in results for o in outcomes]
 
-    async def _run_provider(self, provider: Provider, force: bool) -> list[StreamOutcome]:
+    async def run_provider(self, provider: Provider, force: bool) -> list[StreamOutcome]:
+        """Poll every due stream of one provider once, stage by stage (the supervisor's loops call this)."""
         outcomes: list[StreamOutcome] = []
         now = self.clock.time()
         health = self.health[provider.name]
@@ -304,14 +306,6 @@ class Collector:
 
     def is_up(self, provider: str) -> bool:
         return all(self.health[provider].last_ok.values()) if self.health[provider].last_ok else False
-
-    async def run_forever(self, stop: asyncio.Event, tick_s: float = 1.0) -> None:
-        """One loop per provider, so a slow provider never delays the others; a loop that
-        dies or hangs is restarted (`supervisor.Supervisor`, which the service uses directly)."""
-        from exporters.poll.supervisor import Supervisor
-
-        intervals = {name: fast for name, (fast, _slow) in self._intervals.items()}
-        await Supervisor(self, intervals, tick_s=tick_s).run(stop)
 
     async def aclose(self) -> None:
         await asyncio.gather(*(p.aclose() for p in self.providers), return_exceptions=True)

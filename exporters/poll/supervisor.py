@@ -196,7 +196,7 @@ class Supervisor:
     async def _loop(self, provider: Provider, state: LoopState, stop: asyncio.Event) -> None:
         while not stop.is_set():
             state.cycle_started = self._monotonic()
-            await self.collector._run_provider(provider, force=False)
+            await self.collector.run_provider(provider, force=False)
             state.cycle_started = None
             state.cycles += 1
             state.deaths_in_a_row = 0  # a whole cycle ran: the back-off starts over

@@ -8,7 +8,6 @@ demo, the service, the cost export and the tests all run the same code.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 import httpx
 import structlog
@@ -18,13 +17,13 @@ from opentelemetry.sdk.metrics.export import MetricExporter, MetricReader
 from exporters.core.http import Clock, ProviderHTTP
 from exporters.core.metrics import MetricStore
 from exporters.core.telemetry import METER_NAME, build_meter_provider
-from exporters.costs.focus_figures import register_focus_gauges
+from exporters.core.timeutil import utc_moment
 from exporters.costs.gauges import register_cost_gauges
 from exporters.costs.ledger import CostLedger
 from exporters.costs.prices import PriceBook
 from exporters.costs.state.ledger import PersistentLedger
 from exporters.costs.state.store import StateStore
-from exporters.costs.unpriced import UnpricedBook, register_unpriced_gauges
+from exporters.costs.unpriced import UnpricedBook
 from exporters.poll.collector import Collector, Provider
 from exporters.providers.registry import BY_NAME, all_metrics, billing_zones
 from exporters.service.config import Config, Secrets
@@ -84,10 +83,7 @@ def build_runtime(config: Config, secrets: Secrets, *, clock: Clock | None = Non
     deadlines = {name: p.poll_deadline_seconds for name, p in config.providers.enabled().items()}
     collector = Collector(providers, store=store, ledger=ledger, prices=prices, clock=clock, intervals=intervals,
                           deadlines=deadlines, unpriced_book=UnpricedBook(state, anchors))
-    register_cost_gauges(store, ledger, clock)
-    register_unpriced_gauges(store, collector.unpriced_book,
-                             lambda: datetime.fromtimestamp(clock.time(), tz=timezone.utc))
-    register_focus_gauges(store, ledger, lambda: datetime.fromtimestamp(clock.time(), tz=timezone.utc))
+    register_cost_gauges(store, ledger, collector.unpriced_book, lambda: utc_moment(clock.time()))
     set_config_gauges(store, config)
     if state is None:
         log.warning("service.data_dir is not set: observed states and costs are kept in memory only "

@@ -40,20 +40,20 @@ def usd(price: Price) -> float:
 
 # --- sources ---
 
-OPENAI_PRICING = Source("openai.com/api/pricing (PROVIDERS.md: mid-2026 copies for gpt-4o, gpt-4o-mini, "
+OPENAI_PRICING = Source("openai.com/api/pricing (docs/providers/openai.md: mid-2026 copies for gpt-4o, gpt-4o-mini, "
                         "embeddings; other snapshots from the same page's model table)", date(2026, 6, 1), "M")
 OPENAI_LEGACY_PRICING = Source("platform.openai.com/docs/pricing, legacy/other models table", date(2026, 6, 1), "M")
 OPENAI_SIMULATED = Source("not published: the simulated organisation's private model; OpenAI bills it, "
                           "stackwatch has no price for it", date(2026, 11, 1), "L")
-LLAMACLOUD_PRICING = Source("llamaindex.ai/pricing and docs.cloud.llamaindex.ai credit tables (PROVIDERS.md H; "
+LLAMACLOUD_PRICING = Source("llamaindex.ai/pricing and docs.cloud.llamaindex.ai credit tables (docs/providers/llamacloud.md, H; "
                             "cost-effective tier M)", date(2026, 1, 1), "H")
 LLAMACLOUD_ASSUMED = Source("simulation assumption: LlamaCloud reports these events' credits itself; "
                             "the rate only shapes simulated usage", date(2026, 11, 1), "L")
-VERCEL_PRICING = Source("vercel.com/pricing, Pro plan (PROVIDERS.md: $20/seat/month with a $20 usage credit, M; "
+VERCEL_PRICING = Source("vercel.com/pricing, Pro plan (docs/providers/vercel.md: $20/seat/month with a $20 usage credit, M; "
                         "on-demand rates from the pricing page)", date(2026, 6, 1), "M")
-RENDER_PRICING = Source("render.com/pricing (PROVIDERS.md: starter, standard M; pro and above L)",
+RENDER_PRICING = Source("render.com/pricing (docs/providers/render.md: starter, standard M; pro and above L)",
                         date(2026, 1, 1), "M")
-SUPABASE_PRICING = Source("supabase.com/pricing and docs/guides/platform/compute-add-ons (PROVIDERS.md H)",
+SUPABASE_PRICING = Source("supabase.com/pricing and docs/guides/platform/compute-add-ons (docs/providers/supabase.md, H)",
                           date(2026, 1, 1), "H")
 
 
@@ -180,7 +180,7 @@ RENDER_PLANS: dict[str, Price] = {
     "pro_ultra": Price(450.0, "month", RENDER_PRICING),
 }
 
-RENDER_PRICING_OTHER = Source("render.com/pricing: Postgres, disks, workspaces (not in PROVIDERS.md; "
+RENDER_PRICING_OTHER = Source("render.com/pricing: Postgres, disks, workspaces (read once, docs/providers/render.md; "
                               "unverified here)", date(2026, 1, 1), "L")
 RENDER_POSTGRES_PLANS: dict[str, Price] = {
     "free": Price(0.0, "month", RENDER_PRICING_OTHER),
@@ -192,7 +192,7 @@ RENDER_POSTGRES_PLANS: dict[str, Price] = {
 }
 RENDER_POSTGRES_STORAGE = Price(0.30, "GB-month", RENDER_PRICING_OTHER)
 RENDER_KEY_VALUE_PRICING = Source("render.com/pricing, Key Value instances (starter 256 MB, standard 1 GB, "
-                                  "pro 5 GB, pro_plus 10 GB; not in PROVIDERS.md; unverified here)",
+                                  "pro 5 GB, pro_plus 10 GB; read once, unverified here)",
                                   date(2026, 1, 1), "L")
 RENDER_KEY_VALUE_PLANS: dict[str, Price] = {
     "free": Price(0.0, "month", RENDER_KEY_VALUE_PRICING),
@@ -233,7 +233,7 @@ SUPABASE_COMPUTE_PER_HOUR: dict[str, Price] = {
 }
 
 SUPABASE_ADDONS_DOCS = Source("supabase.com/docs/guides/platform/manage-your-usage (IPv4, custom domain; "
-                              "not in PROVIDERS.md)", date(2026, 1, 1), "L")
+                              "read once: docs/providers/supabase.md)", date(2026, 1, 1), "L")
 SUPABASE_ADDONS: dict[str, Price] = {  # by variant id, per month
     "pitr_7": Price(100.0, "month", SUPABASE_PRICING),
     "pitr_14": Price(200.0, "month", SUPABASE_PRICING),

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from exporters.costs.ledger import ABSURD_AMOUNT_USD, CostRecord, InvalidAmount, check_amount
+from exporters.costs.records import ABSURD_AMOUNT_USD, CostRecord, InvalidAmount, check_amount
 
 
 def test_json_numbers_and_decimal_strings_parse_to_the_same_amount() -> None:

@@ -11,7 +11,8 @@ import pytest
 
 from exporters.costs.billing import cycle_of
 from exporters.costs.forecast import PlanRules, cycle_cost, forecast_from_rate, forecast_usage_cost
-from exporters.costs.ledger import CostLedger, CostRecord
+from exporters.costs.ledger import CostLedger
+from exporters.costs.records import CostRecord
 
 # LlamaCloud Starter: $50 a month for 40,000 credits, then $1.25 per 1,000 (PROVIDERS.md).
 STARTER = PlanRules(fixed_fee_usd=50.0, allowance=40_000, overage_usd_per_unit=1.25 / 1000)

@@ -7,7 +7,8 @@ import io
 import json
 from datetime import datetime, timedelta, timezone
 
-from exporters.costs.ledger import FOCUS_COLUMNS, CostRecord
+from exporters.costs.focus import FOCUS_COLUMNS
+from exporters.costs.records import CostRecord
 from exporters.ops.export import write_focus
 
 

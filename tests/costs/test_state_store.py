@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 import exporters.costs.state
 from exporters.cli import app
-from exporters.costs.ledger import CostRecord
+from exporters.costs.records import CostRecord
 from exporters.costs.state.ledger import PersistentLedger
 from exporters.costs.state.store import (
     APPLICATION_ID,

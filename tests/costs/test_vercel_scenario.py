@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from simhelpers import make_runtime, metric_points, running
 
-from exporters.costs.ledger import CostRecord
+from exporters.costs.records import CostRecord
 from exporters.costs.state.ledger import record_to_row, row_to_record
 from exporters.ops.export import write_focus
 from exporters.simulator import Simulator, World

@@ -17,7 +17,7 @@ import pytest
 from simhelpers import FIXED_NOW, free_port
 
 from exporters.costs.coverage import COVERAGE_COLUMNS
-from exporters.costs.ledger import FOCUS_COLUMNS
+from exporters.costs.focus import FOCUS_COLUMNS
 from exporters.ops.export import export_costs
 from exporters.providers.registry import display_names
 from exporters.service.runtime import build_runtime

@@ -118,7 +118,7 @@ def test_analytics_by_provider_day_trend_and_unit_economics():
 
 def test_shipped_price_tables_feed_the_advice_with_published_figures():
     render = plans.render_prices()
-    assert (render["starter"], render["standard"]) == (7.0, 25.0)  # PROVIDERS.md
+    assert (render["starter"], render["standard"]) == (7.0, 25.0)  # docs/providers/render.md
     supabase = plans.supabase_monthly()
     assert supabase["ci_small"] == pytest.approx(0.0206 * 730)
     credits, usd_per_credit = plans.llamacloud_rates()

@@ -23,7 +23,7 @@ from exporters.simulator.world import Scale
 
 from .fakeprom import FakePrometheus
 
-USD_PER_CREDIT = 1.25 / 1000  # PROVIDERS.md: pay-as-you-go $1.25 per 1,000 credits
+USD_PER_CREDIT = 1.25 / 1000  # docs/providers/llamacloud.md: pay-as-you-go $1.25 per 1,000 credits
 NOW = datetime(2026, 11, 18, 13, 30, tzinfo=timezone.utc)
 DAYS = 30
 

@@ -8,8 +8,9 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from simhelpers import counter_value, make_runtime, running
 
-from exporters.costs.ledger import CostLedger, CostRecord
+from exporters.costs.ledger import CostLedger
 from exporters.costs.prices import PriceBook
+from exporters.costs.records import CostRecord
 from exporters.providers.openai.exporter import (
     NO_PROJECT,
     Tokens,

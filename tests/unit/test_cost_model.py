@@ -8,7 +8,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from exporters.costs.ledger import CostLedger, CostRecord, month_end_forecast, split_by_day
+from exporters.costs.ledger import CostLedger, month_end_forecast
+from exporters.costs.records import CostRecord, split_by_day
 from exporters.ops.export import write_focus
 
 UTC = timezone.utc

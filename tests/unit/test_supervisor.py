@@ -139,7 +139,7 @@ async def test_back_off_doubles_while_the_loop_keeps_dying_and_is_capped() -> No
     # The collector catches Exception from a poll; make the loop itself die instead.
     async def dying(_provider, force):  # type: ignore[no-untyped-def]
         raise SystemError("loop crashed")
-    collector._run_provider = dying  # type: ignore[method-assign]
+    collector.run_provider = dying  # type: ignore[method-assign]
     stop = asyncio.Event()
     supervisor.start(stop)
     waits = []

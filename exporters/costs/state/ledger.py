@@ -8,7 +8,8 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from exporters.costs.ledger import CostLedger, CostRecord, CostSource
+from exporters.costs.ledger import CostLedger
+from exporters.costs.records import CostRecord, CostSource
 from exporters.costs.state.store import StateStore
 
 _RECORD_FIELDS = tuple(f.name for f in fields(CostRecord) if f.init)

@@ -47,16 +47,17 @@ LlamaCloud has no billing API, so these records are the only cost it reports.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from exporters.core.catalogue import Kind, MetricSpec, Series
 from exporters.core.http import ProviderError, ProviderHTTP
+from exporters.core.timeutil import days
 from exporters.costs.billing import Cycle, cycle_of
 from exporters.costs.forecast import USAGE_LOOKBACK_DAYS, PlanRules, forecast_usage_cost
-from exporters.costs.ledger import CostRecord, InvalidAmount, check_amount, day_start, month_seconds, utc_day
+from exporters.costs.records import CostRecord, InvalidAmount, check_amount, day_start, month_seconds, utc_day
 from exporters.costs.unpriced import UnpricedUsage
 from exporters.poll.access import Access, NotVisible, read
 from exporters.poll.collector import PollContext, Stream
@@ -400,7 +401,7 @@ class LlamaCloudProvider:
             return {}
         billable = billable_credits(by_day, plan.included_credits, self.config.billing_anchor_day)
         records: dict[date, list[CostRecord]] = {}
-        for day in _days(first_day, today):
+        for day in days(first_day, today):
             start = day_start(day)
             end = now if day == today else start + timedelta(days=1)
             if end <= start:
@@ -432,13 +433,6 @@ class LlamaCloudProvider:
 
 def _order(key: UsageKey) -> tuple[str, str]:
     return key.project, key.mode
-
-
-def _days(first: date, last: date) -> Iterable[date]:
-    day = first
-    while day <= last:
-        yield day
-        day += timedelta(days=1)
 
 
 def _no_items() -> str:

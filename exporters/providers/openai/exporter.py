@@ -28,14 +28,15 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+from exporters.core import timeutil
 from exporters.core.catalogue import Kind, MetricSpec, Series
 from exporters.core.http import ProviderError, ProviderHTTP, all_or_none
-from exporters.costs.ledger import CostRecord, InvalidAmount, check_amount, day_start, utc_day
+from exporters.costs.records import CostRecord, InvalidAmount, check_amount, day_start, utc_day
 from exporters.costs.unpriced import UnpricedUsage
 from exporters.poll.access import Access, read
 from exporters.poll.collector import PollContext, Stream
@@ -402,7 +403,7 @@ class OpenAIProvider:
             ctx.unpriced(model)
         ctx.unpriced_usage(first_day, today, [UnpricedUsage(today, model, "tokens", float(count), unpriced_usd[model])
                                               for model, count in sorted(unpriced_tokens.items())])
-        records: dict[date, list[CostRecord]] = {d: [] for d in _days(first_day, today)}
+        records: dict[date, list[CostRecord]] = {d: [] for d in timeutil.days(first_day, today)}
         for (day, project, model), cost in usd.items():
             start = day_start(day)
             end = min(start + timedelta(days=1), now) if day == today else start + timedelta(days=1)
@@ -462,13 +463,6 @@ def _at_billed_rates(tokens: Tokens, batch: bool, rates: dict[str, float]) -> fl
             return None
         usd += count * rate
     return usd
-
-
-def _days(first: date, last: date) -> Iterable[date]:
-    day = first
-    while day <= last:
-        yield day
-        day += timedelta(days=1)
 
 
 def _add_optional(a: float | None, b: float | None) -> float | None:

@@ -27,10 +27,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from exporters.costs.ledger import CostRecord, day_start, month_seconds, utc_day
+from exporters.core.timeutil import utc_moment
+from exporters.costs.records import CostRecord, day_start, month_seconds, utc_day
 from exporters.costs.state.history import Interval, clipped
 
 SERVICE_DISPLAY = {"web_service": "Web Service", "private_service": "Private Service",
@@ -61,10 +62,6 @@ def _ts(moment: datetime) -> float:
     return moment.timestamp()
 
 
-def _dt(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, tz=timezone.utc)
-
-
 class RenderPricer:
     """Prices observed states with one day's price table; collects what it cannot price."""
 
@@ -76,7 +73,7 @@ class RenderPricer:
 
     def pieces(self, resource: str, interval: Interval) -> Iterator[Piece]:
         state = interval.values
-        start, end = _dt(interval.start), _dt(interval.end)
+        start, end = utc_moment(interval.start), utc_moment(interval.end)
         seconds = interval.end - interval.start
         month_s = month_seconds(start)
         if state.get("kind") == "postgres":

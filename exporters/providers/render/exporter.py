@@ -43,22 +43,13 @@ from typing import Any
 
 from exporters.core.catalogue import Kind, MetricSpec, Series
 from exporters.core.http import ProviderError, ProviderHTTP, all_or_none
-from exporters.core.timeutil import parse_time
-from exporters.costs.billing import cycle_of
+from exporters.core.timeutil import days, parse_time, utc_moment
 from exporters.costs.coverage import Gap
 from exporters.costs.forecast import forecast_from_rate
-from exporters.costs.ledger import day_start, utc_day
+from exporters.costs.observed import ObservedCost
 from exporters.costs.prices import PriceBook
-from exporters.costs.state.history import (
-    Interval,
-    Observation,
-    StateHistory,
-    canonical,
-    clipped,
-    state_near,
-    unobserved_periods,
-    unobserved_seconds,
-)
+from exporters.costs.records import day_start, utc_day
+from exporters.costs.state.history import Interval, Observation, canonical, clipped
 from exporters.costs.state.store import StateStore
 from exporters.poll.access import Access, count_of, read
 from exporters.poll.collector import PollContext, Stream
@@ -113,7 +104,6 @@ METRICS: tuple[MetricSpec, ...] = (
 )
 
 PAGE_SIZE = 100  # Render's maximum `limit`
-DEFAULT_MAX_GAP_S = 3600.0  # when no runtime attaches a state store (the config's default)
 FORECAST_RATE_WINDOW_S = 7 * 86400.0  # an autoscaled service is projected at its mean rate over this
 GAUGE_WINDOW = timedelta(minutes=5)  # gauges read the latest sample of this window
 COUNTER_FIRST_WINDOW = timedelta(minutes=5)  # counters start here on the first poll
@@ -197,14 +187,12 @@ class RenderProvider:
         self._deploys: dict[str, DeployWatermark] = {}
         self._limits: dict[str, tuple[float | None, float | None]] = {}  # id -> (cpu cores, memory bytes)
         self._counter_marks: dict[str, datetime] = {}  # metric -> start of the newest counted bucket
-        self._history = StateHistory("render", None, DEFAULT_MAX_GAP_S, 0.0)
-        self._resumed = False  # the first cost poll since start recomputes the stored window
-        self._unpriced_reported: set[str] = set()  # reported once per run, not once per poll
+        self._cost = ObservedCost("render")  # observed states, priced per day
         self._day_totals: dict[date, float] = {}  # estimated USD per day, for the cycle's forecast
 
     def attach_state(self, store: StateStore | None, max_gap_s: float, now: float) -> None:
         """Keep observed states in `store` (None: memory) and resume what it holds."""
-        self._history = StateHistory("render", store, max_gap_s, now)
+        self._cost.attach(store, max_gap_s, now)
 
     def stages(self) -> Sequence[Sequence[Stream]]:
         return (
@@ -518,68 +506,50 @@ class RenderProvider:
         if not self._services_version:
             return  # no service list yet (the services poll failed): estimate nothing rather than $0
         now = ctx.now()
-        at = now.timestamp()
-        update = self._history.plan(self._observations(running), at)
-        today = utc_day(now)
-        cycle = cycle_of(today, self.config.billing_anchor_day)
-        window_start = today - timedelta(days=self.config.history_days)
-        if not self._resumed:
-            first = min(window_start, cycle.start)
-        else:
-            earliest = update.earliest if update.earliest is not None else at
-            first = max(window_start, min(today, utc_day(datetime.fromtimestamp(earliest, tz=timezone.utc))))
-        intervals = {r: self._history.intervals(r, update) for r in self._history.all_resources(update)}
-        totals = dict(self._day_totals) if self._resumed else {}
-        unpriced: set[str] = set()
-        for day in _days(first, today):
+        est = self._cost.begin(self._observations(running), now, anchor_day=self.config.billing_anchor_day,
+                               history_days=self.config.history_days)
+        totals = dict(self._day_totals) if self._cost.resumed else {}
+        for day in est.days:
             pricer = self._pricer(ctx, day)
-            pieces = day_pieces(pricer, intervals, day, now)
+            pieces = day_pieces(pricer, est.intervals, day, now)
             ctx.replace_cost_day("estimated", day, records_of(pieces))
             totals[day] = sum(p.usd for p in pieces)
-            unpriced |= pricer.unpriced
-        cycle_cost = sum(v for d, v in totals.items() if cycle.start <= d <= today)
-        pricer = self._pricer(ctx, today)
+            est.unpriced |= pricer.unpriced
+        cycle_cost = sum(v for d, v in totals.items() if est.cycle.start <= d <= est.today)
+        pricer = self._pricer(ctx, est.today)
         autoscaled = {s.id for s in self._services if s.autoscaling is not None}
         rate = 0.0
-        for resource, items in intervals.items():
-            if not items or items[-1].end < at:
-                continue  # not observed now: nothing to project
+        for resource, items in est.observed_now().items():
             if resource in autoscaled:  # its count swings through the day: the last week's mean rate
-                rate += mean_rate(pricer, resource, items, at - FORECAST_RATE_WINDOW_S, at)
+                rate += mean_rate(pricer, resource, items, est.at - FORECAST_RATE_WINDOW_S, est.at)
             else:
-                rate += pricer.rate_now(resource, items[-1], at)
+                rate += pricer.rate_now(resource, items[-1], est.at)
         workspace = pricer.workspace(now - timedelta(seconds=1), now)
         rate += workspace.usd if workspace else 0.0
-        ctx.forecast(cycle.start, forecast_from_rate(cycle_cost, rate, (cycle.end_at - now).total_seconds()))
-        ctx.cost_history_from(first)
-        self._unobserved_gauge(ctx, intervals, cycle.start_at, now)
-        for item in sorted(unpriced - self._unpriced_reported):
-            ctx.unpriced(item)
-        keep = {d: v for d, v in totals.items() if d >= window_start}
-
-        def commit() -> None:
-            self._history.apply(update)
-            self._resumed = True
-            self._day_totals = keep
-            self._unpriced_reported.update(unpriced)
-        ctx.on_commit(commit)
+        ctx.forecast(est.cycle.start, forecast_from_rate(cycle_cost, rate, (est.cycle.end_at - now).total_seconds()))
+        resources = {s.id: (s.name, s.created) for s in self._services if s.plan is not None}
+        resources.update({d.id: (d.name, d.created) for d in self._datastores + self._key_values})
+        self._cost.unobserved_gauge(ctx, "render.cost.unobserved", "resource", est,
+                                    [(r, name, created) for r, (name, created) in resources.items()])
+        keep = {d: v for d, v in totals.items() if d >= est.window_start}
+        self._cost.finish(ctx, est, lambda: setattr(self, "_day_totals", keep))
 
     def _pricer(self, ctx: PollContext, day: date) -> RenderPricer:
         return RenderPricer(ctx.prices.table("render", day), self.config.workspace_plan, self.config.workspace_seats)
 
     def unobserved(self, since: datetime, now: datetime, prices: PriceBook) -> list[Gap]:
         """Every resource's unobserved parts of [since, now), each with an estimate at the state observed
-        nearest it (lower confidence) where that state has a price (exporters/coverage.py)."""
-        resources = [(s.id, s.name, SERVICE_DISPLAY.get(s.type, s.type), "Compute", s.created)
-                     for s in self._services if s.plan is not None]
-        resources += [(d.id, d.name, "Postgres", "Databases", d.created) for d in self._datastores]
-        resources += [(k.id, k.name, "Key Value", "Databases", k.created) for k in self._key_values]
+        nearest it (lower confidence) where that state has a price (exporters/costs/coverage.py)."""
+        resources = {s.id: (s.name, SERVICE_DISPLAY.get(s.type, s.type), "Compute", s.created)
+                     for s in self._services if s.plan is not None}
+        resources.update({d.id: (d.name, "Postgres", "Databases", d.created) for d in self._datastores})
+        resources.update({k.id: (k.name, "Key Value", "Databases", k.created) for k in self._key_values})
         gaps = []
-        for resource, name, service, category, created in resources:
-            items = self._history.intervals(resource)
-            for a, b in unobserved_periods(items, max(since, created).timestamp(), now.timestamp()):
-                estimate, basis = self._gap_estimate(resource, state_near(items, a, b), a, b, prices)
-                gaps.append(Gap("render", resource, name, service, category, _dt(a), _dt(b), estimate, basis))
+        for resource, a, b, near in self._cost.gaps([(r, v[3]) for r, v in resources.items()], since, now):
+            name, service, category, _created = resources[resource]
+            estimate, basis = self._gap_estimate(resource, near, a, b, prices)
+            gaps.append(Gap("render", resource, name, service, category, utc_moment(a), utc_moment(b),
+                            estimate, basis))
         return gaps
 
     def _gap_estimate(self, resource: str, near: Interval | None, start: float, end: float,
@@ -587,15 +557,15 @@ class RenderProvider:
         if near is None:
             return None, "no estimate: never observed"
         state = near.values
-        seen = f"observed {_dt(near.start):%Y-%m-%d %H:%M}Z"
+        seen = f"observed {utc_moment(near.start):%Y-%m-%d %H:%M}Z"
         if state.get("kind") == "service" and state.get("suspended") and near.start == end:
             # Render dates the suspension (updatedAt, where the gap ends): before it the service ran.
             service = next((s for s in self._services if s.id == resource), None)
             state = {**state, "suspended": False, "instances": service.instances if service else 1}
-            seen = f"running until its suspension at {_dt(end):%Y-%m-%d %H:%M}Z (updatedAt)"
+            seen = f"running until its suspension at {utc_moment(end):%Y-%m-%d %H:%M}Z (updatedAt)"
             near = Interval(near.start, near.end, canonical(state))
         usd, unpriced = 0.0, set()
-        for day in _days(utc_day(_dt(start)), utc_day(_dt(end - 1e-6))):
+        for day in days(utc_day(utc_moment(start)), utc_day(utc_moment(end - 1e-6))):
             pricer = RenderPricer(prices.table("render", day), self.config.workspace_plan, self.config.workspace_seats)
             a, b = max(start, day_start(day).timestamp()), min(end, day_start(day + timedelta(days=1)).timestamp())
             usd += sum(p.usd for p in pricer.pieces(resource, Interval(a, b, near.state)))
@@ -608,18 +578,6 @@ class RenderProvider:
             what += f", {state['disk_gb']} GB disk"
         return usd, f"estimate: {what}, as {seen}, assumed for this period (it may have differed)"
 
-    def _unobserved_gauge(self, ctx: PollContext, intervals: dict, cycle_start: datetime, now: datetime) -> None:
-        ctx.clear_gauge("render.cost.unobserved")
-        created = {s.id: (s.name, s.created) for s in self._services if s.plan is not None}
-        created.update({d.id: (d.name, d.created) for d in self._datastores + self._key_values})
-        for resource, (name, since) in created.items():
-            start = max(cycle_start, since).timestamp()
-            ctx.gauge("render.cost.unobserved", unobserved_seconds(intervals.get(resource, []), start,
-                                                                   now.timestamp()), resource=name)
-
-
-def _dt(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, tz=timezone.utc)
 
 
 def mean_rate(pricer: RenderPricer, resource: str, items: list, start: float, end: float) -> float:
@@ -628,10 +586,6 @@ def mean_rate(pricer: RenderPricer, resource: str, items: list, start: float, en
     seconds = sum(p.end - p.start for p in parts)
     usd = sum(piece.usd for part in parts for piece in pricer.pieces(resource, part))
     return usd / seconds if seconds > 0 else 0.0
-
-
-def _days(first: date, last: date) -> list[date]:
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
 # --- parsing (None = invalid item) ---

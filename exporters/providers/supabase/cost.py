@@ -22,10 +22,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from exporters.costs.ledger import CostRecord, day_start, month_seconds
+from exporters.core.timeutil import utc_moment
+from exporters.costs.records import CostRecord, day_start, month_seconds
 from exporters.costs.state.history import Interval, clipped
 
 HOUR = 3600.0
@@ -61,10 +62,6 @@ class DayCost:
                 source="estimated", consumed_quantity=e["quantity"], consumed_unit=e["unit"],
                 charge_category=category, sku=sku))
         return out
-
-
-def _dt(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, tz=timezone.utc)
 
 
 class SupabasePricer:
@@ -124,8 +121,8 @@ def day_cost(pricer: SupabasePricer, intervals: dict[str, list[Interval]], day: 
             price = pricer.hourly(state)
             if price is not None:
                 cost.compute_usd += price
-                cost.add(resource, name, "Compute", variant, price, 1.0, "Hours", _dt(hour),
-                         min(_dt(hour + HOUR), day_start(day + timedelta(days=1))))
+                cost.add(resource, name, "Compute", variant, price, 1.0, "Hours", utc_moment(hour),
+                         min(utc_moment(hour + HOUR), day_start(day + timedelta(days=1))))
         for part in clipped(items, a.timestamp(), b.timestamp()):
             state = part.values
             if state.get("paused"):
@@ -135,17 +132,17 @@ def day_cost(pricer: SupabasePricer, intervals: dict[str, list[Interval]], day: 
                 usd = float(state["compute_usd_per_month"]) * seconds / month_s
                 cost.compute_usd += usd
                 cost.add(resource, name, "Compute", state["compute"], usd, seconds / 3600, "Hours",
-                         _dt(part.start), _dt(part.end))
+                         utc_moment(part.start), utc_moment(part.end))
             extra_gb = max(0.0, (state.get("disk_gb") or 0.0) - float(pricer.table["disk_included_gb"]))
             if extra_gb > 0:
                 cost.add(resource, name, "Disk", "disk_extra_gb",
                          extra_gb * float(pricer.table["disk_usd_per_gb_month"]) * seconds / month_s,
-                         extra_gb * seconds / 3600, "GB-Hours", _dt(part.start), _dt(part.end))
+                         extra_gb * seconds / 3600, "GB-Hours", utc_moment(part.start), utc_moment(part.end))
             for variant, quoted in state.get("addons", []):
                 monthly = pricer.addon_monthly(variant, quoted)
                 if monthly is not None:
                     cost.add(resource, name, "Add-ons", variant, monthly * seconds / month_s, seconds / 3600,
-                             "Hours", _dt(part.start), _dt(part.end))
+                             "Hours", utc_moment(part.start), utc_moment(part.end))
     return cost
 
 

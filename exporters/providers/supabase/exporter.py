@@ -36,23 +36,20 @@ from __future__ import annotations
 import calendar
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from exporters.core.catalogue import Kind, MetricSpec, Series
 from exporters.core.http import ProviderError, ProviderHTTP, all_or_none
-from exporters.core.timeutil import parse_time
+from exporters.core.timeutil import days, parse_time, utc_moment
 from exporters.costs.billing import cycle_of
 from exporters.costs.coverage import Gap
-from exporters.costs.ledger import CostRecord, day_start, month_seconds, utc_day
+from exporters.costs.observed import Estimate, ObservedCost
 from exporters.costs.prices import PriceBook
+from exporters.costs.records import CostRecord, day_start, month_seconds, utc_day
 from exporters.costs.state.history import (
     Interval,
     Observation,
-    StateHistory,
-    state_near,
-    unobserved_periods,
-    unobserved_seconds,
 )
 from exporters.costs.state.store import StateStore
 from exporters.poll.access import Access, count_of, read
@@ -98,7 +95,6 @@ TOKEN_HINTS = {
     403: "the token's scope or your role does not allow this read: give a scoped token read access to "
          "these projects (settings, backups, analytics) and the organization's billing, or use a full-access token",
 }
-DEFAULT_MAX_GAP_S = 3600.0  # when no runtime attaches a state store (the config's default)
 
 
 @dataclass(frozen=True)
@@ -140,18 +136,16 @@ class SupabaseProvider:
         self._addons: dict[str, tuple[tuple[str, float | None], ...]] = {}  # ref -> other add-ons
         self._compute_version = 0
         self._api_marks: dict[str, datetime] = {}  # ref -> newest bucket counted
-        self._history = StateHistory("supabase", None, DEFAULT_MAX_GAP_S, 0.0)
-        self._resumed = False
+        self._cost = ObservedCost("supabase")  # observed states, priced per day
         self._compute_by_day: dict[date, float] = {}  # compute USD per day: the credit's input
         self._gross_by_day: dict[date, float] = {}  # USD per day before the credit
-        self._unpriced_reported: set[str] = set()
         self._disk_gb: dict[str, float] = {}  # ref -> disk size (GB), from the disk poll
         self._observed_at: datetime | None = None  # when the project list was last read
         self._costed_at: datetime | None = None  # the observation the last estimate used
 
     def attach_state(self, store: StateStore | None, max_gap_s: float, now: float) -> None:
         """Keep observed states in `store` (None: memory) and resume what it holds."""
-        self._history = StateHistory("supabase", store, max_gap_s, now)
+        self._cost.attach(store, max_gap_s, now)
 
     def stages(self) -> Sequence[Sequence[Stream]]:
         return (
@@ -389,58 +383,42 @@ class SupabaseProvider:
         """Observe the projects' states at `now` (when the project list was read) and estimate."""
         if not version:
             return  # add-ons unknown yet: estimate nothing rather than $0
-        at = now.timestamp()
-        update = self._history.plan(self._observations(projects, computes, others), at)
-        today = utc_day(now)
-        anchor = self.config.billing_anchor_day
-        cycle = cycle_of(today, anchor)
-        window_start = today - timedelta(days=self.config.history_days)
-        if not self._resumed:
-            first = min(window_start, cycle.start)
-        else:
-            earliest = utc_day(datetime.fromtimestamp(update.earliest or at, tz=now.tzinfo))
-            first = max(window_start, min(today - timedelta(days=1), earliest))
-        intervals = {r: self._history.intervals(r, update) for r in self._history.all_resources(update)}
-        compute_by_day = dict(self._compute_by_day) if self._resumed else {}
-        gross_by_day = dict(self._gross_by_day) if self._resumed else {}
+        est = self._cost.begin(self._observations(projects, computes, others), now,
+                               anchor_day=self.config.billing_anchor_day, history_days=self.config.history_days)
+        compute_by_day = dict(self._compute_by_day) if self._cost.resumed else {}
+        gross_by_day = dict(self._gross_by_day) if self._cost.resumed else {}
         by_day: dict[date, list[CostRecord]] = {}
-        unpriced: set[str] = set()
-        for day in _days(first, today):
+        for day in est.days:
             table = ctx.prices.table("supabase", day)
             pricer = SupabasePricer(table)
-            cost = day_cost(pricer, intervals, day, now)
-            unpriced |= pricer.unpriced
+            cost = day_cost(pricer, est.intervals, day, now)
+            est.unpriced |= pricer.unpriced
             records = cost.to_records()
             fee = table["plan_usd_per_month"].get(self.config.plan)
             day_end = min(day_start(day + timedelta(days=1)), now)
             if fee is None:
-                unpriced.add(f"plan:{self.config.plan}")
+                est.unpriced.add(f"plan:{self.config.plan}")
             elif day_end > day_start(day):
                 records.append(plan_record(self.config.plan, float(fee), day_start(day), day_end))
             compute_by_day[day] = cost.compute_usd
             gross_by_day[day] = sum(r.billed_cost for r in records)
             by_day[day] = records
-        for day in _days(first, today):
+        for day in est.days:
             credit = self._credit_on(ctx, day, compute_by_day)
             if credit > 0:
                 start = day_start(day)
                 by_day[day].append(credit_record(self.config.plan, credit, start,
                                                  min(start + timedelta(days=1), now)))
             ctx.replace_cost_day("estimated", day, by_day[day])
-        ctx.cost_history_from(first)
-        self._forecast(ctx, cycle, now, intervals, compute_by_day, gross_by_day)
-        self._unobserved_gauge(ctx, projects, intervals, cycle.start_at, now)
-        for item in sorted(unpriced - self._unpriced_reported):
-            ctx.unpriced(item)
-        keep_from = window_start - timedelta(days=1)
+        self._forecast(ctx, est, compute_by_day, gross_by_day)
+        self._cost.unobserved_gauge(ctx, "supabase.cost.unobserved", "project", est,
+                                    [(p.ref, p.name, p.created) for p in projects])
+        keep_from = est.window_start - timedelta(days=1)
 
-        def commit() -> None:
-            self._history.apply(update)
-            self._resumed = True
+        def keep() -> None:
             self._compute_by_day = {d: v for d, v in compute_by_day.items() if d >= keep_from}
             self._gross_by_day = {d: v for d, v in gross_by_day.items() if d >= keep_from}
-            self._unpriced_reported.update(unpriced)
-        ctx.on_commit(commit)
+        self._cost.finish(ctx, est, keep)
 
     def _credit_allowance(self, ctx: PollContext, day: date) -> float:
         return float(ctx.prices.table("supabase", day)["compute_credit_usd_per_month"].get(self.config.plan, 0.0))
@@ -452,18 +430,15 @@ class SupabaseProvider:
         before = sum(v for d, v in compute_by_day.items() if cycle.start <= d < day)
         return min(credit, before + compute_by_day.get(day, 0.0)) - min(credit, before)
 
-    def _forecast(self, ctx: PollContext, cycle, now: datetime, intervals: dict,  # type: ignore[no-untyped-def]
-                  compute_by_day: dict[date, float], gross_by_day: dict[date, float]) -> None:
+    def _forecast(self, ctx: PollContext, est: Estimate, compute_by_day: dict[date, float],
+                  gross_by_day: dict[date, float]) -> None:
         """Cost so far plus the current states' rates to the cycle's end; the credit once, on the whole."""
-        at = now.timestamp()
-        today = utc_day(now)
+        now, today, cycle = est.now, est.today, est.cycle
         table = ctx.prices.table("supabase", today)
         pricer = SupabasePricer(table)
         month_s = month_seconds(now)
         compute_rate = other_rate = 0.0
-        for items in intervals.values():
-            if not items or items[-1].end < at:
-                continue  # not observed now
+        for items in est.observed_now().values():
             state = items[-1].values
             if not state.get("paused"):
                 extra = max(0.0, (state.get("disk_gb") or 0.0) - float(table["disk_included_gb"]))
@@ -487,15 +462,13 @@ class SupabaseProvider:
 
     def unobserved(self, since: datetime, now: datetime, prices: PriceBook) -> list[Gap]:
         """Each project's unobserved parts of [since, now) (compute, add-ons, disk: the plan fee is priced from
-        config throughout), each with an estimate at the state observed nearest it (exporters/coverage.py)."""
+        config throughout), each with an estimate at the state observed nearest it (exporters/costs/coverage.py)."""
+        names = {p.ref: p.name for p in self._projects}
         gaps = []
-        for p in self._projects:
-            items = self._history.intervals(p.ref)
-            for a, b in unobserved_periods(items, max(since, p.created).timestamp(), now.timestamp()):
-                estimate, basis = self._gap_estimate(p.ref, state_near(items, a, b), a, b, prices)
-                gaps.append(Gap("supabase", p.ref, p.name, "Compute", "Databases",
-                                datetime.fromtimestamp(a, tz=timezone.utc), datetime.fromtimestamp(b, tz=timezone.utc),
-                                estimate, basis))
+        for ref, a, b, near in self._cost.gaps([(p.ref, p.created) for p in self._projects], since, now):
+            estimate, basis = self._gap_estimate(ref, near, a, b, prices)
+            gaps.append(Gap("supabase", ref, names[ref], "Compute", "Databases", utc_moment(a),
+                            utc_moment(b), estimate, basis))
         return gaps
 
     def _gap_estimate(self, ref: str, near: Interval | None, start: float, end: float,
@@ -503,14 +476,14 @@ class SupabaseProvider:
         if near is None:
             return None, "no estimate: never observed (its add-ons were not read)"
         usd, unpriced = 0.0, set()
-        end_at = datetime.fromtimestamp(end, tz=timezone.utc)
+        end_at = utc_moment(end)
         gap = {ref: [Interval(start, end, near.state)]}
-        for day in _days(utc_day(datetime.fromtimestamp(start, tz=timezone.utc)), utc_day(end_at - timedelta(microseconds=1))):
+        for day in days(utc_day(utc_moment(start)), utc_day(end_at - timedelta(microseconds=1))):
             pricer = SupabasePricer(prices.table("supabase", day))
             usd += sum(r.billed_cost for r in day_cost(pricer, gap, day, end_at).to_records())
             unpriced |= pricer.unpriced
         state = near.values
-        seen = f"observed {datetime.fromtimestamp(near.start, tz=timezone.utc):%Y-%m-%d %H:%M}Z"
+        seen = f"observed {utc_moment(near.start):%Y-%m-%d %H:%M}Z"
         if unpriced:
             return None, f"no estimate: the state {seen} has no price ({', '.join(sorted(unpriced))})"
         what = "paused" if state.get("paused") else f"compute {state.get('compute') or 'none'}"
@@ -518,18 +491,6 @@ class SupabaseProvider:
             what += ", add-ons " + ", ".join(str(a[0]) for a in state["addons"])
         return usd, (f"estimate: {what}, as {seen}, assumed for this period (it may have differed); "
                      "before the plan's compute credit")
-
-    def _unobserved_gauge(self, ctx: PollContext, projects: list[Project], intervals: dict,
-                          cycle_start: datetime, now: datetime) -> None:
-        ctx.clear_gauge("supabase.cost.unobserved")
-        for p in projects:
-            start = max(cycle_start, p.created).timestamp()
-            ctx.gauge("supabase.cost.unobserved", unobserved_seconds(intervals.get(p.ref, []), start,
-                                                                     now.timestamp()), project=p.name)
-
-
-def _days(first: date, last: date) -> list[date]:
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
 def _number(value: object) -> float | None:

@@ -48,7 +48,7 @@ from zoneinfo import ZoneInfo
 
 from exporters.core.catalogue import Kind, MetricSpec, Series
 from exporters.core.http import ProviderError, ProviderHTTP
-from exporters.costs.ledger import CostRecord, InvalidAmount, check_amount, day_start, local_day, utc_day
+from exporters.costs.records import CostRecord, InvalidAmount, check_amount, day_start, local_day, utc_day
 from exporters.poll.access import Access, count_of, read
 from exporters.poll.collector import PollContext, Stream
 from exporters.providers.vercel.config import VercelConfig

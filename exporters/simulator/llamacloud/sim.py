@@ -258,7 +258,7 @@ class LlamaCloudSim:
         return web.json_response({"items": [o for o in orgs if not name or o["name"] == name], "next_page_token": None})
 
     async def _usage_metrics(self, request: web.Request) -> web.Response:
-        try:  # every documented parameter (llamacloud_api.py); FastAPI's 422 for what it cannot parse
+        try:  # every documented parameter (llamacloud/api.py); FastAPI's 422 for what it cannot parse
             query = parse_usage_query(request.query, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         except Invalid as exc:
             return exc.response

@@ -32,15 +32,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 from multidict import MultiMapping
 
+from exporters.simulator.openai.usage import SPIKE_MODEL, Organisation, Usage
 from exporters.simulator.params import array_param, parse_bool, parse_int, scalar_param, unknown_values
-
-if TYPE_CHECKING:
-    from exporters.simulator.openai.sim import OpenAISim, Usage
 
 MINUTES_PER_DAY = 1440
 DAY_S = 86400
@@ -54,7 +52,7 @@ class Width:
     max_limit: int
 
 
-# Documented limits (OpenAI API reference, SDK docstrings; PROVIDERS.md).
+# Documented limits (OpenAI API reference, SDK docstrings; docs/providers/openai.md).
 USAGE_WIDTHS = {w.name: w for w in (Width("1m", 60, 60, 1440), Width("1h", 3600, 24, 168),
                                     Width("1d", DAY_S, 7, 31))}
 COSTS_WIDTHS = {"1d": Width("1d", DAY_S, 7, 180)}
@@ -168,7 +166,7 @@ class Project:
 class Directory:
     """Deterministic projects, users and keys: every usage row belongs to one key of its project."""
 
-    def __init__(self, sim: OpenAISim):
+    def __init__(self, sim: Organisation):
         world = sim.world
         origin = int(world.history_start().timestamp()) - 30 * DAY_S
         self.projects = [Project(pid, f"Simulated project {i + 1}", origin + i * 3600, None)
@@ -287,7 +285,7 @@ Record = tuple[dict[str, Any], dict[str, float]]  # (dimensions, metrics)
 
 
 class OpenAIApi:
-    def __init__(self, sim: OpenAISim, prefix: str):
+    def __init__(self, sim: Organisation, prefix: str):
         self.sim = sim
         self.prefix = prefix
         self.directory = Directory(sim)
@@ -418,13 +416,11 @@ class OpenAIApi:
         if last <= first:
             return []
         spike = day == self.sim.world.today() and self.sim.world.scenario_applies("cost-spike", self.sim.name)
-        from exporters.simulator.openai.sim import SPIKE_MODEL, Usage  # noqa: PLC0415 (cycle)
-
         def share(value: int, factor: int) -> int:
             """The bucket's part of a day's `value`: cumulative minutes, so the buckets add up to the day."""
             return (value * last // MINUTES_PER_DAY - value * first // MINUTES_PER_DAY) * factor
         rows = []
-        for r in self.sim._full_day(day):
+        for r in self.sim.full_day(day):
             k = 10 if spike and r.model == SPIKE_MODEL else 1  # as usage_on scales today's spike model
             rows.append(Usage(r.project, r.model, r.batch, share(r.input, k), share(r.cached, k), share(r.output, k),
                               share(r.requests, k)))

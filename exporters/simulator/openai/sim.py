@@ -36,6 +36,7 @@ from aiohttp import web
 from exporters.simulator import price_fixtures as fixtures
 from exporters.simulator.invoice import InvoiceLine, ground_truth
 from exporters.simulator.openai.api import OpenAIApi
+from exporters.simulator.openai.usage import BASE_MODELS, MODELS, SPIKE_MODEL, Usage
 from exporters.simulator.world import World
 
 PREFIX = "/openai/v1"
@@ -50,16 +51,6 @@ COSTS_MAX_LIMIT, COSTS_DEFAULT_LIMIT = 180, 7
 USAGE_MAX_LIMIT, USAGE_DEFAULT_LIMIT = 31, 7  # bucket_width=1d
 MINUTES_PER_DAY = 1440
 
-# Real model names, the most used first; the scale takes the first `openai_models` of them.
-BASE_MODELS = ("gpt-4o-2024-08-06", "gpt-4o-mini-2024-07-18", "text-embedding-3-small",
-               "text-embedding-3-large", "gpt-4o-2024-11-20", "gpt-4o-mini", "gpt-4o", "gpt-4o-2024-05-13")
-MODELS = BASE_MODELS + (
-    "gpt-4.1", "gpt-4.1-2025-04-14", "gpt-4.1-mini", "gpt-4.1-mini-2025-04-14", "gpt-4.1-nano",
-    "gpt-4.1-nano-2025-04-14", "o3", "o3-2025-04-16", "o4-mini", "o4-mini-2025-04-16", "o3-mini",
-    "o3-mini-2025-01-31", "o1-2024-12-17", "gpt-5", "gpt-5-2025-08-07", "gpt-5-mini", "gpt-5-mini-2025-08-07",
-    "gpt-5-nano-2025-08-07", "gpt-3.5-turbo-0125", "text-embedding-ada-002", "o1", "gpt-5-nano")
-SPIKE_MODEL = BASE_MODELS[0]  # cost-spike: this model's usage today ×10
-
 COSTS_OBJECT = "organization.costs.result"
 COMPLETIONS_OBJECT = "organization.usage.completions.result"
 EMBEDDINGS_OBJECT = "organization.usage.embeddings.result"
@@ -67,25 +58,6 @@ EMBEDDINGS_OBJECT = "organization.usage.embeddings.result"
 
 def _is_embedding(model: str) -> bool:
     return model.startswith("text-embedding")
-
-
-@dataclass(frozen=True)
-class Usage:
-    """One (project, model, batch) on one day: input includes cached."""
-
-    project: str
-    model: str
-    batch: bool
-    input: int
-    cached: int
-    output: int
-    requests: int
-
-    def scaled(self, numerator: int, denominator: int) -> "Usage":
-        def part(v: int) -> int:
-            return v * numerator // denominator
-        return Usage(self.project, self.model, self.batch, part(self.input), part(self.cached),
-                     part(self.output), part(self.requests))
 
 
 @dataclass(frozen=True)
@@ -154,7 +126,7 @@ class OpenAISim:
         return "unpriced-usage" in self.world.incidents or (
             day == self.world.today() and self.world.scenario_applies("unpriced-usage", self.name))
 
-    def _full_day(self, day: date) -> list[Usage]:
+    def full_day(self, day: date) -> list[Usage]:
         """The usage of a whole day (the unpriced model's only under its incident)."""
         rows = self._all_of_day(day)
         return rows if self.uses_unpriced_model(day) else [r for r in rows if r.model != UNPRICED_MODEL]
@@ -180,7 +152,7 @@ class OpenAISim:
         today = now.date()
         if day > today or day < self.world.history_start().date():
             return []
-        rows = self._full_day(day)
+        rows = self.full_day(day)
         if day < today:
             return rows
         minutes = (now.hour * 60 + now.minute)
@@ -238,7 +210,7 @@ class OpenAISim:
         self._costs_cache[day] = rows  # a complete day's bill is final
         return rows
 
-    # --- HTTP (request handling lives in openai_api.py) ---
+    # --- HTTP (request handling lives in openai/api.py) ---
 
     def routes(self) -> list[web.RouteDef]:
         return self.api.routes()

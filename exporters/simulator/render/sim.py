@@ -358,7 +358,7 @@ class RenderSim:
         if isinstance(limit, web.Response):
             return limit
         now = self._now()
-        try:  # the documented filters (render_api.py), applied to the bodies Render would list
+        try:  # the documented filters (render/api.py), applied to the bodies Render would list
             rows = render_api.filter_items(request.query, [(s.id, s.body(now)) for s in self._visible_services(request)],
                                            render_api.SERVICE_FIELDS)
         except render_api.BadFilter as exc:
