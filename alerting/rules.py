@@ -1,7 +1,7 @@
 """Every stackwatch alert, defined once.
 
 Thresholds and budgets are series (`stackwatch_threshold_*`, `stackwatch_budget_*`,
-exported from the config by exporters/derived.py), compared with `on () group_left ()`
+exported from the config by exporters/service/config_gauges.py), compared with `on () group_left ()`
 so the measured series keep their labels. `max(...)` on the threshold side keeps a
 second stackwatch instance from making the match many-to-many.
 

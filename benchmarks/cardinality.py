@@ -51,7 +51,7 @@ def units(scale: Scale, stack: Stack) -> dict[str, int]:
         "provider": len(PROVIDERS),
         "Vercel project": scale.vercel_projects,
         "Render service": scale.render_services,
-        # The simulator's rule (exporters/simulator/render.py): one datastore per 10 services.
+        # The simulator's rule (exporters/simulator/render/sim.py): one datastore per 10 services.
         "Render datastore": max(1, math.ceil(scale.render_services / 10)),
         "Render service or datastore": scale.render_services + max(1, math.ceil(scale.render_services / 10)),
         "Supabase project": scale.supabase_projects,

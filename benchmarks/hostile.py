@@ -16,7 +16,7 @@ subprocess, its RSS measured alone), waits until every provider is up, then for
 It prints: peak RSS of the service; /healthz latency (p50, p99, max) over fresh
 connections every 100 ms, and how many probes failed, on the drain port (which the
 flood hits) and on the separate health listener (`service.health_port`, its own
-socket and thread: exporters/health_listener.py); for every other provider
+socket and thread: exporters/service/health_listener.py); for every other provider
 the largest age of its last successful poll (on time: within 3 poll intervals,
 the service's own staleness rule); what the receiver answered the attackers; and
 the time from SIGTERM to exit, sent while the stalled uploads are still open; and the

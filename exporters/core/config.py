@@ -84,7 +84,7 @@ class Service(Strict):
     listen_host: str = "0.0.0.0"
     listen_port: Annotated[int, Field(ge=0, le=65535)] = 9464
     # /healthz alone, on its own socket and thread, so a flood of connections on listen_port cannot
-    # starve an operator's health check (exporters/health_listener.py). Unset: no second listener.
+    # starve an operator's health check (exporters/service/health_listener.py). Unset: no second listener.
     health_port: Annotated[int, Field(ge=0, le=65535)] | None = None
     drain_max_body_bytes: Annotated[int, Field(gt=0)] = 4 * 1024 * 1024
     # Receiver bounds (docs/operations.md, "Bounds"). Bodies read at once; more get 503.

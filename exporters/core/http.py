@@ -1,21 +1,11 @@
-"""One HTTP client per provider: async httpx with timeouts, retries with
-backoff and jitter (tenacity), rate limiting driven by the provider's own
-headers, bounded concurrency, and a count of every request by status.
+"""One HTTP client per provider: async httpx with timeouts, retries with backoff and jitter
+(tenacity), rate limiting driven by the provider's own headers, bounded concurrency, and a
+count of every request by status.
 
 Errors are `ProviderError`s with a short `reason` (the label of
-`stackwatch.provider.poll.errors`); messages never carry credentials.
-
-Bounded in bytes: every body is read raw and decompressed here, in steps of at
-most `DECODE_STEP_BYTES` of output, against a running cap of
-`max_response_bytes` decoded bytes (`too_large`), so neither a 200 MB page nor
-a 1 MiB gzip that inflates to 1 GiB can take memory with it. Bounded in
-number: `pages()` gives each paginated listing a guard that ends it on a
-repeated cursor or after `max_pages` pages (`pagination`). Bounded per poll:
-every JSON body a poll reads is charged to its `PollBudget` (`max_poll_bytes`
-decoded bytes across all its pages and requests, `too_large` past it), so a
-listing that pages for ever stops at a known size, not at the deadline. Bounded in time:
-the collector gives each poll a deadline; rate-limit waits are clamped
-(`ratelimit.py`).
+`stackwatch.provider.poll.errors`); messages never carry credentials. Every body is bounded in
+bytes (decoded here, in steps, against `max_response_bytes`), every listing in pages, every poll
+in bytes (`PollBudget`): docs/operations.md, "Bounds".
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Timestamps as providers send them."""
+"""Timestamps as providers send them, and the day ranges the cost code walks."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Billed providers (Vercel's FOCUS charges, OpenAI's costs) and usage read back from history
 (OpenAI and LlamaCloud usage) cover their whole window once their polls succeed. Render
-and Supabase are priced from the states stackwatch observed (exporters/state/): time no
+and Supabase are priced from the states stackwatch observed (exporters/costs/state/): time no
 poll observed is not priced, and a one-shot export, with no state file that watched the
 cycle, observes little. So the export adds, per resource and UTC day, a row for each
 unobserved period (`x_Coverage = unobserved`) and, per failed poll, a row for the

@@ -1,10 +1,8 @@
-"""The cost model: FOCUS-shaped records, the ledger, and what is derived from it.
+"""The cost ledger: the latest version of every record, and what is derived from it.
 
-Every cost, billed or estimated, is one `CostRecord` covering at most one UTC
-day. The ledger keeps the latest version of each record (re-fetching a day
-replaces it) and, for each provider and day, lets billed records supersede
-estimated ones. From it come cost today, month-to-date and the month-end
-forecast, by provider, service, project and model.
+The ledger keeps the latest version of each record (re-fetching a day replaces it) and, for
+each provider and day, lets billed records supersede estimated ones. From it come cost today,
+month-to-date and the month-end forecast, by provider, service, project and model.
 """
 
 from __future__ import annotations

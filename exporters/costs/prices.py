@@ -1,7 +1,7 @@
 """Versioned price tables (data files in `price_tables/`), never prices in code.
 
 Each file holds one provider's table as a list of versions, each with an
-`effective_from` date and a `source` (with the confidence of PROVIDERS.md).
+`effective_from` date and a `source` with its confidence (docs/providers/README.md).
 A lookup for a day returns the version in force that day.
 """
 
@@ -31,7 +31,7 @@ class PriceBook:
 
     @classmethod
     def load(cls, directory: Path | None = None) -> "PriceBook":
-        """The tables shipped in `exporters/price_tables/` (or in `directory`, for tests)."""
+        """The tables shipped in `exporters/costs/price_tables/` (or in `directory`, for tests)."""
         versions: dict[str, list[PriceVersion]] = {}
         source = directory if directory is not None else resources.files("exporters.costs").joinpath("price_tables")
         for entry in source.iterdir():

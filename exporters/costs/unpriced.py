@@ -1,24 +1,9 @@
 """Usage a provider bills that stackwatch cannot price: kept apart from cost, never $0.
 
-A provider reports, for each day it re-read, the unpriced usage it saw: an item
-(`gpt-sim-experimental`, `mode:legacy_premium`, `event:pages_verified`), a
-quantity in the provider's unit (tokens, pages, credits) and, when the
-provider's own data gives one, an amount in USD (e.g. credits × the published
-rate per credit for an event type whose billing stackwatch does not know).
-Re-reading a day replaces what was held for it, so figures never double.
-
-From this come two gauges (catalogued with the cost metrics):
-`stackwatch.cost.unpriced.month_to_date_usd` {provider, item} for the amounts
-known, and `stackwatch.cost.unpriced.usage` {provider, item, unit}, this month's
-quantity for every unpriced item; the `stackwatch.cost.unpriced_items` counter
-counts the polls that saw each item. Together they say how much of the invoice
-the cost figures leave out.
-
-Both follow each provider's billing cycle (`billing_anchor_day`, `billing.py`):
-they cover the days of the cycle containing today, so they reset on the anchor day,
-not on the 1st. With a state file (`state/store.py`) every replacement is written
-through and the book is loaded from it on start, so a restart keeps the cycle's
-unpriced count and amount.
+Per provider, day and item: a quantity in the provider's unit and, when its data gives one, an
+amount; re-reading a day replaces what was held for it. It follows each provider's billing cycle
+and is written through to the state file. What it feeds (the `stackwatch.cost.unpriced.*`
+gauges) and why: docs/costs.md.
 """
 
 from __future__ import annotations

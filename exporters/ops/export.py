@@ -1,5 +1,5 @@
 """`stackwatch costs export`: one collection cycle, then every cost record as FOCUS CSV or JSONL,
-with what the cycle did not observe stated in the dataset (exporters/coverage.py)."""
+with what the cycle did not observe stated in the dataset (exporters/costs/coverage.py)."""
 
 from __future__ import annotations
 

@@ -1,19 +1,9 @@
 """Keeps one poll loop per provider alive, and says truthfully how fresh each is.
 
-A loop that dies (any exception, or a `CancelledError` that escaped a library)
-is restarted after an exponential back-off; a loop whose cycle has run far
-longer than any healthy poll can (hung on something without a timeout) is
-cancelled and restarted the same way. Both are counted in
-`stackwatch.provider.loop.restarts`.
-
-Freshness is the age of the provider's latest fully successful cycle (since
-the supervisor started while none has succeeded yet). Older than
-`STALE_AFTER_INTERVALS` poll intervals, the provider is stale. The supervisor
-publishes that age as `stackwatch.provider.last_success_age` on every check,
-so it keeps growing in Prometheus even when the loop itself is dead.
-
-Time is injected: `monotonic` drives the back-off and hang decisions, the
-collector's clock the success ages, `sleep` the pause between checks.
+A dead or hung loop is restarted after an exponential back-off (`stackwatch.provider.loop.restarts`);
+the age of each provider's latest fully successful cycle is published on every check
+(`stackwatch.provider.last_success_age`), so it grows even while a loop is dead. Time is
+injected. The rules and thresholds: docs/operations.md, "Health".
 """
 
 from __future__ import annotations

@@ -1,21 +1,6 @@
-"""A `/healthz` that a connection flood on the drain port cannot starve (`service.health_port`).
-
-On the drain port, a health probe is one connection among whatever the internet sends:
-while 5,000 connections open, it waits in the listen queue behind them (a queue of 1,024,
-tried, held up to 988) or, when the queue (aiohttp's 128) is full, its SYN is dropped and
-resent after 1 s; then it waits for event-loop turns busy setting connections up: 0.2–1.3 s
-on a loaded machine (benchmarks/hostile.py, py-spy and a slow-callback log). An operator's health check
-must answer, so when `service.health_port` is set a second listener serves `/healthz`
-(and only it) from its own socket and its own thread:
-
-- the event loop publishes the health body every `PUBLISH_INTERVAL_S` (`HealthSnapshot`);
-  the thread serves the latest one, so it never touches the collector's state and needs
-  the loop for nothing;
-- a snapshot older than `LOOP_STALL_S` means the event loop has not run for that long (a
-  hung loop polls nothing and receives nothing): the listener answers 503 saying so, the
-  truth that the drain port's `/healthz`, served by that loop, could never tell;
-- bounded: one request at a time, `CLIENT_TIMEOUT_S` to send its head, `MAX_HEAD_BYTES`
-  of it read, a listen queue of `QUEUE`; anything but `GET /healthz` gets 404.
+"""A `/healthz` that a connection flood on the drain port cannot starve (`service.health_port`):
+its own socket and thread, answering from the health body the event loop publishes, and 503
+when that loop has stalled. Why and how: docs/operations.md, "Health".
 """
 
 from __future__ import annotations

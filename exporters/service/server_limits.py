@@ -1,33 +1,8 @@
-"""Connection-level bounds for the service's HTTP server (drain receiver, /healthz, /metrics).
+"""Connection-level bounds for the service's HTTP server (drain receiver, /healthz, /metrics):
+open connections (the oldest idle one evicted at the cap), the time to send a request head,
+keep-alive, lingering; request bodies are not decompressed by aiohttp.
 
-aiohttp bounds a request's size but not the number of connections nor the time a
-client may take to send a request head: 20,000 idle sockets exhaust the file limit,
-and then every `accept()` fails and logs a traceback. Here:
-
-- at most `max_connections` connections are open, kept below the process' file limit
-  (`RLIMIT_NOFILE` soft limit minus `FD_RESERVE` for provider clients, OTLP, the state
-  file and logs). At the limit a new connection evicts the oldest idle one (no request
-  in progress: a silent socket, a half-sent head, an idle keep-alive), so 5,000 idle
-  sockets cannot lock `/healthz` or Vercel out; only when every connection is busy with
-  a request is the new one answered `503` with `Retry-After` and closed. Both are
-  counted, and logged at most once per `REFUSAL_LOG_INTERVAL_S` with their numbers;
-- a connection must deliver its first request head within `header_timeout_s`;
-- an idle keep-alive connection closes after `keepalive_s` (aiohttp's own timer, which
-  also closes a later request head that never completes);
-- an unread request body is drained for at most `lingering_s` after the answer;
-- request bodies are not decompressed by aiohttp (`auto_decompress=False`): the drain
-  receiver decompresses them itself, bounded (exporters/decoding.py).
-
-The connection cap is a check in the server's protocol factory rather than a smaller
-listen `backlog`: a backlog only queues connections the kernel has not yet handed
-over, and does not bound those already accepted.
-
-A full garbage collection used to walk every object the service built at start-up
-(0.29 s measured while 5,000 connections opened, with thousands of connections' cycles
-to find, stalling `/healthz`): `freeze_startup_heap` moves those into the permanent
-generation, so a collection looks only at what came later (0.04–0.07 s measured).
-The flood's other cost, a health probe sharing the listen queue with the flood's
-connections, is avoided by the separate health listener (health_listener.py).
+Why each bound and how it was measured: docs/operations.md, "Bounds".
 """
 
 from __future__ import annotations

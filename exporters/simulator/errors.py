@@ -1,19 +1,6 @@
 """Error bodies in each provider's own documented form.
 
-The shared middleware (server.py) answers auth failures, injected faults, outages and
-rate limits with one generic body, `{"error": {"code", "message"}}` (Vercel's form),
-and aiohttp answers unknown paths and methods with plain text. Real clients parse
-errors in their provider's shape (the OpenAI SDK raises `AuthenticationError` with
-`.code` from `error.code`, Render's client reads `message`), so every error leaving
-a provider prefix is rewritten here into that provider's form:
-
-- OpenAI: `{"error": {"message", "type", "param", "code"}}` (API reference, SDK `_exceptions.py`);
-- Render: `{"id", "message"}` (`components.schemas.error` of its OpenAPI document);
-- Supabase Management API: `{"message"}`;
-- LlamaCloud (FastAPI): `{"detail"}`;
-- Vercel: `{"error": {"code", "message"}}` (unchanged).
-
-Bodies a provider module already wrote in its own form pass through untouched.
+In detail: exporters/simulator/README.md, "Error bodies — `errors.py`".
 """
 
 from __future__ import annotations

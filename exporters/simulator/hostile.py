@@ -1,18 +1,7 @@
 """Hostile responses for the fault tier and `benchmarks/hostile.py`: what a broken or
 malicious provider can send that a plain status code cannot express.
 
-| kind | response |
-|---|---|
-| `trickle` | the real body, one byte every `TRICKLE_INTERVAL_S` (for at most `TRICKLE_MAX_S`) |
-| `oversized` | a 200 JSON body of `size` bytes (default 40 MiB), streamed in 1 MiB chunks |
-| `gzip_bomb` | a gzip body that inflates to `size` bytes (default 1 GiB) of zeros |
-| `endless` | the real page, with its continuation cursor replaced by a new one each time |
-| `repeat_cursor` | the real page, with its continuation cursor always the same |
-
-The cursor rewrite knows each provider's paging form: Vercel `pagination.next`,
-OpenAI `has_more`/`next_page`, LlamaCloud `next_page_token`, and Render's list
-of `{cursor, …}` items (padded to the requested `limit`, so it looks like a full
-page). Supabase's API has no paginated listing.
+In detail: exporters/simulator/README.md, "Hostile answers — `hostile.py`".
 """
 
 from __future__ import annotations

@@ -1,28 +1,6 @@
 """Invoice lines and the ground-truth document every provider simulator returns.
 
-A provider simulator lists what the provider would invoice as `InvoiceLine`s,
-each priced from `price_fixtures.py` and tagged with what stackwatch can know of
-it now:
-
-- `priced`: stackwatch must report it as cost (a billed figure the API serves,
-  or usage the API reports × a published price);
-- `unpriced`: the provider bills it but stackwatch cannot price it from what the
-  API reports (an unpublished model or parse mode, an unknown event type);
-  stackwatch must report it as unpriced usage (a count, and an amount where the
-  API gives one), never as $0;
-- `pending`: billed only later (an adjustment or an organisation-level charge
-  that appears when the provider closes the day); invisible until then.
-
-`ground_truth(lines, now)` sums them into the document `/_sim/ground-truth`
-serves per provider:
-
-    {"today_usd", "month_to_date_usd", "month_to_date_by_project"}  priced lines: what
-        stackwatch must report as cost (tests compare stackwatch's cost with these),
-    "invoice": {same three keys}   every line: what the provider invoices,
-    "unpriced": {"today_usd", "month_to_date_usd", "items": {item: usd}},
-    "pending": {"today_usd", "month_to_date_usd"}
-
-so invoice = priced + unpriced + pending, by construction and by test.
+In detail: exporters/simulator/README.md, "Ground truth — `invoice.py`".
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The simulator's own price fixtures: what each provider charges, written out literally.
 
-The simulator bills from these figures, never from `exporters/price_tables/`
+The simulator bills from these figures, never from `exporters/costs/price_tables/`
 (the exporter's data). Each figure is a literal copied from the provider's
 published pricing, with where it was read, when, and how sure we are (H/M/L as
-in PROVIDERS.md). A figure the provider does not publish but the simulated
+in docs/providers/<name>.md). A figure the provider does not publish but the simulated
 provider still charges (an unannounced model, an unpublished parse mode) is a
 `Price` too, with a source that says so: it is the "truth" stackwatch cannot
 know, so the ground truth can hold it against stackwatch's unpriced usage.

@@ -56,7 +56,7 @@ class Recording:
     why: str
     # Evaluation interval of the rule's group. Long-range boards read recorded series sampled
     # every few minutes: decoding a series sampled each minute over 7–30 days costs more than
-    # the panel's step needs (docs/dashboards.md, Query performance).
+    # the panel's step needs (docs/benchmarks.md, Dashboards).
     interval: str = "1m"
 
     def __post_init__(self) -> None:

@@ -10,8 +10,8 @@ Only float-valued results: Prometheus records a native-histogram result live, bu
 benchmark's backfilled panel came back empty), so a recorded histogram could not be backfilled
 after a rule change and its panels would start empty. The web vitals record the p75 itself, a float
 per project and metric (a float classic-histogram equivalent, one series per bucket bound, was
-measured slower than the raw query: 15 float series per native histogram; docs/dashboards.md,
-Query performance).
+measured slower than the raw query: 15 float series per native histogram; docs/benchmarks.md,
+Dashboards).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from alerting.rules import ALERTS
 RULES = TWIN / "prometheus-rules.yaml"
 GRAFANA = "http://localhost:3000"
 
-# The config defaults (exporters/config.py), as stackwatch exports them.
+# The config defaults (exporters/service/config.py), as stackwatch exports them.
 THRESHOLDS = [
     ('stackwatch_threshold_response_time_seconds{job="stackwatch", tier="frontend"}', "3"),
     ('stackwatch_threshold_response_time_seconds{job="stackwatch", tier="backend"}', "2"),

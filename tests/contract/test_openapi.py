@@ -36,8 +36,8 @@ SPEC_FILES = {"vercel": "vercel.openapi.json", "render": "render.openapi.json",
 HOSTS = {"vercel": ("https://api.vercel.com", ""), "render": ("https://api.render.com", "/v1"),
          "supabase": ("https://api.supabase.com", ""), "openai": ("https://api.openai.com", "/v1"),
          "llamacloud": ("https://api.cloud.llamaindex.ai", "")}
-# Documented in PROVIDERS.md but absent from every published OpenAPI document (see provider-specs/README.md).
-# Render's `GET /key-value` (PROVIDERS.md, H) is not in the vendored render.openapi.json either: its
+# Documented by the providers but absent from every published OpenAPI document (docs/providers/README.md).
+# Render's `GET /key-value` (docs/providers/render.md, H) is not in the vendored render.openapi.json either: its
 # exchanges are checked below against the shape Render's API reference gives (KEY_VALUE_LIST),
 # not against an entry invented in the vendored copy (docs/costs.md, Render).
 UNDOCUMENTED = {("vercel", "/v1/billing/charges"), ("render", "/v1/key-value")}

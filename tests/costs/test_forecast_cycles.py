@@ -14,7 +14,7 @@ from exporters.costs.forecast import PlanRules, cycle_cost, forecast_from_rate, 
 from exporters.costs.ledger import CostLedger
 from exporters.costs.records import CostRecord
 
-# LlamaCloud Starter: $50 a month for 40,000 credits, then $1.25 per 1,000 (PROVIDERS.md).
+# LlamaCloud Starter: $50 a month for 40,000 credits, then $1.25 per 1,000 (docs/providers/llamacloud.md).
 STARTER = PlanRules(fixed_fee_usd=50.0, allowance=40_000, overage_usd_per_unit=1.25 / 1000)
 
 

@@ -1,4 +1,4 @@
-"""Every entry of `exporters/price_tables/*.yaml` is pinned to its published value, and changing any
+"""Every entry of `exporters/costs/price_tables/*.yaml` is pinned to its published value, and changing any
 single price makes a test fail.
 
 `PUBLISHED` below is a third, independent copy of the figures: typed in here from the providers'
@@ -35,7 +35,7 @@ from exporters.simulator import price_fixtures as fx
 # --- the published figures, typed in from the providers' pages ---
 
 PUBLISHED: dict[str, dict[str, Any]] = {
-    # openai.com/api/pricing, mid-2026 copies (PROVIDERS.md for gpt-4o, gpt-4o-mini, embeddings,
+    # openai.com/api/pricing, mid-2026 copies (docs/providers/openai.md for gpt-4o, gpt-4o-mini, embeddings,
     # Batch −50 %); the other snapshots and the legacy table from the same page. USD per 1M tokens.
     "openai": {
         "usd_per_million_tokens/gpt-4o-2024-08-06/input": 2.50,
@@ -99,7 +99,7 @@ PUBLISHED: dict[str, dict[str, Any]] = {
         "aliases/gpt-5-nano": "gpt-5-nano-2025-08-07",
         "batch_multiplier": 0.5,
     },
-    # llamaindex.ai/pricing, docs.cloud.llamaindex.ai (PROVIDERS.md, H; cost-effective tier M).
+    # llamaindex.ai/pricing, docs.cloud.llamaindex.ai (docs/providers/llamacloud.md, H; cost-effective tier M).
     "llamacloud": {
         "usd_per_1000_credits": 1.25,
         "plans/free/usd_per_month": 0, "plans/free/included_credits": 10_000,
@@ -109,19 +109,19 @@ PUBLISHED: dict[str, dict[str, Any]] = {
         "credits_per_page/fast": 1, "credits_per_page/cost_effective": 3,
         "credits_per_page/agentic": 10, "credits_per_page/agentic_plus": 45,
     },
-    # render.com/pricing (PROVIDERS.md: Starter $7, Standard $25 M; Pro and above L). USD per month.
+    # render.com/pricing (docs/providers/render.md: Starter $7, Standard $25 M; Pro and above L). USD per month.
     "render": {
         "usd_per_month/free": 0, "usd_per_month/starter": 7, "usd_per_month/standard": 25,
         "usd_per_month/pro": 85, "usd_per_month/pro_plus": 175, "usd_per_month/pro_max": 225,
         "usd_per_month/pro_ultra": 450,
         # render.com/pricing, Postgres (flexible plans), storage, disks and workspace seats
-        # (not in PROVIDERS.md; confidence L, as the table says). USD per month / GB-month / seat-month.
+        # (read once; confidence L, as the table says). USD per month / GB-month / seat-month.
         "postgres_usd_per_month/free": 0, "postgres_usd_per_month/basic_256mb": 6,
         "postgres_usd_per_month/basic_1gb": 19, "postgres_usd_per_month/basic_4gb": 75,
         "postgres_usd_per_month/pro_4gb": 55, "postgres_usd_per_month/pro_8gb": 100,
         "postgres_storage_usd_per_gb_month": 0.30,
         # render.com/pricing, Key Value (starter 256 MB, standard 1 GB, pro 5 GB, pro_plus 10 GB;
-        # not in PROVIDERS.md; confidence L). USD per month.
+        # read once; confidence L). USD per month.
         "key_value_usd_per_month/free": 0, "key_value_usd_per_month/starter": 10,
         "key_value_usd_per_month/standard": 32, "key_value_usd_per_month/pro": 135,
         "key_value_usd_per_month/pro_plus": 250,
@@ -129,7 +129,7 @@ PUBLISHED: dict[str, dict[str, Any]] = {
         "workspace_usd_per_seat_month/hobby": 0, "workspace_usd_per_seat_month/professional": 19,
         "workspace_usd_per_seat_month/organization": 29,
     },
-    # supabase.com/pricing and docs/guides/platform/compute-add-ons, 2026 (PROVIDERS.md, H).
+    # supabase.com/pricing and docs/guides/platform/compute-add-ons, 2026 (docs/providers/supabase.md, H).
     "supabase": {
         "plan_usd_per_month/free": 0, "plan_usd_per_month/pro": 25, "plan_usd_per_month/team": 599,
         "compute_credit_usd_per_month/free": 0, "compute_credit_usd_per_month/pro": 10,
@@ -138,7 +138,7 @@ PUBLISHED: dict[str, dict[str, Any]] = {
         "compute_usd_per_hour/ci_small": 0.0206, "compute_usd_per_hour/ci_medium": 0.0822,
         "compute_usd_per_hour/ci_large": 0.1517, "compute_usd_per_hour/ci_xlarge": 0.2877,
         "compute_usd_per_hour/ci_2xlarge": 0.562, "compute_usd_per_hour/ci_4xlarge": 1.32,
-        # PITR 7/14/28 days $100/$200/$400 a month, disk beyond 8 GB $0.125 per GB-month (PROVIDERS.md, M);
+        # PITR 7/14/28 days $100/$200/$400 a month, disk beyond 8 GB $0.125 per GB-month (docs/providers/supabase.md, M);
         # IPv4 $4 and custom domain $10 a month (supabase.com/docs/guides/platform/manage-your-usage, L).
         "addon_usd_per_month/pitr_7": 100, "addon_usd_per_month/pitr_14": 200, "addon_usd_per_month/pitr_28": 400,
         "addon_usd_per_month/ipv4_default": 4, "addon_usd_per_month/cd_default": 10,

@@ -26,7 +26,7 @@ from grafana.queries import (
     variable_selector,
 )
 
-# Scraped sources documented in prometheus/prometheus.yml and ../shared/PROVIDERS.md.
+# Scraped sources documented in prometheus/prometheus.yml and docs/providers/supabase.md.
 SCRAPED_PREFIXES = ("probe_", "otelcol_", "prometheus_")
 
 

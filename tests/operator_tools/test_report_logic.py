@@ -26,7 +26,7 @@ from exporters.ops.report.render import RENDERERS
 
 from .fakeprom import FakePrometheus
 
-# Published list prices (PROVIDERS.md): Render Starter $7 (0.5 CPU, 512 MB), Standard $25 (1 CPU, 2 GB),
+# Published list prices (docs/providers/render.md): Render Starter $7 (0.5 CPU, 512 MB), Standard $25 (1 CPU, 2 GB),
 # Pro $85; Supabase compute Small $0.0206/h, Medium $0.0822/h; LlamaParse $1.25 per 1,000 credits.
 RENDER_SPECS = {"starter": (0.5, 512e6), "standard": (1.0, 2e9), "pro": (2.0, 4e9)}
 RENDER_PRICES = {"starter": 7.0, "standard": 25.0, "pro": 85.0}

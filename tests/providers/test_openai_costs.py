@@ -60,7 +60,7 @@ def test_gpt_4o_estimate_prices_cached_input_at_its_own_rate_and_batch_at_half()
     prices = model_prices(table_on(), "gpt-4o")
     assert prices is not None
     usage = Tokens(input=1_000_000, cached=200_000, output=100_000, requests=10)
-    # Published gpt-4o (openai.com/api/pricing, PROVIDERS.md): $2.50 in, $1.25 cached, $10.00 out per 1M:
+    # Published gpt-4o (openai.com/api/pricing, docs/providers/openai.md): $2.50 in, $1.25 cached, $10.00 out per 1M:
     # 0.8M uncached × $2.50 + 0.2M cached × $1.25 + 0.1M output × $10.00 = 2.00 + 0.25 + 1.00
     assert estimate_usd(usage, prices, 0.5, batch=False) == pytest.approx(3.25, abs=1e-12)
     # The same through the Batch API: × 0.5

@@ -88,7 +88,7 @@ async def test_group_by_and_project_ids_work_as_repeated_keys_bracket_keys_and_c
 async def test_each_bucket_width_has_its_documented_default_and_maximum_limit(
         simulator: Simulator, width: str) -> None:
     spec = USAGE_WIDTHS[width]
-    # Documented figures (OpenAI API reference; PROVIDERS.md), not the module's own table.
+    # Documented figures (OpenAI API reference; docs/providers/openai.md), not the module's own table.
     assert (spec.default_limit, spec.max_limit) == {"1m": (60, 1440), "1h": (24, 168), "1d": (7, 31)}[width]
     start = int(simulator.world.now().timestamp()) - (spec.max_limit + 5) * spec.seconds
     async with client(simulator) as http:

@@ -91,6 +91,8 @@ def test_each_registered_provider_is_whole() -> None:
     for provider in PROVIDERS:
         folder = REPO / provider.module.replace(".", "/")
         assert provider.module == f"exporters.providers.{provider.name}" and folder.is_dir(), provider.name
+        assert (folder / "README.md").is_file(), f"{provider.name}: its folder has no README.md"
+        assert (REPO / "docs" / "providers" / f"{provider.name}.md").is_file(), f"{provider.name}: no docs/providers page"
         assert provider.metrics and all(m.name.split(".")[0] in (provider.name, "gen_ai") for m in provider.metrics)
         assert provider.config.model_fields["base_url"].default.startswith("https://"), provider.name
         assert provider.secret_env.isupper() and provider.display_name and provider.demo_token
@@ -125,3 +127,14 @@ def test_boards_and_alerts_link_to_the_registered_board_uids() -> None:
     for alert in ALERTS:
         if alert.provider in NAMES:
             assert alert.dashboard == BY_NAME[alert.provider].board_uid, alert.name
+
+
+def test_every_fact_the_code_relies_on_points_into_the_projects_own_docs() -> None:
+    """Facts and their sources are in docs/providers/ (or docs/costs.md), never in a file outside the repository."""
+    outside = "PROVIDERS" + ".md"  # the reference notes the facts were first gathered in, outside the repository
+    texts = [p for root in ("exporters", "docs", "tests", "grafana", "alerting", "benchmarks")
+             for p in (REPO / root).rglob("*") if p.suffix in (".py", ".md", ".yaml")]
+    assert texts and not [str(p.relative_to(REPO)) for p in texts if outside in p.read_text(encoding="utf-8")]
+    for provider in PROVIDERS:
+        page = (REPO / "docs" / "providers" / f"{provider.name}.md").read_text(encoding="utf-8")
+        assert "| fact | used in | source | confidence |" in page, provider.name

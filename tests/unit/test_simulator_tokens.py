@@ -1,6 +1,6 @@
 """The simulator's tokens must not collide with words the logs carry.
 
-The redactor hides every 8-character piece of a secret (exporters/logs.py); a
+The redactor hides every 8-character piece of a secret (exporters/core/logs.py); a
 token containing "supabase" once turned the provider's name into [REDACTED] in
 the service's start-up line.
 """

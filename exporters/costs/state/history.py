@@ -1,22 +1,8 @@
 """Observed resource states as intervals, and integration over them.
 
-Each poll observes, per resource, a state (a small JSON-able dict: plan,
-instances, suspended, add-ons, …). Consecutive observations of one resource
-become intervals:
-
-- the same state seen again within `max_gap_s` extends the current interval;
-- a changed state starts a new interval at the moment of the observation, and
-  the previous state is taken to hold until then (it was last seen then or
-  later), unless the provider attests when the change happened (`known_since`,
-  e.g. Render's `updatedAt`): then the previous interval ends there;
-- an observation more than `max_gap_s` after the last one leaves a gap: the
-  unobserved time is not filled with either state and is reported as
-  unobserved seconds. `known_since` bridges a gap only when it proves the
-  state was unchanged across it.
-
-Costs are integrated over the intervals, never derived from the current state
-for times already past. The intervals live in the state file, so a restart
-resumes from them.
+Consecutive observations of a resource's state become intervals; a change starts a new one
+(where the provider dates it, there); a silence longer than `max_gap_s` is a gap, never filled
+with either state. The rules: docs/costs.md, "Observed state and the state file".
 """
 
 from __future__ import annotations

@@ -1,19 +1,9 @@
-"""The SQLite file that keeps stackwatch's memory across restarts.
+"""The SQLite file that keeps stackwatch's memory across restarts (`<data_dir>/stackwatch.sqlite3`):
+observed state intervals, the cost ledger, cost coverage and unpriced usage.
 
-One file (`<data_dir>/stackwatch.sqlite3`), stdlib `sqlite3`, WAL journal. It holds:
-
-- `state_interval`: per provider and resource, the intervals over which one
-  state (plan, instance count, suspension, add-ons, …) was observed;
-- `cost_record`: the cost ledger, the latest version of each record;
-- `cost_coverage`: from which day each provider's cost history is complete;
-- `unpriced_usage`: per provider, day and item, usage billed but not priceable
-  (quantity, and the amount when known), so a restart keeps the cycle's unpriced figures.
-
-The file is ours only if `PRAGMA application_id` carries APPLICATION_ID. The
-schema version is `PRAGMA user_version`; older files are migrated on open, in
-one transaction per step. A file that is not SQLite, belongs to another
-application, or comes from a newer stackwatch is an error (`StateStoreError`,
-naming the file): it is never replaced or rewritten.
+A file that is not SQLite, belongs to another application or comes from a newer stackwatch is
+an error naming the file (`StateStoreError`); older schemas are migrated on open. Tables and
+rules: README.md beside this file, and docs/costs.md, "Observed state and the state file".
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Plan sizes (published specs) and the prices of exporters/price_tables/ that the advice compares."""
+"""Plan sizes (published specs) and the prices of exporters/costs/price_tables/ that the advice compares."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import date
 from exporters.costs.prices import PriceBook
 
 # Render instance types (render.com/pricing): CPUs and memory in bytes. Starter and Standard are
-# in PROVIDERS.md (M); the Pro family is read from render.com/pricing (L), as are their prices.
+# in docs/providers/render.md (M); the Pro family is read from render.com/pricing (L), as are their prices.
 RENDER_SPECS: dict[str, tuple[float, float]] = {
     "starter": (0.5, 512e6), "standard": (1.0, 2e9), "pro": (2.0, 4e9), "pro_plus": (4.0, 8e9),
     "pro_max": (4.0, 16e9), "pro_ultra": (8.0, 32e9),

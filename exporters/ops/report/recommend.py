@@ -111,7 +111,7 @@ def openai_batch(model: OpenAIModel, window_days: int) -> Recommendation | None:
 
 def openai_prompt_cache(model: OpenAIModel, input_price: float, cached_price: float,
                         window_days: int) -> Recommendation | None:
-    """input_price / cached_price: USD per 1M tokens (exporters/price_tables/openai.yaml)."""
+    """input_price / cached_price: USD per 1M tokens (exporters/costs/price_tables/openai.yaml)."""
     if model.input_tokens <= 0 or cached_price >= input_price:
         return None
     share = model.cached_input_tokens / model.input_tokens

@@ -1,47 +1,8 @@
-"""LlamaCloud (LlamaParse): usage metrics (pages and credits) as estimated cost.
+"""LlamaCloud's (LlamaParse) exporter: usage metrics (pages and credits) as estimated cost.
 
-One fast stream, `usage`: `GET /api/v1/beta/usage-metrics` for the organisation
-(and project, when configured), a day range and the largest page size, paged
-with `page_token` / `next_page_token`; every event type is read. (The API can
-filter by `event_types`, an array declared as `anyOf: [array, null]`; openapi-core
-0.23, which the contract tier uses, rejects any encoding of such a parameter, so
-the event types are sorted here instead of on the server.) The first cycle
-reads `history_days` back; later cycles re-read from the start of the day that
-was still incomplete at the last poll. Growth of each (day, project, parse mode)
-since the last poll goes to the `llamacloud.pages` and `llamacloud.credits`
-counters, so nothing is counted twice.
-
-Repeated parses (`llamacloud_repeats.py`): a parse item whose `event_aggregation_key`
-the same project already parsed earlier in the billing cycle counts in
-`llamacloud.repeat_parses`, its credits in `llamacloud.repeat_parse_credits` (per
-project, growth since the last poll; the document is never a label). `stackwatch
-report` turns them into the "cache parsed results" saving.
-
-Every event type that carries credits is billed (`CREDIT_EVENTS`): parsing
-(`pages_parsed`, labelled by parse mode), extraction, indexing/embedding,
-classification and splitting (labelled `extract`, `index`, `classify`, `split`
-in the `mode` attribute). Credits of an item are its `credits` field; for a
-parsed page without one, pages × the parse mode's credits per page
-(`price_tables/llamacloud.yaml`). What cannot be priced is unpriced usage
-(counted by item, with its quantity, never $0): a parse mode without a published
-rate and without credits (`mode:<mode>`, in pages), a known credit event without
-credits (`event:<type>`), and an event type stackwatch does not know that
-carries credits (`event:<type>`, in credits, with its amount at the
-pay-as-you-go rate). Event types without credits (counts, snapshots) are not billed.
-
-Estimated cost (`estimated_costs`), per UTC day:
-
-- usage: within each billing cycle (`billing_anchor_day`; the calendar month by
-  default), days are taken in order and the plan's monthly `included_credits` are
-  used up first. A day's billable credits are
-  `max(0, before + day − included) − max(0, before − included)`, where `before`
-  is the month's credits on earlier days; they cost `usd_per_1000_credits / 1000`
-  each and are shared among the day's (project, mode) rows in proportion to
-  their credits;
-- plan fee: `usd_per_month` prorated per second of the calendar month, one
-  record per day (today: from midnight to now), on the organisation.
-
-LlamaCloud has no billing API, so these records are the only cost it reports.
+One stream, `usage`; credits beyond the plan's allowance at the pay-as-you-go rate plus the plan
+fee, per UTC day (`estimated_costs`); what is unpriced and why, and every fact relied on with its
+source: docs/providers/llamacloud.md. Repeated parses are repeats.py.
 """
 
 from __future__ import annotations

@@ -1,18 +1,7 @@
 """LlamaCloud: parses of a document already parsed in the billing cycle (repeated parses).
 
-A `pages_parsed` usage item names its source in `event_aggregation_key` ("the source job
-identifier, i.e. job_id or file_id", llamacloud.openapi.json). Within one project and one
-billing cycle (`billing_anchor_day`, the allowance's cycle), the first parse of a key is the
-document's parse; every later item with the same key is a repeated parse, and its credits
-(what LlamaCloud billed for it: its 48 h cache is free only for the same file and options)
-are what caching the parsed result would have saved.
-
-Bounded: the document never becomes a label (the counters are per project); the memory holds
-one 8-byte hash per document first parsed in the cycle, at most `MAX_DOCUMENTS` (further
-documents are not tracked, so their repeats are not counted: an undercount, logged). It is
-kept in memory only: the exporter's first poll reads `history_days` back (38 by default, more
-than a cycle), which rebuilds it after a restart. When LlamaCloud puts a job id in the key,
-every parse has its own key and no repeat is counted (never a false saving from that).
+How a repeat is recognised (`event_aggregation_key`), why its credits are a saving, and the
+memory bound: docs/providers/llamacloud.md, "Repeated parses".
 """
 
 from __future__ import annotations

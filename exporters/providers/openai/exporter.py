@@ -1,27 +1,8 @@
-"""OpenAI: the Costs API (billed, daily) and the Usage API (completions, embeddings).
+"""OpenAI's exporter: the Costs API (billed, daily) and the Usage API (completions, embeddings).
 
-Two streams:
-
-- `costs` (slow): `GET /organization/costs`, daily buckets grouped by project and
-  line item. Each re-fetched day replaces that day's billed records, which
-  supersede the day's estimate in the ledger. The first cycle reads
-  `history_days` back; every later cycle re-reads the whole current month (at
-  least the last two days), so late revisions of any day of the month land.
-- `usage` (fast): `GET /organization/usage/completions` and `/embeddings`, daily
-  buckets grouped by model and project (and batch for completions). The
-  watermark is the day that was still incomplete at the last poll; each cycle
-  re-reads from there and turns the growth of each (day, model, project, batch)
-  since the last poll into counter and histogram deltas, so nothing is counted
-  twice. Each re-read day also gets a fresh cost estimate from usage × the
-  price table (`price_tables/openai.yaml`), which stands until billed figures arrive.
-
-Prices are per exact model snapshot: `gpt-4o-2024-05-13` is not priced like
-`gpt-4o`. A name without a date is priced through the table's explicit
-`aliases` (`gpt-4o` → `gpt-4o-2024-08-06`); any other name is unpriced usage
-(counted, with its tokens, never estimated at $0). The Costs API's
-`amount.value` arrives as a JSON number or as a decimal string (the real API
-sends strings); a non-finite or absurd amount is rejected and counted. Costs
-and usage without a project (`project_id` null) belong to `(no project)`.
+Streams `costs` and `usage`; today's cost is estimated from usage × the price table (per exact
+model snapshot) until billed figures replace it. What each reads and every fact relied on with
+its source: docs/providers/openai.md.
 """
 
 from __future__ import annotations

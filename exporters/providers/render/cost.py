@@ -1,26 +1,7 @@
-"""Render's estimated cost, integrated over the states stackwatch observed.
+"""What an observed Render state costs, per UTC day (services, disks, Postgres, Key Value, seats).
 
-Render has no billing API. Each poll records, per resource, the state it sees
-(exporters/state/history.py); cost is the list price of each state × the time
-it was observed, split per UTC day:
-
-- services: plan price × running instances, prorated per second of the
-  calendar month. The instance count of an autoscaled service is the count the
-  metrics API reports over time (never `numInstances`); a manual service runs
-  `numInstances`. A suspended service accrues no compute.
-- persistent disks: size × the GB-month price, while the service exists
-  (suspended or not).
-- Postgres: the instance plan (not while suspended) plus storage
-  (`diskSizeGB` × GB-month price).
-- Key Value: the instance plan's monthly price, prorated per second while it
-  exists (Key Value has no suspension; its memory is part of the plan).
-- workspace: seats × the plan's seat price (from config), for the whole cycle.
-- cron jobs: billed by run duration, which the API does not report: counted
-  as unpriced (`cron_job:run_duration`), never priced as always-on.
-- unknown plans, and autoscaled services with no instance count yet: unpriced.
-
-Not priced (the API reports no figure): bandwidth, build minutes. A Key Value
-plan without a list price (`custom`) is unpriced (`key_value:custom`).
+The rules (plan × instances prorated per second, what is unpriced and why) and the prices'
+sources: docs/providers/render.md, "How the cost is estimated", and docs/costs.md, "Render".
 """
 
 from __future__ import annotations

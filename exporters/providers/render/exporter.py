@@ -1,36 +1,8 @@
-"""Render: services, deploys, the metrics API, and cost estimated from plan × instances × time.
+"""Render's exporter: services, datastores, deploys, the metrics API, and cost from observed state.
 
-Streams (stages run in order; streams in a stage run concurrently):
-
-1. `services` (slow): GET /services, GET /postgres and GET /key-value, cursor-paged (limit 100,
-   `cursor` = the last item's cursor; a short page ends the list, since Render
-   returns no "has more"). Keeps the lists for the other streams.
-2. `metric_limits` (slow): cpu-limit and memory-limit, which change only with a
-   plan change. `deploys` (slow): GET /services/{id}/deploys per service with
-   `createdAfter` = a per-service watermark: the oldest deploy still in progress
-   at the last poll, else the newest deploy seen (ids already counted are
-   remembered at the boundary). Final deploys are counted once; `deactivated`
-   is a former `live` deploy and is counted as `live`.
-3. `metrics` (fast): one request per metric for ALL services (repeated
-   `resource`): cpu, memory, instance-count and http-latency (quantiles 0.5,
-   0.95, 0.99) over the last few minutes, latest sample; http-requests (by
-   statusCode) and bandwidth as counters of complete buckets newer than the
-   watermark (the bucket in progress is left for the next poll);
-   active-connections of the Postgres datastores. The same poll refreshes the
-   cost estimate below (it needs no request of its own; riding on a poll that
-   reaches Render means a failed cycle changes no cost).
-
-Estimated cost (Render has no billing API; see exporters/render_cost.py for what is
-priced and how): every `metrics` poll observes each service's and datastore's state
-(plan, running instances, suspension, disk size) into the state history
-(exporters/state/), and the cost of each UTC day is integrated over the states
-observed in it. Past days are never re-derived from the current state: a poll
-recomputes only the days its observation touched (the whole stored window on
-the first poll after a start, from the stored history). `updatedAt` is Render's
-word for when a service's settings last changed, so it dates a plan change or
-a suspension between two polls, and it proves a manual service unchanged
-across a gap; an autoscaled service's instance count has no such date. Time no
-poll observed is a gap (`render.cost.unobserved`), never priced with today's state.
+Streams `services` → (`metric_limits`, `deploys`) → `metrics` (which also refreshes the cost
+estimate from the states it observes); how each reads, how `updatedAt` dates a change, and
+every fact relied on with its source: docs/providers/render.md. Pricing is cost.py.
 """
 
 from __future__ import annotations

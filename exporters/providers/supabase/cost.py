@@ -1,20 +1,8 @@
-"""Supabase's estimated cost, integrated over the states stackwatch observed.
+"""What an observed Supabase state costs, per UTC day: compute per started hour, add-ons, disk
+beyond the included size, the plan fee and the compute credit.
 
-No usage-cost API exists. Each poll records per project the state it sees:
-paused or not, the compute add-on (variant and any price the API quotes), the
-other selected add-ons, and the disk size (from the latest `disk` poll). Priced from price_tables/supabase.yaml unless the API quotes a price:
-
-- compute: per started hour, as Supabase bills it: every UTC clock hour in
-  which a size ran at all is billed in full at that size's hourly price (a
-  resize within an hour bills both sizes for that hour). Paused: none.
-- add-ons (PITR, IPv4, custom domain, …): their monthly price prorated per
-  second while the project is active; an unknown variant is unpriced.
-- disk beyond the included size (8 GB): GB × the GB-month price, per second.
-- plan: the organisation's plan fee (config) prorated per second over the cycle.
-- compute credit: the plan's monthly credit, once per billing cycle, consumed
-  by compute in time order (day by day) as a negative "Credit" record.
-
-Time no poll observed is a gap (`supabase.cost.unobserved`), not priced.
+The rules and the prices' sources: docs/providers/supabase.md, "How the cost is estimated", and
+docs/costs.md, "Supabase".
 """
 
 from __future__ import annotations

@@ -1,34 +1,9 @@
-"""Supabase (Management API): projects, service health, backups, add-ons as estimated
-cost, API request counts and disk utilisation. The per-project Prometheus endpoint
-is scraped by Prometheus itself, not re-exported here.
+"""Supabase's exporter (Management API): projects, health, backups, add-ons, API counts, disk,
+and cost from observed state. The per-project metrics endpoint is scraped by Prometheus.
 
-Streams (stages in order):
-
-1. `projects` (fast): GET /v1/projects → supabase.project.up; keeps refs, names,
-   statuses and created_at (filtered by config.project_refs).
-2. `health` (fast): GET /v1/projects/{ref}/health?services=… (repeated). To keep a
-   steady cycle cheap, a poll checks only the projects that need it: those not
-   ACTIVE_HEALTHY, those with an unhealthy service at their last check, and any
-   not checked for a slow interval (so every project is swept at least that
-   often, and all on the first poll). INACTIVE (paused) projects are not checked.
-   `backups` (slow): latest COMPLETED backup → supabase.backup.age (absent when
-   there is none: `walg_enabled` alone proves nothing) and pitr_enabled.
-   `addons` (slow): the compute add-on of each project → supabase.compute.info.
-   `api_counts` (slow): usage.api-counts with interval=1hr (minute buckets) →
-   supabase.api.requests, adding only buckets newer than the watermark; the
-   newest bucket may still be filling, so it waits for the next poll.
-   `disk` (slow): config/disk/util → supabase.disk.utilization / usage.
-   The cost estimate below needs no request of its own: `addons` computes it when
-   the add-ons change, and `projects` refreshes it every fast cycle (riding on a
-   poll that reaches Supabase, so a failed cycle changes no cost).
-
-Estimated cost (no usage-cost API; exporters/supabase_cost.py says what is priced
-and how): the `projects` and `addons` polls observe each project's state (paused,
-compute size, selected add-ons) and the `disk` poll its disk size into the state
-history (exporters/state/); cost is integrated per UTC day over what was
-observed, never re-derived for past days from the current state. The plan fee
-comes from config; the compute credit is applied once per billing cycle
-(`billing_anchor_day`). Unobserved time is reported as `supabase.cost.unobserved`.
+Streams `projects` → (`health`, `backups`, `addons`, `api_counts`, `disk`) → `cost` (no
+request); what each reads and every fact relied on with its source: docs/providers/supabase.md.
+Pricing is cost.py.
 """
 
 from __future__ import annotations

@@ -1,54 +1,9 @@
 """The Vercel drain receiver: log drains and Speed Insights drains.
 
-Vercel POSTs batches (a JSON array, or NDJSON: one event per line) to
-`/drains/vercel/logs` and `/drains/vercel/speed-insights`, signed with
-`x-vercel-signature` = hex HMAC-SHA1 of the raw body keyed with the drain secret.
-
-What each delivery gets back, in the order checked:
-
-| status | when | counted as `stackwatch.drain.rejected{reason}` |
-|---|---|---|
-| 503 | no drain secret configured | `unconfigured` |
-| 401 | signature header missing or not 40 hex digits (before any body byte is read) | `bad_signature` |
-| 413 | declared or decoded body larger than `max_body_bytes` | `oversize` |
-| 415 | a Content-Encoding other than gzip, deflate, identity | `malformed` |
-| 503 + `Retry-After` | `max_concurrent_bodies` bodies already being read | `busy` |
-| 408 | the body did not arrive within `body_timeout_s` | `timeout` |
-| 401 | signature wrong (constant-time compare) | `bad_signature` |
-| 200 | the same signed body was accepted within `replay_window_s` (not counted again) | `duplicate` |
-| 400 | body empty, not a JSON array / NDJSON, nested 1,000+ levels, or no valid event | `malformed` |
-| 200 | at least one valid event, or an empty array `[]` | `invalid_event`, once per invalid event |
-| 500 | an unexpected error in the receiver itself (a bug): logged | `internal` |
-
-Bounded: a body is read in chunks, decompressed here (never by aiohttp) in steps
-of at most 256 KiB of output against the body cap, and signed as it arrives, so
-memory is at most `max_concurrent_bodies` × `max_body_bytes` and a gzip bomb
-costs the cap, not its inflated size; bodies over 256 KiB are parsed on a worker
-thread. Replays are recognised by the body's HMAC in a window of at most
-`max_replay_entries` digests. Connection-level bounds (open connections, request
-head timeout, keep-alive) are in server_limits.py (`drain="any"` there). A
-rejection that leaves the body unread closes the connection. A batch with
-some invalid events is accepted (200): the valid ones are
-recorded and each invalid one is counted as `invalid_event`. Answering 4xx
-would make Vercel re-send the whole batch and count the valid events twice.
-
-Log events count in `vercel.requests` only when they describe a request, i.e.
-carry a status code (`proxy.statusCode`, else `statusCode`); build logs and
-other messages count only as drain events. `statusCode` −1 (a crashed
-function) also counts in `vercel.function.crashes`; its request is counted as
-5xx, since Vercel answers a crashed invocation with 500. Requests are counted
-by status class in `vercel.requests` and, separately, by cache state in
-`vercel.cache.requests` (a cross product of the two, times the log source, made
-35 series a project where these make 10). Cache states outside Vercel's
-documented set become `other`, so a drain cannot create unbounded series; the
-log source is validated but is no label. Speed Insights events are labelled by project and
-metric only, never by path or route: a project's routes grow with its app
-(6 series a project: 5 timings and CLS, instead of 6 per route). The
-`project` label is the project's name when the event or the optional
-`project_name` lookup knows it, else its id.
-
-Vercel's endpoint-verification handshake is not answered here: PROVIDERS.md
-does not document it, and a guessed answer is worse than none.
+Vercel POSTs signed batches (a JSON array or NDJSON) to `/drains/vercel/logs` and
+`/drains/vercel/speed-insights`. What each delivery gets back and why, what counts as a
+request, and the facts relied on: docs/providers/vercel.md, "What the drain receiver accepts";
+the bounds (body size and time, concurrency, replays): docs/operations.md, "Bounds".
 """
 
 from __future__ import annotations

@@ -1,37 +1,8 @@
-"""Vercel: projects, deployments and FOCUS billing charges (drains: vercel_drains.py).
+"""Vercel's exporter: projects, deployments and the FOCUS billing charges (billed cost).
 
-Streams, in two stages (deployments and billing label by project name, so the
-project list comes first):
-
-- `projects` (slow): `GET /v10/projects`, 100 a page, continuation token
-  `pagination.next` sent back as `from`. Keeps the project id → name map.
-- `deployments` (fast): `GET /v6/deployments`, newest first, `since` = the
-  watermark, pages via `pagination.next` sent as `until`. A deployment is
-  counted once, when it is final (READY, ERROR, CANCELED). The watermark stays
-  at or before the oldest deployment still in progress, so the next poll
-  re-reads it and sees it finish; ids counted inside that overlap are kept
-  (and only those) so a re-read final deployment is not counted twice.
-- `billing` (slow): `GET /v1/billing/charges`, FOCUS 1.3 JSONL streamed line by
-  line (gzip), aggregated per billing day × project × service × charge category
-  into billed CostRecords. The first poll reads `history_days`; later polls
-  re-read the last two billing days, whose charges still grow.
-
-Vercel's billing days are Pacific days (America/Los_Angeles: 08:00Z→08:00Z,
-07:00Z in summer), so a charge counts on the Pacific date its period starts on
-(`CostRecord.billing_day`), and the request's UTC-day window (`from`, `to`,
-whole days) is widened to cover every billing day asked for. A usage line
-longer than one billing day is shared among its days in proportion to time; a
-Purchase or Credit line (Pro seats, the usage credit) counts whole on the
-billing day its period starts, as the invoice shows it. FOCUS' own figures are
-kept: BilledCost (what the cost metrics sum), EffectiveCost and ListCost
-(exported in the FOCUS records and the `stackwatch.cost.focus.*` gauges), the
-charge category and period. A non-finite or absurd amount is an invalid item.
-
-Project attribution of a charge comes from its `Tags`: `ProjectId` /
-`ProjectName` (also `projectId`, `project_id`, `projectName`, `project_name`),
-then the `ResourceId` / `ResourceName` columns. A charge with only an id is
-named from the project list; one with only a name keeps the name as its id;
-a charge with neither is a team-level charge (`(team)`).
+Streams `projects` → (`deployments`, `billing`); what each reads, how billing days (Pacific)
+and project attribution work, and every fact relied on with its source:
+docs/providers/vercel.md. The drains are drains.py.
 """
 
 from __future__ import annotations

@@ -1,39 +1,6 @@
 """Simulated LlamaCloud: `GET /api/v1/beta/usage-metrics` and `GET /api/v1/organizations`.
 
-Answers as `llamacloud.openapi.json` documents: `{items: [UsageMetric…],
-next_page_token, total_size}`, filtered by organisation, project, event types
-and day range, paged by `page_size` and an opaque `page_token`.
-
-The world: `Scale.llamacloud_projects` projects in one organisation. Every day
-since `world.history_start()` each project runs parse jobs in the modes fast,
-cost_effective, agentic and agentic_plus (1-6 small jobs per mode a day, so even the
-default world's history spans two pages of 1000); a job is one `pages_parsed`
-item that appears at its minute of the day (so today's usage grows by whole minutes).
-Credits are pages × the mode's credits per page from the simulator's own
-`price_fixtures.py` (never `exporters/price_tables/`); some items omit `credits`
-(the reader derives them). Every project also extracts, indexes, classifies and
-splits pages each day (`OPERATION_EVENTS`, items that carry their credits) and
-reports a count without credits (`stored_file_count`, not billed).
-Under the `unpriced-usage` incident (world.CONDITIONS; as a standing condition on
-every day of the history, as a scenario today while it runs) the first project
-also sometimes uses a mode that has no published price and no credits
-(`UNPRICED_MODE`; LlamaCloud still bills it) and an event type stackwatch does not
-know that carries credits (`UNKNOWN_CREDIT_EVENT`). The steady world has neither.
-The `cost-spike` scenario multiplies today's pages of the first project ×10.
-
-Documents: a parse item's `event_aggregation_key` ("the source job identifier, i.e.
-job_id or file_id", the OpenAPI document) is the parsed file's id. About `REPEAT_SHARE`
-of the jobs in priced modes re-parse a file the project parsed earlier that day or the
-day before (same pages; its own mode's credits): re-parses LlamaCloud bills (its
-48 h cache is free only for the same file and options). `repeat_parses()` is their
-ground truth. Operation items keep a job id as their key.
-
-Ground truth is LlamaCloud's invoice as `invoice.py` lines: the plan's monthly
-allowance is used up day by day by every billed credit, the rest costs the
-pay-as-you-go rate, and the monthly fee accrues per second. The part stackwatch
-can price (credits it can know) is `priced`; the rest of the invoice (the
-unpublished mode, the unknown event type) is `unpriced`. `plan` says which plan
-the organisation is on (tests set it together with the exporter's config).
+In detail: exporters/simulator/README.md, "LlamaCloud (`/llamacloud`)".
 """
 
 from __future__ import annotations
@@ -390,7 +357,7 @@ class LlamaCloudSim:
     def minimum_requests(self, page_sizes: dict[str, int] | None = None) -> dict[str, int]:
         """Every item since the world's history start, at the largest page size.
 
-        All event types count: the exporter does not send `event_types` (see exporters/llamacloud.py).
+        All event types count: the exporter does not send `event_types` (see exporters/providers/llamacloud/exporter.py).
         """
         size = (page_sizes or {}).get("usage", MAX_PAGE_SIZE)
         items = len(self.visible(self.world.history_start().date(), self.world.today()))

@@ -1,26 +1,6 @@
 """The simulated OpenAI organisation API's request handling: what OpenAI accepts and how it answers.
 
-`OpenAISim` (openai.py) owns the world (usage, prices, bills); this module serves it
-the way `api.openai.com/v1` does, as documented by OpenAI's API reference and its
-official Python SDK (`openai` 3.x, `client.admin.organization.usage.*`,
-`client.admin.organization.projects.*`):
-
-- every usage endpoint: completions, embeddings, moderations, images, audio_speeches,
-  audio_transcriptions, vector_stores, code_interpreter_sessions, file_search_calls,
-  web_search_calls, plus `/organization/costs`;
-- `bucket_width` 1m, 1h, 1d with their own default and maximum `limit`
-  (60/1440, 24/168, 7/31; costs: 1d only, 7/180);
-- array parameters (`group_by`, `project_ids`, `user_ids`, `api_key_ids`, `models`,
-  `sources`, `sizes`, `line_items`, `vector_store_ids`, `context_levels`) as repeated keys,
-  bracket keys or comma-joined values (see params.py);
-- `group_by` user_id / api_key_id give real ids (keys belong to the projects' users and
-  service accounts, listed by `/organization/projects/{id}/api_keys`);
-- `/organization/projects` (`limit`, `after`, `include_archived`) and each project's API keys;
-- invalid parameters give 400 with OpenAI's error object
-  `{"error": {"message", "type": "invalid_request_error", "param", "code"}}`.
-
-Sub-day buckets spread each day's usage evenly over its minutes, cumulatively, so the
-hourly or per-minute buckets of a day add up exactly to its daily bucket.
+In detail: exporters/simulator/README.md, "OpenAI (`/openai/v1`)".
 """
 
 from __future__ import annotations

@@ -1,28 +1,6 @@
 """Simulated OpenAI organisation API: the Costs API and the completions and embeddings Usage API.
 
-Answers as `openai.openapi.json` documents: the page envelope
-`{object: "page", data: [bucket…], has_more, next_page}`, buckets
-`{object: "bucket", start_time, end_time, results}`, results with their `object`
-discriminators, `group_by` honoured (ungrouped fields are null), `project_ids` /
-`models` filters, `limit` buckets per page and an opaque `next_page` cursor.
-
-The world: `Scale.openai_projects` projects, each using a deterministic subset of
-`Scale.openai_models` real models (exact snapshots such as gpt-4o-2024-08-06 and
-gpt-4o-2024-05-13, undated aliases such as gpt-4o, embeddings; `MODELS`) plus
-exactly one model OpenAI bills but publishes no price for (`UNPRICED_MODEL`).
-Usage exists from `world.history_start()`; complete days are final, today's
-usage grows by whole minutes (so a poll and the ground truth read a moment later
-agree). Billing lags a day: costs exist for complete days only, at the published
-price × usage × (1 + a deterministic adjustment of +1.5 % on some days), plus an
-organisation-level file-search storage line whose `project_id` is null.
-`amounts_as_strings` serves `amount.value` as a decimal string, as the real API
-does (off by default: the published schema says number).
-
-Prices come from `price_fixtures.py` (the simulator's own literal copy of the
-published prices), never from `exporters/price_tables/`. The ground truth is
-OpenAI's invoice as `invoice.py` lines: billed days `priced`; today's usage at
-list price `priced` when the model's price is published, `unpriced` when not;
-today's adjustment and storage `pending` (known only when OpenAI bills the day).
+In detail: exporters/simulator/README.md, "OpenAI (`/openai/v1`)".
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Render Key Value instances, simulated: `GET /key-value` and their lines on the invoice.
 
-`GET /key-value` is documented by Render (PROVIDERS.md, confidence H) but absent from
+`GET /key-value` is documented by Render (docs/providers/render.md, confidence H) but absent from
 the vendored OpenAPI document (`tests/contract/specs/render.openapi.json`), so the
 shape follows Render's public API reference: a list `[{cursor, keyValue: {…}}]`
 whose `keyValue` carries `id, createdAt, updatedAt, status, region, plan, name,

@@ -1,7 +1,7 @@
 """Render's public API, simulated: services, deploys, Postgres, Key Value and the metrics API.
 
 Shapes follow render.openapi.json: lists are `[{cursor, service|deploy|postgres}]`
-(`/key-value`, absent from that document, follows Render's API reference: render_key_value.py)
+(`/key-value`, absent from that document, follows Render's API reference: render/key_value.py)
 paged by `cursor` (the last item's) and `limit` (max 100); metrics are
 `[{labels:[{field, value}], unit, values:[{timestamp, value, unit}]}]`.
 
@@ -9,7 +9,7 @@ The world (services, plans, deploy schedules) is built once per World and cached
 every value served is a pure function of (seed, scale, time, scenario), so a
 later poll sees only what is new. Cost ground truth is plan price × instances ×
 running seconds / seconds in the month, computed here independently of
-exporters/render.py, from the simulator's own price_fixtures.py (never price_tables/).
+exporters/providers/render/exporter.py, from the simulator's own price_fixtures.py (never price_tables/).
 """
 
 from __future__ import annotations

@@ -1,18 +1,7 @@
 """Supabase, simulated: the Management API (per supabase.openapi.json) and each
 project's Prometheus metrics endpoint.
 
-Management API under /supabase (bearer auth by the server's middleware):
-/v1/projects, /v1/projects/{ref}, …/health, …/database/backups, …/billing/addons,
-…/analytics/endpoints/usage.api-counts, …/config/disk/util.
-
-Prometheus endpoint: GET /supabase-metrics/{ref}/customer/v1/privileged/metrics,
-HTTP Basic `service_role:<SUPABASE_SERVICE_ROLE_SECRET>`, text format 0.0.4.
-
-Layout (by project index): 0 is healthy; 1 is ACTIVE_UNHEALTHY (storage down)
-and has had no completed backup for 4 days; the last one (when there are 3 or
-more) is INACTIVE (paused before the history began: no compute, no backups).
-Ground truth (own arithmetic): plan fee prorated per second + compute hourly
-price × running hours − the plan's monthly compute credit, consumed in time order.
+In detail: exporters/simulator/README.md, "Supabase (`/supabase`)".
 """
 
 from __future__ import annotations

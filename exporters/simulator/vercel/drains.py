@@ -1,19 +1,6 @@
 """The drain sender: what Vercel would POST to a log drain and a Speed Insights drain.
 
-Batches are built from the simulated world (its Vercel projects, its scenario)
-and are deterministic for a given seed, world time and batch number:
-
-- log events from the sources Vercel names (lambda, edge, static, build,
-  external, firewall, redirect), with status codes, cache states and a few
-  crashed functions (`statusCode` -1, answered 500 by the proxy); build logs
-  carry no status code. The `error-burst` scenario raises 5xx and crashes.
-- Speed Insights events (`vercel.speed_insights.v1`): LCP, FCP, TTFB, INP, FID
-  in ms and CLS, by route; some carry no route. `latency-spike` slows them down.
-
-Bodies alternate between a JSON array and NDJSON, each signed with
-`x-vercel-signature` = hex HMAC-SHA1 of the body. `send_drains` returns a
-`DrainTruth`: exactly what the receiver accepted (2xx answers), counted the
-way the receiver's metrics count it, so tests compare the two.
+In detail: exporters/simulator/README.md, "Vercel (`/vercel`)".
 """
 
 from __future__ import annotations

@@ -1,39 +1,6 @@
 """The simulated Vercel API: projects, deployments and FOCUS 1.3 billing charges.
 
-Routes (below the `/vercel` prefix, as Vercel documents them):
-
-- `GET /v10/projects` — `limit` (max 100), `from` continuation token; the
-  response's `pagination` is the continuation-token form `{count, next}`.
-- `GET /v6/deployments` — newest first; `since`/`until` (ms, exclusive),
-  `limit` (max 100), `projectId`, `target`, `state`; `pagination.next` is the
-  `created` of the page's last item (send it as `until`), null on the last page.
-- `GET /v1/billing/charges` — `from`/`to` (ISO-8601 UTC, `to` exclusive, whole
-  days), JSONL, one FOCUS 1.3 charge per line per project, service and day;
-  gzip-encoded when the client accepts it.
-
-Charge lines carry the project in `Tags`: `{"ProjectId": "prj_…", "ProjectName": "…"}`,
-except Build Minutes lines, which carry only `ProjectId` (so the exporter must
-resolve names from the project list, as it must for real exports that omit them).
-
-Billing days are Vercel's: aligned to Pacific time (America/Los_Angeles), so a
-day's usage line runs 08:00Z→08:00Z (07:00Z in summer; 23 or 25 hours on the
-days clocks change). Usage is priced from the simulator's own
-`price_fixtures.py` (never `exporters/price_tables/`); `ListCost` and
-`EffectiveCost` differ from `BilledCost` where a discount applies (Fast Data
-Transfer is billed 10 % under list; Function Invocations carry a 5 % commitment
-discount in EffectiveCost). On the first billing day of each month the team's
-Pro seats appear as a `Purchase` line and the Pro usage credit as a `Credit`
-line (negative), both without a project and with the month as their period.
-The ground truth is the invoice as `invoice.py` lines, by Pacific billing day.
-
-Everything is a pure function of the world's seed, scale and time. Deployments
-and daily charge amounts are generated once per simulated day and cached;
-a deployment's state is derived from its timestamps and the current time, so
-a deployment in progress now is final a few minutes later. A few deployments
-are anchored just before the world's start so that every world has some in
-progress at the start. Costs are integers of micro-USD that accrue hour by
-hour through today (a charge for today covers the completed hours), so the
-ground truth is exact and does not drift with sub-hour wall time.
+In detail: exporters/simulator/README.md, "Vercel (`/vercel`)".
 """
 
 from __future__ import annotations
@@ -389,7 +356,7 @@ class VercelSim:
         return web.json_response(body)
 
     def _filters(self, query, now_ms: int) -> list:  # type: ignore[no-untyped-def]
-        """The documented filters present in `query` (vercel_api.py); ValueError for invalid ones."""
+        """The documented filters present in `query` (vercel/api.py); ValueError for invalid ones."""
         filters = []
         if (projects := vercel_api.project_filter(query)) is not None:
             ids = {p.index for p in self.projects if {p.id, p.name} & projects}
