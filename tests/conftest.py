@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from ciguard import pytest_sessionfinish  # noqa: F401 (a hook: under CI a skip fails the run)
 from simhelpers import FIXED_NOW, make_runtime
 
 from exporters.logs import configure
@@ -83,16 +84,3 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if compares:
         config.hook.pytest_deselected(items=compares)
         items[:] = [item for item in items if item.get_closest_marker("shared") is None]
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Under CI=true a skipped test is a failure: a missing tool must not pass quietly."""
-    import os
-
-    if os.environ.get("CI", "").lower() != "true":
-        return
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    skipped = reporter.stats.get("skipped", []) if reporter else []
-    if skipped:
-        reporter.write_line(f"CI=true: {len(skipped)} test(s) skipped; skips are failures in CI", red=True)
-        session.exitstatus = 1
