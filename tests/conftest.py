@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from calendars import MOMENTS, MONTHS, CalendarMonth, Moment
 from ciguard import pytest_sessionfinish  # noqa: F401 (a hook: under CI a skip fails the run)
 from simhelpers import FIXED_NOW, make_runtime
 
@@ -30,6 +31,19 @@ def suite_logging() -> object:
     writing to it."""
     yield
     configure("info", "text")
+
+
+@pytest.fixture(params=MONTHS, ids=[m.id for m in MONTHS])
+def calendar_month(request: pytest.FixtureRequest) -> CalendarMonth:
+    """A month of 28, 29 (leap February), 30 and 31 days: a test taking it runs in each."""
+    return request.param
+
+
+@pytest.fixture(params=MOMENTS, ids=[m.id for m in MOMENTS])
+def moment(request: pytest.FixtureRequest) -> Moment:
+    """A frozen instant in each month length, on the 1st, on a leap day, across a month's end
+    and on both Pacific clock changes (tests/calendars.py): a test taking it runs at each."""
+    return request.param
 
 
 @pytest.fixture
