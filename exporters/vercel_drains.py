@@ -2,29 +2,33 @@
 
 Vercel POSTs batches (a JSON array, or NDJSON: one event per line) to
 `/drains/vercel/logs` and `/drains/vercel/speed-insights`, signed with
-`x-vercel-signature` = hex HMAC-SHA1 of the raw body keyed with the drain secret.
+`x-vercel-signature` = hex HMAC-SHA1, keyed with the drain secret, of the body
+bytes as sent, which the receiver checks exactly so: over the bytes as they arrive
+(before any Content-Encoding is decoded), all 40 hex digits, in constant time
+(docs/operations.md, "Vercel drains", has Vercel's documentation of it).
 
 What each delivery gets back, in the order checked:
 
 | status | when | counted as `stackwatch.drain.rejected{reason}` |
 |---|---|---|
 | 503 | no drain secret configured | `unconfigured` |
-| 401 | signature header missing or not 40 hex digits (before any body byte is read) | `bad_signature` |
-| 413 | declared or decoded body larger than `max_body_bytes` | `oversize` |
+| 401 | signature header missing or not 40 lowercase hex digits (before any body byte is read) | `bad_signature` |
+| 413 | declared, received or decoded body larger than `max_body_bytes` | `oversize` |
 | 415 | a Content-Encoding other than gzip, deflate, identity | `malformed` |
 | 503 + `Retry-After` | `max_concurrent_bodies` bodies already being read | `busy` |
 | 408 | the body did not arrive within `body_timeout_s` | `timeout` |
-| 401 | signature wrong (constant-time compare) | `bad_signature` |
+| 401 | signature is not the HMAC of the bytes received (constant-time compare) | `bad_signature` |
 | 200 | the same signed body was accepted within `replay_window_s` (not counted again) | `duplicate` |
 | 400 | body empty, not a JSON array / NDJSON, nested 1,000+ levels, or no valid event | `malformed` |
 | 200 | at least one valid event, or an empty array `[]` | `invalid_event`, once per invalid event |
 | 500 | an unexpected error in the receiver itself (a bug): logged | `internal` |
 
-Bounded: a body is read in chunks, decompressed here (never by aiohttp) in steps
-of at most 256 KiB of output against the body cap, and signed as it arrives, so
+Bounded: a body is read in chunks, signed as it arrives, and decompressed here
+(never by aiohttp) in steps of at most 256 KiB of output against the body cap
+(the bytes received count against it too), so
 memory is at most `max_concurrent_bodies` × `max_body_bytes` and a gzip bomb
 costs the cap, not its inflated size; bodies over 256 KiB are parsed on a worker
-thread. Replays are recognised by the body's HMAC in a window of at most
+thread. Replays (the same signed bytes again) are recognised by their HMAC in a window of at most
 `max_replay_entries` digests. Connection-level bounds (open connections, request
 head timeout, keep-alive) are in server_limits.py (`drain="any"` there). A
 rejection that leaves the body unread closes the connection. A batch with
@@ -378,17 +382,22 @@ class DrainReceiver:
         return body, signature.digest()
 
     async def _read(self, request: web.Request, decoder: BoundedDecoder) -> tuple[bytes, Any]:
-        """Read and decode incrementally (Content-Length may be absent or wrong), signing as we go."""
+        """Read and decode incrementally (Content-Length may be absent or wrong), signing the
+        bytes as received: Vercel signs the body it sends, not a decoding of it."""
         assert self._secret is not None
         signature = hmac.new(self._secret, digestmod=hashlib.sha1)
         body = bytearray()
+        received = 0
         while True:
             chunk = await request.content.read(READ_CHUNK_BYTES)
             if not chunk:
                 break
+            received += len(chunk)
+            if received > self._max_body_bytes:  # e.g. a gzip header that never ends decodes to nothing
+                raise Rejected(413, "oversize", f"body larger than {self._max_body_bytes} bytes", close=True)
+            signature.update(chunk)
             try:
                 for piece in decoder.feed(chunk):
-                    signature.update(piece)
                     body += piece
                     await asyncio.sleep(0)  # a gzip bomb is inflated a bounded step at a time
             except TooLarge:
@@ -437,10 +446,11 @@ def _answer(status: int, body: dict, headers: dict[str, str] | None = None) -> w
 
 
 def _signature(header: str | None) -> bytes | None:
-    """The header as 40 lowercase hex bytes, or None when absent or not hex (non-ASCII included)."""
+    """The header as 40 lowercase hex bytes (what Node's `digest('hex')` in Vercel's docs writes),
+    or None when absent or of any other form (upper case and non-ASCII included)."""
     if header is None:
         return None
-    value = header.strip().lower()
+    value = header.strip()  # HTTP's optional whitespace around a field value is not part of it
     if len(value) != 40 or any(c not in "0123456789abcdef" for c in value):
         return None
     return value.encode("ascii")
