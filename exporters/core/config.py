@@ -19,6 +19,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 # `.inf` and `.nan` are valid YAML floats; none of them is a meaningful interval, amount or ratio.
 PositiveSeconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+# Intervals, timeouts and bounds: each field gives its own minimum and maximum (docs/operations.md,
+# "Allowed ranges"), so 1e-9 s cannot become a tight loop against a provider's API.
+Seconds = Annotated[float, Field(allow_inf_nan=False)]
+GiB = 1024 ** 3
+MiB = 1024 ** 2
+KiB = 1024
+DAY_S = 86_400
 Usd = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Ratio = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
 
@@ -35,23 +42,23 @@ class Strict(BaseModel):
 class ProviderBase(Strict):
     enabled: bool = False
     base_url: str = Field(description="API base URL; point it at the simulator for a demo")
-    poll_interval_seconds: PositiveSeconds = 60.0
+    poll_interval_seconds: Seconds = Field(60.0, ge=1, le=DAY_S)
     # Slow-changing streams (project lists, billing, backups) poll this often.
-    slow_poll_interval_seconds: PositiveSeconds = 900.0
+    slow_poll_interval_seconds: Seconds = Field(900.0, ge=1, le=DAY_S)
     # How far back the first cycle reads history (month-to-date and the forecast need >= 31 + 7).
     history_days: Annotated[int, Field(ge=1, le=365)] = 38
-    timeout_seconds: PositiveSeconds = 10.0
+    timeout_seconds: Seconds = Field(10.0, ge=1, le=300)
     max_retries: Annotated[int, Field(ge=0, le=10)] = 4
     max_concurrency: Annotated[int, Field(ge=1, le=64)] = 8
     # Bounds on one poll (docs/operations.md, "Bounds"): a poll past its deadline, a body past
     # its size (decompressed), a listing past its page count fails with poll.errors{reason}.
-    poll_deadline_seconds: PositiveSeconds = 300.0
-    max_response_bytes: Annotated[int, Field(ge=1024)] = 8 * 1024 * 1024
+    poll_deadline_seconds: Seconds = Field(300.0, ge=5, le=3600)
+    max_response_bytes: Annotated[int, Field(ge=KiB, le=GiB)] = 8 * 1024 * 1024
     max_pages_per_poll: Annotated[int, Field(ge=1, le=100_000)] = 1000
     # Decoded JSON bytes one poll of one stream may read across all its pages (reason too_large).
-    max_poll_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024 * 1024
+    max_poll_bytes: Annotated[int, Field(ge=KiB, le=4 * GiB)] = 64 * 1024 * 1024
     # A rate-limit reset further away than this is clamped; the client probes again after it.
-    max_rate_limit_wait_seconds: PositiveSeconds = 900.0
+    max_rate_limit_wait_seconds: Seconds = Field(900.0, ge=1, le=DAY_S)
     # Day of the month the provider's billing cycle starts (1 = calendar month; 29..31 mean
     # the month's last day in shorter months). Month-to-date, allowances and credits follow it.
     billing_anchor_day: Annotated[int, Field(ge=1, le=31)] = 1
@@ -86,23 +93,24 @@ class Service(Strict):
     # /healthz alone, on its own socket and thread, so a flood of connections on listen_port cannot
     # starve an operator's health check (exporters/service/health_listener.py). Unset: no second listener.
     health_port: Annotated[int, Field(ge=0, le=65535)] | None = None
-    drain_max_body_bytes: Annotated[int, Field(gt=0)] = 4 * 1024 * 1024
+    drain_max_body_bytes: Annotated[int, Field(ge=64 * KiB, le=64 * MiB)] = 4 * 1024 * 1024
     # Receiver bounds (docs/operations.md, "Bounds"). Bodies read at once; more get 503.
     drain_max_concurrent_bodies: Annotated[int, Field(ge=1, le=1024)] = 16
     # Open connections; also kept below the process' file limit at start.
-    drain_max_connections: Annotated[int, Field(ge=8)] = 1024
-    drain_header_timeout_seconds: PositiveSeconds = 10.0
-    drain_body_timeout_seconds: PositiveSeconds = 30.0
+    drain_max_connections: Annotated[int, Field(ge=8, le=65_536)] = 1024
+    drain_header_timeout_seconds: Seconds = Field(10.0, ge=1, le=300)
+    drain_body_timeout_seconds: Seconds = Field(30.0, ge=1, le=600)
     # Above the usual 60 s idle timeout of load balancers, so they close first; at most 75 s.
-    drain_keepalive_seconds: Annotated[float, Field(gt=0, le=75)] = 75.0
+    drain_keepalive_seconds: Seconds = Field(75.0, ge=1, le=75)
     # A signed delivery seen again within this window is acknowledged, not counted again.
-    drain_replay_window_seconds: Annotated[float, Field(ge=0, le=86400)] = 600.0
-    metric_export_interval_seconds: PositiveSeconds = 30.0
+    drain_replay_window_seconds: Seconds = Field(600.0, ge=0, le=DAY_S)
+    # At most 2 min, so Prometheus' 5-minute lookback still finds a sample after a failed export.
+    metric_export_interval_seconds: Seconds = Field(30.0, ge=1, le=120)
     # Directory of the state file (observed resource states and the cost ledger, SQLite).
     # Unset: kept in memory only, so a restart forgets both (a warning says so).
     data_dir: str | None = None
     # Longer than this between two observations of a resource is a gap: unobserved, not priced.
-    max_observation_gap_seconds: PositiveSeconds = 3600.0
+    max_observation_gap_seconds: Seconds = Field(3600.0, ge=60, le=DAY_S)
 
 
 class Logging(Strict):

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 from alertstack import AlertStack, Notification, start_alert_stack
-from stack.conftest import tools, wait_until  # noqa: F401 (tools is a fixture)
+from stack.conftest import http_json, tools, wait_until  # noqa: F401 (tools is a fixture)
 
 from exporters.simulator.render.sim import BASE_NAMES, HOT_CPU_INDEX, HOT_MEMORY_INDEX, INCIDENT_SERVICE_INDEX
 from exporters.simulator.supabase.sim import NAMES as SUPABASE_NAMES
@@ -73,7 +74,8 @@ def alert_stack(tools, alertmanager_binary, tmp_path_factory) -> Iterator[AlertS
     try:
         # Ready when stackwatch's metrics reach Prometheus (the absent alert needs them).
         stack.stack.prom.wait_for("stackwatch_provider_up", timeout=120)
-        time.sleep(WARM_UP_S)
+        stack.stack.prom.wait_for(f"stackwatch_provider_up offset {WARM_UP_S:g}s", timeout=WARM_UP_S + 120,
+                                  what=f"stackwatch's series {WARM_UP_S:g} s old in Prometheus")
         yield stack
     finally:
         stack.stop()
@@ -99,8 +101,11 @@ def covers(fired: dict[str, list[Notification]], scenario: str) -> bool:
 
 
 def check_steady_fires_nothing(alert_stack: AlertStack) -> None:
-    mark = time.monotonic()
-    time.sleep(STEADY_WINDOW_S)
+    mark, window_end = time.monotonic(), time.time() + STEADY_WINDOW_S
+    # The window is what this check observes; it closes once Prometheus evaluated every alert group past it.
+    wait_until(lambda: min(datetime.fromisoformat(g["lastEvaluation"]).timestamp() for g in http_json(
+        f"{alert_stack.stack.prom.base_url}/api/v1/rules?type=alert")["data"]["groups"]) > window_end,
+        timeout=STEADY_WINDOW_S + 120, interval=2.0, what=f"every alert group evaluated over {STEADY_WINDOW_S:g} s")
     fired = firing(alert_stack.sink.since(mark))
     assert not fired, f"steady fired {sorted(fired)}: {[a['labels'] for a in alert_stack.firing()]}"
     assert alert_stack.firing() == []  # nor is anything firing in Prometheus (pending past group_wait)

@@ -25,23 +25,43 @@ STARTER = PlanRules(fixed_fee_usd=50.0, allowance=40_000, overage_usd_per_unit=1
     (date(2027, 2, 28), 31, date(2027, 2, 28), date(2027, 3, 31)),  # Feb has no 31st: its last day
     (date(2027, 2, 27), 31, date(2027, 1, 31), date(2027, 2, 28)),
     (date(2026, 12, 31), 1, date(2026, 12, 1), date(2027, 1, 1)),
+    (date(2028, 2, 29), 1, date(2028, 2, 1), date(2028, 3, 1)),  # a leap day
+    (date(2028, 2, 29), 31, date(2028, 2, 29), date(2028, 3, 31)),  # a leap February's last day
+    (date(2028, 2, 28), 31, date(2028, 1, 31), date(2028, 2, 29)),
+    (date(2028, 2, 29), 30, date(2028, 2, 29), date(2028, 3, 30)),
+    (date(2027, 3, 1), 29, date(2027, 2, 28), date(2027, 3, 29)),  # no 29 Feb in 2027
 ])
 def test_the_cycle_runs_from_the_anchor_day(day, anchor, start, end):
     cycle = cycle_of(day, anchor)
     assert (cycle.start, cycle.end) == (start, end)
 
 
-@pytest.mark.parametrize(("month", "days"), [(date(2027, 2, 10), 28), (date(2026, 11, 10), 30),
-                                             (date(2026, 12, 10), 31)])
-def test_a_steady_usage_forecast_covers_exactly_the_days_of_28_30_and_31_day_months(month, days):
-    cycle = cycle_of(month)
+def test_a_steady_usage_forecast_covers_exactly_the_days_of_28_29_30_and_31_day_months(calendar_month):
+    cycle = cycle_of(calendar_month.at(10).date())
+    assert (cycle.start, cycle.end) == (calendar_month.first, calendar_month.next_first)
     usage = {cycle.start + timedelta(days=i): 2000.0 for i in range(9)}  # 2,000 credits a day, 9 days so far
     today = cycle.start + timedelta(days=9)  # the 10th, nothing yet today
-    projected = 2000.0 * days
+    projected = 2000.0 * calendar_month.days
     expected = 50 + max(0.0, projected - 40_000) * 1.25 / 1000
     assert forecast_usage_cost(usage, cycle, today, 0.0, STARTER) == pytest.approx(expected)
-    assert expected == pytest.approx({28: 50 + 16_000 * 0.00125, 30: 50 + 20_000 * 0.00125,
-                                      31: 50 + 22_000 * 0.00125}[days])
+    assert expected == pytest.approx({28: 50 + 16_000 * 0.00125, 29: 50 + 18_000 * 0.00125,
+                                      30: 50 + 20_000 * 0.00125, 31: 50 + 22_000 * 0.00125}[calendar_month.days])
+
+
+def test_a_cost_rate_forecast_covers_exactly_the_months_days(moment):
+    # A provider billed $7 every day: the month-end forecast is 7 × the month's days (a ledger of
+    # daily records, read on the frozen day).
+    ledger = CostLedger()
+    first = moment.today.replace(day=1)
+    for i in range(-7, moment.today.day):
+        start = datetime.combine(first + timedelta(days=i), datetime.min.time(), timezone.utc)
+        ledger.upsert([CostRecord(provider="openai", service_name="OpenAI API", service_category="AI",
+                                  resource_id="p", resource_name="p", period_start=start,
+                                  period_end=start + timedelta(days=1), billed_cost=7.0, source="billed")])
+    ledger.covers_from("openai", first - timedelta(days=7))
+    summary = ledger.summary(moment.now)
+    assert summary.forecast_by_provider["openai"] == pytest.approx(7.0 * moment.month_days)
+    assert summary.month_to_date_by_provider["openai"] == pytest.approx(7.0 * moment.today.day)
 
 
 @pytest.mark.parametrize("day_of_cycle", [1, 2, 3])

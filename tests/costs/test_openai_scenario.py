@@ -1,5 +1,6 @@
 """Scenario: an OpenAI month with string amounts and an organisation-level (null project) line,
-on a frozen clock, against the simulator's independent invoice (its own price fixtures)."""
+on a frozen clock (in months of each length, on the 1st, on a leap day, across a month's end),
+against the simulator's independent invoice (its own price fixtures)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from calendars import Moment
 from simhelpers import counter_value, make_runtime, metric_points, running
 
 from exporters.simulator import Simulator, World
@@ -24,13 +26,26 @@ def unpriced_world_options() -> dict:
     return {"incidents": frozenset({"unpriced-usage"})} if "unpriced-usage" in getattr(world, "CONDITIONS", ()) else {}
 
 
-@pytest.fixture
-async def sim():  # type: ignore[no-untyped-def]
-    simulator = Simulator(World(seed=21, scale=Scale(openai_models=12), start=NOW, frozen=True,
+def simulator_at(now: datetime) -> Simulator:
+    simulator = Simulator(World(seed=21, scale=Scale(openai_models=12), start=now, frozen=True,
                                 **unpriced_world_options()), record_exchanges=True)
     simulator.providers["openai"].amounts_as_strings = True  # as the real API sends them
+    return simulator
+
+
+@pytest.fixture
+async def sim():  # type: ignore[no-untyped-def]
+    simulator = simulator_at(NOW)
     await simulator.start()
     yield simulator
+    await simulator.stop()
+
+
+@pytest.fixture
+async def sim_at_moment(moment: Moment):  # type: ignore[no-untyped-def]
+    simulator = simulator_at(moment.now)
+    await simulator.start()
+    yield simulator, moment.now
     await simulator.stop()
 
 
@@ -42,7 +57,8 @@ def by_project(runtime, now) -> dict[str, float]:  # type: ignore[no-untyped-def
     return dict(totals)
 
 
-async def test_openai_month_with_string_amounts_and_a_null_project_matches_the_invoice(sim: Simulator) -> None:
+async def test_openai_month_with_string_amounts_and_a_null_project_matches_the_invoice(sim_at_moment) -> None:  # type: ignore[no-untyped-def]
+    sim, now = sim_at_moment
     served = []
     async with running(make_runtime(sim, only="openai")) as (runtime, reader):
         outcomes = await runtime.collector.run_cycle(force=True)
@@ -50,12 +66,18 @@ async def test_openai_month_with_string_amounts_and_a_null_project_matches_the_i
         served = [e for e in sim.stats.exchanges if e.path.startswith("/organization/costs")]
         assert served and b'"value": "0.' in served[0].body  # the amounts really were strings
         truth = sim.providers["openai"].ground_truth()
-        summary = runtime.ledger.summary(NOW)
+        summary = runtime.ledger.summary(now)
         assert summary.month_to_date_by_provider["openai"] == pytest.approx(truth["month_to_date_usd"], abs=HALF_CENT)
         assert summary.today_by_provider["openai"] == pytest.approx(truth["today_usd"], abs=HALF_CENT)
-        projects = by_project(runtime, NOW)
-        assert projects[NO_PROJECT] == pytest.approx(truth["month_to_date_by_project"][NO_PROJECT], abs=HALF_CENT)
-        assert projects[NO_PROJECT] > 0.5  # 17 billed days of file-search storage, not a rounding error
+        # Month-to-date is this UTC month's days only: on the 1st, today's.
+        assert (summary.month_to_date_by_provider["openai"] == pytest.approx(summary.today_by_provider["openai"]))\
+            is (now.day == 1)
+        projects = by_project(runtime, now)
+        no_project = projects.get(NO_PROJECT, 0.0)
+        assert no_project == pytest.approx(truth["month_to_date_by_project"].get(NO_PROJECT, 0.0), abs=HALF_CENT)
+        # The month's billed days of file-search storage (17 on the 18th; none yet on the 1st), not
+        # a rounding error.
+        assert no_project > 0.5 * (now.day - 1) / 17 if now.day > 1 else no_project == 0.0
         for project, usd in truth["month_to_date_by_project"].items():
             assert projects.get(project, 0.0) == pytest.approx(usd, abs=HALF_CENT), project
         # The invoice is what stackwatch reports + what it cannot price + what OpenAI bills later.
@@ -66,7 +88,7 @@ async def test_openai_month_with_string_amounts_and_a_null_project_matches_the_i
         # reports it as unpriced usage (counted), never as $0.
         assert truth["unpriced"]["items"][UNPRICED_MODEL] > 0
         assert counter_value(reader, "stackwatch.cost.unpriced_items", provider="openai", item=UNPRICED_MODEL) >= 1
-        tokens_today = sum(u.input + u.output for u in sim.providers["openai"].usage_on(NOW.date())
+        tokens_today = sum(u.input + u.output for u in sim.providers["openai"].usage_on(now.date())
                            if u.model == UNPRICED_MODEL)
         usage = [p for p in metric_points(reader, "stackwatch.cost.unpriced.usage")
                  if p.attributes.get("provider") == "openai" and p.attributes.get("item") == UNPRICED_MODEL]

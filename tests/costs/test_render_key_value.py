@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
+from calendars import CalendarMonth
 from month import Month
 
 from exporters.simulator.render.key_value import PLANS
@@ -17,9 +18,11 @@ CENT = 0.005
 SCALE = Scale(render_services=14)  # two Key Value instances: a standard cache and a starter queue
 
 
-async def test_key_value_instances_are_priced_by_plan_to_the_invoice_to_the_cent(tmp_path):
-    async with Month(str(tmp_path), NOV_1, "render", step_s=10800, scale=SCALE) as month:
-        await month.run_until(NOV_1 + timedelta(days=6))
+async def test_key_value_instances_are_priced_by_plan_to_the_invoice_to_the_cent(tmp_path,
+                                                                                  calendar_month: CalendarMonth):
+    start = calendar_month.start
+    async with Month(str(tmp_path), start, "render", step_s=10800, scale=SCALE) as month:
+        await month.run_until(start + timedelta(days=2))
         render = month.sim.providers["render"]
         instances = render.key_values()
         assert {kv.plan for kv in instances} >= {"standard", "starter"}
@@ -27,8 +30,10 @@ async def test_key_value_instances_are_priced_by_plan_to_the_invoice_to_the_cent
         mine = month.mtd_by_project()
         now = month.world.now_ts()
         for kv in instances:
-            # Worked out from render.com's list price: the whole of Nov 1 .. now (the instance is older).
-            by_hand = {"standard": 32, "starter": 10, "pro": 135}[kv.plan] * (now - NOV_1.timestamp()) / (30 * 86400)
+            # Worked out from render.com's list price: the whole of the 1st .. now (the instance is
+            # older), per second of a month of 28, 29, 30 or 31 days.
+            by_hand = ({"standard": 32, "starter": 10, "pro": 135}[kv.plan] * (now - start.timestamp())
+                       / (calendar_month.days * 86400))
             assert truth[kv.name] == pytest.approx(by_hand, abs=1e-9), kv.name
             assert mine[kv.name] == pytest.approx(truth[kv.name], abs=CENT), kv.name
         records = [r for r in month.runtime.ledger.records() if r.service_name == "Key Value"]

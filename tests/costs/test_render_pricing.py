@@ -1,10 +1,12 @@
-"""Render's prices applied to observed states, worked out by hand from render.com's list prices."""
+"""Render's prices applied to observed states, worked out by hand from render.com's list prices,
+in months of 28, 29, 30 and 31 days (a monthly price accrues per second of the month it is in)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from calendars import CalendarMonth
 
 from exporters.costs.prices import PriceBook
 from exporters.costs.state.history import Interval, canonical
@@ -17,20 +19,55 @@ def pricer(plan: str = "hobby", seats: int = 0) -> RenderPricer:
     return RenderPricer(PriceBook.load().table("render", date(2026, 11, 10)), plan, seats)
 
 
-def service(hours: float, **state) -> Interval:
+def service(hours: float, start: datetime = NOV_10, **state) -> Interval:
     base = {"kind": "service", "type": "web_service", "name": "api", "region": "oregon", "plan": "standard",
             "instances": 1, "suspended": False, "disk_gb": None}
-    start = NOV_10.timestamp()
-    return Interval(start, start + hours * 3600, canonical({**base, **state}))
+    return Interval(start.timestamp(), start.timestamp() + hours * 3600, canonical({**base, **state}))
 
 
-def test_standard_service_with_two_instances_for_36_hours_costs_2_50_split_by_day():
-    # $25 x 2 instances x 36 h / 720 h = $2.50: 24 h -> 1.6667, 12 h -> 0.8333
-    intervals = {"srv-x": [service(36, instances=2)]}
-    now = NOV_10 + timedelta(hours=36)
-    days = [records_of(day_pieces(pricer(), intervals, NOV_10.date() + timedelta(days=i), now)) for i in range(2)]
-    assert [round(sum(r.billed_cost for r in d), 4) for d in days] == [1.6667, 0.8333]
+def test_standard_service_with_two_instances_for_36_hours_is_priced_per_hour_of_its_month(calendar_month):
+    # $25 x 2 instances x 36 h / (24 h x the month's days), split by day: in a 30-day month
+    # $2.50 = 1.6667 + 0.8333; in February 2027 $2.6786 = 1.7857 + 0.8929.
+    start = calendar_month.at(10)
+    intervals = {"srv-x": [service(36, start, instances=2)]}
+    now = start + timedelta(hours=36)
+    month_hours = 24 * calendar_month.days
+    days = [records_of(day_pieces(pricer(), intervals, start.date() + timedelta(days=i), now)) for i in range(2)]
+    assert [sum(r.billed_cost for r in d) for d in days] == pytest.approx([25 * 2 * 24 / month_hours,
+                                                                          25 * 2 * 12 / month_hours])
     assert {r.service_name for d in days for r in d} == {"Web Service"}
+    if calendar_month.days == 30:
+        assert [round(sum(r.billed_cost for r in d), 4) for d in days] == [1.6667, 0.8333]
+
+
+def test_across_a_months_end_each_day_is_priced_by_its_own_months_length(calendar_month):
+    # A Pro service ($85) from the month's last day, 00:00, to the 2nd of the next, 00:00: its last
+    # day costs 85 / (days of this month), the 1st 85 / (days of the next).
+    last_day = calendar_month.at(calendar_month.days)
+    intervals = {"srv-x": [service(48, last_day, plan="pro")]}
+    now = last_day + timedelta(hours=48)
+    costs = [sum(r.billed_cost for r in records_of(day_pieces(pricer(), intervals, day, now)))
+             for day in (last_day.date(), calendar_month.next_first)]
+    assert costs == pytest.approx([85 / calendar_month.days, 85 / calendar_month.next_days])
+
+
+def test_a_day_of_each_monthly_price_is_that_price_over_the_months_days(calendar_month: CalendarMonth):
+    # One whole day on the 10th of each: a Standard service $25, a basic_1gb Postgres $19 with 10 GB
+    # at $0.30, a Key Value Starter $10, 3 Professional seats at $19 (render.com/pricing).
+    day = calendar_month.at(10)
+    p = pricer("professional", 3)
+    postgres = canonical({"kind": "postgres", "name": "db", "plan": "basic_1gb", "disk_gb": 10, "suspended": False})
+    key_value = canonical({"kind": "key_value", "name": "cache", "plan": "starter"})
+    day_s = day.timestamp()
+    priced = {
+        "service": sum(x.usd for x in p.pieces("srv", service(24, day))),
+        "postgres": sum(x.usd for x in p.pieces("dpg", Interval(day_s, day_s + 86400, postgres))),
+        "key_value": sum(x.usd for x in p.pieces("red", Interval(day_s, day_s + 86400, key_value))),
+        "seats": p.workspace(day, day + timedelta(days=1)).usd,  # type: ignore[union-attr]
+    }
+    days = calendar_month.days
+    assert priced == pytest.approx({"service": 25 / days, "postgres": (19 + 10 * 0.30) / days,
+                                    "key_value": 10 / days, "seats": 3 * 19 / days})
 
 
 def test_free_plan_is_a_real_zero_and_an_unknown_plan_is_unpriced():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
@@ -52,6 +52,21 @@ def test_add_ons_and_disk_beyond_8_gb_accrue_per_second_and_a_quoted_price_wins(
     by_sku = {sku: round(e["usd"], 6) for (_r, sku, _c), e in cost.records.items()}
     assert by_sku == {"cd_default": round(10 / 30, 6), "ipv4_default": round(4 / 30, 6),
                       "pitr_14": round(200 / 30, 6), "disk_extra_gb": round(16 * 0.125 / 30, 6)}
+
+
+def test_add_ons_and_disk_accrue_per_second_of_a_month_of_28_29_30_or_31_days(calendar_month):
+    # One whole day of each: IPv4 $4, custom domain $10, PITR 7 days $100, 16 GB of disk beyond the
+    # 8 included at $0.125, each over the month's days; compute is per clock hour whatever the
+    # month: 24 x ci_small's $0.0206 (supabase.com/pricing).
+    day = calendar_month.at(10)
+    addons = [["cd_default", None], ["ipv4_default", None], ["pitr_7", None]]
+    start, end = day.timestamp(), day.timestamp() + 86400
+    intervals = {"ref": [Interval(start, end, state(addons=addons, disk_gb=24.0))]}
+    cost = day_cost(pricer(), intervals, day.date(), day + timedelta(days=1))
+    by_sku = {sku: e["usd"] for (_r, sku, _c), e in cost.records.items()}
+    days = calendar_month.days
+    assert by_sku == pytest.approx({"cd_default": 10 / days, "ipv4_default": 4 / days, "pitr_7": 100 / days,
+                                    "disk_extra_gb": 16 * 0.125 / days, "ci_small": 24 * 0.0206})
 
 
 def test_an_unknown_add_on_is_unpriced_not_zero():

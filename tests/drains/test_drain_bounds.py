@@ -261,14 +261,41 @@ def test_decompression_proceeds_in_bounded_steps_and_stops_at_the_cap() -> None:
 async def test_a_gzip_bomb_is_rejected_as_oversize_and_a_gzip_batch_accepted(make) -> None:  # type: ignore[no-untyped-def]
     s = await make()
     bomb = gzip.compress(bytes(64 * 1024 * 1024), 9)
-    status, answer = await exchange(s.port, LOGS, bomb, sign(b"irrelevant"), Content_Encoding="gzip")
+    status, answer = await exchange(s.port, LOGS, bomb, sign(bomb), Content_Encoding="gzip")
     assert status == 413 and "decompressed" in answer["message"]
+    # Signed as Vercel signs: over the bytes sent, compressed ones included.
     body = json.dumps([event()]).encode()
-    status, answer = await exchange(s.port, LOGS, gzip.compress(body), sign(body), Content_Encoding="gzip")
+    zipped = gzip.compress(body)
+    status, answer = await exchange(s.port, LOGS, zipped, sign(zipped), Content_Encoding="gzip")
     assert status == 200 and answer["accepted"] == 1
     deflated = zlib.compress(body)
-    status, answer = await exchange(s.port, LOGS, deflated, sign(body), Content_Encoding="deflate")
+    status, answer = await exchange(s.port, LOGS, deflated, sign(deflated), Content_Encoding="deflate")
+    assert status == 200 and answer["accepted"] == 1
+    # A replay is the same signed bytes again: acknowledged, not counted.
+    status, answer = await exchange(s.port, LOGS, deflated, sign(deflated), Content_Encoding="deflate")
     assert status == 200 and answer == {"accepted": 0, "invalid": 0, "duplicate": True}
+    assert s.counter("vercel.requests", project="web") == 2
+
+
+async def test_compressed_bytes_that_decode_to_nothing_still_count_against_the_cap(make) -> None:  # type: ignore[no-untyped-def]
+    """A gzip header whose file name never ends decodes to no byte at all: the bytes received are
+    capped too, so such a body stops at the cap (chunked, so no Content-Length announces it)."""
+    s = await make()
+    header = b"\x1f\x8b\x08\x08" + bytes(6)  # gzip, deflate, FNAME set; mtime, xfl, os
+    reader, writer = await raw(s.port, (f"POST {LOGS} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                        f"Content-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n"
+                                        f"x-vercel-signature: {sign(b'x')}\r\n\r\n").encode())
+    name = b"a" * (64 * 1024)
+    try:
+        for piece in [header] + [name] * (2 * MAX_BODY // len(name)):
+            writer.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+            await writer.drain()
+    except ConnectionError:
+        pass  # the server answered and closed while we were still sending: what is tested
+    status, _headers, answer = await response_of(reader)
+    writer.close()
+    assert status == 413 and json.loads(answer)["error"] == "oversize"
+    assert s.counter("stackwatch.drain.rejected", drain="log", reason="oversize") == 1
 
 
 def test_the_service_runner_leaves_decompression_to_the_receiver() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hashlib
 import hmac
 import json
@@ -22,6 +23,7 @@ from exporters.core.metrics import MetricStore
 from exporters.core.telemetry import build_meter_provider, in_memory_reader
 from exporters.providers.registry import all_metrics
 from exporters.providers.vercel.drains import DrainReceiver
+from exporters.service.server_limits import GuardedAppRunner, ServerLimits
 from exporters.simulator import World
 from exporters.simulator.vercel.drains import send_drains
 from exporters.simulator.world import Scale
@@ -32,8 +34,10 @@ LOGS = "/drains/vercel/logs"
 VITALS = "/drains/vercel/speed-insights"
 
 
-def sign(body: bytes, secret: str = SECRET) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
+def sign(sent: bytes, secret: str = SECRET) -> str:
+    """Vercel's `x-vercel-signature`, as its docs write it (https://vercel.com/docs/drains/security):
+    `crypto.createHmac('sha1', secret).update(rawBody).digest('hex')`, over the bytes sent."""
+    return hmac.new(secret.encode(), sent, hashlib.sha1).hexdigest()
 
 
 def request_event(**overrides: object) -> dict:
@@ -57,7 +61,8 @@ class Receiver:
     async def start(self) -> str:
         app = web.Application()
         app.add_routes(self.receiver.routes())
-        self.runner = web.AppRunner(app, access_log=None)
+        # The service's runner: it leaves Content-Encoding to the receiver (no auto-decompression).
+        self.runner = GuardedAppRunner(app, ServerLimits(), lambda _reason: None, access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()
@@ -129,6 +134,84 @@ async def test_a_signature_made_with_another_secret_is_401(receiver: Receiver) -
     body = json.dumps([request_event()]).encode()
     response = await post(receiver, LOGS, body, signature=sign(body, "not-the-secret"))
     assert response.status_code == 401
+
+
+def flip(hex_digits: str, index: int) -> str:
+    """The signature with one hex digit changed to another (still 40 lowercase hex digits)."""
+    digit = hex_digits[index]
+    return hex_digits[:index] + ("1" if digit == "0" else "0") + hex_digits[index + 1:]
+
+
+# Every way a signature can differ from the documented one: a digit anywhere (first, last), its
+# length (truncated, one digit more), or its form (Vercel sends `digest('hex')`: lowercase).
+SIGNATURE_MISTAKES = {
+    "last digit flipped": lambda good: flip(good, 39),
+    "first digit flipped": lambda good: flip(good, 0),
+    "middle digit flipped": lambda good: flip(good, 20),
+    "truncated to 39 digits": lambda good: good[:39],
+    "truncated to 8 digits": lambda good: good[:8],
+    "one digit more": lambda good: good + "0",
+    "upper case": lambda good: good.upper(),
+    "HMAC-SHA256 instead of SHA1": lambda good: good,  # replaced in the test: a different digest
+}
+
+
+@pytest.mark.parametrize("mistake", list(SIGNATURE_MISTAKES))
+async def test_a_signature_that_is_not_exactly_the_documented_hmac_is_401(receiver: Receiver, mistake: str) -> None:
+    body = json.dumps([request_event()]).encode()
+    good = sign(body)
+    if mistake.startswith("HMAC-SHA256"):
+        bad = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()[:40]
+    else:
+        bad = SIGNATURE_MISTAKES[mistake](good)
+    assert bad != good
+    response = await post(receiver, LOGS, body, signature=bad)
+    assert response.status_code == 401 and response.json()["error"] == "bad_signature"
+    assert receiver.counter("stackwatch.drain.rejected", drain="log", reason="bad_signature") == 1
+    assert receiver.counter("stackwatch.drain.events") == 0
+    # The exact documented signature of the same bytes is accepted.
+    assert (await post(receiver, LOGS, body, signature=good)).status_code == 200
+
+
+async def test_a_gzip_body_is_verified_over_its_compressed_bytes_as_sent(receiver: Receiver) -> None:
+    """Vercel signs the bytes it sends; a body that arrives compressed is signed over its compressed
+    bytes. A signature over the decompressed bytes is not what the docs describe: rejected."""
+    body = json.dumps([request_event(), request_event(statusCode=503, proxy={"statusCode": 503})]).encode()
+    sent = gzip.compress(body)
+    over_decompressed = await post(receiver, LOGS, sent, signature=sign(body), **{"Content-Encoding": "gzip"})
+    assert over_decompressed.status_code == 401
+    assert receiver.counter("stackwatch.drain.rejected", drain="log", reason="bad_signature") == 1
+    assert receiver.counter("vercel.requests") == 0
+    over_sent = await post(receiver, LOGS, sent, signature=sign(sent), **{"Content-Encoding": "gzip"})
+    assert over_sent.status_code == 200 and over_sent.json() == {"accepted": 2, "invalid": 0}
+    assert receiver.counter("vercel.requests", project="web", status_class="5xx") == 1
+
+
+async def test_the_drain_sender_signs_the_bytes_it_sends_as_vercel_documents() -> None:
+    """The simulator's deliveries, captured as they arrive: the header is the documented HMAC of the
+    raw bytes (worked out here), and nothing is compressed."""
+    seen: list[tuple[dict[str, str], bytes]] = []
+
+    async def capture(request: web.Request) -> web.Response:
+        seen.append((dict(request.headers), await request.read()))
+        return web.json_response({"accepted": 0, "invalid": 0})
+
+    app = web.Application()
+    app.add_routes([web.post(LOGS, capture), web.post(VITALS, capture)])
+    runner = web.AppRunner(app, access_log=None, auto_decompress=False)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        world = World(seed=9, scale=Scale(vercel_projects=2), start=datetime(2026, 11, 18, 13, 30, tzinfo=timezone.utc))
+        await send_drains(f"http://127.0.0.1:{port}", SECRET, world, batches=2, events_per_batch=5)
+    finally:
+        await runner.cleanup()
+    assert len(seen) == 4
+    for headers, raw in seen:
+        assert "Content-Encoding" not in headers
+        assert headers["x-vercel-signature"] == hmac.new(SECRET.encode(), raw, hashlib.sha1).hexdigest()
 
 
 async def test_an_oversize_body_is_413_even_without_content_length(receiver: Receiver) -> None:

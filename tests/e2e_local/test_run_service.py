@@ -173,8 +173,10 @@ def test_sigterm_with_a_stalled_drain_upload_exits_in_time_and_still_flushes(
 
     received = Received()
     server, endpoint = start_grpc(received)
+    # One body read at a time, so a second upload answered 503 `busy` shows the stalled one is being read.
     process, base = start_service(running_simulator, tmp_path, {
-        "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"})
+        "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"},
+        service={"drain_max_concurrent_bodies": 1})
     stalled = socket.socket()
     try:
         wait_healthy(process, base)
@@ -182,7 +184,8 @@ def test_sigterm_with_a_stalled_drain_upload_exits_in_time_and_still_flushes(
         # Announces 4 MiB, sends 100 bytes, then nothing: the handler waits on the body.
         stalled.sendall(b"POST /drains/vercel/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                         b"x-vercel-signature: " + b"0" * 40 + b"\r\nContent-Length: 4194303\r\n\r\n" + b"[" * 100)
-        time.sleep(0.5)
+        wait_until(lambda: post(base + "/drains/vercel/logs", b"[]", {"x-vercel-signature": "0" * 40}) == 503, 60,
+                   "the stalled upload to hold the only body slot (a second one answered 503 busy)")
         exports_before = len(received.requests)
         code, wall, events, _stderr = stop_and_collect(process)
     finally:
@@ -206,13 +209,18 @@ def test_sigterm_with_a_black_hole_otlp_endpoint_exits_in_time(running_simulator
     endpoint = f"http://127.0.0.1:{black_hole.getsockname()[1]}"
     process, base = start_service(running_simulator, tmp_path, {
         "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"})
+    hanging = None
     try:
         wait_healthy(process, base)
-        time.sleep(2)  # periodic exports (every 1 s) are now hanging on the black hole
+        # A periodic export (every 1 s) has connected and now hangs: the black hole never answers.
+        black_hole.settimeout(60)
+        hanging, _address = black_hole.accept()
         code, wall, events, _stderr = stop_and_collect(process)
     finally:
         if process.poll() is None:
             process.kill()
+        if hanging is not None:
+            hanging.close()
         black_hole.close()
     assert code == 0 and wall < WALL_BACKSTOP_S, wall
     stopped = stopped_event(events)

@@ -19,7 +19,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from collections import Counter
 from pathlib import Path
@@ -134,7 +133,8 @@ def test_run_leaks_no_fragment_of_any_secret_anywhere(tmp_path: Path) -> None:
             # A drain delivery signed with the secret itself, and one carrying it in the body.
             body = json.dumps([{"id": "1", "message": f"leak {CANARY_DRAIN}"}]).encode()
             assert post(base + "/drains/vercel/logs", body, {"x-vercel-signature": CANARY_DRAIN}) == 401
-            time.sleep(1.5)  # one more export carries the rejections
+            wait_until(lambda: "stackwatch.drain.rejected" in otlp_text(received), 60,
+                       "an export carrying the drain rejection")
             metrics_text = urllib.request.urlopen(base + "/metrics", timeout=5).read().decode()
             health_text = json.dumps(get_json(base + "/healthz"))
             process.send_signal(signal.SIGTERM)

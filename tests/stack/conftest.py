@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 
 import pytest
 import yaml
+from ciguard import in_ci
 
 from exporters.simulator import simulator_config, simulator_env
 
@@ -69,10 +70,6 @@ def load_install_tools():
 
 
 install_tools = load_install_tools()
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 @pytest.fixture(scope="session")

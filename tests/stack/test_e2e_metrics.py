@@ -17,7 +17,7 @@ import pytest
 from exporters.core.catalogue import MetricSpec
 from exporters.providers.registry import all_metrics
 
-from .conftest import EXPORT_INTERVAL_S, POLL_INTERVAL_S, SLOW_POLL_INTERVAL_S, Stack, http_get, push_report
+from .conftest import Stack, http_get, push_report, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -99,13 +99,54 @@ def prometheus_costs(stack: Stack, metric: str, by: str) -> dict[tuple[str, ...]
     return {tuple(r["metric"].get(label, "") for label in by.split(", ")): float(r["value"][1]) for r in results}
 
 
+# A native histogram in Prometheus (one series, no _count): its sample count is the polls completed.
+POLLS = 'stackwatch_provider_poll_duration_seconds{job="stackwatch"}'
+# Generous: a slow stream polls every SLOW_POLL_INTERVAL_S (6 s); this is for a loaded machine.
+POLLS_TIMEOUT_S = 180.0
+
+
+def polls_by_stream(stack: Stack) -> dict[tuple[str, str], float]:
+    """Polls each stream of each provider has completed, as Prometheus last received them."""
+    return {(r["metric"]["provider"], r["metric"]["stream"]): float(r["value"][1])
+            for r in stack.prom.query(f"sum by (provider, stream) (histogram_count({POLLS}))")}
+
+
+def latest_export(stack: Stack, selector: str) -> float:
+    """When stackwatch took its latest export that Prometheus holds of `selector` (0: none)."""
+    result = stack.prom.query(f"max(timestamp({selector}))")
+    return float(result[0]["value"][1]) if result else 0.0
+
+
+def wait_for_polls_begun_after(stack: Stack, moment: float) -> float:
+    """Wait until every stream of every provider has completed a poll that began after `moment`
+    (wall clock) and Prometheus holds an export taken after it; return that export's time.
+
+    Prometheus lags stackwatch, so first an export taken after `moment`: its count N of a
+    stream's polls is at least the number completed by `moment`. Polls of a stream run one after
+    another, so poll N + 1 ended after `moment` and poll N + 2 began after it."""
+    wait_until(lambda: latest_export(stack, POLLS) > moment, timeout=POLLS_TIMEOUT_S,
+               what="an export of stackwatch's poll counts taken after the ground-truth read")
+    base = polls_by_stream(stack)
+    assert base, "no poll counts in Prometheus"
+
+    def two_more() -> bool:
+        now = polls_by_stream(stack)
+        return all(now.get(key, 0.0) >= count + 2 for key, count in base.items())
+
+    wait_until(two_more, timeout=POLLS_TIMEOUT_S, interval=0.5,
+               what=f"two more polls of every stream ({sorted(base)})")
+    return latest_export(stack, POLLS)
+
+
 def settled_costs(stack: Stack, metric: str, by: str) -> tuple[dict, dict, dict]:
     """(ground truth before, Prometheus values, ground truth after), where every value in
     Prometheus comes from polls that started after the first ground-truth read."""
     stack.prom.wait_for(f'{metric}{{job="stackwatch"}}', timeout=60)
     before = stack.ground_truth()["providers"]
-    # A slow poll, a fast poll and two exports: every stream has polled since `before`.
-    time.sleep(SLOW_POLL_INTERVAL_S + POLL_INTERVAL_S + 2 * EXPORT_INTERVAL_S + 1)
+    polled = wait_for_polls_begun_after(stack, time.time())
+    # The cost gauges are read at each export: one taken once those polls had ended carries them.
+    wait_until(lambda: latest_export(stack, f'{metric}{{job="stackwatch"}}') >= polled, timeout=POLLS_TIMEOUT_S,
+               what=f"an export of {metric} after every stream's new polls")
     values = prometheus_costs(stack, metric, by)
     after = stack.ground_truth()["providers"]
     return before, values, after

@@ -14,6 +14,7 @@ Retry windows (docs/stack.md, "What a restart loses"):
 from __future__ import annotations
 
 import gzip
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,17 +22,8 @@ from itertools import pairwise
 
 import pytest
 
-from .conftest import (
-    EXPORT_INTERVAL_S,
-    POLL_INTERVAL_S,
-    REPO,
-    Ports,
-    Service,
-    Stack,
-    collector_env,
-    http_get,
-)
-from .test_e2e_metrics import assert_within_truth, settled_costs
+from .conftest import EXPORT_INTERVAL_S, REPO, Ports, Service, Stack, collector_env, http_get, http_json, wait_until
+from .test_e2e_metrics import assert_within_truth, latest_export, settled_costs
 
 pytestmark = pytest.mark.e2e
 
@@ -58,6 +50,29 @@ def wait_for_samples_after(stack: Stack, selector: str, moment: float, timeout: 
                         what=f"samples of {selector} newer than the restart")
 
 
+POLL_ERRORS = 'stackwatch_provider_poll_errors_total{{job="stackwatch", provider="{provider}"}}'
+# Batches the collector's batch processor sent (one when its 1 s timeout passes with data in it):
+# the histogram of their sizes counts them. Its own Prometheus endpoint, no `_total` suffixes.
+BATCHES = re.compile(r"^otelcol_processor_batch_batch_send_size_count[{ ]")
+
+
+def failed_polls(stack: Stack, provider: str) -> float:
+    return sum(float(r["value"][1]) for r in stack.prom.query(POLL_ERRORS.format(provider=provider)))
+
+
+def render_metric_polls(stack: Stack) -> int:
+    """Requests for Render's CPU metrics the simulator has answered: one per poll of the stream."""
+    operations = http_json(f"{stack.simulator_url}/_sim/stats")["by_operation"]
+    return sum(n for operation, n in operations.items() if operation.endswith("/metrics/cpu"))
+
+
+def collector_batches(stack: Stack) -> float:
+    """Batches the collector's batch processor has sent, from its own telemetry endpoint."""
+    status, body = http_get(stack.collector_metrics_url)
+    assert status == 200, body[:200]
+    return sum(float(line.rsplit(" ", 1)[1]) for line in body.decode().splitlines() if BATCHES.match(line))
+
+
 def provider_up(stack: Stack) -> dict[str, float]:
     return {r["metric"]["provider"]: float(r["value"][1])
             for r in stack.prom.query('stackwatch_provider_up{job="stackwatch"}')}
@@ -72,7 +87,13 @@ def test_outage_shows_the_provider_down_while_its_cost_series_keep_their_values(
         stack.prom.wait_for(f'stackwatch_provider_up{{job="stackwatch", provider="{provider}"}} == 0', timeout=30)
         down_seen_at = time.time()
         during = stack.prom.values(costs)
-        time.sleep(2 * POLL_INTERVAL_S + 2 * EXPORT_INTERVAL_S)  # more failed polls, more exports
+        # More failed polls, and an export taken after them.
+        failed_before = failed_polls(stack, provider)
+        wait_until(lambda: failed_polls(stack, provider) >= failed_before + 2, timeout=120,
+                   what=f"two more failed polls of {provider}")
+        failed_at = latest_export(stack, POLL_ERRORS.format(provider=provider))
+        wait_until(lambda: latest_export(stack, costs) >= failed_at, timeout=120,
+                   what=f"an export of {provider}'s costs after the failed polls")
         later = stack.prom.values(costs)
         # Exported again since the outage showed (not merely within some seconds of now, which a
         # loaded machine could miss): the series are kept, not left to go stale.
@@ -97,7 +118,11 @@ def test_collector_restart_mid_run_loses_no_cost_value(stack: Stack):
     stack.prom.wait_for(selector, timeout=45)
     stopped_at = time.time()
     assert stack.collector.stop() is not None
-    time.sleep(2 * POLL_INTERVAL_S)  # costs change meanwhile; stackwatch's exports fail
+    # Costs change meanwhile and stackwatch's exports fail: it polls Render twice more (the
+    # simulator counts the requests), exporting every second in between to a collector that is gone.
+    polled = render_metric_polls(stack)
+    wait_until(lambda: render_metric_polls(stack) >= polled + 2, timeout=120,
+               what="two polls of Render's metrics while the collector is down")
     assert http_get(f"{stack.stackwatch_url}/healthz")[0] == 200, "stackwatch must survive a collector outage"
     stack.collector.start()
     restarted_at = time.time()
@@ -120,7 +145,11 @@ def test_prometheus_restart_loses_no_samples_within_the_collector_retry_window(s
     stack.prom.wait_for(selector, timeout=45)
     stopped_at = time.time()
     stack.prometheus.stop()
-    time.sleep(8)
+    # Down while the collector sends it at least three batches (one a second, each holding
+    # stackwatch's exports since the last): it must queue and resend them all.
+    sent = collector_batches(stack)
+    wait_until(lambda: collector_batches(stack) >= sent + 3, timeout=120,
+               what="three batches sent by the collector while Prometheus is down")
     stack.prometheus.start()
     restarted_at = time.time()
     assert restarted_at - stopped_at < COLLECTOR_RETRY_WINDOW_S
@@ -174,9 +203,8 @@ def test_external_exporter_switched_on_by_environment_sends_to_the_backend_too(s
         provider.force_flush()
         provider.shutdown()
         arrived = stack.prom.wait_for('fanout_check_total{job="fanout-e2e"}', timeout=30)
-        deadline = time.time() + 30
-        while time.time() < deadline and not any(b"fanout.check" in body for _, _, body in OtlpSink.received):
-            time.sleep(0.5)
+        wait_until(lambda: any(b"fanout.check" in body for _, _, body in OtlpSink.received), timeout=60,
+                   what="the external backend to receive fanout.check")
     finally:
         collector.stop()
         sink.shutdown()

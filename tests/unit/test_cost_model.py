@@ -7,6 +7,7 @@ import json
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from calendars import Moment
 
 from exporters.costs.ledger import CostLedger, month_end_forecast
 from exporters.costs.records import CostRecord, split_by_day
@@ -32,6 +33,29 @@ def test_forecast_formula_by_hand() -> None:
     daily = {date(2026, 11, d): 10.0 for d in range(1, 18)}
     daily[today] = 4.0
     assert month_end_forecast(daily, today, date(2026, 10, 1)) == pytest.approx(300.0)
+
+
+def test_a_steady_months_forecast_is_its_daily_cost_times_its_days(moment: Moment) -> None:
+    # $10 every day, this month and the last; today so far $4 (under the rate, so the rate counts):
+    # complete days (d − 1) × 10 + 10 for today + 10 × (days − d) = 10 × the month's days,
+    # whatever the day: 280, 290, 300 or 310.
+    today = moment.today
+    daily = {today - timedelta(days=i): 10.0 for i in range(1, today.day + 7)}
+    daily[today] = 4.0
+    forecast = month_end_forecast(daily, today, today - timedelta(days=today.day + 7))
+    assert forecast == pytest.approx(10.0 * moment.month_days)
+
+
+def test_month_to_date_starts_on_the_1st_whatever_the_months_length(moment: Moment) -> None:
+    # $100 on each of the previous month's last 3 days; $1 on every day of this month so far.
+    today = moment.today
+    first = today.replace(day=1)
+    ledger = CostLedger()
+    ledger.upsert([rec("render", first - timedelta(days=i), 100.0) for i in (1, 2, 3)])
+    ledger.upsert([rec("render", first + timedelta(days=i), 1.0) for i in range(today.day)])
+    summary = ledger.summary(moment.now)
+    assert summary.month_to_date_by_provider["render"] == pytest.approx(float(today.day))
+    assert summary.today_by_provider["render"] == 1.0
 
 
 def test_forecast_uses_today_when_it_already_exceeds_the_rate() -> None:

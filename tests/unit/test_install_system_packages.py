@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from ciguard import in_ci
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "tools" / "install-system-packages.sh"
@@ -55,7 +56,7 @@ def daemons_present() -> None:
     missing = [str(p) for p in (BLACKBOX, ALERTMANAGER) if not p.exists()]
     if missing:
         message = f"Debian daemons missing: {missing} (run `make system-packages`)"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        if in_ci():
             pytest.fail(message)
         pytest.skip(message)
 

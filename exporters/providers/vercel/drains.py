@@ -1,7 +1,8 @@
 """The Vercel drain receiver: log drains and Speed Insights drains.
 
 Vercel POSTs signed batches (a JSON array or NDJSON) to `/drains/vercel/logs` and
-`/drains/vercel/speed-insights`. What each delivery gets back and why, what counts as a
+`/drains/vercel/speed-insights`; the signature is checked over the bytes as received, before
+any Content-Encoding is decoded. What each delivery gets back and why, what counts as a
 request, and the facts relied on: docs/providers/vercel.md, "What the drain receiver accepts";
 the bounds (body size and time, concurrency, replays): docs/operations.md, "Bounds".
 """
@@ -337,17 +338,22 @@ class DrainReceiver:
         return body, signature.digest()
 
     async def _read(self, request: web.Request, decoder: BoundedDecoder) -> tuple[bytes, Any]:
-        """Read and decode incrementally (Content-Length may be absent or wrong), signing as we go."""
+        """Read and decode incrementally (Content-Length may be absent or wrong), signing the
+        bytes as received: Vercel signs the body it sends, not a decoding of it."""
         assert self._secret is not None
         signature = hmac.new(self._secret, digestmod=hashlib.sha1)
         body = bytearray()
+        received = 0
         while True:
             chunk = await request.content.read(READ_CHUNK_BYTES)
             if not chunk:
                 break
+            received += len(chunk)
+            if received > self._max_body_bytes:  # e.g. a gzip header that never ends decodes to nothing
+                raise Rejected(413, "oversize", f"body larger than {self._max_body_bytes} bytes", close=True)
+            signature.update(chunk)
             try:
                 for piece in decoder.feed(chunk):
-                    signature.update(piece)
                     body += piece
                     await asyncio.sleep(0)  # a gzip bomb is inflated a bounded step at a time
             except TooLarge:
@@ -396,10 +402,11 @@ def _answer(status: int, body: dict, headers: dict[str, str] | None = None) -> w
 
 
 def _signature(header: str | None) -> bytes | None:
-    """The header as 40 lowercase hex bytes, or None when absent or not hex (non-ASCII included)."""
+    """The header as 40 lowercase hex bytes (what Node's `digest('hex')` in Vercel's docs writes),
+    or None when absent or of any other form (upper case and non-ASCII included)."""
     if header is None:
         return None
-    value = header.strip().lower()
+    value = header.strip()  # HTTP's optional whitespace around a field value is not part of it
     if len(value) != 40 or any(c not in "0123456789abcdef" for c in value):
         return None
     return value.encode("ascii")

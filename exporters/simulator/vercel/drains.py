@@ -46,8 +46,9 @@ class DrainTruth:
             getattr(self, name).update(getattr(other, name))
 
 
-def sign(body: bytes, secret: str) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
+def sign(sent: bytes, secret: str) -> str:
+    """`x-vercel-signature` of a delivery: over the bytes put on the wire, nothing decoded or re-encoded."""
+    return hmac.new(secret.encode(), sent, hashlib.sha1).hexdigest()
 
 
 def encode_batch(events: list[dict], ndjson: bool) -> bytes:
@@ -171,10 +172,10 @@ async def send_drains(receiver_base_url: str, secret: str, world: World, *, batc
         for batch in range(batches):
             for path, build in ((LOG_PATH, build_log_batch), (SPEED_INSIGHTS_PATH, build_vitals_batch)):
                 events, truth = build(world, batch, events_per_batch)
-                body = encode_batch(events, ndjson=batch % 2 == 1)
-                response = await client.post(base + path, content=body, headers={
+                wire = encode_batch(events, ndjson=batch % 2 == 1)  # the bytes sent, as signed
+                response = await client.post(base + path, content=wire, headers={
                     "content-type": "application/x-ndjson" if batch % 2 else "application/json",
-                    "x-vercel-signature": sign(body, secret)})
+                    "x-vercel-signature": sign(wire, secret)})
                 sent.statuses[response.status_code] += 1
                 if response.is_success:
                     sent.merge(truth)
