@@ -5,6 +5,8 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY pyproject.toml README.md* ./
 COPY exporters ./exporters
+# The alert definitions: `stackwatch alerts render` (compose's alerting-config) renders them at start.
+COPY alerting ./alerting
 # A wheel with pinned dependencies, installed into a venv copied to the final stage
 # (no compiler or build files in the runtime image).
 RUN python -m venv /opt/stackwatch \

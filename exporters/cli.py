@@ -63,10 +63,16 @@ def check_config(file: Annotated[Optional[Path], typer.Argument(
                  config: ConfigOption = Path("stackwatch.yaml")) -> None:
     """Validate stackwatch.yaml and the secrets it needs; exit 2 on any problem."""
     config = file or config
+    from alerting.channels import read_settings, summary
+
     cfg, secrets = _load(config)
+    alerting = read_settings(os.environ)
+    if alerting.problems:  # the alert channels and links stackwatch alerts render would use
+        _fail(ConfigError("environment (alerting settings)", alerting.problems))
     enabled = sorted(cfg.providers.enabled())
     typer.echo(f"{config}: valid. Providers enabled: {', '.join(enabled) or 'none'}; "
-               f"drain secret {'set' if secrets.drain_secret else 'not set (drains will be refused)'}.")
+               f"drain secret {'set' if secrets.drain_secret else 'not set (drains will be refused)'}.\n"
+               f"{summary(alerting)}.")
 
 
 @app.command()
@@ -215,6 +221,14 @@ def catalogue(output: Annotated[Optional[Path], typer.Option("--output", "-o")] 
     else:
         sys.stdout.write(text)
 
+
+def _alerts_app() -> typer.Typer:
+    from alerting.cli import app as alerts
+
+    return alerts
+
+
+app.add_typer(_alerts_app(), name="alerts")
 
 dashboards_app = typer.Typer(no_args_is_help=True, help="The generated Grafana dashboards.")
 app.add_typer(dashboards_app, name="dashboards")
