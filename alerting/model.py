@@ -140,6 +140,10 @@ class Windows:
     spend: str = "30m"  # runaway spend: the spend rate is measured over this window
     # Runaway spend compares with the month's average rate so far; quiet until it covers this long.
     spend_baseline_min: str = "6h"
+    # The Costs board's usual day (rules.BASELINE): real days either way, never scaled.
+    baseline: str = "14d"
+    day: str = "1d"
+    baseline_step: str = "15m"
 
 
 @dataclass(frozen=True)
@@ -153,8 +157,10 @@ class Timing:
     def scaled(self, factor: float, *, interval: str) -> Timing:
         """Every window and `for` multiplied by `factor` (tests only); the 1d/14d shape of the
         spend baseline is kept, it needs real days of history either way."""
+        keep = {"baseline", "day", "baseline_step"}
         floor = {"bucketed_rate": BUCKETED_RATE_FLOOR_S}
-        windows = {name: format_duration(max(floor.get(name, 1), duration_seconds(value) * factor))
+        windows = {name: (value if name in keep else format_duration(
+                        max(floor.get(name, 1), duration_seconds(value) * factor)))
                    for name, value in vars(self.windows).items()}
         return replace(self, interval=interval, windows=Windows(**windows), for_scale=factor)
 

@@ -101,6 +101,13 @@ MTD_RATIO = (f"{per_provider_and_total('stackwatch_cost_month_to_date_usd')}\n"
              "/ on (provider) max by (provider) (stackwatch_budget_monthly_usd)")
 FORECAST_RATIO = (f"{per_provider_and_total('stackwatch_cost_forecast_month_end_usd')}\n"
                   "/ on (provider) max by (provider) (stackwatch_budget_monthly_usd)")
+TODAY = "sum by (provider) (stackwatch_cost_today_usd)"
+# The usual day, for the Costs board's "today vs usual" view (grafana/dashboards/costs.py; no alert
+# reads it since RunawaySpend, a rate against a rate, replaced a partial day against full days):
+# each of the previous 14 full days' total (max of the running daily total over that day, sampled
+# every 15 min), then their median.
+BASELINE = ("quantile_over_time(0.5,\n"
+            f"    max_over_time(({TODAY})[${{day}}:${{baseline_step}}])[${{baseline}}:${{day}}]\n  )")
 DAILY_OVER_BUDGET = (f"{per_provider_and_total('stackwatch_cost_today_usd')}\n"
                      "> on (provider) max by (provider) (stackwatch_budget_daily_usd)")
 
@@ -117,7 +124,7 @@ BASELINE_RATE = (f"({MTD_AGO} * 3600\n"
                  f"    / on () group_left () ({MONTH_ELAPSED_S} - ${{spend_s}}))")
 RUNAWAY_SPEND = (
     f"{SPEND_RATE}\n  > on (provider) ({BASELINE_RATE} * {threshold('spend_anomaly_factor')})\n"
-    f"and on (provider)\n{SPEND_RATE}\n  > {threshold('spend_anomaly_floor_usd')}\n"
+    f"and on (provider)\n{SPEND_RATE}\n  > {threshold('runaway_spend_floor_hourly_usd')}\n"
     f"and on ()\n({MONTH_ELAPSED_S} - ${{spend_s}} >= ${{spend_baseline_min_s}})"
 )
 
@@ -129,7 +136,7 @@ SUPABASE_SCRAPED = ("pg_up", "pg_stat_statements_total_queries", "pg_stat_statem
 THRESHOLDS_READ = ("response_time_seconds", "error_rate_ratio", "cpu_utilization_ratio", "memory_utilization_ratio",
                    "availability_ratio", "connections_utilization_ratio", "backup_age_seconds", "tls_expiry_seconds",
                    "data_staleness_seconds", "ratelimit_headroom_ratio", "spend_anomaly_factor",
-                   "spend_anomaly_floor_usd")
+                   "runaway_spend_floor_hourly_usd")
 
 
 def input_absent(input_name: str, expr: str, source: Source, description: str) -> Alert:
@@ -181,7 +188,7 @@ ALERTS: tuple[Alert, ...] = (
         name="FrontendResponseTimeHigh", group="response-time", expr=FRONTEND_LATENCY,
         summary="Frontend {label:instance} answers in {value} (threshold: stackwatch_threshold_response_time_seconds{tier=\"frontend\"})",
         description="The blackbox probe of the frontend took {value} on average over the rate window.",
-        value_format=ValueFormat.SECONDS, dashboard=SLO, tier="frontend", provider="vercel",
+        value_format=ValueFormat.SECONDS, dashboard=SLO, tier="", provider="vercel",  # tier: the series' (frontend)
         source=Source.BLACKBOX, dashboard_vars={"tier": "tier"}),
     *escalating(
         name="BackendResponseTimeHigh", group="response-time", expr=BACKEND_LATENCY,
@@ -306,7 +313,7 @@ ALERTS: tuple[Alert, ...] = (
         name="RunawaySpend", group="cost-rate", expr=RUNAWAY_SPEND, for_steps=("15m", "45m"),
         summary="{label:provider} spends {value} an hour, far above its usual rate",
         description="The spend rate over the last 30 min is above spend_anomaly_factor x the provider's average "
-                    "hourly spend this month and above spend_anomaly_floor_usd an hour: a leaked key, a loop, "
+                    "hourly spend this month and above runaway_spend_floor_hourly_usd: a leaked key, a loop, "
                     "an unbounded job. A warning after 15 min; a page when it lasts 45 min (a one-off lump of "
                     "billed cost leaves the 30-min window first).",
         value_format=ValueFormat.USD, dashboard=COSTS, tier="cost", dashboard_vars={"provider": "provider"}),
