@@ -93,15 +93,19 @@ class Settings:
         return next((c for c in FALLBACK_ORDER if c in self.live), BLACKHOLE)
 
 
+_LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
 def _absolute_url(variable: str, value: str, *, https_only: bool = False) -> str | None:
     try:
         parts = urlsplit(value)
     except ValueError:
         parts = None
-    schemes = ("https",) if https_only else ("http", "https")
-    if parts is None or parts.scheme not in schemes or not parts.hostname or any(c.isspace() for c in value):
-        return (f"{variable}: expected an absolute {' or '.join(s + '://' for s in schemes)} URL "
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
+        return (f"{variable}: expected an absolute {'https' if https_only else 'http:// or https'}:// URL "
                 f"(got {'a value that is not one' if value else 'an empty value'})")
+    if https_only and parts.scheme != "https" and parts.hostname not in _LOOPBACK:
+        return f"{variable}: expected an https:// URL (plain http only on loopback: the URL is a secret)"
     return None
 
 

@@ -61,16 +61,20 @@ def render_command(
 
 
 def _metrics(base: str) -> dict[tuple[str, str], float]:
-    """alertmanager_notifications_total / _failed_total by (receiver_name, reason or "")."""
+    """Alertmanager's delivery attempts by (metric, receiver_name): `requests` (attempts made),
+    `requests_failed` (attempts the receiver refused), `failed:<reason>` (notifications given up)."""
     with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:
         text = response.read(8 * 1024 * 1024).decode("utf-8", errors="replace")
     out: dict[tuple[str, str], float] = {}
     for line in text.splitlines():
-        match = re.match(r'^alertmanager_notifications(_failed)?_total\{([^}]*)\} (\S+)$', line)
+        match = re.match(r'^alertmanager_(notification_requests_total|notification_requests_failed_total|'
+                         r'notifications_failed_total)\{([^}]*)\} (\S+)$', line)
         if not match:
             continue
         labels = dict(re.findall(r'(\w+)="([^"]*)"', match.group(2)))
-        key = (labels.get("receiver_name", ""), labels.get("reason", "") if match.group(1) else "")
+        metric = {"notification_requests_total": "requests", "notification_requests_failed_total": "requests_failed",
+                  "notifications_failed_total": f"failed:{labels.get('reason', '')}"}[match.group(1)]
+        key = (metric, labels.get("receiver_name", ""))
         out[key] = out.get(key, 0.0) + float(match.group(3))
     return out
 
@@ -112,14 +116,14 @@ def test_command(
         while time.monotonic() < deadline:
             time.sleep(1.0)
             after = _metrics(base)
-            sent = after.get((receiver, ""), 0.0) - before.get((receiver, ""), 0.0)
-            failed = {reason: value - before.get((name, reason), 0.0) for (name, reason), value in after.items()
-                      if name == receiver and reason and value > before.get((name, reason), 0.0)}
-            if failed:
-                typer.echo(f"{receiver}: Alertmanager's delivery failed ({', '.join(sorted(failed))}); "
-                           "its log says why (docker compose logs alertmanager)", err=True)
+            grew = {metric: after.get((metric, receiver), 0.0) - before.get((metric, receiver), 0.0)
+                    for metric, name in after if name == receiver}
+            if grew.get("requests_failed", 0) > 0:
+                reasons = sorted(m.removeprefix("failed:") for m, d in grew.items() if m.startswith("failed:") and d > 0)
+                typer.echo(f"{receiver}: Alertmanager's delivery failed ({', '.join(reasons) or 'the receiver answered an error'}; "
+                           "Alertmanager retries): its log says why (docker compose logs alertmanager)", err=True)
                 raise typer.Exit(code=1)
-            if sent > 0:
+            if grew.get("requests", 0) > 0:
                 typer.echo(f"{receiver}: test notification delivered by Alertmanager ({base})")
                 return
     except (OSError, urllib.error.URLError, ValueError) as error:

@@ -19,6 +19,7 @@ target does not fire while the source would. docs/alerting.md says where this di
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -37,7 +38,7 @@ from grafanalib.core import (
 
 from . import render, routing
 from .channels import BLACKHOLE, BY_NAME, DEFAULT_PAGERDUTY_EVENTS_URL, Settings
-from .model import PRODUCTION, Alert, Timing, duration_seconds
+from .model import PRODUCTION, Alert, Timing, duration_seconds, format_duration
 from .rules import ALERTS
 
 EXPRESSION_UID = "__expr__"
@@ -46,11 +47,14 @@ _EXPRESSION_FIELDS = {"reduce": ("refId", "type", "expression", "reducer", "sett
 
 
 def grafana_uid(alert: Alert) -> str:
+    """Unique, at most 40 characters (Grafana's limit): a long one keeps a hash of the whole."""
     kebab = re.sub(r"(?<!^)(?=[A-Z])", "-", alert.name).lower()
     uid = f"sw-{kebab}-{alert.severity.value[:4]}"
     if alert.variant:
         uid += "-" + re.sub(r"[^a-z0-9]+", "-", alert.variant.lower()).strip("-")
-    return uid[:40]
+    if len(uid) > 40:
+        uid = uid[:31] + "-" + hashlib.sha256(uid.encode()).hexdigest()[:8]
+    return uid
 
 
 # --- inhibition as queries ---
@@ -70,12 +74,15 @@ def _labels(alert: Alert) -> dict[str, str]:
 
 
 def held(alert: Alert, timing: Timing) -> str:
-    """The PromQL of "this alert fires": its query true at every evaluation over its `for`."""
+    """The PromQL of "this alert fires": its query true at every evaluation over its `for`, which
+    is `for`/interval + 1 evaluations (the first one and every one until `for` has passed)."""
     expr = timing.expr_of(alert)
-    steps = duration_seconds(timing.for_of(alert)) // duration_seconds(timing.interval)
+    interval = duration_seconds(timing.interval)
+    steps = duration_seconds(timing.for_of(alert)) // interval
     if steps == 0:
         return f"({expr})"
-    return f"(count_over_time(({expr})[{timing.for_of(alert)}:{timing.interval}]) >= {steps})"
+    window = format_duration((steps + 1) * interval)
+    return f"(count_over_time(({expr})[{window}:{timing.interval}]) >= {steps + 1})"
 
 
 def suppressions(alert: Alert, timing: Timing, alerts: tuple[Alert, ...] = ALERTS) -> list[str]:

@@ -104,7 +104,8 @@ def _integration(name: str, settings: Settings) -> dict[str, Any]:
         return {"pagerduty_configs": [{
             "routing_key": value("PAGERDUTY_INTEGRATION_KEY"),
             "url": value("PAGERDUTY_EVENTS_URL") or DEFAULT_PAGERDUTY_EVENTS_URL,
-            "description": _TITLE, "details": {"alerts": _TEXT}, "send_resolved": True}]}
+            # custom_details: Alertmanager's default (the firing and resolved alerts with their labels).
+            "description": _TITLE, "send_resolved": True}]}
     if kind == "slack":
         return {"slack_configs": [{"api_url": value("SLACK_WEBHOOK_URL"), "title": _TITLE, "text": _TEXT,
                                    "send_resolved": True}]}
