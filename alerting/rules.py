@@ -239,7 +239,8 @@ ALERTS: tuple[Alert, ...] = (
                "{label:tier} spends its error budget faster than it earns it ({value} failed probes over 3 d)"),
     # --- Supabase availability (an intentionally paused project, INACTIVE, is shown, not alerted) ---
     *escalating(
-        name="SupabaseProjectUnhealthy", group="database-availability",
+        # 10 then 20 minutes: a restart or an upgrade passes through these statuses for minutes.
+        name="SupabaseProjectUnhealthy", group="database-availability", for_steps=("10m", "20m"),
         expr='max by (project, status) (supabase_project_up{status!="INACTIVE"}) == 0',
         summary="Supabase project {label:project} is {label:status}",
         description="The Management API reports the project neither ACTIVE_HEALTHY nor paused (INACTIVE); "

@@ -284,7 +284,7 @@ CASES: list[Case] = [
     Case("AvailabilityBudgetBurnSlow", "stays quiet for two failed probes in three days",
          [(PROBE_FRONTEND, "1x4300 0x1 1x300")], "4500m", rule_interval="5m"),
     # Supabase availability. Value 0 fires (Grafana's condition must fire on it too).
-    Case("SupabaseProjectUnhealthy", "fires for an unhealthy project, critical after 15 minutes",
+    Case("SupabaseProjectUnhealthy", "fires for an unhealthy project, critical after 20 minutes",
          [('supabase_project_up{job="stackwatch", project="staging", status="ACTIVE_UNHEALTHY"}', steady("0"))],
          "20m", both({"project": "staging", "status": "ACTIVE_UNHEALTHY"}, humanize(0))),
     Case("SupabaseProjectUnhealthy", "shows but never alerts on a paused project",
