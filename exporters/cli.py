@@ -100,8 +100,9 @@ def run(config: ConfigOption = Path("stackwatch.yaml"),
 @app.command()
 def demo(seed: int = 42,
          scenario: Annotated[str, typer.Option(help="steady, latency-spike, error-burst, cost-spike, outage, "
-                                                    "rate-limited, flaky, saturation, backup-missing, "
-                                                    "deploy-failure or unpriced-usage.")] = "steady",
+                                                    "rate-limited, flaky, runaway-spend, metrics-endpoint-down, "
+                                                    "saturation, backup-missing, deploy-failure, unpriced-usage or "
+                                                    "supabase-down.")] = "steady",
          scale: ScaleName = ScaleName.small) -> None:
     """Run one collection cycle against the embedded simulator and print a summary."""
     from .demo import run_demo
@@ -121,7 +122,7 @@ def simulate(host: str = "127.0.0.1", port: int = 8900, seed: int = 42,
              scenario: str = "steady",
              incident: Annotated[Optional[list[str]], typer.Option(
                  help="A standing condition of the whole world, history included (saturation, backup-missing, "
-                      "deploy-failure, unpriced-usage); repeatable.")] = None,
+                      "deploy-failure, unpriced-usage, supabase-down); repeatable.")] = None,
              scale: ScaleName = ScaleName.small,
              latency_ms: Annotated[float, typer.Option(help="Latency added to every provider request.")] = 0.0,
              drain_to: Annotated[Optional[str], typer.Option(

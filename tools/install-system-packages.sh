@@ -17,7 +17,6 @@ set -euo pipefail
 # Debian package -> its daemon (the service of the same name), when it has one.
 declare -A DAEMONS=(
   [prometheus-blackbox-exporter]=/usr/bin/prometheus-blackbox-exporter
-  [prometheus-alertmanager]=/usr/bin/prometheus-alertmanager
 )
 
 need=()
@@ -26,8 +25,6 @@ if [ -n "${STACKWATCH_SYSTEM_PACKAGES:-}" ]; then
 else
   command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
   [ -x /usr/bin/prometheus-blackbox-exporter ] || need+=(prometheus-blackbox-exporter)
-  # Alertmanager and amtool for the alerting twin (tests/alerting); Debian ships both.
-  { [ -x /usr/bin/prometheus-alertmanager ] && [ -x /usr/bin/amtool ]; } || need+=(prometheus-alertmanager)
   # Headless Chromium opens the HTML usage report in tests/operator_tools.
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
 fi
