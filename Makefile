@@ -38,7 +38,7 @@ check-generated: install
 	bash tools/check-generated.sh
 
 lint: install
-	$(BIN)/ruff check exporters tests benchmarks tools grafana
+	$(BIN)/ruff check exporters tests benchmarks tools grafana alerting
 
 unit: install
 	$(BIN)/python -m pytest -m "not e2e"

@@ -275,7 +275,7 @@ def validate(config: ConfigOption = Path("stackwatch.yaml"),
              baseline: Annotated[Optional[Path], typer.Option(
                  help="Flag regressions against a file written by --record-baseline.")] = None,
              project_dir: Annotated[Path, typer.Option(
-                 help="Directory holding alerting/generated, docs/runbooks, docker-compose.yml, .env.")] = Path("."),
+                 help="Directory holding docs/runbooks, docker-compose.yml, .env.")] = Path("."),
              window: Annotated[str, typer.Option(help="PromQL range for recent figures.")] = "1h") -> None:
     """Production-readiness checks with evidence; exit 0 pass, 1 fail, 2 bad config or input."""
     from .validate.cli import run_validate

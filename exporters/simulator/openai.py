@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from aiohttp import web
 
@@ -190,11 +190,16 @@ class OpenAISim:
         partial = [r.scaled(minutes, MINUTES_PER_DAY) for r in rows]
         if self.world.scenario_applies("cost-spike", self.name):
             partial = [r.scaled(10, 1) if r.model == SPIKE_MODEL else r for r in partial]
-        if self.world.scenario_applies("runaway-spend", self.name):
-            # Seconds of runaway so far, each RUNAWAY_FACTOR seconds of the model's usual rate.
-            extra_s = int(RUNAWAY_FACTOR * max(0.0, self.world.now_ts() - self.world.since("runaway-spend")))
-            partial = [r.plus(r.scaled(extra_s, MINUTES_PER_DAY * 60)) if r.model == SPIKE_MODEL else r
-                       for r in partial]
+        # runaway-spend: each second of it today is RUNAWAY_FACTOR extra seconds of the model's usual
+        # rate; the usage stays when it ends (it was used).
+        midnight = datetime(today.year, today.month, today.day, tzinfo=timezone.utc).timestamp()
+        now_ts = self.world.now_ts()
+        runaway_s = sum(max(0.0, min(now_ts, e.until if e.until is not None else now_ts) - max(e.since, midnight))
+                        for e in self.world.episodes_of("runaway-spend", self.name))
+        if runaway_s > 0:
+            extra_s = int(RUNAWAY_FACTOR * runaway_s)
+            partial = [p.plus(full.scaled(extra_s, MINUTES_PER_DAY * 60)) if p.model == SPIKE_MODEL else p
+                       for p, full in zip(partial, rows, strict=True)]
         return partial
 
     # --- prices (the simulator's own fixtures, never price_tables/) ---

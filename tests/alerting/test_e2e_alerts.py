@@ -5,7 +5,14 @@ resolution. The checks: e2e_incidents.py; part 2: test_e2e_alert_conditions.py."
 from __future__ import annotations
 
 import pytest
-from e2e_incidents import SERVICE_EPISODES, AlertStack, alert_stack, check_steady_notifies_nothing, episodes, run_episode
+from e2e_incidents import (
+    SERVICE_EPISODES,
+    AlertStack,
+    alert_stack,
+    check_steady_notifies_nothing,
+    episodes,
+    run_episode,
+)
 from stack.conftest import tools  # noqa: F401 (a fixture alert_stack uses)
 
 pytestmark = pytest.mark.e2e

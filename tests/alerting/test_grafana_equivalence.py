@@ -29,6 +29,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import ALERTING
 from test_promtool_rules import CASES, input_series
 
 from alerting import grafana_form, render, routing
@@ -36,7 +37,6 @@ from alerting.channels import read_settings
 from alerting.envfile import read_env_file
 from alerting.model import PRODUCTION, Alert, duration_seconds, format_duration
 from alerting.rules import ALERTS
-from conftest import ALERTING
 
 SETTINGS = read_settings(read_env_file(ALERTING / "example.env"))
 

@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
 from exporters.config import load_config
 from exporters.validate import alerting, backups, baselines, delivery, monitoring, scaling, security

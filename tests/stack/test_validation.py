@@ -411,3 +411,52 @@ def test_demo_supabase_targets_are_the_simulators_projects():
     listed = {(g["labels"]["project"], g["labels"]["__metrics_path__"]) for g in groups}
     assert listed == {(p.name, f"/supabase-metrics/{p.ref}/customer/v1/privileged/metrics") for p in projects}
     assert all(g["targets"] == ["simulator:8080"] and g["labels"]["__scheme__"] == "http" for g in groups)
+
+
+# --- the alert path: one by default, Grafana-managed only when opted in ---
+
+def resolved_compose_files(tools, tmp_path: Path, *files: Path, profiles: str = "") -> dict:
+    env = {**{k: v for k, v in __import__("os").environ.items() if k in ("PATH", "HOME")},
+           **({"COMPOSE_PROFILES": profiles} if profiles else {})}
+    done = run([tools.docker_compose, "--project-directory", REPO, *[a for f in files for a in ("-f", f)],
+                "--env-file", env_file(tmp_path), "config"], cwd=REPO, env=env)
+    assert done.returncode == 0, done.stderr
+    return yaml.safe_load(done.stdout)
+
+
+def targets(service: dict) -> dict[str, str]:
+    out = {}
+    for volume in service.get("volumes", []):
+        if isinstance(volume, dict):
+            out[volume["target"]] = str(volume.get("source"))
+        else:
+            source, target = volume.split(":")[:2]
+            out[target] = source
+    return out
+
+
+@pytest.mark.e2e
+def test_the_default_path_is_prometheus_and_alertmanager_and_grafana_managed_alerting_is_opt_in(tools, tmp_path):
+    default = resolved_compose_files(tools, tmp_path, COMPOSE)["services"]
+    assert {"alerting-config", "alertmanager", "prometheus", "grafana"} <= set(default)
+    assert targets(default["prometheus"])["/etc/prometheus/alerting"].endswith("alerting-prometheus")
+    assert targets(default["alertmanager"])["/etc/alertmanager/stackwatch"].endswith("alerting-alertmanager")
+    assert "/etc/grafana/provisioning/alerting" not in targets(default["grafana"])
+    assert default["alertmanager"]["depends_on"]["alerting-config"]["condition"] == "service_completed_successfully"
+    opted = resolved_compose_files(tools, tmp_path, COMPOSE, REPO / "docker-compose.grafana-alerting.yml")["services"]
+    # Never both: Grafana evaluates and notifies; Prometheus has no alert rules; no Alertmanager runs.
+    assert targets(opted["grafana"])["/etc/grafana/provisioning/alerting"].endswith("alerting-grafana")
+    assert targets(opted["prometheus"])["/etc/prometheus/alerting"].endswith("alerting/grafana-mode")
+    assert not list((REPO / "alerting" / "grafana-mode").glob("*.rules.yaml"))
+    # Alertmanager only in a profile nothing enables (docker-compose 1.29's `config` lists every
+    # service; `up` starts a profiled one only when its profile is enabled or a service needs it).
+    assert "profiles" not in default["alertmanager"] and opted["alertmanager"]["profiles"] == ["prometheus-alerting"]
+    assert not any("alertmanager" in s.get("depends_on", {}) for s in opted.values())
+    assert "prometheus-alerting" not in ENV_EXAMPLE.read_text()
+
+
+def test_the_alertmanager_image_is_the_version_the_native_tests_build():
+    service = compose()["services"]["alertmanager"]
+    assert service["image"] == f"prom/alertmanager:v{install_tools.compose_versions().alertmanager}"
+    assert "--enable-feature=receiver-name-in-metrics" in service["command"]
+    assert compose()["services"]["alerting-config"]["command"][:3] == ["stackwatch", "alerts", "render"]
