@@ -17,6 +17,7 @@ set -euo pipefail
 # Debian package -> its daemon (the service of the same name), when it has one.
 declare -A DAEMONS=(
   [prometheus-blackbox-exporter]=/usr/bin/prometheus-blackbox-exporter
+  [prometheus-alertmanager]=/usr/bin/prometheus-alertmanager
 )
 
 need=()
@@ -25,6 +26,9 @@ if [ -n "${STACKWATCH_SYSTEM_PACKAGES:-}" ]; then
 else
   command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
   [ -x /usr/bin/prometheus-blackbox-exporter ] || need+=(prometheus-blackbox-exporter)
+  # Debian's Alertmanager: tests/unit/test_install_system_packages.py's second daemon (the alert
+  # path runs the pinned 0.35.0 build of tools/install_tools.py).
+  { [ -x /usr/bin/prometheus-alertmanager ] && [ -x /usr/bin/amtool ]; } || need+=(prometheus-alertmanager)
   # Headless Chromium opens the HTML usage report in tests/operator_tools.
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
 fi
