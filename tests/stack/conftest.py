@@ -523,6 +523,8 @@ def stack(stack_factory) -> Stack:
     Its stackwatch has observed Render and Supabase since the billing cycle began, so every
     provider's month-to-date can be compared with the simulator's invoice for the month.
     Its world uses items stackwatch cannot price every day (the `unpriced-usage` condition), so
-    the unpriced metrics exist and the invoice holds what the cost figures leave out; the
-    alerting stack (tests/alerting/alertstack.py) runs the healthy steady world instead."""
-    return stack_factory(observed_since_cycle_start=True, simulator_args=("--incident", "unpriced-usage"))
+    the unpriced metrics exist and the invoice holds what the cost figures leave out, and has an
+    unhealthy Supabase project (`supabase-down`), so the boards' unhealthy-services panels have
+    rows; the alerting stack (tests/alerting/alertstack.py) runs the healthy steady world instead."""
+    return stack_factory(observed_since_cycle_start=True,
+                         simulator_args=("--incident", "unpriced-usage", "--incident", "supabase-down"))
