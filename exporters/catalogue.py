@@ -245,11 +245,15 @@ SHARED_METRICS: tuple[MetricSpec, ...] = (
                "Rate-limit headroom (remaining / limit) below which it alerts, from config.", (),
                series=Series("stackwatch", 1)),
     MetricSpec("stackwatch.threshold.spend_anomaly_factor", Kind.GAUGE, "{factor}",
-               "Today's spend alerts above this multiple of its 14-day median, from config.", (),
-               series=Series("stackwatch", 1)),
+               "Runaway spend: a spend rate above this multiple of the provider's average rate this month alerts "
+               "(RunawaySpend); the Costs board's anomaly line is this multiple of the 14-day median day. From config.",
+               (), series=Series("stackwatch", 1)),
     MetricSpec("stackwatch.threshold.spend_anomaly_floor_usd", Kind.GAUGE, "{USD}",
-               "Today's spend never alerts as anomalous below this amount, from config.", (),
+               "The Costs board's anomaly line never goes below this daily amount, from config.", (),
                series=Series("stackwatch", 1)),
+    MetricSpec("stackwatch.threshold.runaway_spend_floor_hourly_usd", Kind.GAUGE, "{USD}",
+               "A provider's spend rate (USD per hour over the last 30 min) never alerts as runaway spend below "
+               "this, from config.", (), series=Series("stackwatch", 1)),
 )
 
 PROVIDER_MODULES = ("vercel", "vercel_drains", "render", "supabase", "openai", "llamacloud")
@@ -289,6 +293,15 @@ def render_markdown() -> str:
         "`histogram_count(rate(<name>[…]))`, `histogram_sum(rate(<name>[…]))` and",
         "`histogram_avg(rate(<name>[…]))`. Resolution: scale 3, so a quantile is within a factor",
         "2^(1/8) ≈ 1.09 of the true value (`exporters/telemetry.py`).",
+        "",
+        "Counters: a counter series is born at its first value (a zero add exports nothing), so",
+        "`increase()` cannot see the event that creates it. Where an alert reads the first event of",
+        "a known object, the exporter starts the series at 0 when it first sees the object",
+        "(`PollContext.start_counter`): `vercel_deployments_total{target=\"production\", state=\"ERROR\"}`",
+        "per project and `render_deploys_total` for `build_failed`, `update_failed` and",
+        "`pre_deploy_failed` per service. Events counted in that same first poll (the history read at",
+        "start) are the birth value, not a rise. Other counters are born at their first value; an",
+        "alert on one treats a new series as a rise (docs/alerting.md, Counters born at their first value).",
         "",
         "The `series` column is the most series a metric makes per unit of what it describes",
         "(a histogram is one series per label set); `benchmarks/cardinality.py` measures them.",

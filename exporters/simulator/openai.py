@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from aiohttp import web
 
@@ -59,6 +59,8 @@ MODELS = BASE_MODELS + (
     "o3-mini-2025-01-31", "o1-2024-12-17", "gpt-5", "gpt-5-2025-08-07", "gpt-5-mini", "gpt-5-mini-2025-08-07",
     "gpt-5-nano-2025-08-07", "gpt-3.5-turbo-0125", "text-embedding-ada-002", "o1", "gpt-5-nano")
 SPIKE_MODEL = BASE_MODELS[0]  # cost-spike: this model's usage today ×10
+# runaway-spend: from the switch on, SPIKE_MODEL's usage accrues this many times faster (daily buckets).
+RUNAWAY_FACTOR = 40
 
 COSTS_OBJECT = "organization.costs.result"
 COMPLETIONS_OBJECT = "organization.usage.completions.result"
@@ -80,6 +82,10 @@ class Usage:
     cached: int
     output: int
     requests: int
+
+    def plus(self, other: "Usage") -> "Usage":
+        return Usage(self.project, self.model, self.batch, self.input + other.input, self.cached + other.cached,
+                     self.output + other.output, self.requests + other.requests)
 
     def scaled(self, numerator: int, denominator: int) -> "Usage":
         def part(v: int) -> int:
@@ -184,6 +190,16 @@ class OpenAISim:
         partial = [r.scaled(minutes, MINUTES_PER_DAY) for r in rows]
         if self.world.scenario_applies("cost-spike", self.name):
             partial = [r.scaled(10, 1) if r.model == SPIKE_MODEL else r for r in partial]
+        # runaway-spend: each second of it today is RUNAWAY_FACTOR extra seconds of the model's usual
+        # rate; the usage stays when it ends (it was used).
+        midnight = datetime(today.year, today.month, today.day, tzinfo=timezone.utc).timestamp()
+        now_ts = self.world.now_ts()
+        runaway_s = sum(max(0.0, min(now_ts, e.until if e.until is not None else now_ts) - max(e.since, midnight))
+                        for e in self.world.episodes_of("runaway-spend", self.name))
+        if runaway_s > 0:
+            extra_s = int(RUNAWAY_FACTOR * runaway_s)
+            partial = [p.plus(full.scaled(extra_s, MINUTES_PER_DAY * 60)) if p.model == SPIKE_MODEL else p
+                       for p, full in zip(partial, rows, strict=True)]
         return partial
 
     # --- prices (the simulator's own fixtures, never price_tables/) ---
