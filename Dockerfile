@@ -4,7 +4,10 @@ FROM python:3.11.14-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
+# The Python packages: exporters/ and alerting/ (the alert definitions `stackwatch alerts render`,
+# compose's alerting-config, renders at start).
 COPY exporters ./exporters
+COPY alerting ./alerting
 # Build the wheel, install the wheel (never the source tree) into a venv that is copied to the
 # final stage (no build files in the runtime image), then import every module of the source tree
 # from the installed package (-I: not from /src) and run the command: a module missing from the
@@ -13,7 +16,7 @@ COPY exporters ./exporters
 RUN python -m pip wheel --no-deps --wheel-dir /dist . \
  && python -m venv /opt/stackwatch \
  && /opt/stackwatch/bin/pip install --no-compile /dist/stackwatch-*.whl \
- && /opt/stackwatch/bin/python -I -c "import importlib, pathlib, sys; names = sorted('.'.join(p.relative_to('/src').with_suffix('').parts).removesuffix('.__init__') for p in pathlib.Path('/src/exporters').rglob('*.py') if p.name != '__main__.py'); outside = [n for n in names if not importlib.import_module(n).__file__.startswith(sys.prefix)]; assert not outside, outside; print(len(names), 'modules of /src/exporters imported from the installed wheel')" \
+ && /opt/stackwatch/bin/python -I -c "import importlib, pathlib, sys; names = sorted('.'.join(p.relative_to('/src').with_suffix('').parts).removesuffix('.__init__') for root in ('exporters', 'alerting') for p in pathlib.Path('/src', root).rglob('*.py') if p.name != '__main__.py'); outside = [n for n in names if not importlib.import_module(n).__file__.startswith(sys.prefix)]; assert not outside, outside; print(len(names), 'modules of /src/exporters and /src/alerting imported from the installed wheel')" \
  && /opt/stackwatch/bin/stackwatch --version
 
 FROM python:3.11.14-slim-bookworm

@@ -24,7 +24,7 @@ system-packages:
 # Pinned real binaries: the collector (Collector Builder), Prometheus and promtool.
 tools: system-packages
 	bash tools/install-tools.sh
-	$(BIN)/python tools/alerting_check.py  # Go checker of Grafana's alerting files
+	$(BIN)/python tools/alerting_check.py  # Go tools of the alerting tests (Grafana files checker, promql-eval)
 
 # Every generated file, from its single source of truth (one line per generator).
 generate: install
@@ -38,7 +38,7 @@ check-generated: install
 	bash tools/check-generated.sh
 
 lint: install
-	$(BIN)/ruff check exporters tests benchmarks tools grafana
+	$(BIN)/ruff check exporters tests benchmarks tools grafana alerting
 
 unit: install
 	$(BIN)/python -m pytest -m "not e2e"

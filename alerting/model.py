@@ -4,7 +4,7 @@ An alert's PromQL returns the measured value only for the series that breach
 (the comparison against the `stackwatch_threshold_*` / `stackwatch_budget_*`
 series is inside the expression), so both renderings agree: Prometheus fires
 for every returned series, and Grafana's condition fires for every series the
-query returned (`is_number($B)`).
+query returned (`is_number($B)`, whatever the value, 0 included).
 """
 
 from __future__ import annotations
@@ -16,9 +16,21 @@ from string import Template
 
 
 class Severity(str, Enum):
-    CRITICAL = "critical"  # pages: PagerDuty + SMS + Slack
-    WARNING = "warning"  # Slack + email
+    CRITICAL = "critical"  # pages (alerting/channels.py: PagerDuty and/or SMS, else the fallback chain)
+    WARNING = "warning"  # team channels (Slack, email)
     INFO = "info"  # email
+    NONE = "none"  # the Watchdog: never a person, only the heartbeat receiver
+
+
+class Source(str, Enum):
+    """Where an alert's data comes from: inhibition silences what a dead source feeds."""
+
+    STACKWATCH = "stackwatch"  # stackwatch's OTLP metrics (provider polls, drains, config)
+    BLACKBOX = "blackbox"  # Prometheus' scrapes of the blackbox probes
+    SUPABASE_METRICS = "supabase-metrics"  # Prometheus' scrapes of Supabase's metrics endpoints
+    COLLECTOR = "collector"  # the OpenTelemetry Collector's own telemetry
+    PROMETHEUS = "prometheus"  # Prometheus itself (up, absent inputs, the Watchdog)
+    ALERTMANAGER = "alertmanager"  # Alertmanager's own metrics
 
 
 class ValueFormat(str, Enum):
@@ -50,20 +62,29 @@ class Alert:
     value_format: ValueFormat
     dashboard: str  # dashboard uid in grafana/dashboards
     tier: str  # frontend, backend, database, cost, collection…; "" when the series carry it
+    source: Source = Source.STACKWATCH
     provider: str | None = None  # static provider label; None when the series carry it
     labels: dict[str, str] = field(default_factory=dict)
+    # Dashboard variable -> label of the firing series it is set from (dashboard_url's var-…).
+    dashboard_vars: dict[str, str] = field(default_factory=dict)
+    # Several rules of one alert name and severity (AlertInputAbsent: one per input) differ here.
+    variant: str = ""
+    # "daily": notified once a day while it fires (budgets: nothing to fix at 3 am).
+    cadence: str = ""
 
     @property
     def key(self) -> str:
         """Unique per definition: escalation steps share a name and differ in severity."""
-        return f"{self.name}:{self.severity.value}"
+        return f"{self.name}:{self.severity.value}" + (f":{self.variant}" if self.variant else "")
 
     def static_labels(self) -> dict[str, str]:
-        labels = {"severity": self.severity.value, **self.labels}
+        labels = {"severity": self.severity.value, "source": self.source.value, **self.labels}
         if self.tier:
             labels["tier"] = self.tier
         if self.provider:
             labels["provider"] = self.provider
+        if self.cadence:
+            labels["cadence"] = self.cadence
         return dict(sorted(labels.items()))
 
 
@@ -107,7 +128,7 @@ class Windows:
     # so `scaled` never shrinks it below BUCKETED_RATE_FLOOR_S.
     bucketed_rate: str = "5m"
     deploys: str = "15m"  # how far back a failed deploy still alerts
-    unpriced: str = "1h"
+    unpriced: str = "15m"
     drain: str = "10m"
     absent: str = "10m"
     burn_fast_long: str = "1h"
@@ -116,7 +137,11 @@ class Windows:
     burn_medium_short: str = "30m"
     burn_slow_long: str = "3d"
     burn_slow_short: str = "6h"
-    baseline: str = "14d"  # daily-spend baseline
+    spend: str = "30m"  # runaway spend: the spend rate is measured over this window
+    # Runaway spend compares with the month's average rate so far; quiet until it covers this long.
+    spend_baseline_min: str = "6h"
+    # The Costs board's usual day (rules.BASELINE): real days either way, never scaled.
+    baseline: str = "14d"
     day: str = "1d"
     baseline_step: str = "15m"
 
@@ -143,7 +168,14 @@ class Timing:
         return format_duration(duration_seconds(alert.for_) * self.for_scale)
 
     def expr_of(self, alert: Alert) -> str:
-        return Template(alert.expr).substitute(vars(self.windows))
+        """The PromQL with every `${window}` (a duration) and `${window_s}` (its seconds) filled in."""
+        values = dict(vars(self.windows))
+        values.update({f"{name}_s": str(duration_seconds(value)) for name, value in vars(self.windows).items()})
+        return Template(alert.expr).substitute(values)
+
+    def scale_routing(self, duration: str) -> str:
+        """A routing duration (group_wait, group_interval) at this timing's scale, at least 1 s."""
+        return format_duration(max(1, duration_seconds(duration) * self.for_scale))
 
 
 PRODUCTION = Timing()

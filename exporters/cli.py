@@ -101,12 +101,18 @@ def check_config(file: Annotated[Optional[Path], typer.Argument(
         if path is None and values.get(CONFIG_ENV):
             path = env_file.parent / values[CONFIG_ENV]  # compose resolves it from the project directory
     path = path or Path("stackwatch.yaml")
+    from alerting.channels import read_settings, summary
+
     cfg, secrets = _load(path, environ)
+    alerting = read_settings(environ)
+    if alerting.problems:  # the alert channels and links `stackwatch alerts render` would use
+        _fail(ConfigError("environment (alerting settings)", alerting.problems))
     enabled = sorted(cfg.providers.enabled())
     source = f" (environment and {env_file})" if env_file is not None else ""
     drain = ("not set (drains will be refused; set it only if you configure Vercel drains)" if not secrets.drain_secret
              else "the simulator's (simulator: true)" if secrets.drain_secret == DEMO_DRAIN_SECRET else "set")
-    typer.echo(f"{path}: valid{source}. Providers enabled: {', '.join(enabled) or 'none'}; drain secret {drain}.")
+    typer.echo(f"{path}: valid{source}. Providers enabled: {', '.join(enabled) or 'none'}; drain secret {drain}.\n"
+               f"{summary(alerting)}.")
     if probe:
         from exporters.ops.probe import probe_all, render
 
@@ -149,8 +155,9 @@ def run(config: ConfigOption = Path("stackwatch.yaml"),
 @app.command()
 def demo(seed: int = 42,
          scenario: Annotated[str, typer.Option(help="steady, latency-spike, error-burst, cost-spike, outage, "
-                                                    "rate-limited, flaky, saturation, backup-missing, "
-                                                    "deploy-failure or unpriced-usage.")] = "steady",
+                                                    "rate-limited, flaky, runaway-spend, metrics-endpoint-down, "
+                                                    "saturation, backup-missing, deploy-failure, unpriced-usage or "
+                                                    "supabase-down.")] = "steady",
          scale: ScaleName = ScaleName.small) -> None:
     """Run one collection cycle against the embedded simulator and print a summary."""
     from exporters.ops.demo import run_demo
@@ -170,7 +177,7 @@ def simulate(host: str = "127.0.0.1", port: int = 8900, seed: int = 42,
              scenario: str = "steady",
              incident: Annotated[Optional[list[str]], typer.Option(
                  help="A standing condition of the whole world, history included (saturation, backup-missing, "
-                      "deploy-failure, unpriced-usage); repeatable.")] = None,
+                      "deploy-failure, unpriced-usage, supabase-down); repeatable.")] = None,
              scale: ScaleName = ScaleName.small,
              latency_ms: Annotated[float, typer.Option(help="Latency added to every provider request.")] = 0.0,
              drain_to: Annotated[Optional[str], typer.Option(
@@ -292,6 +299,14 @@ def catalogue(output: Annotated[Optional[Path], typer.Option("--output", "-o")] 
         sys.stdout.write(text)
 
 
+def _alerts_app() -> typer.Typer:
+    from alerting.cli import app as alerts
+
+    return alerts
+
+
+app.add_typer(_alerts_app(), name="alerts")
+
 dashboards_app = typer.Typer(no_args_is_help=True, help="The generated Grafana dashboards.")
 app.add_typer(dashboards_app, name="dashboards")
 
@@ -345,7 +360,7 @@ def validate(config: ConfigOption = Path("stackwatch.yaml"),
              baseline: Annotated[Optional[Path], typer.Option(
                  help="Flag regressions against a file written by --record-baseline.")] = None,
              project_dir: Annotated[Path, typer.Option(
-                 help="Directory holding alerting/generated, docs/runbooks, docker-compose.yml, .env.")] = Path("."),
+                 help="Directory holding docs/runbooks, docker-compose.yml, .env.")] = Path("."),
              window: Annotated[str, typer.Option(help="PromQL range for recent figures.")] = "1h") -> None:
     """Production-readiness checks with evidence; exit 0 pass, 1 fail, 2 bad config or input."""
     from exporters.ops.validate.cli import run_validate

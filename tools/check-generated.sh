@@ -9,8 +9,9 @@ GENERATED=(
   docs/metrics.md
   grafana/provisioning/dashboards
   prometheus/rules/dashboards.rules.yaml
-  alerting/generated
-  alerting/twin
+  alerting/prometheus
+  alerting/alertmanager
+  alerting/grafana
 )
 make --no-print-directory generate >/dev/null
 stale=$(git status --porcelain --untracked-files=all -- "${GENERATED[@]}")

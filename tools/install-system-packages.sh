@@ -26,7 +26,8 @@ if [ -n "${STACKWATCH_SYSTEM_PACKAGES:-}" ]; then
 else
   command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
   [ -x /usr/bin/prometheus-blackbox-exporter ] || need+=(prometheus-blackbox-exporter)
-  # Alertmanager and amtool for the alerting twin (tests/alerting); Debian ships both.
+  # Debian's Alertmanager: tests/unit/test_install_system_packages.py's second daemon (the alert
+  # path runs the pinned 0.35.0 build of tools/install_tools.py).
   { [ -x /usr/bin/prometheus-alertmanager ] && [ -x /usr/bin/amtool ]; } || need+=(prometheus-alertmanager)
   # Headless Chromium opens the HTML usage report in tests/operator_tools.
   command -v chromium >/dev/null 2>&1 || need+=(chromium)

@@ -4,7 +4,9 @@ The versions come from docker-compose.yml (one source of truth): the collector
 is built with the OpenTelemetry Collector Builder from tools/builder-config.yaml
 at the otel/opentelemetry-collector-contrib image's version; Prometheus and
 promtool are built from the Go module proxy at the prom/prometheus image's
-version; blackbox_exporter and docker-compose come from Debian
+version; Alertmanager and amtool are built from the Go module proxy at the
+prom/alertmanager image's version (its web UI is not in the module: a placeholder
+page stands in, see docs/stack.md); blackbox_exporter and docker-compose come from Debian
 (tools/install-system-packages.sh; blackbox_exporter is not on the Go module
 proxy), and blackbox_exporter's version must equal the prom/blackbox-exporter
 image's.
@@ -42,9 +44,11 @@ BUILDER_CONFIG = REPO / "tools" / "builder-config.yaml"
 COLLECTOR_IMAGE = "otel/opentelemetry-collector-contrib"
 PROMETHEUS_IMAGE = "prom/prometheus"
 BLACKBOX_IMAGE = "prom/blackbox-exporter"
+ALERTMANAGER_IMAGE = "prom/alertmanager"
 
 COLLECTOR_BUILDER_MODULE = "go.opentelemetry.io/collector/cmd/builder"
 PROMETHEUS_MODULE = "github.com/prometheus/prometheus"
+ALERTMANAGER_MODULE = "github.com/prometheus/alertmanager"
 BLACKBOX_DEBIAN = ("prometheus-blackbox-exporter", "/usr/bin/prometheus-blackbox-exporter")
 DOCKER_COMPOSE_DEBIAN = ("docker-compose", "/usr/bin/docker-compose")
 
@@ -58,6 +62,7 @@ class Versions:
     collector: str  # "0.162.0"
     prometheus: str  # "3.15.0"
     blackbox: str  # "0.23.0"
+    alertmanager: str  # "0.35.0"
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,8 @@ class ToolPaths:
     promtool: Path
     blackbox_exporter: Path
     docker_compose: Path
+    alertmanager: Path
+    amtool: Path
 
     def missing(self) -> list[str]:
         return [name for name, path in vars(self).items() if not _is_executable(path)]
@@ -91,7 +98,8 @@ def compose_versions(compose_file: Path = COMPOSE_FILE) -> Versions:
     try:
         return Versions(collector=tags[COLLECTOR_IMAGE].removeprefix("v"),
                         prometheus=tags[PROMETHEUS_IMAGE].removeprefix("v"),
-                        blackbox=tags[BLACKBOX_IMAGE].removeprefix("v"))
+                        blackbox=tags[BLACKBOX_IMAGE].removeprefix("v"),
+                        alertmanager=tags[ALERTMANAGER_IMAGE].removeprefix("v"))
     except KeyError as missing:
         raise ToolError(f"{compose_file}: no image {missing} (the native stack takes its versions from it)") from None
 
@@ -117,12 +125,15 @@ def tool_paths(versions: Versions | None = None) -> ToolPaths:
     versions = versions or compose_versions()
     root = tools_dir()
     prometheus_dir = root / f"prometheus-{versions.prometheus}"
+    alertmanager_dir = root / f"alertmanager-{versions.alertmanager}"
     return ToolPaths(
         otelcol=root / f"otelcol-{versions.collector}-{builder_manifest_hash()}" / "otelcol-stackwatch",
         prometheus=prometheus_dir / "prometheus",
         promtool=prometheus_dir / "promtool",
         blackbox_exporter=Path(os.environ.get("STACKWATCH_BLACKBOX_EXPORTER", BLACKBOX_DEBIAN[1])),
         docker_compose=Path(shutil.which("docker-compose") or DOCKER_COMPOSE_DEBIAN[1]),
+        alertmanager=alertmanager_dir / "alertmanager",
+        amtool=alertmanager_dir / "amtool",
     )
 
 
@@ -201,6 +212,34 @@ def ensure_prometheus(paths: ToolPaths, versions: Versions) -> None:
         _install_file(out / "promtool", paths.promtool)
 
 
+# The module has the web UI's sources, not its build (ui/app/dist, which `go:embed` needs): a
+# placeholder page stands in. Grafana is the stack's UI for alerts and silences; the API is whole.
+UI_PLACEHOLDER = ("<!doctype html><title>Alertmanager</title><p>This Alertmanager was built from the Go module "
+                  "without its web UI: use Grafana (Alerting) or the API at /api/v2/.</p>\n")
+
+
+def ensure_alertmanager(paths: ToolPaths, versions: Versions) -> None:
+    if _is_executable(paths.alertmanager) and _is_executable(paths.amtool):
+        return
+    module = f"{ALERTMANAGER_MODULE}@v{versions.alertmanager}"
+    info = json.loads(_run([_go(), "mod", "download", "-json", module], env=_go_env()))
+    if info.get("Error"):
+        raise ToolError(f"go mod download {module}: {info['Error']}")
+    with tempfile.TemporaryDirectory(prefix="alertmanager-build-") as work:
+        source = Path(work) / "src"
+        shutil.copytree(info["Dir"], source)
+        subprocess.run(["chmod", "-R", "u+w", str(source)], check=True)
+        for ui in ("elm", "mantine"):
+            (source / "ui" / "app" / "dist" / ui).mkdir(parents=True, exist_ok=True)
+            (source / "ui" / "app" / "dist" / ui / "index.html").write_text(UI_PLACEHOLDER)
+        out = Path(work) / "bin"
+        ldflags = f"-X github.com/prometheus/common/version.Version={versions.alertmanager}"
+        _run([_go(), "build", "-trimpath", "-tags", "netgo", "-ldflags", ldflags, "-o", str(out) + "/",
+              "./cmd/alertmanager", "./cmd/amtool"], cwd=source, env=_go_env())
+        _install_file(out / "alertmanager", paths.alertmanager)
+        _install_file(out / "amtool", paths.amtool)
+
+
 def _install_file(built: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
@@ -236,6 +275,7 @@ def install_all() -> ToolPaths:
     require_debian_binary(BLACKBOX_DEBIAN[0], paths.blackbox_exporter)
     check_blackbox_version(paths, versions)
     ensure_prometheus(paths, versions)
+    ensure_alertmanager(paths, versions)
     ensure_collector(paths, versions)
     return paths
 

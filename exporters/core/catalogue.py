@@ -245,9 +245,13 @@ SHARED_METRICS: tuple[MetricSpec, ...] = (
                "Rate-limit headroom (remaining / limit) below which it alerts, from config.", (),
                series=Series("stackwatch", 1)),
     MetricSpec("stackwatch.threshold.spend_anomaly_factor", Kind.GAUGE, "{factor}",
-               "Today's spend alerts above this multiple of its 14-day median, from config.", (),
-               series=Series("stackwatch", 1)),
+               "Runaway spend: a spend rate above this multiple of the provider's average rate this month alerts "
+               "(RunawaySpend); the Costs board's anomaly line is this multiple of the 14-day median day. From config.",
+               (), series=Series("stackwatch", 1)),
     MetricSpec("stackwatch.threshold.spend_anomaly_floor_usd", Kind.GAUGE, "{USD}",
-               "Today's spend never alerts as anomalous below this amount, from config.", (),
+               "The Costs board's anomaly line never goes below this daily amount, from config.", (),
                series=Series("stackwatch", 1)),
+    MetricSpec("stackwatch.threshold.runaway_spend_floor_hourly_usd", Kind.GAUGE, "{USD}",
+               "A provider's spend rate (USD per hour over the last 30 min) never alerts as runaway spend below "
+               "this, from config.", (), series=Series("stackwatch", 1)),
 )

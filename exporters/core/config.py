@@ -82,9 +82,12 @@ class Thresholds(Strict):
     tls_expiry_seconds: PositiveSeconds = 14 * 86400
     data_staleness_seconds: PositiveSeconds = 15 * 60
     ratelimit_headroom_ratio: Ratio = 0.10
-    # Today's spend alerts when above factor × its 14-day median AND above the floor.
+    # Runaway spend: a provider's spend rate over the last 30 min alerts when above factor × its
+    # average hourly rate this month AND above runaway_spend_floor_hourly_usd. The Costs board's
+    # "today vs usual" view draws factor × the 14-day median day, or spend_anomaly_floor_usd.
     spend_anomaly_factor: Annotated[float, Field(gt=1)] = 3.0
     spend_anomaly_floor_usd: Usd = 5.0
+    runaway_spend_floor_hourly_usd: Usd = 5.0
 
 
 class Service(Strict):

@@ -84,6 +84,12 @@ class PollContext:
         self._store.check_attributes(metric, attributes)
         self._actions.append(lambda: self._store.add(metric, value, attributes))
 
+    def start_counter(self, metric: str, **attributes: object) -> None:
+        """The series exists at 0 from this commit on (a no-op for one that exists), so the first
+        event counted later is a rise that `increase()` sees (docs/metrics.md, Counters)."""
+        self._store.check_attributes(metric, attributes)
+        self._actions.append(lambda: self._store.start_counter(metric, attributes))
+
     def record(self, metric: str, value: float, **attributes: object) -> None:
         self._store.check_attributes(metric, attributes)
         self._actions.append(lambda: self._store.record(metric, value, attributes))

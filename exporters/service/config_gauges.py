@@ -33,5 +33,6 @@ def set_config_gauges(store: MetricStore, config: Config) -> None:
                         ("data_staleness", t.data_staleness_seconds),
                         ("ratelimit_headroom", t.ratelimit_headroom_ratio),
                         ("spend_anomaly_factor", t.spend_anomaly_factor),
-                        ("spend_anomaly_floor_usd", t.spend_anomaly_floor_usd)):
+                        ("spend_anomaly_floor_usd", t.spend_anomaly_floor_usd),
+                        ("runaway_spend_floor_hourly_usd", t.runaway_spend_floor_hourly_usd)):
         store.replace_gauges(f"stackwatch.threshold.{name}", owner, {(): float(value)})

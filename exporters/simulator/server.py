@@ -258,8 +258,11 @@ class Simulator:
     async def _scenario(self, request: web.Request) -> web.Response:
         body = await request.json()
         try:
-            self.world.set_scenario(body["name"], body.get("provider"))
-        except (KeyError, ValueError) as exc:
+            if "names" in body:
+                self.world.set_scenarios(list(body["names"]), body.get("provider"))
+            else:
+                self.world.set_scenario(body["name"], body.get("provider"))
+        except (KeyError, ValueError, TypeError) as exc:
             return _error(400, "bad_request", str(exc))
         return web.json_response({"scenario": self.world.scenario, "provider": self.world.scenario_provider})
 
@@ -269,14 +272,14 @@ class Simulator:
         return web.json_response({"now": self.world.now().isoformat()})
 
     def _site_fault(self) -> web.Response | None:
-        if self.world.scenario == "outage" and self.world.scenario_provider in (None, "vercel", "render"):
+        if self.world.scenario_applies("outage", "vercel") or self.world.scenario_applies("outage", "render"):
             return web.Response(status=503, text="simulated outage")
         return None
 
     async def _frontend(self, _request: web.Request) -> web.Response:
         if (fault := self._site_fault()) is not None:
             return fault
-        if self.world.scenario == "latency-spike":
+        if "latency-spike" in self.world.active:
             await asyncio.sleep(3.5)  # above the frontend's 3 s threshold
         return web.Response(text="<!doctype html><title>simulated frontend</title><h1>ok</h1>",
                             content_type="text/html")
@@ -284,9 +287,9 @@ class Simulator:
     async def _backend(self, _request: web.Request) -> web.Response:
         if (fault := self._site_fault()) is not None:
             return fault
-        if self.world.scenario == "error-burst":
+        if "error-burst" in self.world.active:
             return web.json_response({"status": "error"}, status=500)
-        if self.world.scenario == "latency-spike":
+        if "latency-spike" in self.world.active:
             await asyncio.sleep(2.5)  # above the backend's 2 s threshold
         return web.json_response({"status": "ok"})
 

@@ -22,10 +22,9 @@ from exporters.providers.vercel.drains import DEMO_DRAIN_SECRET
 # none of them (nothing in it is alert-worthy). Each is a scenario (it starts when set and ends
 # when the scenario changes) and can also be a standing condition of a whole world, history
 # included (`World.incidents`), for tests that need it in every day of the history.
-CONDITIONS = ("saturation", "backup-missing", "deploy-failure", "unpriced-usage")
-DEPLOY_RETRY_S = 10.0  # the deploy-failure scenario retries a failing deploy this often
+CONDITIONS = ("saturation", "backup-missing", "deploy-failure", "unpriced-usage", "supabase-down")
 SCENARIOS = ("steady", "latency-spike", "error-burst", "cost-spike", "outage", "rate-limited", "flaky",
-             *CONDITIONS)
+             "runaway-spend", "metrics-endpoint-down", *CONDITIONS)
 PROVIDERS = registry.NAMES  # the registry's providers, each simulated (server.py)
 
 # Tokens the simulator accepts (one per provider, the registry's demo tokens); any other token
@@ -65,9 +64,11 @@ class World:
     # Fixed simulated "now" at start (None: the wall clock); tests and benchmarks pin it.
     start: datetime | None = None
     latency_s: float = 0.0
-    scenario: str = "steady"
+    scenario: str = "steady"  # the running scenarios joined by "+" ("steady" when none)
     scenario_provider: str | None = None  # outage / rate-limited / flaky target; None = all
     scenario_since: float = 0.0
+    # The scenarios running now (several can run side by side: `set_scenarios`), and when each began.
+    active: dict[str, float] = field(default_factory=dict)
     # A frozen clock stands still at `start` (plus explicit advances): exact ground truth in tests.
     frozen: bool = False
     # Standing conditions (CONDITIONS) present throughout the world's history, whatever the scenario.
@@ -120,20 +121,38 @@ class World:
     # --- scenario ---
 
     def set_scenario(self, name: str, provider: str | None = None) -> None:
-        if name not in SCENARIOS:
-            raise ValueError(f"unknown scenario {name!r}; expected one of {', '.join(SCENARIOS)}")
         if provider is not None and provider not in PROVIDERS:
             raise ValueError(f"unknown provider {provider!r}")
+        self.set_scenarios([name], provider)
+
+    def set_scenarios(self, names: list[str], provider: str | None = None) -> None:
+        """Run these scenarios side by side from now on (each ends when it is no longer named);
+        "steady" alone, or an empty list, runs none."""
+        unknown = [n for n in names if n not in SCENARIOS]
+        if unknown:
+            raise ValueError(f"unknown scenario {unknown[0]!r}; expected one of {', '.join(SCENARIOS)}")
+        if provider is not None and provider not in PROVIDERS:
+            raise ValueError(f"unknown provider {provider!r}")
+        wanted = [n for n in dict.fromkeys(names) if n != "steady"]
         now = self.now_ts()
-        if self.episodes and self.episodes[-1].until is None:
-            self.episodes[-1].until = now
-        self.scenario = name
+        for episode in self.episodes:
+            if episode.until is None and (episode.name not in wanted or provider != self.scenario_provider):
+                episode.until = now
+        kept = {n: at for n, at in self.active.items() if n in wanted and provider == self.scenario_provider}
+        self.active = {n: kept.get(n, now) for n in wanted}
+        for name in wanted:
+            if name not in kept:
+                self.episodes.append(Episode(name, provider, now))
+        self.scenario = "+".join(wanted) or "steady"
         self.scenario_provider = provider
-        self.scenario_since = now
-        self.episodes.append(Episode(name, provider, now))
+        self.scenario_since = max(self.active.values(), default=now)
 
     def scenario_applies(self, name: str, provider: str) -> bool:
-        return self.scenario == name and self.scenario_provider in (None, provider)
+        return name in self.active and self.scenario_provider in (None, provider)
+
+    def since(self, name: str) -> float:
+        """When the running scenario `name` began (now when it does not run)."""
+        return self.active.get(name, self.now_ts())
 
     def condition(self, name: str, provider: str) -> bool:
         """Whether a condition (CONDITIONS) holds now: standing in this world, or its scenario runs."""
@@ -144,17 +163,14 @@ class World:
         return [e for e in self.episodes if e.name == name and e.provider in (None, provider)]
 
     def incident_deploys(self, provider: str) -> list[tuple[float, bool]]:
-        """(time, failed) of the deploys the `deploy-failure` scenario has made so far: while it
-        runs, an attempt every DEPLOY_RETRY_S that fails (a broken branch fails every retry, so a
-        deploy counter rises after its first failure too); when it ends, one that succeeds."""
+        """(time, failed) of the deploys the `deploy-failure` scenario has made so far: one that
+        fails when it starts (the first failed deploy a counter sees), and one that fixes it when
+        it ends."""
         now = self.now_ts()
         out: list[tuple[float, bool]] = []
         for episode in self.episodes_of("deploy-failure", provider):
-            end = now if episode.until is None else min(episode.until, now)
-            at = episode.since
-            while at <= end and (episode.until is None or at < episode.until):
-                out.append((at, True))
-                at += DEPLOY_RETRY_S
+            if episode.since <= now:
+                out.append((episode.since, True))
             if episode.until is not None and episode.until <= now:
                 out.append((episode.until, False))
         return out

@@ -34,9 +34,9 @@ def requests_last_day(recording: Recording) -> str:
 
 
 def usual_day() -> str:
-    """The DailySpendAnomaly alert's robust baseline (alerting/rules.py BASELINE at production windows:
-    the median of the previous 14 days' totals), over the recorded per-provider sum filtered by the
-    board's variables instead of the raw cost series. At All, the same values as the alert's."""
+    """The usual day (alerting/rules.py BASELINE at production windows: the median of the previous 14
+    days' totals), over the recorded per-provider sum filtered by the board's variables instead of
+    the raw cost series. At All, the same values as BASELINE's."""
     alert = Template(ALERT_BASELINE).substitute(vars(PRODUCTION.windows))
     return " ".join(alert.replace(ALERT_TODAY, TODAY_BY_PROVIDER).split())
 
@@ -128,9 +128,9 @@ def board() -> Board:
     factor = f"max(stackwatch_threshold_spend_anomaly_factor{{{ENV}}})"
     anomaly = Row("Today vs usual", [
         Panel("timeseries", "Today vs its usual level", "Today's cost so far per provider divided by a usual "
-              "day's: the median of the previous 14 days' totals, the DailySpendAnomaly alert's baseline "
-              "(dashed: the alert's factor, exported from config). The alert fires when the ratio stays above "
-              "the factor for 15 minutes and today's cost is above the absolute floor (the panel on the right). "
+              "day's: the median of the previous 14 days' totals (dashed: spend_anomaly_factor, exported from "
+              "config). A ratio above the factor with today's cost above the floor (the panel on the right) is "
+              "a day far from usual; the RunawaySpend alert watches the spend rate (docs/alerting.md). "
               "Early in the day the ratio is low by nature; a ratio over the line: see 'Top cost drivers'. "
               "Empty until 14 days of the recorded cost series exist (Prometheus records from when it loads the "
               "rules).",
@@ -138,8 +138,8 @@ def board() -> Board:
                      recordings=(COST_TODAY,)),
                Query(factor, "alert factor", threshold=True)),
               unit="none", decimals=2, width=16, height=8),
-        Panel("timeseries", "Today vs the anomaly line", "Today's cost so far per provider and the level at "
-              "which the DailySpendAnomaly alert fires for it (dashed): the usual day (median of the previous "
+        Panel("timeseries", "Today vs the anomaly line", "Today's cost so far per provider and the anomaly "
+              "line (dashed): the usual day (median of the previous "
               "14 days) times the factor, or the absolute floor when that is higher, both from config. A line "
               "crossed: find the driver in 'Top cost drivers' and the provider's board.",
               (Query(TODAY_BY_PROVIDER, "{{provider}} today", recordings=(COST_TODAY,)),

@@ -1,127 +1,59 @@
-"""The native stack plus the alerting twin: Prometheus evaluates alerting/twin's rules and sends
-to a real Alertmanager (Debian's), which routes to a webhook receiver owned by the test.
+"""The native stack with the shipped alert path: Prometheus evaluates the rules `stackwatch alerts
+render` writes (as compose's alerting-config does) and sends to Alertmanager at the pinned
+version, configured by the same render from a team's .env whose channels point at the stand-ins of
+receivers.py (Slack's webhook, PagerDuty's Events API, an SMS gateway, a generic webhook, a
+heartbeat service, an SMTP server).
 
     simulator ─► stackwatch ─► otelcol ─► prometheus (+ blackbox, supabase scrape)
-                                              │ rules (the twin, timing scaled)
+                                              │ rules: stackwatch alerts render (timing scaled)
                                               ▼
-                                         alertmanager (the twin's routing tree)
-                                              │ every receiver → webhook_configs
+                                         alertmanager: the same render, channels from the .env
+                                              │ slack_configs, pagerduty_configs, webhook_configs, email_configs
                                               ▼
-                                         WebhookSink (this module; records what arrives)
+                                         receivers.Receivers (what arrives, per channel)
 
 Test overrides, none of them in the shipped files:
-- rule timing: every `for` and every range window multiplied by FACTOR (1/20: `for: 5m`
-  becomes 15 s, a 5 m rate window 15 s, the 1 h burn window 3 m), evaluation every 2 s;
-  the 14-day spend baseline keeps its shape;
-- scrape intervals of the blackbox and Supabase jobs 5 s (production: 30 s and 60 s);
-- Alertmanager: receivers become webhooks to the sink, group_wait 1 s, group_interval 2 s,
-  and no maintenance mute (a run on a Sunday at 02:00 UTC must not go quiet);
-- stackwatch's config: budgets from the simulator's ground truth (so steady spend is under
-  budget and the cost-spike is over it) and a 30 s data-staleness threshold.
-Used by tests/alerting/e2e_incidents.py (test_e2e_alerts.py, test_e2e_alert_conditions.py) and benchmarks/alerts.py.
+- timing: `stackwatch alerts render --time-scale 0.05 --evaluation-interval 2s` (every `for` and
+  range window × 1/20: `for: 5m` becomes 15 s, a 5 m window 15 s; group_wait and group_interval
+  × 1/20 too; repeat intervals as shipped);
+- the maintenance window moved to the year 2000 in the rendered alertmanager.yml (a run on a
+  Sunday at 02:00 UTC must not go quiet; tests/alerting/test_alertmanager_routing.py proves the window);
+- scrape intervals of the blackbox and Supabase jobs 5 s (production: 30 s and 60 s), Prometheus'
+  global evaluation interval 2 s;
+- stackwatch's config: budgets from the simulator's ground truth (steady spend under budget, the
+  cost-spike over it), a 30 s data-staleness threshold, a 1 USD/h runaway-spend floor.
+Used by tests/alerting/e2e_incidents.py and benchmarks/alerts.py.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import yaml
-from stack.conftest import REPO, Service, Stack, build_stack, free_port, http_json, stop_stack
-
-from alerting import render
-from alerting.model import PRODUCTION
+from receivers import Notification, Receivers
+from stack.conftest import Stack, build_stack, http_json, stop_stack
 
 FACTOR = 1 / 20
 EVALUATION_INTERVAL_S = 2.0
 PROBE_SCRAPE_INTERVAL_S = 5.0
-ALERTMANAGER_GROUP_INTERVAL_S = 2.0
-TIMING = PRODUCTION.scaled(FACTOR, interval=f"{EVALUATION_INTERVAL_S:g}s")
+CHANNELS = ("pagerduty", "sms", "slack", "email", "webhook", "heartbeat")
 
 
-@dataclass(frozen=True)
-class Notification:
-    receiver: str
-    status: str  # firing | resolved
-    labels: dict[str, str]
-    starts_at: str
-    received_monotonic: float
-    received_wall: float
-
-    @property
-    def alertname(self) -> str:
-        return self.labels.get("alertname", "")
-
-
-class WebhookSink:
-    """An HTTP server that records every Alertmanager webhook delivery (path = receiver)."""
-
-    def __init__(self) -> None:
-        self.notifications: list[Notification] = []
-        self.lock = threading.Lock()
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-                length = min(int(self.headers.get("Content-Length", "0")), 10 * 1024 * 1024)
-                body = json.loads(self.rfile.read(length) or b"{}")
-                now_m, now_w = time.monotonic(), time.time()
-                receiver = self.path.strip("/")
-                with sink.lock:
-                    for alert in body.get("alerts", []):
-                        sink.notifications.append(Notification(receiver, alert["status"], alert["labels"],
-                                                               alert.get("startsAt", ""), now_m, now_w))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *_args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, receiver: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{receiver}"
-
-    def since(self, mark: float) -> list[Notification]:
-        with self.lock:
-            return [n for n in self.notifications if n.received_monotonic >= mark]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def alertmanager_config(sink: WebhookSink) -> dict:
-    config = render.alertmanager_config()
-    config["receivers"] = [{"name": r["name"], "webhook_configs": [{"url": sink.url(r["name"]), "send_resolved": True}]}
-                           for r in config["receivers"]]
-    config["global"] = {"resolve_timeout": "5m"}
-    route = config["route"]
-    route.update(group_wait="1s", group_interval=f"{ALERTMANAGER_GROUP_INTERVAL_S:g}s")
-    for child in route["routes"]:
-        child["group_wait"] = "1s"
-        child.pop("mute_time_intervals", None)
-    return config
-
-
-def prometheus_overrides(config_path: Path, rules_path: Path, alertmanager_hostport: str) -> None:
+def prometheus_overrides(config_path: Path) -> None:
     config = yaml.safe_load(config_path.read_text())
     config["global"]["evaluation_interval"] = f"{EVALUATION_INTERVAL_S:g}s"
-    config["rule_files"] = [str(rules_path)]
-    config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager_hostport]}]}]}
     for job in config["scrape_configs"]:
         if job["job_name"] in ("blackbox", "supabase"):
             job["scrape_interval"] = job["scrape_timeout"] = f"{PROBE_SCRAPE_INTERVAL_S:g}s"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def never_in_maintenance(config_file: Path) -> None:
+    config = yaml.safe_load(config_file.read_text())
+    config["time_intervals"][0]["time_intervals"] = [{"years": ["2000"]}]
+    config_file.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
 def budgets_from_ground_truth(steady: dict, spike: dict) -> dict:
@@ -140,47 +72,45 @@ def budgets_from_ground_truth(steady: dict, spike: dict) -> dict:
 @dataclass
 class AlertStack:
     stack: Stack
-    alertmanager: Service
-    sink: WebhookSink
+    sink: Receivers
     budgets: dict = field(default_factory=dict)
 
-    def set_scenario(self, name: str, provider: str | None = None) -> float:
-        """Switch the simulator's scenario; returns the monotonic time it took effect."""
-        self.stack.set_scenario(name, provider)
+    def set_scenarios(self, *names: str) -> float:
+        """Run these simulator scenarios side by side (none: steady); returns when it took effect."""
+        http_json(f"{self.stack.simulator_url}/_sim/scenario", {"names": list(names) or ["steady"]})
         return time.monotonic()
 
-    def firing(self) -> list[dict]:
-        """Alerts Prometheus holds firing now (for diagnostics)."""
+    def since(self, mark: float) -> list[Notification]:
+        return self.sink.since(mark)
+
+    def alerts(self, state: str = "firing") -> list[dict]:
+        """Alerts Prometheus holds in this state now."""
         body = http_json(f"{self.stack.prom.base_url}/api/v1/alerts")
-        return [a for a in body["data"]["alerts"] if a["state"] == "firing"]
+        return [a for a in body["data"]["alerts"] if a["state"] == state]
+
+    def rule_errors(self) -> list[str]:
+        """Rules whose last evaluation failed (a label clash, a bad query)."""
+        body = http_json(f"{self.stack.prom.base_url}/api/v1/rules?type=alert")
+        return [f"{r['name']}: {r.get('lastError')}" for g in body["data"]["groups"] for r in g["rules"]
+                if r.get("health") != "ok" and r.get("lastError")]
+
+    def alertmanager_alerts(self) -> list[dict]:
+        return http_json(f"{self.stack.alertmanager_url}/api/v2/alerts")
 
     def stop(self) -> None:
         stop_stack(self.stack)
-        self.alertmanager.stop()
         self.sink.close()
 
 
-def start_alert_stack(tools, alertmanager_binary: Path, workdir: Path) -> AlertStack:
-    sink = WebhookSink()
-    stack = build_stack(tools, workdir)
-    am_dir = workdir / "alertmanager"
-    am_dir.mkdir()
-    (am_dir / "alertmanager.yml").write_text(yaml.safe_dump(alertmanager_config(sink), sort_keys=False))
-    shutil.copy(REPO / "alerting" / "twin" / render.ALERTMANAGER_TEMPLATE_FILE, am_dir)
-    am_port = free_port()
-    alertmanager = Service("alertmanager", [
-        str(alertmanager_binary), f"--config.file={am_dir / 'alertmanager.yml'}",
-        f"--storage.path={am_dir / 'data'}", f"--web.listen-address=127.0.0.1:{am_port}",
-        "--cluster.listen-address=",  # one instance, no gossip port
-    ], f"http://127.0.0.1:{am_port}/-/ready", workdir / "logs")
-    rules = workdir / "alert-rules.yaml"
-    rules.write_text(yaml.safe_dump(render.prometheus_rules(TIMING), sort_keys=False))
-    prometheus_overrides(workdir / "prometheus" / "prometheus.yml", rules, f"127.0.0.1:{am_port}")
-
-    alert_stack = AlertStack(stack, alertmanager, sink)
+def start_alert_stack(tools, workdir: Path) -> AlertStack:
+    sink = Receivers()
+    stack = build_stack(tools, workdir, alerting_env=sink.environment(CHANNELS), alert_time_scale=FACTOR,
+                        evaluation_interval=f"{EVALUATION_INTERVAL_S:g}s")
+    never_in_maintenance(workdir / "alerting-config" / "alertmanager" / "alertmanager.yml")
+    prometheus_overrides(workdir / "prometheus" / "prometheus.yml")
+    alert_stack = AlertStack(stack, sink)
     try:
-        alertmanager.start()
-        for service in (stack.prometheus, stack.blackbox, stack.collector, stack.simulator):
+        for service in (stack.alertmanager, stack.prometheus, stack.blackbox, stack.collector, stack.simulator):
             service.start()
         # Budgets from the simulator's own figures, read before stackwatch polls anything.
         steady = stack.ground_truth()["providers"]
@@ -191,7 +121,7 @@ def start_alert_stack(tools, alertmanager_binary: Path, workdir: Path) -> AlertS
         config_file = workdir / "stackwatch.yaml"
         config = yaml.safe_load(config_file.read_text())
         config["budgets"] = alert_stack.budgets
-        config.setdefault("thresholds", {})["data_staleness_seconds"] = 30
+        config.setdefault("thresholds", {}).update(data_staleness_seconds=30, runaway_spend_floor_hourly_usd=1)
         config_file.write_text(yaml.safe_dump(config))
         stack.stackwatch.start()
     except BaseException:

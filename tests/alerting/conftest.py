@@ -1,6 +1,6 @@
-"""Tools for the alerting tests: promtool (tools/install_tools.py), amtool and Alertmanager
-(Debian's prometheus-alertmanager, tools/install-system-packages.sh) and the Go checker of
-Grafana's files (tools/alerting_check.py). Missing ones skip locally and fail under CI=true."""
+"""Tools for the alerting tests: promtool, Alertmanager and amtool (tools/install_tools.py, the
+versions docker-compose.yml pins), and the Go tools of tools/alerting_check.py (the checker of
+Grafana's files, promql-eval). Missing ones skip locally and fail under CI=true."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-GENERATED = REPO / "alerting" / "generated"
-TWIN = REPO / "alerting" / "twin"
-AMTOOL = Path(os.environ.get("STACKWATCH_AMTOOL", "/usr/bin/amtool"))
-ALERTMANAGER = Path(os.environ.get("STACKWATCH_ALERTMANAGER", "/usr/bin/prometheus-alertmanager"))
+ALERTING = REPO / "alerting"
+RULES = ALERTING / "prometheus" / "stackwatch.rules.yaml"  # the reference rendering (alerting/example.env)
+ALERTMANAGER_CONFIG = ALERTING / "alertmanager" / "alertmanager.yml"
+GRAFANA = ALERTING / "grafana"
 
 
 def load(name: str, path: Path):
@@ -48,12 +48,25 @@ def promtool() -> Path:
 
 @pytest.fixture(scope="session")
 def amtool() -> Path:
-    return require(AMTOOL, "amtool (Debian prometheus-alertmanager)")
+    install_tools = load("install_tools", REPO / "tools" / "install_tools.py")
+    return require(install_tools.tool_paths().amtool, "amtool")
 
 
 @pytest.fixture(scope="session")
 def alertmanager_binary() -> Path:
-    return require(ALERTMANAGER, "alertmanager (Debian prometheus-alertmanager)")
+    install_tools = load("install_tools", REPO / "tools" / "install_tools.py")
+    return require(install_tools.tool_paths().alertmanager, "alertmanager")
+
+
+@pytest.fixture(scope="session")
+def promql_eval() -> Path:
+    alerting_check = load("alerting_check", REPO / "tools" / "alerting_check.py")
+    try:
+        return require(alerting_check.ensure_promql_eval(), "tools/promql-eval")
+    except RuntimeError as exc:
+        if in_ci():
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="session")

@@ -1,156 +1,194 @@
-"""What Grafana's published models do not check in the generated files: references between
-refIds, durations, uids, datasources, contact points, titles, environment variables, runbooks."""
+"""The definitions and what they render: generated files fresh, no static label overwriting a label
+an expression keeps (evaluated by Prometheus' engine on every rule's firing case), links absolute
+and carrying the firing object, every input a rule reads watched by a dead-source alert, a runbook
+per alert, and the inhibitions naming alerts that exist."""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import GENERATED, REPO, TWIN
+from conftest import ALERTING, REPO, RULES
+from test_promtool_rules import CASES, input_series
 
-from alerting import generate, render, routing
-from alerting.model import duration_seconds
+from alerting import routing
+from alerting.channels import read_settings
+from alerting.envfile import read_env_file
+from alerting.generate import reference_files
+from alerting.model import PRODUCTION, Source, duration_seconds
+from alerting.render import annotations
 from alerting.rules import ALERTS
 
-DURATION = re.compile(r"^(\d+[dhms])+$|^0s$")
-NO_DATA_STATES = {"NoData", "Alerting", "OK", "KeepLast"}  # Grafana's provisioning values
-EXEC_ERR_STATES = {"Error", "Alerting", "OK", "KeepLast"}
 RUNBOOKS = REPO / "docs" / "runbooks"
+BOARDS = REPO / "grafana" / "provisioning" / "dashboards"
+EXAMPLE = read_settings(read_env_file(ALERTING / "example.env"))
 
 
-def load(name: str) -> dict:
-    return yaml.safe_load((GENERATED / name).read_text())
+def test_committed_files_are_the_reference_rendering():
+    for name, text in reference_files().items():
+        assert (ALERTING / name).read_text() == text, f"alerting/{name} is stale: make generate"
 
 
-def rules() -> list[dict]:
-    return [rule for group in load("rules.yaml")["groups"] for rule in group["rules"]]
+def evaluate(binary: Path, cases: list[dict]) -> list[list[dict]]:
+    """Prometheus' engine (tools/promql-eval) on series in promtool's notation."""
+    done = subprocess.run([str(binary)], input=json.dumps({"cases": cases}), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)["results"]
 
 
-def datasource_uids() -> set[str]:
-    uids = {"__expr__"}  # Grafana's server-side expressions
-    for path in (REPO / "grafana" / "provisioning" / "datasources").glob("*.yaml"):
-        uids |= {d["uid"] for d in yaml.safe_load(path.read_text())["datasources"]}
-    return uids
+def test_no_static_label_overwrites_a_label_the_expression_keeps(promql_eval):
+    """Every rule's expression, evaluated on its firing case, returns series whose labels the rule's
+    static labels do not touch (one that did would make two objects collide, as `tier: slo` did for
+    the burn rates: "vector contains metrics with the same labelset after applying alert labels")."""
+    checked = set()
+    batch, owners = [], []
+    for case in CASES:
+        for fires in case.fires:
+            alert = next(a for a in ALERTS if a.name == case.alert and a.severity.value == fires.severity
+                         and a.variant == fires.variant)
+            batch.append({"interval": case.interval, "series": [{"series": s, "values": v} for s, v in input_series(case)],
+                          "queries": [{"expr": PRODUCTION.expr_of(alert), "at": case.eval_time}]})
+            owners.append(alert)
+    for alert, (result,) in zip(owners, evaluate(promql_eval, batch), strict=True):
+        assert "error" not in result or not result["error"], (alert.key, result.get("error"))
+        assert result["samples"], f"{alert.key}: its firing case returns nothing"
+        kept = {k for sample in result["samples"] for k in sample["labels"] if k != "__name__"}
+        clash = kept & set(alert.static_labels())
+        assert not clash, f"{alert.key}: static labels {sorted(clash)} overwrite labels its expression keeps"
+        checked.add(alert.key)
+    assert checked == {a.key for a in ALERTS}, sorted({a.key for a in ALERTS} - checked)
 
 
-def refs_in(model: dict) -> set[str]:
-    """refIds an expression step refers to (reduce/threshold: `expression: A`; math: `$A`)."""
-    expression = model.get("expression", "")
-    if model.get("type") == "math":
-        return set(re.findall(r"\$\{?([A-Za-z][A-Za-z0-9_]*)\}?", expression))
-    return {expression} if expression else set()
+def test_the_clash_check_would_catch_the_burn_rates_old_static_tier(promql_eval):
+    """The old rules' `tier: slo` on the burn rates: with both tiers failing, their series keep `tier`."""
+    case = next(c for c in CASES if c.title == "pages for every tier in a full outage")
+    burn = next(a for a in ALERTS if a.name == "AvailabilityBudgetBurnFast")
+    (result,), = evaluate(promql_eval, [{"interval": case.interval, "series": [
+        {"series": s, "values": v} for s, v in input_series(case)],
+        "queries": [{"expr": PRODUCTION.expr_of(burn), "at": case.eval_time}]}])
+    assert {s["labels"]["tier"] for s in result["samples"]} == {"frontend", "backend"}
+    old_static = {"severity": "critical", "tier": "slo", "provider": "blackbox"}
+    assert {k for s in result["samples"] for k in s["labels"]} & set(old_static) == {"tier"}
 
 
-def test_generated_files_are_what_the_definitions_render():
-    for name, text in generate.files().items():
-        assert (render.ALERTMANAGER_TEMPLATE_FILE in name) or text.startswith(generate.HEADER)
-        assert (REPO / "alerting" / name).read_text() == text, f"alerting/{name} is stale: make generate"
+def boards() -> dict[str, dict]:
+    return {json.loads(p.read_text())["uid"]: json.loads(p.read_text()) for p in BOARDS.glob("*.json")}
 
 
-def test_every_definition_is_one_grafana_rule_and_one_prometheus_rule():
-    prometheus = [r for g in yaml.safe_load((TWIN / "prometheus-rules.yaml").read_text())["groups"] for r in g["rules"]]
-    assert len(rules()) == len(prometheus) == len(ALERTS)
-    grafana_exprs = sorted(r["data"][0]["model"]["expr"] for r in rules())
-    assert grafana_exprs == sorted(r["expr"] for r in prometheus), "the two renderings query differently"
-
-
-def test_condition_names_an_existing_ref_id_and_expressions_refer_to_existing_ones():
-    for rule in rules():
-        ref_ids = [step["refId"] for step in rule["data"]]
-        assert len(ref_ids) == len(set(ref_ids)), rule["uid"]
-        assert rule["condition"] in ref_ids, rule["uid"]
-        for step in rule["data"]:
-            assert step["model"]["refId"] == step["refId"], rule["uid"]
-            if step["datasourceUid"] == "__expr__":
-                refs = refs_in(step["model"])
-                assert refs, f"{rule['uid']} {step['refId']}: an expression that reads nothing"
-                assert refs <= set(ref_ids) - {step["refId"]}, f"{rule['uid']} {step['refId']} refers to {refs}"
-
-
-def test_durations_parse_and_group_intervals_are_multiples_of_10s():
-    for group in load("rules.yaml")["groups"]:
-        assert duration_seconds(group["interval"]) % 10 == 0 and duration_seconds(group["interval"]) > 0
-        for rule in group["rules"]:
-            assert DURATION.match(rule["for"]), rule["for"]
-            duration_seconds(rule["for"])
-    policies = load("policies.yaml")["policies"][0]
-    for route in [policies, *policies["routes"]]:
-        for key in ("group_wait", "group_interval", "repeat_interval"):
-            if key in route:
-                assert DURATION.match(route[key]) and duration_seconds(route[key]) >= 0, (key, route[key])
-
-
-def test_uids_are_unique_short_and_titles_unique_in_their_folder():
-    uids = [rule["uid"] for rule in rules()]
-    assert len(uids) == len(set(uids))
-    assert all(re.fullmatch(r"[a-zA-Z0-9_-]{1,40}", uid) for uid in uids), [u for u in uids if len(u) > 40]
-    by_folder: dict[str, list[str]] = {}
-    for group in load("rules.yaml")["groups"]:
-        by_folder.setdefault(group["folder"], []).extend(r["title"] for r in group["rules"])
-    for titles in by_folder.values():
-        assert len(titles) == len(set(titles))
-
-
-def test_datasource_uids_exist_and_states_are_allowed():
-    known = datasource_uids()
-    for rule in rules():
-        assert {step["datasourceUid"] for step in rule["data"]} <= known, rule["uid"]
-        assert rule["noDataState"] in NO_DATA_STATES and rule["execErrState"] in EXEC_ERR_STATES
-
-
-def test_contact_points_named_by_policies_and_mute_timings_exist():
-    contact_points = {cp["name"] for cp in load("contact-points.yaml")["contactPoints"]}
-    mute_times = {m["name"] for m in load("policies.yaml")["muteTimes"]}
-    tree = load("policies.yaml")["policies"][0]
-    named, muted = {tree["receiver"]}, set()
-    for route in tree["routes"]:
-        named.add(route["receiver"])
-        muted |= set(route.get("mute_time_intervals", []))
-    assert named <= contact_points, named - contact_points
-    assert muted and muted <= mute_times
-
-
-def test_policy_tree_sends_each_severity_to_the_issue_s_channels():
-    kinds = {r.name: r.kind for r in routing.RECEIVERS}
-    assert [kinds[r] for r in routing.receivers_for("critical")] == ["pagerduty", "webhook", "slack"]
-    assert routing.receivers_for("critical")[1] == "sms"
-    assert [kinds[r] for r in routing.receivers_for("warning")] == ["slack", "email"]
-    assert [kinds[r] for r in routing.receivers_for("info")] == ["email"]
-
-
-def test_contact_point_secrets_come_from_variables_compose_passes_and_env_example_lists():
-    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]["grafana"]["environment"]
-    env_example = (REPO / ".env.example").read_text()
-    used = set()
-    for cp in load("contact-points.yaml")["contactPoints"]:
-        for receiver in cp["receivers"]:
-            for key, value in receiver["settings"].items():
-                used |= set(re.findall(r"\$\{([A-Z0-9_]+)\}", str(value)))
-                # Any other `$` would be interpolated (and eaten) by Grafana's provisioning.
-                assert "$" not in re.sub(r"\$\{[A-Z0-9_]+\}", "", str(value)), (cp["name"], key)
-    assert used == set(routing.ENV_DEFAULTS)
-    for var in used:
-        # An unset channel must not stop Grafana: compose always gives a non-empty default.
-        assert compose[var] == f"${{{var}:-{routing.ENV_DEFAULTS[var]}}}", var
-        assert routing.ENV_DEFAULTS[var] and var in env_example
-
-
-def test_labels_and_templates_carry_no_dollar_grafana_would_interpolate():
-    for rule in rules():
-        assert not any("$" in v for v in rule["labels"].values()), rule["uid"]
-    for template in load("templates.yaml")["templates"]:
-        assert "$" not in template["template"]
-
-
-def test_every_rule_links_its_runbook_and_a_dashboard_and_shows_its_value():
+def test_dashboard_links_carry_the_firing_object_through_variables_the_board_has():
+    known = boards()
     for alert in ALERTS:
-        notes = render.annotations(alert, grafana=True)
-        assert notes["runbook_url"].endswith(f"/{alert.name}.md")
-        assert re.search(r"/d/stackwatch-[a-z]+$", notes["dashboard_url"])
-        assert "$values.B.Value" in notes["summary"], f"{alert.name}: the summary must carry the value"
-        assert alert.static_labels()["severity"] in {"critical", "warning", "info"}
+        assert alert.dashboard in known, f"{alert.key}: no board {alert.dashboard}"
+        variables = {v["name"] for v in known[alert.dashboard]["templating"]["list"]}
+        assert set(alert.dashboard_vars) <= variables, (alert.key, set(alert.dashboard_vars) - variables)
+        url = annotations(alert, EXAMPLE, grafana=False)["dashboard_url"]
+        assert url.startswith("https://grafana.example.com/d/" + alert.dashboard)
+        for var, label in alert.dashboard_vars.items():
+            assert f"var-{var}={{{{ $labels.{label} | urlquery }}}}" in url
+
+
+def test_objects_alerts_name_reach_their_board():
+    """An alert about a service, project or tier links its board filtered to it (not just the board)."""
+    for alert in ALERTS:
+        if alert.name in ("BackendResponseTimeHigh", "CpuUtilizationHigh", "MemoryUtilizationHigh"):
+            assert alert.dashboard_vars == {"service": "service"}
+        if alert.name in ("DatabaseResponseTimeHigh", "SupabaseProjectUnhealthy", "SupabaseDatabaseDown",
+                          "SupabaseBackupMissing", "DatabaseConnectionsHigh"):
+            assert alert.dashboard_vars == {"project": "project"}
+        if alert.name.startswith("AvailabilityBudgetBurn"):
+            assert alert.dashboard_vars == {"tier": "tier"}
+
+
+def test_links_come_from_configuration():
+    settings = read_settings({"GF_SERVER_ROOT_URL": "https://grafana.acme.test/", "RUNBOOK_BASE_URL": "https://wiki.acme.test/rb/"})
+    notes = annotations(ALERTS[0], settings, grafana=False)
+    assert notes["runbook_url"] == f"https://wiki.acme.test/rb/{ALERTS[0].name}.md"
+    assert notes["dashboard_url"].startswith("https://grafana.acme.test/d/")
+    # No runbook base: no broken relative link, the runbook's path in the repository instead.
+    bare = annotations(ALERTS[0], read_settings({}), grafana=False)
+    assert "runbook_url" not in bare and bare["runbook"] == f"docs/runbooks/{ALERTS[0].name}.md"
+    assert bare["dashboard_url"].startswith("http://localhost:3000/d/")
+    assert read_settings({"RUNBOOK_BASE_URL": "docs/runbooks"}).problems
+
+
+def metric_names(expr: str) -> set[str]:
+    """Metric names an expression selects (strings, label lists, matchers and durations removed)."""
+    text = re.sub(r'"[^"]*"', '""', expr)
+    text = re.sub(r"\b(by|on|without|ignoring|group_left|group_right)\s*\([^)]*\)", " ", text)
+    text = re.sub(r"\{[^}]*\}|\[[^\]]*\]|\boffset\s+\w+", " ", text)
+    return {m for m in re.findall(r"\b([a-z_][a-z0-9_]*)\b(?!\s*\()", text)
+            if m not in FUNCTIONS and not re.fullmatch(r"\d.*", m)}
+# Inputs a rule reads that may be absent by design: events counted only when they happen (their
+# absence means none), series only some objects have, and the budgets (optional in config).
+OPTIONAL_INPUTS = {
+    "vercel_requests_total": "drains deliver requests only when configured and when traffic comes",
+    "render_service_http_requests_total": "requests of services with traffic",
+    "render_service_http_latency_seconds": "web services with traffic only",
+    "render_service_cpu_utilization_ratio": "Render services' gauges; a failed poll keeps them (ProviderApiDown)",
+    "render_service_memory_utilization_ratio": "as CPU",
+    "vercel_deployments_total": "a counter of deploy events",
+    "render_deploys_total": "a counter of deploy events",
+    "supabase_backup_age_seconds": "absent while a project has no completed backup (documented gap)",
+    "supabase_backup_pitr_enabled": "from the backups poll, kept when it fails (ProviderApiDown)",
+    "supabase_project_up": "from the projects poll, kept when it fails (ProviderApiDown)",
+    "probe_ssl_earliest_cert_expiry": "only https targets have certificates",
+    "stackwatch_budget_monthly_usd": "budgets are optional",
+    "stackwatch_budget_daily_usd": "budgets are optional",
+    "stackwatch_cost_month_to_date_usd": "cost gauges of enabled providers; kept when a poll fails",
+    "stackwatch_cost_forecast_month_end_usd": "as the month to date",
+    "stackwatch_cost_today_usd": "as the month to date",
+    "stackwatch_cost_unpriced_items_total": "a counter of unpriced usage events",
+    "stackwatch_provider_last_success_timestamp_seconds": "set with stackwatch_provider_up (StackwatchAbsent)",
+    "stackwatch_provider_ratelimit_remaining_ratio": "only providers that send rate-limit headers",
+    "otelcol_exporter_send_failed_metric_points": "appears with the first failed export (the collector's counter)",
+    "stackwatch_drain_rejected_total": "a counter of rejected deliveries",
+    "alertmanager_notifications_failed_total": "Alertmanager's own counter (its target: ScrapeTargetDown)",
+    "stackwatch_provider_up": "StackwatchAbsent watches it",
+    "up": "ScrapeTargetDown and StackwatchAbsent watch it",
+}
+FUNCTIONS = {"sum", "max", "min", "avg", "rate", "increase", "avg_over_time", "min_over_time", "absent_over_time",
+             "label_replace", "time", "vector", "count", "day_of_month", "count_over_time", "by", "on", "and", "or",
+             "unless", "group_left", "offset", "bool"}
+
+
+def test_every_input_a_rule_reads_is_watched_by_a_dead_source_alert_or_documented_optional():
+    watched = {a.labels["input"].split("/")[0] for a in ALERTS if a.name == "AlertInputAbsent"}
+    assert metric_names('sum by (project) (rate(x_total{a="b"}[5m])) > on () group_left () max(y)') == {"x_total", "y"}
+    for alert in ALERTS:
+        if alert.name in ("AlertInputAbsent", "Watchdog"):
+            continue
+        for name in metric_names(PRODUCTION.expr_of(alert)):
+            assert name in watched or name in OPTIONAL_INPUTS, f"{alert.key} reads {name}: no dead-source alert"
+
+
+def test_every_scrape_job_is_watched():
+    config = yaml.safe_load((REPO / "prometheus" / "prometheus.yml").read_text())
+    jobs = {j["job_name"] for j in config["scrape_configs"]}
+    scrape_down = next(a for a in ALERTS if a.name == "ScrapeTargetDown")
+    assert 'up{job!="stackwatch"} == 0' in scrape_down.expr  # every job but stackwatch's own…
+    assert any(a.name == "StackwatchAbsent" and 'up{job="stackwatch"}' in a.expr for a in ALERTS)  # …which this watches
+    assert {"supabase", "blackbox", "otel-collector", "stackwatch", "prometheus", "alertmanager"} <= jobs
+
+
+def test_every_rule_says_where_its_data_comes_from():
+    for alert in ALERTS:
+        assert alert.static_labels()["source"] in {s.value for s in Source}
+        expr = alert.expr
+        if alert.source is Source.STACKWATCH and alert.name != "AlertInputAbsent":
+            assert "stackwatch_" in expr or "vercel_" in expr or "render_" in expr or "supabase_" in expr, alert.key
+
+
+def test_inhibitions_name_alerts_that_exist():
+    names = {a.name for a in ALERTS}
+    for inhibition in routing.INHIBITIONS:
+        for matcher in (*inhibition.source, *inhibition.target):
+            for name in re.findall(r'alertname=~?"([^"]+)"', matcher):
+                for alt in name.split("|"):
+                    assert alt in names, (inhibition.why, alt)
 
 
 def test_escalations_raise_severity_with_a_longer_breach():
@@ -159,15 +197,29 @@ def test_escalations_raise_severity_with_a_longer_breach():
         steps.setdefault(alert.name, {})[alert.severity.value] = duration_seconds(alert.for_)
     escalating = {name: s for name, s in steps.items() if len(s) > 1}
     assert {"FrontendResponseTimeHigh", "BackendResponseTimeHigh", "DatabaseResponseTimeHigh", "ErrorRateHigh",
-            "CpuUtilizationHigh", "MemoryUtilizationHigh"} <= set(escalating)
+            "CpuUtilizationHigh", "MemoryUtilizationHigh", "SupabaseProjectUnhealthy", "RunawaySpend"} <= set(escalating)
     for name, s in escalating.items():
         assert s["critical"] > s["warning"], name
+
+
+def test_cost_alerts_match_their_urgency():
+    by = {(a.name, a.severity.value): a for a in ALERTS}
+    assert {a.severity.value for a in ALERTS if a.name == "MonthlyBudgetExceeded"} == {"warning"}
+    assert by[("MonthlyBudgetExceeded", "warning")].cadence == "daily"
+    assert {a.severity.value for a in ALERTS if a.name == "MonthEndForecastOverBudget"} == {"warning"}
+    assert ("RunawaySpend", "critical") in by  # a runaway can page
 
 
 def test_every_threshold_series_an_alert_reads_is_catalogued():
     metrics = (REPO / "docs" / "metrics.md").read_text()
     read = {m for a in ALERTS for m in re.findall(r"stackwatch_(?:threshold|budget)_[a-z_]+", a.expr)}
     assert read and all(f"`{name}`" in metrics for name in read), read
+
+
+def test_the_rule_file_prometheus_loads_is_where_compose_mounts_the_rendering():
+    config = yaml.safe_load((REPO / "prometheus" / "prometheus.yml").read_text())
+    assert "alerting/*.rules.yaml" in config["rule_files"]
+    assert RULES.name.endswith(".rules.yaml")
 
 
 @pytest.mark.parametrize("name", sorted({a.name for a in ALERTS}))

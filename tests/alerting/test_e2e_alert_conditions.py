@@ -1,34 +1,30 @@
-"""End to end, part 2: on an alert stack of its own, which starts steady, the cost and condition
-incidents (a spend spike, a missing backup, failed deploys, unpriced usage) fire their alerts on
-their receivers and resolve. The checks and the expected alerts: e2e_incidents.py."""
+"""End to end, part 2: on an alert stack of its own, a bad day (a hot CPU and memory, a missing
+backup, the first failed deploy, unpriced usage, a database down, a runaway spend and a cost spike,
+side by side) and dead sources (the blackbox exporter stopped, Supabase's metrics endpoint failing,
+while the APIs rate-limit). The checks: e2e_incidents.py."""
 
 from __future__ import annotations
 
 import pytest
-from e2e_incidents import (
-    CONDITION_INCIDENTS,
-    SCENARIOS,
-    SERVICE_INCIDENTS,
-    AlertStack,
-    alert_stack,
-    check_incident_fires_its_alerts_on_their_receivers_and_resolves,
-)
+from e2e_incidents import CONDITION_EPISODES, SERVICE_EPISODES, AlertStack, alert_stack, episodes, run_episode
 from stack.conftest import tools  # noqa: F401 (a fixture alert_stack uses)
 
-from exporters.simulator.world import SCENARIOS as SIMULATOR_SCENARIOS
+from exporters.simulator.world import SCENARIOS
 
 pytestmark = pytest.mark.e2e
 _ = alert_stack  # the module's own alert stack (a module-scoped fixture)
 
 
-@pytest.mark.parametrize("scenario", CONDITION_INCIDENTS)
-def test_incident_fires_its_alerts_on_their_receivers_and_resolves(alert_stack: AlertStack, scenario: str):  # noqa: F811
-    check_incident_fires_its_alerts_on_their_receivers_and_resolves(alert_stack, scenario)
+@pytest.mark.parametrize("name", CONDITION_EPISODES)
+def test_incident_notifies_exactly_its_alerts_holds_back_the_rest_and_resolves(alert_stack: AlertStack, name: str):  # noqa: F811
+    run_episode(alert_stack, episodes(alert_stack.budgets)[name])
 
 
 def test_the_two_parts_run_every_incident_scenario_once():
-    """Every incident the simulator knows has its expected alerts and runs in exactly one part
-    (flaky is the exception: transient faults that must not page)."""
-    parts = SERVICE_INCIDENTS + CONDITION_INCIDENTS
-    assert sorted(parts) == sorted(set(parts)) == sorted(SCENARIOS)
-    assert set(SIMULATOR_SCENARIOS) - {"steady"} - set(SCENARIOS) <= {"flaky"}
+    """Every scenario the simulator knows runs in exactly one episode (flaky is the exception:
+    transient faults that must not page)."""
+    every = episodes({"daily_usd": {}})
+    assert sorted(every) == sorted(SERVICE_EPISODES + CONDITION_EPISODES)
+    run = [s for e in every.values() for s in e.scenarios]
+    assert len(run) == len(set(run))
+    assert set(SCENARIOS) - {"steady"} - set(run) == {"flaky"}

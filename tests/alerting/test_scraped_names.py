@@ -17,6 +17,7 @@ import pytest
 from stack.conftest import stack_factory, tools, wait_until  # noqa: F401 (fixtures)
 
 from alerting import render
+from alerting.channels import read_settings
 
 pytestmark = pytest.mark.e2e
 
@@ -24,7 +25,7 @@ METRIC = re.compile(r"\b(otelcol_[a-zA-Z0-9_]+)\b")
 
 
 def rule_metric_names() -> set[str]:
-    exprs = [rule["expr"] for group in render.prometheus_rules()["groups"] for rule in group["rules"]]
+    exprs = [rule["expr"] for group in render.prometheus_rules(read_settings({}))["groups"] for rule in group["rules"]]
     return {name for expr in exprs for name in METRIC.findall(expr)}
 
 

@@ -1,4 +1,4 @@
-"""The Costs board's anomaly view and the DailySpendAnomaly alert measure a day against the same
+"""The Costs board's anomaly view measures a day against alerting/rules.py BASELINE's
 usual day: the median of the previous 14 days' totals. Proved by evaluation, not by comparing text:
 `promtool test rules` runs the dashboards' recording rules over 15 days of cost series and
 evaluates the board's queries (variables at All) and the alert's baseline at noon of the 15th day,

@@ -36,8 +36,11 @@ from exporters.simulator.world import DEFAULT_TOKENS
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = "exporters"
+# The wheel's packages: exporters/ and alerting/ (the alert definitions `stackwatch alerts render` reads).
+PACKAGES = (PACKAGE, "alerting")
 # Files under exporters/ that are not package data: documentation and test fixtures, never loaded
-# by the code at run time (checked below: no module names them).
+# by the code at run time (checked below: no module names them). alerting/ has modules only: its other
+# files are reference renderings and an example for review, written by `make generate`.
 NOT_PACKAGE_DATA = re.compile(r"(^|/)README\.md$|(^|/)testdata/")
 
 
@@ -65,7 +68,7 @@ def copy_tree(files: list[str], target: Path) -> Path:
 
 
 def modules_of(names: list[str]) -> set[str]:
-    return {n for n in names if n.startswith(f"{PACKAGE}/") and n.endswith(".py")}
+    return {n for n in names if n.split("/", 1)[0] in PACKAGES and n.endswith(".py")}
 
 
 def data_of(names: list[str]) -> set[str]:
@@ -191,7 +194,7 @@ def test_the_image_installs_the_wheel_it_builds_and_imports_every_module_from_it
     assert "pip install --no-compile /dist/stackwatch-" in command
     assert not re.search(r"pip install[^&]*\s(-e\s+)?\.(\s|$)", command)
     modules = [m for m in modules_of(dists.files) if not m.endswith("__main__.py")]
-    assert f"{len(modules)} modules of /src/exporters imported from the installed wheel" in output.replace(
+    assert f"{len(modules)} modules of /src/exporters and /src/alerting imported from the installed wheel" in output.replace(
         str(venv.parent.parent / "src"), "/src")
     assert f"stackwatch {__version__}" in output
     # The image's wheel (built from what the Dockerfile COPYs) holds what the clean tree's wheel holds.

@@ -157,3 +157,27 @@ async def test_rate_limit_with_seconds_remaining_reset_waits_instead_of_failing(
         await runtime.aclose()
     finally:
         await sim.stop()
+
+
+def counter_points(reader, name: str) -> dict[tuple, float]:
+    data = reader.get_metrics_data()
+    return {tuple(sorted(p.attributes.items())): p.value for rm in (data.resource_metrics if data else [])
+            for sm in rm.scope_metrics for m in sm.metrics if m.name == name for p in m.data.data_points}
+
+
+async def test_each_service_s_failure_series_exist_at_0_from_the_first_poll_so_its_first_failure_is_a_rise(simulator):
+    """A counter series is born at its first value; DeployFailed reads increase(), which cannot see
+    the event that creates a series. The exporter starts each service's failure series at 0."""
+    runtime, reader = render_runtime(simulator)
+    sim = simulator.providers["render"]
+    await runtime.collector.run_cycle(force=True)
+    points = counter_points(reader, "render.deploys")
+    now = simulator.world.now_ts()
+    for service in sim.services():
+        if service.created > now:
+            continue
+        for status in ("build_failed", "update_failed", "pre_deploy_failed"):
+            failed = sum(1 for d in service.deploys if d.outcome == status and d.finished <= now)
+            # Failures of the history read in this first poll are the birth value, not a rise.
+            assert points[(("service", service.name), ("status", status))] == failed, (service.name, status)
+    await runtime.aclose()

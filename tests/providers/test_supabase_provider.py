@@ -77,6 +77,7 @@ async def test_api_request_counter_adds_only_new_buckets(simulator):
     await runtime.aclose()
 
 
+@pytest.mark.incidents("supabase-down")
 async def test_health_and_status_gauges_show_the_unhealthy_and_paused_projects(simulator):
     runtime, _ = supabase_runtime(simulator)
     await runtime.collector.run_cycle(force=True)
@@ -86,12 +87,14 @@ async def test_health_and_status_gauges_show_the_unhealthy_and_paused_projects(s
     assert up[(("project", healthy.name), ("status", "ACTIVE_HEALTHY"))] == 1
     assert up[(("project", paused.name), ("status", "INACTIVE"))] == 0
     services = runtime.store.gauge_points("supabase.service.healthy")
+    assert up[(("project", sim.projects()[1].name), ("status", "ACTIVE_UNHEALTHY"))] == 0
     assert services[(("project", sim.projects()[1].name), ("service", "storage"))] == 0
     assert services[(("project", healthy.name), ("service", "db"))] == 1
     assert not any(dict(k)["project"] == paused.name for k in services)
     await runtime.aclose()
 
 
+@pytest.mark.incidents("supabase-down")
 async def test_steady_cycle_checks_health_only_where_needed(simulator):
     runtime, _ = supabase_runtime(simulator)
     await runtime.collector.run_cycle(force=True)

@@ -276,3 +276,16 @@ def test_a_seat_purchase_for_the_month_counts_whole_on_its_first_billing_day() -
 def test_bad_charge_lines_are_invalid_items(line: object) -> None:
     with pytest.raises(InvalidItem):
         parse_charge(line)
+
+
+async def test_each_project_s_production_failure_series_exists_at_0_from_the_first_poll(sim: Simulator) -> None:
+    """A counter series is born at its first value; DeployFailed reads increase(), which cannot see
+    the event that creates a series. The exporter starts each project's production ERROR series at 0."""
+    from simhelpers import metric_points
+    async with running(make_runtime(sim, only="vercel", overrides=vercel_only(sim.world.scale.history_days))) as (runtime, reader):
+        await runtime.collector.run_cycle(force=True)
+        series = {p.attributes["project"]: p.value for p in metric_points(reader, "vercel.deployments")
+                  if p.attributes.get("target") == "production" and p.attributes.get("state") == "ERROR"}
+        projects = {p.name for p in vercel_sim(sim).projects}
+        # Every project's series exists, failures or not (the history's failures are its birth value).
+        assert projects and projects <= set(series), projects - set(series)

@@ -6,6 +6,8 @@ age 26 h without PITR, any failed deploy, any unpriced usage)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 from simhelpers import FIXED_NOW
@@ -13,7 +15,7 @@ from simhelpers import FIXED_NOW
 from exporters.simulator import Simulator
 from exporters.simulator.render.sim import CPU_LIMIT, HOT_CPU_INDEX, HOT_MEMORY_INDEX, MEMORY_LIMIT_BYTES
 from exporters.simulator.supabase.sim import STALE_BACKUP_INDEX
-from exporters.simulator.world import DEPLOY_RETRY_S, World
+from exporters.simulator.world import World
 
 BACKUP_AGE_LIMIT_S = 26 * 3600
 
@@ -114,13 +116,13 @@ async def test_backup_missing_fails_the_stale_projects_backups_until_it_ends(sim
     assert await stale_backups(simulator) == []
 
 
-async def test_deploy_failure_fails_every_attempt_while_it_runs_and_its_end_deploys_a_fix(simulator: Simulator) -> None:
+async def test_deploy_failure_fails_one_deploy_when_it_starts_and_its_end_deploys_a_fix(simulator: Simulator) -> None:
     world = simulator.world
     world.set_scenario("deploy-failure")
-    world.advance(DEPLOY_RETRY_S * 2 + 7)  # three attempts (at 0, 10 and 20 s), each final 6 s after it starts
+    world.advance(30)  # the failing deploy is final 6 s after it starts; no other attempt follows
     failed = await failed_deploys(simulator)
     assert set(failed) == {simulator.providers["render"].services()[0].name, "vercel"}
-    assert all(len(ids) == 3 for ids in failed.values()), failed
+    assert all(len(ids) == 1 for ids in failed.values()), failed
     world.set_scenario("steady")
     world.advance(60)
     assert await failed_deploys(simulator) == failed  # history stays: the failures happened
@@ -171,3 +173,76 @@ async def test_rate_limited_answers_between_its_429s_leave_under_10_percent_head
     async with client(simulator, "openai", "/openai/v1") as http:
         calm = await http.get("/organization/costs", params={"start_time": 0})
     assert int(calm.headers["x-ratelimit-remaining-requests"]) / int(calm.headers["x-ratelimit-limit-requests"]) > 0.5
+
+
+async def project_health(simulator: Simulator) -> dict[str, str]:
+    async with client(simulator, "supabase", "/supabase") as http:
+        return {p["name"]: p["status"] for p in (await http.get("/v1/projects")).json()}
+
+
+def metrics_text(simulator: Simulator, index: int) -> tuple[int, str]:
+    sim = simulator.providers["supabase"]
+    project = sim.projects()[index]
+    import base64
+
+    from exporters.simulator.world import SUPABASE_SERVICE_ROLE_SECRET
+    auth = "Basic " + base64.b64encode(f"service_role:{SUPABASE_SERVICE_ROLE_SECRET}".encode()).decode()
+    response = httpx.get(f"{simulator.base_url}/supabase-metrics/{project.ref}/customer/v1/privileged/metrics",
+                         headers={"Authorization": auth})
+    return response.status_code, response.text
+
+
+async def test_the_steady_world_has_no_unhealthy_project_but_shows_a_paused_one(simulator: Simulator) -> None:
+    statuses = await project_health(simulator)
+    assert sorted(set(statuses.values())) == ["ACTIVE_HEALTHY", "INACTIVE"]  # paused on purpose, shown not paged
+
+
+async def test_supabase_down_makes_one_project_unhealthy_with_its_database_down_until_it_ends(simulator: Simulator) -> None:
+    from exporters.simulator.supabase.sim import UNHEALTHY_INDEX
+    name = simulator.providers["supabase"].projects()[UNHEALTHY_INDEX].name
+    simulator.world.set_scenario("supabase-down")
+    assert (await project_health(simulator))[name] == "ACTIVE_UNHEALTHY"
+    status, text = await asyncio.to_thread(metrics_text, simulator, UNHEALTHY_INDEX)
+    assert status == 200 and "\npg_up{" in text and [line for line in text.splitlines() if line.startswith("pg_up")][0].endswith(" 0")
+    simulator.world.set_scenario("steady")
+    assert (await project_health(simulator))[name] == "ACTIVE_HEALTHY"
+
+
+async def test_metrics_endpoint_down_answers_503_until_it_ends(simulator: Simulator) -> None:
+    simulator.world.set_scenario("metrics-endpoint-down")
+    assert (await asyncio.to_thread(metrics_text, simulator, 0))[0] == 503
+    simulator.world.set_scenario("steady")
+    assert (await asyncio.to_thread(metrics_text, simulator, 0))[0] == 200
+
+
+def test_runaway_spend_accrues_the_model_s_usage_faster_from_its_start(world: World) -> None:
+    from exporters.simulator.openai.sim import RUNAWAY_FACTOR, SPIKE_MODEL, OpenAISim
+    sim = OpenAISim(world)
+    def spike_tokens() -> int:
+        return sum(r.input for r in sim.usage_on(world.today()) if r.model == SPIKE_MODEL)
+    before = spike_tokens()
+    world.set_scenario("runaway-spend")
+    world.advance(600)
+    during = spike_tokens()
+    world.set_scenario("steady")
+    world.advance(600)
+    after = spike_tokens()
+    # In 10 minutes the model's usage grew RUNAWAY_FACTOR + 1 times as fast as in 10 usual minutes.
+    usual = after - during
+    assert usual > 0 and (during - before) > RUNAWAY_FACTOR * usual * 0.9
+
+
+def test_several_scenarios_run_side_by_side_and_one_no_longer_named_ends(world: World) -> None:
+    world.set_scenarios(["saturation", "cost-spike"])
+    assert world.scenario_applies("saturation", "render") and world.scenario_applies("cost-spike", "openai")
+    started = world.since("saturation")
+    world.advance(30)
+    world.set_scenarios(["saturation", "deploy-failure"])
+    assert world.since("saturation") == started  # still running, not restarted
+    assert not world.scenario_applies("cost-spike", "openai")
+    assert [(e.name, e.until is None) for e in world.episodes] == [("saturation", True), ("cost-spike", False),
+                                                                   ("deploy-failure", True)]
+    world.set_scenarios([])
+    assert world.scenario == "steady" and not world.active
+    with pytest.raises(ValueError, match="unknown scenario"):
+        world.set_scenarios(["no-such-thing"])

@@ -1,6 +1,6 @@
 """The native stack: the same services as docker-compose.yml, as real processes on loopback.
 
-    simulator (`stackwatch simulate`) ─► `stackwatch run` ──OTLP──► otelcol ──OTLP──► prometheus
+    simulator (`stackwatch simulate`) ─► `stackwatch run` ──OTLP──► otelcol ──OTLP──► prometheus ──► alertmanager
                                                                   blackbox_exporter ◄── scraped ──┘
 
 Each service runs from the repository's own files: otel-collector.yaml as is
@@ -12,6 +12,11 @@ CI=true a missing binary fails the tests instead of skipping them.
 
 stackwatch itself runs on the demo config (the simulator's) with short poll
 and export intervals, so the tests take seconds instead of minutes.
+
+The alerting files are what compose's alerting-config service renders: the installed
+`stackwatch alerts render` on the stack's alerting settings (no channel unless a test
+sets some), its Prometheus rules where prometheus.yml's rule_files finds them (alerting/),
+Alertmanager started with the compose service's command line on the rendered config.
 """
 
 from __future__ import annotations
@@ -297,6 +302,29 @@ def expand_compose_defaults(arg: str) -> str:
     return re.sub(r"\$\{[A-Z0-9_]+:-([^}]*)\}", r"\1", arg)
 
 
+def alertmanager_command(binary: Path, config_dir: Path, data_dir: Path, listen: str) -> list[str]:
+    """The compose service's command, with the container paths replaced by native ones."""
+    args = []
+    for arg in compose_service("alertmanager")["command"]:
+        arg = expand_compose_defaults(arg)
+        arg = arg.replace("/etc/alertmanager/stackwatch", str(config_dir))
+        arg = arg.replace("--storage.path=/alertmanager", f"--storage.path={data_dir}")
+        arg = re.sub(r"^--web.external-url=.*", f"--web.external-url=http://{listen}/", arg)
+        args.append(arg)
+    return [str(binary), *args, f"--web.listen-address={listen}"]
+
+
+def render_alerting(output: Path, env: dict[str, str], *, time_scale: float | None = None,
+                    evaluation_interval: str | None = None) -> None:
+    """`stackwatch alerts render` as compose's alerting-config runs it, on `env` (the stack's .env)."""
+    command = [str(STACKWATCH), "alerts", "render", "--output", str(output)]
+    if time_scale is not None:
+        command += ["--time-scale", str(time_scale), "--evaluation-interval", evaluation_interval or "1m"]
+    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "PYTHONPATH")}
+    done = subprocess.run(command, env={**base, **env}, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
 def prometheus_command(binary: Path, config: Path, data_dir: Path, listen: str) -> list[str]:
     """The compose service's command, with the container paths replaced by native ones."""
     args = []
@@ -335,6 +363,7 @@ class Ports:
     collector_telemetry: int = field(default_factory=free_port)
     prometheus: int = field(default_factory=free_port)
     blackbox: int = field(default_factory=free_port)
+    alertmanager: int = field(default_factory=free_port)
 
 
 @dataclass
@@ -345,6 +374,7 @@ class Stack:
     collector: Service
     prometheus: Service
     blackbox: Service
+    alertmanager: Service
     prom: Prometheus
     workdir: Path
 
@@ -360,8 +390,12 @@ class Stack:
     def collector_metrics_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.collector_telemetry}/metrics"
 
+    @property
+    def alertmanager_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.alertmanager}"
+
     def services(self) -> list[Service]:
-        return [self.prometheus, self.blackbox, self.collector, self.stackwatch, self.simulator]
+        return [self.alertmanager, self.prometheus, self.blackbox, self.collector, self.stackwatch, self.simulator]
 
     def ground_truth(self) -> dict:
         return http_json(f"{self.simulator_url}/_sim/ground-truth")
@@ -392,7 +426,9 @@ def collector_env(ports: Ports, *, exporters: str | None = None, extra: dict[str
 
 def build_stack(tools, workdir: Path, *, collector_extra_env: dict[str, str] | None = None,
                 collector_exporters: str | None = None, simulator_args: tuple[str, ...] = (),
-                poll_interval_s: float = POLL_INTERVAL_S, export_interval_s: float = EXPORT_INTERVAL_S) -> Stack:
+                poll_interval_s: float = POLL_INTERVAL_S, export_interval_s: float = EXPORT_INTERVAL_S,
+                alerting_env: dict[str, str] | None = None, alert_time_scale: float | None = None,
+                evaluation_interval: str | None = None) -> Stack:
     ports = Ports()
     logs = workdir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -403,8 +439,14 @@ def build_stack(tools, workdir: Path, *, collector_extra_env: dict[str, str] | N
         "blackbox-exporter:9115": local(ports.blackbox),
         "simulator:8080": local(ports.simulator),
         "localhost:9090": local(ports.prometheus),
+        "alertmanager:9093": local(ports.alertmanager),
     })
     cap_rule_intervals(prometheus_config.parent / "rules")
+    # compose: alerting-config renders into volumes mounted at /etc/prometheus/alerting and
+    # /etc/alertmanager/stackwatch; here the same command renders into the stack's directory.
+    rendered = workdir / "alerting-config"
+    render_alerting(rendered, alerting_env or {}, time_scale=alert_time_scale, evaluation_interval=evaluation_interval)
+    (prometheus_config.parent / "alerting").symlink_to(rendered / "prometheus", target_is_directory=True)
     config_file = workdir / "stackwatch.yaml"
     simulator_url = f"http://{local(ports.simulator)}"
     config_file.write_text(yaml.safe_dump(stackwatch_config(
@@ -434,6 +476,9 @@ def build_stack(tools, workdir: Path, *, collector_extra_env: dict[str, str] | N
                                         f"http://{local(ports.stackwatch)}",
                                         "--drain-interval", str(DRAIN_INTERVAL_S), *simulator_args],
                           f"{simulator_url}/healthz", logs),
+        alertmanager=Service("alertmanager", alertmanager_command(
+            tools.alertmanager, rendered / "alertmanager", workdir / "alertmanager-data", local(ports.alertmanager)),
+            f"http://{local(ports.alertmanager)}/-/ready", logs),
         prom=Prometheus(f"http://{local(ports.prometheus)}"),
         workdir=workdir,
     )
@@ -441,7 +486,8 @@ def build_stack(tools, workdir: Path, *, collector_extra_env: dict[str, str] | N
 
 def start_stack(stack: Stack) -> Stack:
     """Start every service in dependency order (each waits until it is ready)."""
-    for service in (stack.prometheus, stack.blackbox, stack.collector, stack.simulator, stack.stackwatch):
+    for service in (stack.alertmanager, stack.prometheus, stack.blackbox, stack.collector, stack.simulator,
+                    stack.stackwatch):
         service.start()
     return stack
 
@@ -477,6 +523,8 @@ def stack(stack_factory) -> Stack:
     Its stackwatch has observed Render and Supabase since the billing cycle began, so every
     provider's month-to-date can be compared with the simulator's invoice for the month.
     Its world uses items stackwatch cannot price every day (the `unpriced-usage` condition), so
-    the unpriced metrics exist and the invoice holds what the cost figures leave out; the
-    alerting stack (tests/alerting/alertstack.py) runs the healthy steady world instead."""
-    return stack_factory(observed_since_cycle_start=True, simulator_args=("--incident", "unpriced-usage"))
+    the unpriced metrics exist and the invoice holds what the cost figures leave out, and has an
+    unhealthy Supabase project (`supabase-down`), so the boards' unhealthy-services panels have
+    rows; the alerting stack (tests/alerting/alertstack.py) runs the healthy steady world instead."""
+    return stack_factory(observed_since_cycle_start=True,
+                         simulator_args=("--incident", "unpriced-usage", "--incident", "supabase-down"))

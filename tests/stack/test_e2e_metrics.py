@@ -216,10 +216,11 @@ def test_prometheus_scrapes_the_blackbox_probes_of_frontend_and_backend(stack: S
 
 
 def test_prometheus_scrapes_the_supabase_metrics_endpoint_of_every_project(stack: Stack):
-    # The simulator's third project is INACTIVE: its Postgres is down, the others are up. Earlier tests on
-    # this shared stack set outages; a target scraped during one keeps that sample until its next scrape,
-    # so wait (bounded) for every target's latest scrape to show the steady world.
-    expected = {"production": 1.0, "staging": 1.0, "analytics": 0.0}
+    # The simulator's third project is INACTIVE and the shared stack's world holds `supabase-down`
+    # (tests/stack/conftest.py): their Postgres is down, production's is up. Earlier tests on this shared
+    # stack set outages; a target scraped during one keeps that sample until its next scrape, so wait
+    # (bounded) for every target's latest scrape to show the world.
+    expected = {"production": 1.0, "staging": 0.0, "analytics": 0.0}
 
     def pg_up(results: list[dict]) -> dict[str, float]:
         return {r["metric"]["project"]: float(r["value"][1]) for r in results}

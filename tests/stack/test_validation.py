@@ -113,10 +113,14 @@ def test_dockerfile_runs_as_a_non_root_user_with_a_health_check():
 
 
 def test_every_service_has_a_health_check_and_every_dependency_a_condition():
-    for name, service in compose()["services"].items():
+    services = compose()["services"]
+    for name, service in services.items():
         assert service.get("healthcheck", {}).get("test"), f"{name}: no health check"
         for dependency, spec in service.get("depends_on", {}).items():
-            assert spec.get("condition") in ("service_healthy", "service_started"), (name, dependency)
+            # A one-shot job (alerting-config renders files and exits) is waited for until it succeeds.
+            one_shot = services[dependency].get("restart") == "no"
+            allowed = ("service_completed_successfully",) if one_shot else ("service_healthy", "service_started")
+            assert spec.get("condition") in allowed, (name, dependency)
 
 
 def test_health_checks_probe_the_documented_endpoints():
@@ -150,13 +154,14 @@ def test_grafana_requires_an_admin_password_and_disables_anonymous_access():
     assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
 
 
-def test_grafana_mounts_provisioning_and_alerting_outputs_read_only():
+def test_grafana_mounts_provisioning_read_only_and_no_grafana_managed_alerting_by_default():
     volumes = compose()["services"]["grafana"]["volumes"]
     binds = [v for v in volumes if v.startswith("./")]
     assert binds and all(v.endswith(":ro") for v in binds)
-    targets = {v.split(":")[1] for v in binds}
-    assert {"/etc/grafana/provisioning/datasources", "/etc/grafana/provisioning/dashboards",
-            "/etc/grafana/provisioning/alerting"} <= targets
+    targets = {v.split(":")[1] for v in volumes}
+    assert {"/etc/grafana/provisioning/datasources", "/etc/grafana/provisioning/dashboards"} <= targets
+    # Alerts run in Prometheus and Alertmanager by default; Grafana's form is the opt-in override.
+    assert "/etc/grafana/provisioning/alerting" not in targets
 
 
 def test_prometheus_runs_the_otlp_receiver_with_a_retention():
@@ -243,6 +248,7 @@ def test_native_stack_versions_come_from_the_compose_file():
     assert images["otel/opentelemetry-collector-contrib"] == versions.collector
     assert images["prom/prometheus"] == f"v{versions.prometheus}"
     assert images["prom/blackbox-exporter"] == f"v{versions.blackbox}"
+    assert images["prom/alertmanager"] == f"v{versions.alertmanager}"
     assert install_tools.prometheus_module_version("3.15.0") == "v0.315.0"
 
 
@@ -275,6 +281,9 @@ def test_native_binaries_are_the_pinned_versions(tools):
     prometheus = run([tools.prometheus, "--version"])
     assert f"version {versions.prometheus}" in prometheus.stdout + prometheus.stderr
     assert install_tools.blackbox_version(tools.blackbox_exporter) == versions.blackbox
+    for binary in (tools.alertmanager, tools.amtool):
+        done = run([binary, "--version"])
+        assert f"version {versions.alertmanager}" in done.stdout + done.stderr
 
 
 # --- the collector ---
@@ -375,13 +384,20 @@ def test_blackbox_modules_cover_the_probe_targets():
 
 # --- Grafana provisioning (the files this part owns) ---
 
-def test_grafana_datasource_is_prometheus_with_a_pinned_uid():
+def test_grafana_datasources_are_prometheus_with_its_rules_and_alertmanager_with_pinned_uids():
     data = yaml.safe_load((REPO / "grafana" / "provisioning" / "datasources" / "prometheus.yaml").read_text())
     assert data["apiVersion"] == 1
-    (source,) = data["datasources"]
-    assert source["type"] == "prometheus" and source["uid"] == "prometheus"
-    assert source["url"] == "${PROMETHEUS_URL}"
-    assert compose()["services"]["grafana"]["environment"]["PROMETHEUS_URL"] == "http://prometheus:9090"
+    prometheus, alertmanager = data["datasources"]
+    assert prometheus["type"] == "prometheus" and prometheus["uid"] == "prometheus"
+    assert prometheus["url"] == "${PROMETHEUS_URL}"
+    # Grafana shows the rules Prometheus evaluates, and the Alertmanager they go to.
+    assert prometheus["jsonData"]["manageAlerts"] is True and prometheus["jsonData"]["alertmanagerUid"] == "alertmanager"
+    assert alertmanager["type"] == "alertmanager" and alertmanager["uid"] == "alertmanager"
+    assert alertmanager["jsonData"]["implementation"] == "prometheus"
+    assert alertmanager["jsonData"]["handleGrafanaManagedAlerts"] is False
+    environment = compose()["services"]["grafana"]["environment"]
+    assert environment["PROMETHEUS_URL"] == "http://prometheus:9090"
+    assert alertmanager["url"] == "${ALERTMANAGER_URL}" and environment["ALERTMANAGER_URL"] == "http://alertmanager:9093"
 
 
 def test_grafana_dashboard_provider_reads_the_mounted_directory():
@@ -399,3 +415,52 @@ def test_demo_supabase_targets_are_the_simulators_projects():
     listed = {(g["labels"]["project"], g["labels"]["__metrics_path__"]) for g in groups}
     assert listed == {(p.name, f"/supabase-metrics/{p.ref}/customer/v1/privileged/metrics") for p in projects}
     assert all(g["targets"] == ["simulator:8080"] and g["labels"]["__scheme__"] == "http" for g in groups)
+
+
+# --- the alert path: one by default, Grafana-managed only when opted in ---
+
+def resolved_compose_files(tools, tmp_path: Path, *files: Path, profiles: str = "") -> dict:
+    env = {**{k: v for k, v in __import__("os").environ.items() if k in ("PATH", "HOME")},
+           **({"COMPOSE_PROFILES": profiles} if profiles else {})}
+    done = run([tools.docker_compose, "--project-directory", REPO, *[a for f in files for a in ("-f", f)],
+                "--env-file", env_file(tmp_path), "config"], cwd=REPO, env=env)
+    assert done.returncode == 0, done.stderr
+    return yaml.safe_load(done.stdout)
+
+
+def targets(service: dict) -> dict[str, str]:
+    out = {}
+    for volume in service.get("volumes", []):
+        if isinstance(volume, dict):
+            out[volume["target"]] = str(volume.get("source"))
+        else:
+            source, target = volume.split(":")[:2]
+            out[target] = source
+    return out
+
+
+@pytest.mark.e2e
+def test_the_default_path_is_prometheus_and_alertmanager_and_grafana_managed_alerting_is_opt_in(tools, tmp_path):
+    default = resolved_compose_files(tools, tmp_path, COMPOSE)["services"]
+    assert {"alerting-config", "alertmanager", "prometheus", "grafana"} <= set(default)
+    assert targets(default["prometheus"])["/etc/prometheus/alerting"].endswith("alerting-prometheus")
+    assert targets(default["alertmanager"])["/etc/alertmanager/stackwatch"].endswith("alerting-alertmanager")
+    assert "/etc/grafana/provisioning/alerting" not in targets(default["grafana"])
+    assert default["alertmanager"]["depends_on"]["alerting-config"]["condition"] == "service_completed_successfully"
+    opted = resolved_compose_files(tools, tmp_path, COMPOSE, REPO / "docker-compose.grafana-alerting.yml")["services"]
+    # Never both: Grafana evaluates and notifies; Prometheus has no alert rules; no Alertmanager runs.
+    assert targets(opted["grafana"])["/etc/grafana/provisioning/alerting"].endswith("alerting-grafana")
+    assert targets(opted["prometheus"])["/etc/prometheus/alerting"].endswith("alerting/grafana-mode")
+    assert not list((REPO / "alerting" / "grafana-mode").glob("*.rules.yaml"))
+    # Alertmanager only in a profile nothing enables (docker-compose 1.29's `config` lists every
+    # service; `up` starts a profiled one only when its profile is enabled or a service needs it).
+    assert "profiles" not in default["alertmanager"] and opted["alertmanager"]["profiles"] == ["prometheus-alerting"]
+    assert not any("alertmanager" in s.get("depends_on", {}) for s in opted.values())
+    assert "prometheus-alerting" not in ENV_EXAMPLE.read_text()
+
+
+def test_the_alertmanager_image_is_the_version_the_native_tests_build():
+    service = compose()["services"]["alertmanager"]
+    assert service["image"] == f"prom/alertmanager:v{install_tools.compose_versions().alertmanager}"
+    assert "--enable-feature=receiver-name-in-metrics" in service["command"]
+    assert compose()["services"]["alerting-config"]["command"][:3] == ["stackwatch", "alerts", "render"]

@@ -14,7 +14,7 @@ class Context:
     config: Config
     config_path: Path
     prom: Source
-    project_dir: Path  # where alerting/generated, docs/runbooks, docker-compose.yml and .env live
+    project_dir: Path  # where docs/runbooks, docker-compose.yml and .env live
     env: dict[str, str]
     baseline: dict | None = None  # a baseline file's contents (--baseline)
     window: str = "1h"  # PromQL range for "recent" figures

@@ -28,6 +28,8 @@ GROUP_LEVEL = {
     "alerting": Level.BRONZE,
     "backups": Level.SILVER,
     "security": Level.SILVER,
+    # You would notice that the alert path itself died (a dead-man's switch receives the Watchdog).
+    "alert path": Level.SILVER,
     "scaling": Level.GOLD,
     "delivery": Level.GOLD,
     "baselines": Level.GOLD,

@@ -90,6 +90,7 @@ TOKEN_HINTS = {
     403: "the key lacks a permission or the workspace: a workspace-scoped key needs Read on services, "
          "datastores and metrics (\"Enable read-only\" grants them all) in the workspace of providers.render.owner_id",
 }
+FAILED_DEPLOY_STATUSES = ("build_failed", "update_failed", "pre_deploy_failed")
 FINAL_DEPLOY_STATUSES = frozenset({"live", "deactivated", "build_failed", "update_failed",
                                    "pre_deploy_failed", "canceled"})
 SERVICE_DISPLAY = {"web_service": "Web Service", "private_service": "Private Service",
@@ -305,6 +306,10 @@ class RenderProvider:
             new_by_status[label] = new_by_status.get(label, 0) + 1
             if duration is not None:
                 ctx.record("render.deploy.duration", duration, service=service.name, status=label)
+        # The failure series exist at 0 before a service's first failure (DeployFailed reads
+        # increase(); a series born at 1 would hide it); failures in this poll are their birth value.
+        for label in FAILED_DEPLOY_STATUSES:
+            ctx.start_counter("render.deploys", service=service.name, status=label)
         for label, count in new_by_status.items():
             ctx.add("render.deploys", count, service=service.name, status=label)
         since = oldest_open or newest or mark.since

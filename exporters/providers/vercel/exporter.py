@@ -527,6 +527,11 @@ class VercelProvider:
             if not pending.done():
                 pending.cancel()
                 await asyncio.gather(pending, return_exceptions=True)
+        # A production failure series per known project, at 0 before its first failure (the
+        # DeployFailed alert reads increase(); a series born at 1 would hide that first failure).
+        # Failures counted in this same poll (the history read at start) are its birth value.
+        for project in sorted(set(self._project_names.values())):
+            ctx.start_counter("vercel.deployments", project=project, target="production", state="ERROR")
         for (project, target, state), count in finals.items():
             ctx.add("vercel.deployments", count, project=project, target=target, state=state)
         ctx.clear_gauge("vercel.deployments.in_progress")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from aiohttp import web
 
@@ -28,6 +28,9 @@ BILLING_ADJUSTMENT = 0.015  # billed = list × (1 + this) on some days
 COSTS_MAX_LIMIT, COSTS_DEFAULT_LIMIT = 180, 7
 USAGE_MAX_LIMIT, USAGE_DEFAULT_LIMIT = 31, 7  # bucket_width=1d
 MINUTES_PER_DAY = 1440
+
+# runaway-spend: from the switch on, SPIKE_MODEL's usage accrues this many times faster (daily buckets).
+RUNAWAY_FACTOR = 40
 
 COSTS_OBJECT = "organization.costs.result"
 COMPLETIONS_OBJECT = "organization.usage.completions.result"
@@ -137,6 +140,16 @@ class OpenAISim:
         partial = [r.scaled(minutes, MINUTES_PER_DAY) for r in rows]
         if self.world.scenario_applies("cost-spike", self.name):
             partial = [r.scaled(10, 1) if r.model == SPIKE_MODEL else r for r in partial]
+        # runaway-spend: each second of it today is RUNAWAY_FACTOR extra seconds of the model's usual
+        # rate; the usage stays when it ends (it was used).
+        midnight = datetime(today.year, today.month, today.day, tzinfo=timezone.utc).timestamp()
+        now_ts = self.world.now_ts()
+        runaway_s = sum(max(0.0, min(now_ts, e.until if e.until is not None else now_ts) - max(e.since, midnight))
+                        for e in self.world.episodes_of("runaway-spend", self.name))
+        if runaway_s > 0:
+            extra_s = int(RUNAWAY_FACTOR * runaway_s)
+            partial = [p.plus(full.scaled(extra_s, MINUTES_PER_DAY * 60)) if p.model == SPIKE_MODEL else p
+                       for p, full in zip(partial, rows, strict=True)]
         return partial
 
     # --- prices (the simulator's own fixtures, never price_tables/) ---

@@ -31,6 +31,10 @@ class Usage:
     output: int
     requests: int
 
+    def plus(self, other: "Usage") -> "Usage":
+        return Usage(self.project, self.model, self.batch, self.input + other.input, self.cached + other.cached,
+                     self.output + other.output, self.requests + other.requests)
+
     def scaled(self, numerator: int, denominator: int) -> "Usage":
         def part(v: int) -> int:
             return v * numerator // denominator

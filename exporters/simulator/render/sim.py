@@ -480,7 +480,7 @@ class RenderSim:
                 "values": [{"timestamp": iso(t), "value": value(t), "unit": unit} for t in buckets]}
 
     def _scenario(self, name: str, t: float) -> bool:
-        return self.world.scenario_applies(name, "render") and t >= self.world.scenario_since - 120
+        return self.world.scenario_applies(name, "render") and t >= self.world.since(name) - 120
 
     def _saturated(self, t: float) -> bool:
         return "saturation" in self.world.incidents or self._scenario("saturation", t)

@@ -30,7 +30,8 @@ COMPUTE = ("ci_small", "ci_micro", "ci_medium", "ci_micro", "ci_large")
 QUOTED_PRICE = {"ci_medium", "ci_large"}
 HEALTH_TIMEOUT_MAX_MS = 10_000  # the document's maximum for `timeout_ms`
 SERVICES = ("auth", "db", "db_postgres_user", "pooler", "realtime", "rest", "storage", "pg_bouncer")
-UNHEALTHY_INDEX = 1
+UNHEALTHY_INDEX = 1  # ACTIVE_UNHEALTHY, database down, under the `supabase-down` incident
+UNHEALTHY_SERVICES = ("db", "db_postgres_user", "pooler", "pg_bouncer", "rest", "storage")
 # Under the `backup-missing` incident (scenario or standing, world.CONDITIONS) this project's
 # backups of the last four days failed; it has no PITR (only every third project has), so its
 # latest completed backup is days old. In the steady world every daily backup completes.
@@ -104,7 +105,7 @@ class SupabaseSim:
         history_s = self.world.scale.history_days * 86400
         created = epoch + rng.uniform(0.3, 0.6) * history_s if i % 5 == 4 else epoch - 86400 * rng.randint(20, 300)
         inactive = count >= 3 and i == count - 1
-        status = "INACTIVE" if inactive else "ACTIVE_UNHEALTHY" if i == UNHEALTHY_INDEX else "ACTIVE_HEALTHY"
+        status = "INACTIVE" if inactive else "ACTIVE_HEALTHY"
         if inactive:
             created = epoch - 86400 * 200
         name = NAMES[i % len(NAMES)] if i < len(NAMES) else f"{NAMES[i % len(NAMES)]}-{i}"
@@ -131,7 +132,13 @@ class SupabaseSim:
         return not p.state_at(self._now())["paused"] and p.created <= self._now()
 
     def _status(self, p: SimProject) -> str:
-        return "INACTIVE" if p.state_at(self._now())["paused"] else p.status
+        if p.state_at(self._now())["paused"]:
+            return "INACTIVE"
+        return "ACTIVE_UNHEALTHY" if self._down(p) else p.status
+
+    def _down(self, p: SimProject) -> bool:
+        """The `supabase-down` incident: this project's database is down."""
+        return p.index == UNHEALTHY_INDEX and self.world.condition("supabase-down", self.name)
 
     def schedule(self, name: str, at: float, **change: Any) -> None:
         """From `at` on, the project runs with `change` (compute=…, pitr=…, paused=…)."""
@@ -187,7 +194,7 @@ class SupabaseSim:
                                      status=400)
         out = []
         for service in wanted:
-            healthy = p.status == "ACTIVE_HEALTHY" or (p.status == "ACTIVE_UNHEALTHY" and service != "storage")
+            healthy = not (self._down(p) and service in UNHEALTHY_SERVICES)
             item: dict[str, Any] = {"name": service, "healthy": healthy,
                                     "status": "ACTIVE_HEALTHY" if healthy else "UNHEALTHY"}
             if not healthy:
@@ -295,6 +302,8 @@ class SupabaseSim:
         return request.headers.get("Authorization") == expected
 
     async def _prometheus(self, request: web.Request) -> web.Response:
+        if self.world.scenario_applies("metrics-endpoint-down", self.name):
+            return web.Response(status=503, text="metrics endpoint unavailable")
         if not self._authorised(request):
             return web.Response(status=401, text="unauthorized",
                                 headers={"WWW-Authenticate": 'Basic realm="supabase"'})
@@ -306,10 +315,10 @@ class SupabaseSim:
 
     def prometheus_text(self, p: SimProject) -> str:
         now = self._now()
-        up = 0 if self.world.scenario_applies("outage", "supabase") or p.status == "INACTIVE" else 1
+        up = 0 if self.world.scenario_applies("outage", "supabase") or p.status == "INACTIVE" or self._down(p) else 1
         uptime = max(0.0, now - p.created)
         spike = self.world.scenario_applies("latency-spike", "supabase")
-        spike_s = max(0.0, now - self.world.scenario_since) if spike else 0.0
+        spike_s = max(0.0, now - self.world.since("latency-spike")) if spike else 0.0
         queries = uptime * 40.0
         query_time = queries * 0.002 + spike_s * 40.0 * 1.5  # 2 ms per query; 1.5 s during a spike
         mem_total = 4e9

@@ -414,7 +414,7 @@ class VercelSim:
         hourly = self._hourly_costs((day - self._epoch_day).days)[project][service]
         if SERVICES[service].name != SPIKE_SERVICE or not self.world.scenario_applies("cost-spike", "vercel"):
             return hourly * hours
-        spike_from_ms = self.world.scenario_since * 1000
+        spike_from_ms = self.world.since("cost-spike") * 1000
         total = 0
         for hour in range(hours):
             hour_end = day_ms + (hour + 1) * HOUR_MS
