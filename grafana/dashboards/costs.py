@@ -108,7 +108,7 @@ def board() -> Board:
                      instant=True),),
               unit="currencyUSD", width=8, height=8),
         Panel("table", "Unpriced usage", "Usage items with no known price (an unknown model or plan), counted "
-              "over the range, never priced at $0. Add the price to exporters/price_tables/ and release.",
+              "over the range, never priced at $0. Add the price to exporters/costs/price_tables/ and release.",
               (Query(f"sum by (provider, item) (increase(stackwatch_cost_unpriced_items_total{{{COST}}}"
                      f"[$__range])) > 0 or sum by (provider) (stackwatch_cost_month_to_date_usd{{{COST}}}) * 0",
                      "", instant=True, table=True),),
