@@ -133,7 +133,17 @@ RUNAWAY_SPEND = (
 
 # --- dead sources ---
 
-INACTIVE_PROJECTS = 'max by (project) (supabase_project_up{status="INACTIVE"})'  # paused on purpose: shown, not paged
+# Each project's current status only. The status is a label, so a status change starts a new series
+# while the old one stays in Prometheus' 5-minute lookback (OTLP sends no staleness marker): without
+# this, a project that recovered would keep paging for 5 minutes. The current series is the one
+# stackwatch exported last (its newest sample).
+def current_project_status(selector: str = "") -> str:
+    return (f"(supabase_project_up{selector}\n"
+            "  and on (project, status) (timestamp(supabase_project_up)\n"
+            "    == on (project) group_left () max by (project) (timestamp(supabase_project_up))))")
+
+
+INACTIVE_PROJECTS = "max by (project) " + current_project_status('{status="INACTIVE"}')  # paused on purpose: shown, not paged
 SUPABASE_SCRAPED = ("pg_up", "pg_stat_statements_total_queries", "pg_stat_statements_total_time_seconds",
                     "pg_stat_database_num_backends", "max_connections_connection_count")
 THRESHOLDS_READ = ("response_time_seconds", "error_rate_ratio", "cpu_utilization_ratio", "memory_utilization_ratio",
@@ -244,7 +254,7 @@ ALERTS: tuple[Alert, ...] = (
     *escalating(
         # 10 then 20 minutes: a restart or an upgrade passes through these statuses for minutes.
         name="SupabaseProjectUnhealthy", group="database-availability", for_steps=("10m", "20m"),
-        expr='max by (project, status) (supabase_project_up{status!="INACTIVE"}) == 0',
+        expr="max by (project, status) " + current_project_status('{status!="INACTIVE"}') + " == 0",
         summary="Supabase project {label:project} is {label:status}",
         description="The Management API reports the project neither ACTIVE_HEALTHY nor paused (INACTIVE); "
                     "supabase_service_healthy says which services are down.",

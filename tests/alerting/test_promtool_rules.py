@@ -289,6 +289,16 @@ CASES: list[Case] = [
          "20m", both({"project": "staging", "status": "ACTIVE_UNHEALTHY"}, humanize(0))),
     Case("SupabaseProjectUnhealthy", "shows but never alerts on a paused project",
          [('supabase_project_up{job="stackwatch", project="analytics", status="INACTIVE"}', steady("0"))], "20m"),
+    # It recovered at 20m: its ACTIVE_UNHEALTHY series stops (no staleness marker, as over OTLP) and
+    # stays in the 5-minute lookback beside the new ACTIVE_HEALTHY one; at 22m only the newest counts.
+    Case("SupabaseProjectUnhealthy", "resolves as soon as the project reports healthy again",
+         [('supabase_project_up{job="stackwatch", project="staging", status="ACTIVE_UNHEALTHY"}', "0x20 _x10"),
+          ('supabase_project_up{job="stackwatch", project="staging", status="ACTIVE_HEALTHY"}', "_x21 1x9")], "22m"),
+    # ... and pages for the new status when it changes from one unhealthy status to another.
+    Case("SupabaseProjectUnhealthy", "follows a change of status",
+         [('supabase_project_up{job="stackwatch", project="staging", status="COMING_UP"}', "0x5 _x30"),
+          ('supabase_project_up{job="stackwatch", project="staging", status="ACTIVE_UNHEALTHY"}', "_x6 0x29")], "20m",
+         [Fires("warning", {"project": "staging", "status": "ACTIVE_UNHEALTHY"}, humanize(0))]),
     Case("SupabaseProjectUnhealthy", "stays quiet while the project is healthy",
          [('supabase_project_up{job="stackwatch", project="staging", status="ACTIVE_HEALTHY"}', steady("1"))], "20m"),
     Case("SupabaseDatabaseDown", "pages when Postgres is unreachable",
