@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from grafana.dashboards import boards
-from grafana.dashboards.common import Board, Recording, grafanalib_json, panel_extras
+from grafana.dashboards.common import Board, Recording, annotation_json, grafanalib_json, panel_extras
 from grafana.dashboards.recordings import INTERVAL, QUERY_OFFSET
 from grafana.normalise import normalise
 from grafana.queries import parse_duration
@@ -29,7 +29,7 @@ RULE_GROUP = "stackwatch-dashboards"
 
 
 def render(board: Board) -> dict:
-    dashboard = normalise(grafanalib_json(board), panel_extras(board))
+    dashboard = normalise(grafanalib_json(board), panel_extras(board), [annotation_json(a) for a in board.annotations])
     # grafanalib's Template has no description; the board's variables do.
     for variable, spec in zip(dashboard["templating"]["list"], board.variables, strict=True):
         variable["description"] = spec.description

@@ -188,3 +188,31 @@ RENDER_REQUESTS_ALL = Recording(
     "The error rate's denominator per service (see the 5xx rate); also the requests served in cost per "
     "unit of work.",
     interval=SLOW)
+
+# --- Overview and Probes & SLOs: availability over the SLO's long windows ---
+# The availability objective is a 30-day one, and the slow burn-rate rule's long window is 3 days:
+# avg_over_time over those windows at every step of a 6-hour or 24-hour board would read the whole
+# window again per step. Recorded per tier every 15 minutes (a 30-day share moves by at most 0.035 %
+# of the window in 15 minutes); the panels take the latest within each step (min interval 15 m).
+# Scraped series (blackbox): no deployment_environment label to keep.
+PROBE_AVAILABILITY_30D = Recording(
+    "stackwatch:probe_success:avg_over_time30d",
+    'avg by (tier) (avg_over_time(probe_success{job="blackbox"}[30d]))',
+    "The 30-day error budget per tier: avg_over_time over 30 days of every probe at each step of the Overview "
+    "and Probes & SLOs (a 6-hour board steps every 30 s) would read 30 days again per step.",
+    interval=HOURLY_POINTS)
+PROBE_AVAILABILITY_3D = Recording(
+    "stackwatch:probe_success:avg_over_time3d",
+    'avg by (tier) (avg_over_time(probe_success{job="blackbox"}[3d]))',
+    "The slow burn rate's long window (3 days, the ticket rule's): 3 days of every probe per step of 24 hours.",
+    interval=HOURLY_POINTS)
+
+# --- Costs: requests served per provider (cost per unit of work) ---
+REQUESTS_BY_PROVIDER = Recording(
+    "stackwatch:requests_served:rate5m_by_provider",
+    'label_replace(sum by (deployment_environment) (rate(vercel_requests_total[5m])), "provider", "vercel", "", "")'
+    ' or label_replace(sum by (deployment_environment) (rate(render_service_http_requests_total[5m])), '
+    '"provider", "render", "", "")',
+    "Cost per unit of work draws a sparkline of a day's requests: summing a day of the per-project rates "
+    "(400 series at large scale) at every step; per provider they are two series.",
+    interval=SLOW)
