@@ -818,6 +818,7 @@ def run(days: int, repeat: int, large: bool, keep: bool, use_cache: bool, emit: 
         emit(f"queries returning no data: {len(empty)}")
         for line in empty:
             emit(f"  {line}")
+        emit(f"load average at the end: {Path('/proc/loadavg').read_text().strip()}")
         return 0
     finally:
         stop(process)

@@ -79,7 +79,8 @@ def extract(repo: Path, ref: str | None, into: Path) -> None:
 
 
 def generators(tree: Path) -> list[list[str]]:
-    """The `python -m <module> [args]` commands of the Makefile's `generate` target, as [module, *args]."""
+    """The `<python> -m <module> [args]` commands of the Makefile's `generate` target, as [module, *args]
+    (other commands of the target, such as `stackwatch catalogue`, write no dashboards, rules or routing)."""
     makefile = tree / "Makefile"
     if not makefile.exists():
         raise DiffError(f"{makefile.name} not found: no `generate` target to run")
@@ -93,9 +94,9 @@ def generators(tree: Path) -> list[list[str]]:
                 break
             continue
         if inside:
-            match = re.search(r"python[\d.]*\s+-m\s+(.+)$", line.strip())
+            match = re.search(r"(?:^|\s)-m\s+([A-Za-z_][\w.]*)(.*)$", line.strip())
             if match:
-                commands.append(match.group(1).split())
+                commands.append([match.group(1), *match.group(2).split()])
     if not commands:
         raise DiffError("the Makefile's `generate` target runs no `python -m` generator")
     return commands
