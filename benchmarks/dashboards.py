@@ -103,6 +103,8 @@ class Series:
     job: str
     level: float  # gauge level, or counter increase per second, or histogram observations per second
     typical: float = 1.0  # histogram observation size
+    # A counter of discrete events (deploys): whole numbers, rising one event at a time.
+    events: bool = False
 
 
 def timestamps(end: float, days: int) -> list[float]:
@@ -137,9 +139,10 @@ def series_set(large: bool) -> list[Series]:
         (200, 100, 20, 30, 10, 10) if large else (6, 5, 3, 4, 3, 2))
     out: list[Series] = []
 
-    def add(name: str, attributes: dict[str, str], level: float, typical: float = 1.0, job: str = "stackwatch"):
+    def add(name: str, attributes: dict[str, str], level: float, typical: float = 1.0, job: str = "stackwatch",
+            events: bool = False):
         otel, unit, kind = catalogued(name, attributes)
-        out.append(Series(otel, unit, kind, tuple(sorted(attributes.items())), job, level, typical))
+        out.append(Series(otel, unit, kind, tuple(sorted(attributes.items())), job, level, typical, events))
 
     def scraped(name: str, kind: str, attributes: dict[str, str], level: float, job: str):
         out.append(Series(name, "", kind, tuple(sorted(attributes.items())), job, level))
@@ -202,9 +205,11 @@ def series_set(large: bool) -> list[Series]:
                 {"HIT": 6, "MISS": 3, "STALE": 0.5, "none": 2}[cache])
         add("vercel.function.crashes", {"project": project}, 0.001)
         add("vercel.deployments.in_progress", {"project": project, "target": "production", "state": "BUILDING"}, 0)
+        # Deploys a day per project: production 1, preview 2 ready; a few failed or cancelled (whole events).
         for target in ("production", "preview"):
-            for state in ("READY", "ERROR", "CANCELED"):
-                add("vercel.deployments", {"project": project, "target": target, "state": state}, 0.0002)
+            for state, per_day in (("READY", 1 if target == "production" else 2), ("ERROR", 0.1), ("CANCELED", 0.05)):
+                add("vercel.deployments", {"project": project, "target": target, "state": state}, per_day / 86400,
+                    events=True)
         add("vercel.deployment.build.duration", {"project": project, "state": "READY"}, 0.0004, 90)
         add("vercel.deployment.queue.duration", {"project": project}, 0.0004, 5)
         for metric in ("LCP", "FCP", "TTFB", "INP", "FID"):
@@ -227,8 +232,8 @@ def series_set(large: bool) -> list[Series]:
         for status in ("2xx", "3xx", "4xx", "5xx"):
             add("render.service.http.requests", {**s, "status_class": status},
                 {"2xx": 3, "3xx": 0.2, "4xx": 0.2, "5xx": 0.01}[status])
-        for status in ("live", "build_failed", "canceled"):
-            add("render.deploys", {**s, "status": status}, 0.0001)
+        for status, per_day in (("live", 1), ("build_failed", 0.05), ("canceled", 0.05)):
+            add("render.deploys", {**s, "status": status}, per_day / 86400, events=True)
         add("render.deploy.duration", {**s, "status": "live"}, 0.0001, 120)
     for i in range(max(1, n_render // 5)):
         add("render.datastore.connections", {"datastore": f"db-{i:02d}", "type": "postgres"}, 20)
@@ -401,8 +406,9 @@ def metric_bytes(series: Series, times: list[float], start: float, state: Series
         for t in times:
             state.total += series.level * (t - state.previous) * (0.9 + 0.2 * rng.random())
             state.previous = t
+            value = math.floor(state.total) if series.events else state.total
             body = (attr + b"\x11" + start_ns + b"\x19" + _FIXED.pack(int(t * 1e9)) + b"\x21"
-                    + _DOUBLE.pack(state.total))
+                    + _DOUBLE.pack(value))
             points.append(b"\x0a" + varint(len(body)) + body)
         if as_gauge:
             return header + field_bytes(5, b"".join(points))
@@ -442,7 +448,7 @@ def requests(all_series: list[Series], times: list[float], start: float) -> Iter
         attrs = dict(s.attributes)
         instance = attrs.pop("instance", f"{s.job}-0")
         by_target[(s.job, instance)].append(Series(s.name, s.unit, s.kind, tuple(sorted(attrs.items())), s.job,
-                                                   s.level, s.typical))
+                                                   s.level, s.typical, s.events))
     states = {(key, i): SeriesState(random.Random(f"{key}{i}"), start)
               for key, members in by_target.items() for i in range(len(members))}
     resources = {}

@@ -234,10 +234,13 @@ class Annotation:
     color: str
     scenario: str = "steady"
     interval: str = "1m"
+    recordings: tuple[Recording, ...] = ()
 
     def __post_init__(self) -> None:
         if self.scenario not in SCENARIOS:
             raise ValueError(f"annotation {self.name!r}: unknown scenario {self.scenario!r}")
+        if {r.record for r in self.recordings} != set(RECORD_NAME.findall(self.expr)):
+            raise ValueError(f"annotation {self.name!r}: declare exactly the recorded series it reads")
 
 
 @dataclass
@@ -289,25 +292,34 @@ def project_variable(metric: str, label: str = "project", title: str = "Project"
 
 
 # --- deploy markers (annotations) ---
-# A deploy counter changes when a deploy reaches its final state; `changes()` over the step marks the
-# step it happened in (Grafana's Prometheus annotations turn positive values into events). A counter
-# series is born at its first value, so the first final deploy of a project × state is not marked
-# (no earlier sample to change from); every later one is.
+# A deploy counter changes when a deploy reaches its final state; the recorded changes per 3 minutes
+# (grafana/dashboards/recordings.py) are positive in the window it happened in, and the largest within
+# each 5-minute step marks the step (Grafana's Prometheus annotations turn positive values into events).
+# A counter series is born at its first value, so the first final deploy of a project × state is not
+# marked (no earlier sample to change from); every later one is.
+DEPLOY_MARK_STEP = "5m"
 
-def vercel_deploys(selector: str) -> "Annotation":
+
+def vercel_deploys(selector: str) -> Annotation:
+    from .recordings import VERCEL_DEPLOY_CHANGES as rule
+
     return Annotation(
         "Vercel deploys",
-        f"sum by (project, target, state) (changes(vercel_deployments_total{{{selector}}}[$__interval])) > 0",
+        f"sum by (project, target, state) (max_over_time({rule.record}{{{selector}}}[$__interval])) > 0",
         "Vercel deploy: {{project}} ({{target}})", "Final state {{state}}; open the deployment in Vercel.",
-        ("project", "target", "state"), "blue", scenario="deploy-failure")
+        ("project", "target", "state"), "blue", scenario="deploy-failure", interval=DEPLOY_MARK_STEP,
+        recordings=(rule,))
 
 
-def render_deploys(selector: str) -> "Annotation":
+def render_deploys(selector: str) -> Annotation:
+    from .recordings import RENDER_DEPLOY_CHANGES as rule
+
     return Annotation(
         "Render deploys",
-        f"sum by (service, status) (changes(render_deploys_total{{{selector}}}[$__interval])) > 0",
+        f"sum by (service, status) (max_over_time({rule.record}{{{selector}}}[$__interval])) > 0",
         "Render deploy: {{service}}", "Final status {{status}}; open the deploy's log in Render.",
-        ("service", "status"), "purple", scenario="deploy-failure")
+        ("service", "status"), "purple", scenario="deploy-failure", interval=DEPLOY_MARK_STEP,
+        recordings=(rule,))
 
 
 # --- board uids and titles (links between boards) ---

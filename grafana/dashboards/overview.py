@@ -55,7 +55,9 @@ RUNBOOK = Variable("runbook_base", "Runbook base URL", RUNBOOK_BASE_URL,
                    "Where the runbooks live: the firing-alerts table links each alert to <this>/<AlertName>.md "
                    "(alerting/routing.py RUNBOOK_BASE_URL by default).", kind="textbox")
 # Availability objective of the environment (exported from config).
-OBJECTIVE = f"scalar(max(stackwatch_threshold_availability_ratio{{{ENV}}}))"
+# The latest within the step: panels stepping every 15 minutes read it at a last step up to 15 minutes
+# ahead of now (Grafana ceils the range's end to the step), past a plain selector's 5-minute lookback.
+OBJECTIVE = f"scalar(max(last_over_time(stackwatch_threshold_availability_ratio{{{ENV}}}[$__rate_interval])))"
 
 
 def threshold(name: str, legend: str, selector: str = "") -> Query:

@@ -216,3 +216,19 @@ REQUESTS_BY_PROVIDER = Recording(
     "Cost per unit of work draws a sparkline of a day's requests: summing a day of the per-project rates "
     "(400 series at large scale) at every step; per provider they are two series.",
     interval=SLOW)
+
+# --- Deploy markers (annotations on six boards) ---
+# changes() over every deploy counter at each step of a 24-hour board (1,200 Vercel project × target × state
+# counters at large scale) for events that happen a few times a day per project. Recorded every 3 minutes
+# over 3-minute windows, which tile (each final deploy lands in one); the annotations take the largest
+# within each 5-minute step.
+VERCEL_DEPLOY_CHANGES = Recording(
+    "stackwatch:vercel_deployments:changes3m",
+    "sum by (deployment_environment, project, target, state) (changes(vercel_deployments_total[3m]))",
+    "Vercel deploy markers read changes() of 1,200 deploy counters at every step of the boards' range.",
+    interval=SLOW)
+RENDER_DEPLOY_CHANGES = Recording(
+    "stackwatch:render_deploys:changes3m",
+    "sum by (deployment_environment, service, status) (changes(render_deploys_total[3m]))",
+    "Render deploy markers read changes() of every service × status deploy counter at every step.",
+    interval=SLOW)

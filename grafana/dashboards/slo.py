@@ -22,7 +22,9 @@ from .common import (
 from .recordings import PROBE_AVAILABILITY_3D, PROBE_AVAILABILITY_30D, Recording
 
 PROBE = 'job="blackbox", tier=~"$tier"'
-OBJECTIVE = f"scalar(max(stackwatch_threshold_availability_ratio{{{ENV}}}))"
+# The latest within the step: panels stepping every 15 minutes read it at a last step up to 15 minutes
+# ahead of now (Grafana ceils the range's end to the step), past a plain selector's 5-minute lookback.
+OBJECTIVE = f"scalar(max(last_over_time(stackwatch_threshold_availability_ratio{{{ENV}}}[$__rate_interval])))"
 TIER = Variable("tier", "Tier", 'label_values(probe_success{job="blackbox"}, tier)',
                 "Probe tier (frontend, backend) from prometheus/targets/*/probes.yml.")
 ENVIRONMENT = Variable("environment", "Environment",

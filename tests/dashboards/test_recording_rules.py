@@ -33,6 +33,7 @@ def test_every_rule_is_read_by_a_panel_and_every_read_rule_is_generated(boards):
     groups = yaml.safe_load(RULES.read_text())["groups"]
     generated = {rule["record"]: (rule["expr"], group["interval"]) for group in groups for rule in group["rules"]}
     read = {r.record: (r.expr, r.interval) for board in boards for _, q in board.queries() for r in q.recordings}
+    read |= {r.record: (r.expr, r.interval) for board in boards for a in board.annotations for r in a.recordings}
     assert generated == read
     assert len(generated) >= 5
 
