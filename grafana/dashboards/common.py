@@ -56,6 +56,9 @@ class Recording:
     # every few minutes: decoding a series sampled each minute over 7–30 days costs more than
     # the panel's step needs (docs/dashboards.md, Query performance).
     interval: str = "1m"
+    # The simulator scenario in which it records anything: a rule keeping only events (`… > 0`)
+    # records nothing in a quiet world (the native-stack test compares it with its source there).
+    scenario: str = "steady"
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[1-9][0-9]*[smh]", self.interval):
@@ -67,6 +70,8 @@ class Recording:
             raise ValueError(f"recording {self.record!r}: a rule cannot use Grafana variables: {self.expr!r}")
         if not self.why.strip():
             raise ValueError(f"recording {self.record!r} says not why it exists")
+        if self.scenario not in SCENARIOS:
+            raise ValueError(f"recording {self.record!r}: unknown scenario {self.scenario!r}")
 
 
 @dataclass(frozen=True)
