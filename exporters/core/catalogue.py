@@ -159,6 +159,10 @@ SHARED_METRICS: tuple[MetricSpec, ...] = (
                "(`timeout` or `transport_error` when no response arrived).",
                (PROVIDER, "operation", "status_code"),
                series=Series("provider", 80, "operations (≤ 16) × response statuses seen (≤ 5)")),
+    MetricSpec("stackwatch.provider.api.request.duration", Kind.HISTOGRAM, "s",
+               "Time from sending an HTTP request to the provider's API to its response headers (or the "
+               "timeout or transport error), by operation.", (PROVIDER, "operation"),
+               series=Series("provider", 16, "operations (≤ 16)")),
     MetricSpec("stackwatch.provider.ratelimit.remaining", Kind.GAUGE, "1",
                "Rate-limit headroom: remaining / limit from the provider's latest rate-limit headers.",
                (PROVIDER,), series=Series("provider", 1)),

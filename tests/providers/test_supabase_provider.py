@@ -165,3 +165,52 @@ async def test_prometheus_body_parses_and_counters_grow_with_time(simulator):
     assert later["node_cpu_seconds_total"][0][1] > first["node_cpu_seconds_total"][0][1]
     simulator.world.set_scenario("outage", "supabase")
     assert parse_prometheus_text(sim.prometheus_text(project))["pg_up"][0][1] == 0
+
+
+# What the project's metrics endpoint publishes for the Supabase board's database state panels, as
+# supabase/supabase-grafana docs/metrics.md lists it: name, type and labels beyond the project's.
+PUBLISHED = {
+    "pg_settings_default_transaction_read_only": ("gauge", {"server"}),
+    "replication_slots_max_lag_bytes": ("gauge", {"server"}),
+    "node_disk_read_bytes_total": ("counter", {"device"}),
+    "node_disk_written_bytes_total": ("counter", {"device"}),
+    "node_disk_io_time_seconds_total": ("counter", {"device"}),
+    "node_vmstat_oom_kill": ("untyped", set()),
+}
+
+
+async def test_the_endpoint_serves_the_database_state_series_supabase_publishes(simulator):
+    sim = simulator.providers["supabase"]
+    active = next(p for p in sim.projects() if p.status != "INACTIVE")
+    text = sim.prometheus_text(active)
+    samples = parse_prometheus_text(text)
+    for name, (kind, labels) in PUBLISHED.items():
+        assert f"# TYPE {name} {kind}\n" in text, name
+        for series, value in samples[name]:
+            assert set(series) - {"supabase_project_ref", "service_type"} == labels, (name, series)
+            assert value >= 0, (name, value)
+    assert {s["device"] for s, _ in samples["node_disk_read_bytes_total"]} == {"nvme0n1", "nvme1n1"}
+    assert samples["node_vmstat_oom_kill"][0][1] == 0
+    before = {s["device"]: v for s, v in samples["node_disk_written_bytes_total"]}
+    simulator.world.advance(60)
+    after = {s["device"]: v for s, v in parse_prometheus_text(sim.prometheus_text(active))["node_disk_written_bytes_total"]}
+    assert all(after[d] > before[d] for d in before)
+
+
+async def test_read_only_mode_follows_the_disk_and_a_paused_project_has_no_slot_lag(simulator):
+    """Supabase turns read-only mode on at 95 % disk; a paused project holds no replication slot (NaN, as the
+    exporter reports a slotless database)."""
+    sim = simulator.providers["supabase"]
+    project = next(p for p in sim.projects() if p.status != "INACTIVE")
+    read_only = lambda: parse_prometheus_text(sim.prometheus_text(project))[  # noqa: E731
+        "pg_settings_default_transaction_read_only"][0][1]
+    assert sim.disk_used(project) < 0.95 * project.disk_size and read_only() == 0
+    original = project.disk_size
+    try:
+        project.disk_size = sim.disk_used(project) / 0.95
+        assert read_only() == 1
+    finally:
+        project.disk_size = original
+    paused = next(p for p in sim.projects() if p.status == "INACTIVE")
+    lag = parse_prometheus_text(sim.prometheus_text(paused))["replication_slots_max_lag_bytes"][0][1]
+    assert lag != lag  # NaN

@@ -45,6 +45,13 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
+# The metrics endpoint's Postgres exporter series carry the server they read (supabase/supabase-grafana
+# docs/metrics.md); node_exporter's disk series one per device: root (nvme0n1) and data (nvme1n1).
+PG_SERVER = {"server": "localhost:5432"}
+READ_ONLY_AT = 0.95
+DISKS = {"nvme0n1": (2e4, 5e4, 0.01), "nvme1n1": (1.5e6, 8e5, 0.15)}  # read B/s, written B/s, busy share
+
+
 def _noise(*parts: object) -> float:
     return (stable_seed(*parts) % 1_000_000) / 1_000_000
 
@@ -350,6 +357,20 @@ class SupabaseSim:
              [({}, query_time)]),
             ("auth_users_user_count", "gauge", "Number of users in the project's auth schema.",
              [({}, 1000 + int(uptime / 3600))]),
+            # Supabase switches a project whose disk is 95 % full to read-only mode.
+            ("pg_settings_default_transaction_read_only", "gauge", "Default transaction mode set to read only",
+             [(PG_SERVER, 1 if self.disk_used(p) >= READ_ONLY_AT * p.disk_size else 0)]),
+            # Realtime holds a logical replication slot; a paused project has none (the exporter's NaN).
+            ("replication_slots_max_lag_bytes", "gauge", "Max Replication Lag",
+             [(PG_SERVER, math.nan if p.status == "INACTIVE"
+               else 65536 + int(2e6 * _noise(p.ref, "slot", int(now // 60))))]),
+            ("node_disk_read_bytes_total", "counter", "The total number of bytes read successfully.",
+             [({"device": d}, uptime * rate) for d, (rate, _, _) in DISKS.items()]),
+            ("node_disk_written_bytes_total", "counter", "The total number of bytes written successfully.",
+             [({"device": d}, uptime * rate) for d, (_, rate, _) in DISKS.items()]),
+            ("node_disk_io_time_seconds_total", "counter", "Total seconds spent doing I/Os.",
+             [({"device": d}, uptime * busy) for d, (_, _, busy) in DISKS.items()]),
+            ("node_vmstat_oom_kill", "untyped", "/proc/vmstat information field oom_kill.", [({}, 0)]),
         ]
         lines: list[str] = []
         for name, kind, help_text, points in series:
@@ -443,6 +464,8 @@ class SupabaseSim:
 
 
 def format_value(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
     if isinstance(value, int) or float(value).is_integer():
         return str(int(value))
     return repr(float(value))
