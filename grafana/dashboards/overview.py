@@ -5,7 +5,6 @@ polling — each value linking to the board of its cause with the object in the 
 
 from __future__ import annotations
 
-
 from .common import (
     AI,
     ALL_BOARDS,
@@ -29,10 +28,9 @@ from .common import (
     Variable,
     board_link,
     field_label,
-    render_deploys,
     row_field,
-    vercel_deploys,
 )
+from .deploys import render_deploys, vercel_deploys
 from .recordings import (
     COST_FORECAST,
     COST_MONTH_TO_DATE,

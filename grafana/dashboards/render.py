@@ -12,9 +12,8 @@ from .common import (
     Query,
     Row,
     project_variable,
-    render_deploys,
-    vercel_deploys,
 )
+from .deploys import render_deploys, vercel_deploys
 from .recordings import RENDER_REQUESTS, RENDER_REQUESTS_5XX, RENDER_REQUESTS_ALL
 
 SEL = f'{ENV}, service=~"$service"'

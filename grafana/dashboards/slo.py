@@ -16,9 +16,8 @@ from .common import (
     Query,
     Row,
     Variable,
-    render_deploys,
-    vercel_deploys,
 )
+from .deploys import render_deploys, vercel_deploys
 from .recordings import PROBE_AVAILABILITY_3D, PROBE_AVAILABILITY_30D, Recording
 
 PROBE = 'job="blackbox", tier=~"$tier"'

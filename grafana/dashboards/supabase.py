@@ -13,9 +13,8 @@ from .common import (
     Query,
     Row,
     project_variable,
-    render_deploys,
-    vercel_deploys,
 )
+from .deploys import render_deploys, vercel_deploys
 
 API = f'{ENV}, project=~"$project"'
 # Series Prometheus scrapes from each project's metrics endpoint: labelled by the

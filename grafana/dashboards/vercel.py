@@ -13,9 +13,8 @@ from .common import (
     Query,
     Row,
     project_variable,
-    render_deploys,
-    vercel_deploys,
 )
+from .deploys import render_deploys, vercel_deploys
 from .recordings import (
     VERCEL_CACHE_ALL,
     VERCEL_CACHE_HITS,
