@@ -87,6 +87,9 @@ def _start_blackbox(stack: AlertStack) -> None:
 def episodes(budgets: dict) -> dict[str, Episode]:
     """Written from the simulator's scenarios (exporters/simulator/), not from the rules."""
     spiked = set(budgets["daily_usd"])
+    # Held back while the fast burn fires; the fast burn resolves 5 (scaled) minutes after the
+    # incident, the medium one up to 30 later (its short window): in between it may notify once.
+    after_fast_burn = expect("AvailabilityBudgetBurnMedium", "critical", "tier", {"frontend", "backend"}, required=False)
     slow_burn = expect("AvailabilityBudgetBurnSlow", "warning", "tier", {"frontend", "backend"}, required=False)
     return {e.name: e for e in [
         # Every API and both sites answer 503: a full outage pages per tier (both), and the databases.
@@ -94,9 +97,7 @@ def episodes(budgets: dict) -> dict[str, Episode]:
             *expect("AvailabilityBudgetBurnFast", "critical", "tier", {"frontend", "backend"}, {"frontend", "backend"}),
             *expect("ProviderApiDown", "warning", "provider", PROVIDERS, PROVIDERS),
             *expect("SupabaseDatabaseDown", "critical", "project", ACTIVE_PROJECTS, ACTIVE_PROJECTS),
-            # Held back while the fast burn fires; the fast burn resolves 5 (scaled) minutes after the
-            # outage, the medium one up to 30 later (its short window): in between it may notify.
-            *expect("AvailabilityBudgetBurnMedium", "critical", "tier", {"frontend", "backend"}, required=False),
+            *after_fast_burn,
         ], held_back=("ProviderDataStale", "AvailabilityBudgetBurnMedium"), min_duration_s=80),
         # Slow frontend, Render p95 and Supabase statements; 5xx from Render, drains and the backend site.
         Episode("latency-and-errors", ("latency-spike", "error-burst"), [
@@ -105,6 +106,7 @@ def episodes(budgets: dict) -> dict[str, Episode]:
             *expect("DatabaseResponseTimeHigh", "warning+critical", "project", SUPABASE_PROJECTS),
             *expect("ErrorRateHigh", "warning+critical", "provider", {"render", "vercel"}, {"render"}),
             *expect("AvailabilityBudgetBurnFast", "critical", "tier", {"backend"}, {"backend"}),
+            *after_fast_burn,
             *slow_burn,  # an earlier outage on the same stack opens the slow-burn ticket (LINGERING)
         ]),
         # Conditions and cost incidents at once (a bad day): a hot CPU and memory, a missing backup,
