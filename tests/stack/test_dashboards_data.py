@@ -295,15 +295,17 @@ def test_overview_alert_panels_show_a_firing_alert(firing_stack):
     by_severity = next(p for p in overview.panels() if p.title == "Firing alerts by severity")
     expr = substitute(by_severity.queries[0].expr, range_s=300, interval=15, variables=all_selected(overview))
 
-    def counted() -> dict[str, float] | None:
-        values = {r["metric"]["severity"]: float(r["value"][1]) for r in firing_stack.prom.query(expr)}
-        return values if values.get("critical", 0) >= 1 else None
-    values = wait_until(counted, timeout=WAIT_S, interval=5, what="the test alert counted as critical")
-    assert set(values) == {"critical", "warning", "info"}  # every severity shown, 0 when none fires
     table = next(p for p in overview.panels() if p.title == "Firing alerts")
-    rows = firing_stack.prom.query(substitute(table.queries[0].expr, range_s=300, interval=15,
-                                              variables=all_selected(overview)))
-    mine = [r for r in rows if r["metric"]["alertname"] == "DashboardTestAlert"]
+    table_expr = substitute(table.queries[0].expr, range_s=300, interval=15, variables=all_selected(overview))
+
+    # The stack's own rules may have a critical alert firing already (its standing scenarios): wait
+    # for this test's alert in the table, then count.
+    def listed() -> list[dict] | None:
+        return [r for r in firing_stack.prom.query(table_expr) if r["metric"]["alertname"] == "DashboardTestAlert"] or None
+    mine = wait_until(listed, timeout=WAIT_S, interval=5, what="the test alert listed in the table")
+    values = {r["metric"]["severity"]: float(r["value"][1]) for r in firing_stack.prom.query(expr)}
+    assert values.get("critical", 0) >= 1
+    assert set(values) == {"critical", "warning", "info"}  # every severity shown, 0 when none fires
     assert mine and mine[0]["metric"]["severity"] == "critical" and mine[0]["metric"]["provider"] == "render"
     assert float(mine[0]["value"][1]) == 3  # critical first
 
