@@ -130,6 +130,7 @@ class Windows:
     deploys: str = "15m"  # how far back a failed deploy still alerts
     unpriced: str = "15m"
     drain: str = "10m"
+    auth: str = "15m"  # Supabase authentication outcomes: the failure share over this window
     absent: str = "10m"
     burn_fast_long: str = "1h"
     burn_fast_short: str = "5m"
