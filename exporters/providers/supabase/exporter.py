@@ -89,7 +89,8 @@ INACTIVE = "INACTIVE"
 TOKEN_HINTS = {
     401: "the token is invalid, expired or revoked: create one at supabase.com/dashboard/account/tokens",
     403: "the token's scope or your role does not allow this read: give a scoped token read access to "
-         "these projects (settings, backups, analytics) and the organization's billing, or use a full-access token",
+         "these projects (settings, backups, analytics usage and logs) and the organization's billing, or use a "
+         "full-access token",
 }
 
 
@@ -163,7 +164,8 @@ class SupabaseProvider:
         await self.http.aclose()
 
     async def probe(self, now: datetime) -> list[Access]:
-        """`check-config --probe`: the project list, then one project's add-ons, backups and health."""
+        """`check-config --probe`: the project list, then one project's add-ons, backups, health and
+        auth logs (the last minute's outcomes: the read needs the analytics logs permission)."""
         listed, body = await read("supabase", "projects", self.http.get_json("/v1/projects", operation="list-projects"),
                                   lambda items: count_of(items, "projects"), TOKEN_HINTS)
         accesses = [listed]
@@ -182,7 +184,8 @@ class SupabaseProvider:
         for what, path, params in (
                 ("billing add-ons", "/billing/addons", None),
                 ("database backups", "/database/backups", None),
-                ("health", "/health", [("services", s) for s in self.config.health_services])):
+                ("health", "/health", [("services", s) for s in self.config.health_services]),
+                ("auth logs", "/analytics/endpoints/logs.all", [("sql", AUTH_OUTCOMES_SQL)])):
             access, _ = await read("supabase", f"{what} of {project.name}", self.http.get_json(
                 f"/v1/projects/{project.ref}{path}", params, operation=what.replace(" ", "-")),
                 lambda answer: "readable", TOKEN_HINTS)
