@@ -44,6 +44,11 @@ STALE_BACKUP_DAYS = 4
 AUTH_TRAFFIC = {"sign_in": (0.30, 0.04), "token_refresh": (0.60, 0.01), "sign_up": (0.05, 0.02)}
 AUTH_REQUEST = {"sign_in": ("/token", "password"), "token_refresh": ("/token", "refresh_token"),
                 "sign_up": ("/signup", None)}
+# Under the `auth-attack` scenario the project at this index (`production`) also gets failed password
+# sign-ins (credential stuffing) in every minute from the scenario's start: twice its other attempts
+# that minute, and at least this many.
+AUTH_ATTACK_INDEX = 0
+AUTH_ATTACK_FAILED_SIGN_INS_PER_MIN = 60
 LOG_SOURCES = ("edge_logs", "postgres_logs", "auth_logs", "function_edge_logs", "function_logs",
                "storage_logs", "realtime_logs", "postgrest_logs", "supavisor_logs")
 LOGS_MAX_RANGE_S = 86400  # the document: at most 24 hours
@@ -307,6 +312,9 @@ class SupabaseSim:
             failed = int(round(total * failing))
             out[(kind, "success")] = total - failed
             out[(kind, "failure")] = failed
+        if p.index == AUTH_ATTACK_INDEX and self.world.scenario_applies("auth-attack", self.name) \
+                and minute >= self.world.since("auth-attack") // 60 * 60:
+            out[("sign_in", "failure")] += max(AUTH_ATTACK_FAILED_SIGN_INS_PER_MIN, 2 * sum(out.values()))
         return out
 
     def _logs_range(self, query: Any) -> tuple[float, float] | str:
