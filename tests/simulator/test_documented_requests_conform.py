@@ -135,5 +135,5 @@ async def test_vercel_drains_listing_filters_by_project_and_matches_the_publishe
     assert listed.status_code == 200 and none.json() == {"drains": []} and bad.status_code == 400
     body = listed.json()
     OAS30Validator(schema).validate(body)
-    assert {tuple(d["schemas"]) for d in body["drains"]} == {("log",), ("speed_insights",)}
+    assert {tuple(d["schemas"]) for d in body["drains"]} == {("log",), ("speed_insights",), ("trace",)}
     assert all(project in d["projectIds"] for d in body["drains"])
