@@ -116,6 +116,9 @@ def format_duration(seconds: float) -> str:
 # Two of Render's default 60 s buckets: a scaled window shorter than that would see the counter
 # step once per bucket and hold the error share for less than the rule's `for`.
 BUCKETED_RATE_FLOOR_S = 120
+# Supabase's auth outcomes arrive once a minute (whole minutes of the auth logs): a scaled window must
+# hold three of those steps for a failure share to last through the rule's `for`.
+AUTH_WINDOW_FLOOR_S = 180
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,7 @@ class Windows:
     deploys: str = "15m"  # how far back a failed deploy still alerts
     unpriced: str = "15m"
     drain: str = "10m"
+    auth: str = "15m"  # Supabase authentication outcomes (minute steps): never scaled below AUTH_WINDOW_FLOOR_S
     absent: str = "10m"
     burn_fast_long: str = "1h"
     burn_fast_short: str = "5m"
@@ -158,7 +162,7 @@ class Timing:
         """Every window and `for` multiplied by `factor` (tests only); the 1d/14d shape of the
         spend baseline is kept, it needs real days of history either way."""
         keep = {"baseline", "day", "baseline_step"}
-        floor = {"bucketed_rate": BUCKETED_RATE_FLOOR_S}
+        floor = {"bucketed_rate": BUCKETED_RATE_FLOOR_S, "auth": AUTH_WINDOW_FLOOR_S}
         windows = {name: (value if name in keep else format_duration(
                         max(floor.get(name, 1), duration_seconds(value) * factor)))
                    for name, value in vars(self.windows).items()}

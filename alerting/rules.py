@@ -131,6 +131,20 @@ RUNAWAY_SPEND = (
     f"and on ()\n({MONTH_ELAPSED_S} - ${{spend_s}} >= ${{spend_baseline_min_s}})"
 )
 
+# --- Supabase authentication ---
+
+# The share of failed authentication attempts (every kind) per project over the auth window, when the
+# window holds at least AUTH_MIN_ATTEMPTS attempts (a handful of mistyped passwords on a quiet project
+# is no incident). Fixed here, not config thresholds (docs/runbooks/SupabaseAuthFailuresHigh.md).
+AUTH_FAILURE_RATIO = 0.25
+AUTH_MIN_ATTEMPTS = 20
+AUTH_ATTEMPTS = "sum by (project) (increase(supabase_auth_events_total[${auth}]))"
+AUTH_FAILURES = (
+    'sum by (project) (increase(supabase_auth_events_total{outcome="failure"}[${auth}]))\n'
+    f"  / {AUTH_ATTEMPTS}\n  > {AUTH_FAILURE_RATIO}\n"
+    f"and on (project)\n{AUTH_ATTEMPTS} >= {AUTH_MIN_ATTEMPTS}"
+)
+
 # --- dead sources ---
 
 # Each project's current status only. The status is a label, so a status change starts a new series
@@ -380,6 +394,15 @@ ALERTS: tuple[Alert, ...] = (
                       "every alert on its data is blind (and held back).",
           value_format=ValueFormat.COUNT, dashboard=SELF, tier="collection", provider="stackwatch",
           source=Source.PROMETHEUS),
+    # --- Supabase authentication (issue 19: sign-in, sign-up and token-refresh outcomes from the auth logs) ---
+    Alert(name="SupabaseAuthFailuresHigh", group="authentication", for_="10m", severity=Severity.WARNING,
+          expr=AUTH_FAILURES,
+          summary="{value} of Supabase project {label:project}'s sign-ins, sign-ups and token refreshes fail",
+          description=f"More than {AUTH_FAILURE_RATIO:.0%} of the project's authentication attempts failed over the "
+                      f"auth window, with at least {AUTH_MIN_ATTEMPTS} attempts: credential stuffing, a broken "
+                      "sign-in flow or auth configuration, or an expired refresh-token rotation.",
+          value_format=ValueFormat.RATIO, dashboard=SUPABASE, tier="database", provider="supabase",
+          dashboard_vars={"project": "project"}),
     # --- dead sources and the alert path itself ---
     Alert(name="ScrapeTargetDown", group="dead-sources", for_="10m", severity=Severity.WARNING,
           expr=f'(up{{job!="stackwatch"}} == 0)\nunless on (project) {INACTIVE_PROJECTS}',

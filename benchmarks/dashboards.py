@@ -181,7 +181,7 @@ def series_set(large: bool) -> list[Series]:
                                                                "resource": f"resource-{k:02d}"}, 40 - 3 * k)
     for tier, value in (("frontend", 3), ("backend", 2), ("database", 0.5)):
         add("stackwatch.threshold.response_time", {"tier": tier}, value)
-    for drain in ("log", "speed_insights"):
+    for drain in ("log", "speed_insights", "trace"):
         add("stackwatch.drain.events", {"drain": drain}, 50)
         add("stackwatch.drain.rejected", {"drain": drain, "reason": "bad_signature"}, 0.001)
 
@@ -215,6 +215,9 @@ def series_set(large: bool) -> list[Series]:
         for metric in ("LCP", "FCP", "TTFB", "INP", "FID"):
             add("vercel.web_vital.duration", {"project": project, "metric": metric}, 0.5, 1.5)
         add("vercel.web_vital.cls", {"project": project}, 0.5, 0.05)
+        if i % 4 == 0:  # a quarter of the projects run functions (as the simulator's trace drains)
+            for route in ("/api/cart", "/api/checkout", "/products/[id]", "/api/search"):
+                add("vercel.function.duration", {"project": project, "route": route}, 0.5, 0.2)
     for i in range(n_render):
         service = f"api-{i:03d}"
         s = {"service": service}
@@ -247,6 +250,9 @@ def series_set(large: bool) -> list[Series]:
             add("supabase.service.healthy", {**p, "service": service}, 0 if (i, service) == (1, "storage") else 1)
         for service in ("rest", "auth", "storage", "realtime"):
             add("supabase.api.requests", {**p, "service": service}, 2)
+        for kind, rate in (("sign_in", 0.5), ("sign_up", 0.05), ("token_refresh", 1.0)):
+            add("supabase.auth.events", {**p, "kind": kind, "outcome": "success"}, rate)
+            add("supabase.auth.events", {**p, "kind": kind, "outcome": "failure"}, rate * 0.03)
         add("supabase.backup.age", p, 40000)
         add("supabase.backup.pitr_enabled", p, 1)
         add("supabase.disk.usage", p, 2e9)

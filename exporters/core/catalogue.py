@@ -168,7 +168,7 @@ SHARED_METRICS: tuple[MetricSpec, ...] = (
                (PROVIDER,), series=Series("provider", 1)),
     MetricSpec("stackwatch.provider.poll.duration", Kind.HISTOGRAM, "s",
                "Wall time of one poll of one stream.", (PROVIDER, "stream", "outcome"),
-               series=Series("provider", 12, "streams (≤ 6) × outcome ok/error")),
+               series=Series("provider", 16, "streams (≤ 8: Supabase's) × outcome ok/error")),
     MetricSpec("stackwatch.provider.poll.errors", Kind.COUNTER, "{error}",
                "Failed polls, by stream and reason (auth, rate_limited, server_error, timeout, "
                "transport, malformed, client_error; dependency: not polled because a stream it "
@@ -177,10 +177,10 @@ SHARED_METRICS: tuple[MetricSpec, ...] = (
                "max_poll_bytes; deadline: the poll outlived "
                "poll_deadline_seconds; pagination: a listing repeated a cursor or passed "
                "max_pages_per_poll).", (PROVIDER, "stream", "reason"),
-               series=Series("provider", 78, "streams (≤ 6) × reasons (≤ 13); only after failures")),
+               series=Series("provider", 104, "streams (≤ 8) × reasons (≤ 13); only after failures")),
     MetricSpec("stackwatch.provider.invalid_items", Kind.COUNTER, "{item}",
                "Items in a provider response that failed validation and were skipped.",
-               (PROVIDER, "stream"), series=Series("provider", 6, "streams (≤ 6); only after invalid items")),
+               (PROVIDER, "stream"), series=Series("provider", 8, "streams (≤ 8); only after invalid items")),
     MetricSpec("stackwatch.cost.today_usd", Kind.GAUGE, "{USD}",
                "Cost of the current UTC day so far, billed where billed figures exist, else estimated.",
                (PROVIDER, "service", "project", "cost_source"), optional_attributes=("model",),

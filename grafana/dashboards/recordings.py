@@ -114,6 +114,15 @@ VERCEL_CLS_P75 = Recording(
     "p75 CLS per project: histogram_quantile over 200 native histograms at each step (0.8 s p95 at "
     "large scale).",
     interval=SLOW)
+# Function execution time (trace drains): the p95 per project and route, recorded as a float for
+# the same reasons as the web vitals' p75 (a native histogram per project and route).
+VERCEL_FUNCTION_P95 = Recording(
+    "stackwatch:vercel_function_duration_seconds:p95_rate5m",
+    "histogram_quantile(0.95, sum by (deployment_environment, project, route) "
+    "(rate(vercel_function_duration_seconds[5m])))",
+    "histogram_quantile over up to 9 native histograms per project (8 routes and other) at each step; "
+    "the recorded p95 per project and route is a float series.",
+    interval=SLOW)
 
 # --- AI services (7-day board, 1,200 s step, $__rate_interval 1,215 s) ---
 # One hour is the panels' own unit (tokens per hour), as for OPENAI_TOKENS: a 1-hour rate is

@@ -136,9 +136,25 @@ def board() -> Board:
               (Query(f"sum by (service) (rate(supabase_api_requests_total{{{API}}}[{RATE}])) * 60", "{{service}}"),),
               unit="short", width=12, height=8, interval=SCRAPED_MIN_INTERVAL),
     ])
+    auth = Row("Authentication (auth logs, Management API)", [
+        Panel("timeseries", "Authentication outcomes", "Sign-ins, sign-ups and token refreshes per minute, "
+              "succeeded and failed, counted from the projects' auth logs in whole minutes (a minute shows up "
+              "at the poll after it ends).",
+              (Query(f"sum by (kind, outcome) (rate(supabase_auth_events_total{{{API}}}[{RATE}])) * 60",
+                     "{{kind}} {{outcome}}"),),
+              unit="short", width=12, height=8, interval=SCRAPED_MIN_INTERVAL),
+        Panel("timeseries", "Authentication failure share", "Failed / all authentication attempts per project "
+              "over 15 minutes. SupabaseAuthFailuresHigh warns above 25 % with at least 20 attempts: an attack, "
+              "or a broken sign-in flow.",
+              (Query(f'sum by (project) (increase(supabase_auth_events_total{{{API}, outcome="failure"}}[15m])) '
+                     f"/ sum by (project) (increase(supabase_auth_events_total{{{API}}}[15m]))", "{{project}}"),),
+              unit="percentunit", width=12, height=8, max=1, interval=SCRAPED_MIN_INTERVAL,
+              steps=(("green", None), ("orange", 0.25))),
+    ])
     return Board(SUPABASE.uid, "stackwatch · Supabase",
                  "Supabase project health, backups and PITR (Management API); the database's state (up, "
                  "read-only mode, OOM kills) and load (connections, CPU, memory, disk and its IO, size, "
-                 "replication and slot lag, statement time) from the project's metrics endpoint.",
-                 "now-24h", [health, state, database], (ENVIRONMENT, project_variable("supabase_project_up")),
+                 "replication and slot lag, statement time) from the project's metrics endpoint; authentication "
+                 "outcomes (auth logs).",
+                 "now-24h", [health, state, database, auth], (ENVIRONMENT, project_variable("supabase_project_up")),
                  annotations=(vercel_deploys(f'{ENV}, target="production"'), render_deploys(ENV)))

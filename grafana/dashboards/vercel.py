@@ -21,6 +21,7 @@ from .recordings import (
     VERCEL_CLS_P75,
     VERCEL_CRASHES,
     VERCEL_DEPLOYMENTS,
+    VERCEL_FUNCTION_P95,
     VERCEL_REQUESTS,
     VERCEL_REQUESTS_5XX,
     VERCEL_REQUESTS_ALL,
@@ -52,7 +53,7 @@ def vital_panel(metric: str, name: str, good: float, poor: float) -> Panel:
 
 
 def board() -> Board:
-    traffic = Row("Traffic and errors (log drains)", [
+    traffic = Row("Traffic, errors and functions (log and trace drains)", [
         Panel("timeseries", "Requests by status class", "Requests per second seen in log drains, by HTTP "
               "status class (5-minute rate, recorded per project). A drop to zero: the drain stopped (see "
               "'stackwatch itself', drain rejected) or the site is down.",
@@ -81,6 +82,18 @@ def board() -> Board:
               (Query(f"topk(10, sum by (project) ({VERCEL_CRASHES.record}{{{SEL}}}) * 60)",
                      "{{project}}", scenario="error-burst", recordings=(VERCEL_CRASHES,)),),
               unit="short", width=12, height=8, interval="5m", no_value="No crashes"),
+        Panel("timeseries", "Function execution time (p95) by route", "95th percentile execution time of "
+              "Vercel Functions per route (trace drains: each server span's end − start), the slowest selected "
+              "project's at each step; the routes a project adds beyond the first few seen count as `other`. "
+              "Rising after a deploy: the new code; everywhere at once: a slow dependency.",
+              (Query(f"topk(10, max by (route) ({VERCEL_FUNCTION_P95.record}{{{SEL}}}))", "{{route}}",
+                     recordings=(VERCEL_FUNCTION_P95,)),),
+              unit="s", width=12, height=8, interval="5m"),
+        Panel("timeseries", "Function invocations by route", "Function invocations per minute per route "
+              "(server spans in trace drains), the ten busiest.",
+              (Query(f"topk(10, sum by (route) (histogram_count(rate(vercel_function_duration_seconds{{{SEL}}}"
+                     "[$__rate_interval])))) * 60", "{{route}}"),),
+              unit="short", width=12, height=8, interval="5m"),
     ])
     vitals = Row("Web vitals (Speed Insights)", [
         *(vital_panel(*vital) for vital in WEB_VITALS),

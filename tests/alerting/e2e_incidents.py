@@ -20,8 +20,8 @@ from receivers import Notification
 from stack.conftest import http_json, tools, wait_until  # noqa: F401 (tools is a fixture)
 
 from exporters.simulator.render.sim import BASE_NAMES, HOT_CPU_INDEX, HOT_MEMORY_INDEX
+from exporters.simulator.supabase.sim import AUTH_ATTACK_INDEX, STALE_BACKUP_INDEX, UNHEALTHY_INDEX
 from exporters.simulator.supabase.sim import NAMES as SUPABASE_NAMES
-from exporters.simulator.supabase.sim import STALE_BACKUP_INDEX, UNHEALTHY_INDEX
 from exporters.simulator.world import PROVIDERS, World
 
 # Who gets what, written from docs/alerting.md's routing table (every channel set): not read from
@@ -33,6 +33,7 @@ RENDER_SERVICES = frozenset(BASE_NAMES[:_WORLD.scale.render_services])
 SUPABASE_PROJECTS = frozenset(SUPABASE_NAMES[:_WORLD.scale.supabase_projects])
 ACTIVE_PROJECTS = SUPABASE_PROJECTS - {SUPABASE_NAMES[_WORLD.scale.supabase_projects - 1]}  # the last one is paused
 STAGING = SUPABASE_NAMES[UNHEALTHY_INDEX]
+ATTACKED = SUPABASE_NAMES[AUTH_ATTACK_INDEX]
 assert STAGING == SUPABASE_NAMES[STALE_BACKUP_INDEX]
 
 WARM_UP_S = 45.0  # every scaled window filled (the longest short one is 30 s)
@@ -110,13 +111,15 @@ def episodes(budgets: dict) -> dict[str, Episode]:
             *slow_burn,  # an earlier outage on the same stack opens the slow-burn ticket (LINGERING)
         ]),
         # Conditions and cost incidents at once (a bad day): a hot CPU and memory, a missing backup,
-        # the first failed deploy, unpriced usage, a database down, a runaway spend and a spike.
+        # the first failed deploy, unpriced usage, a database down, a runaway spend and a spike, and
+        # failed sign-ins flooding production's auth logs.
         Episode("bad-day", ("saturation", "backup-missing", "deploy-failure", "unpriced-usage", "supabase-down",
-                            "runaway-spend", "cost-spike"), [
+                            "runaway-spend", "cost-spike", "auth-attack"), [
             *expect("CpuUtilizationHigh", "warning+critical", "service", {BASE_NAMES[HOT_CPU_INDEX]}, {BASE_NAMES[HOT_CPU_INDEX]}),
             *expect("MemoryUtilizationHigh", "warning+critical", "service", {BASE_NAMES[HOT_MEMORY_INDEX]},
                     {BASE_NAMES[HOT_MEMORY_INDEX]}),
             *expect("SupabaseBackupMissing", "critical", "project", {STAGING}, {STAGING}),
+            *expect("SupabaseAuthFailuresHigh", "warning", "project", {ATTACKED}, {ATTACKED}),
             *expect("DeployFailed", "warning", "provider", {"render", "vercel"}, {"render", "vercel"}),
             *expect("UnpricedUsageSeen", "warning", "provider", {"openai", "llamacloud"}, {"openai"}),
             *expect("SupabaseDatabaseDown", "critical", "project", {STAGING}, {STAGING}),

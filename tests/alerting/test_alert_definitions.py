@@ -146,6 +146,7 @@ OPTIONAL_INPUTS = {
     "stackwatch_provider_ratelimit_remaining_ratio": "only providers that send rate-limit headers",
     "otelcol_exporter_send_failed_metric_points": "appears with the first failed export (the collector's counter)",
     "stackwatch_drain_rejected_total": "a counter of rejected deliveries",
+    "supabase_auth_events_total": "counters born with a project's first authentication event; a failed auth-logs poll is ProviderApiDown",
     "alertmanager_notifications_failed_total": "Alertmanager's own counter (its target: ScrapeTargetDown)",
     "stackwatch_provider_up": "StackwatchAbsent watches it",
     "up": "ScrapeTargetDown and StackwatchAbsent watch it",

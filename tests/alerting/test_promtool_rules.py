@@ -154,6 +154,9 @@ HEALTHY_INPUTS = [
 ]
 
 
+AUTH_SERIES = 'supabase_auth_events_total{job="stackwatch", project="production", kind="%s", outcome="%s"}'
+
+
 def inputs_without(name: str) -> list[tuple[str, str]]:
     return [(s, steady(v, 40)) for s, v in HEALTHY_INPUTS if not s.startswith(name + "{")]
 
@@ -426,6 +429,23 @@ CASES: list[Case] = [
            [('stackwatch_drain_rejected_total{drain="log", reason="bad_signature"}', f"0+{n / 10}x60")],
            "20m", [Fires("warning", {"drain": "log", "reason": "bad_signature"}, humanize(n))] if n > 10 else [])
       for n in (9, 10, 11)]),
+    # Supabase authentication: counters born at their first value (a series appears with the first
+    # minute that had such an event), the failures later than the successes.
+    Case("SupabaseAuthFailuresHigh", "warns when most sign-ins of a project fail (credential stuffing)",
+         [(AUTH_SERIES % ("sign_in", "success"), "120+10x60"),
+          (AUTH_SERIES % ("sign_in", "failure"), "_x5 40+30x55")],
+         "40m", [Fires("warning", {"project": "production"}, humanize_percentage(30 / 40))]),
+    Case("SupabaseAuthFailuresHigh", "stays quiet on a normal day (a few per cent fail)",
+         [(AUTH_SERIES % ("sign_in", "success"), "300+30x60"), (AUTH_SERIES % ("token_refresh", "success"), "900+60x60"),
+          (AUTH_SERIES % ("sign_in", "failure"), "_x3 2+1x57"), (AUTH_SERIES % ("sign_up", "failure"), "_x9 1+0x51")],
+         "40m"),
+    Case("SupabaseAuthFailuresHigh", "stays quiet when a quiet project's few attempts all fail",
+         [(AUTH_SERIES % ("sign_in", "failure"), "_x5 3+1x55")], "40m"),
+    *edges([Case("SupabaseAuthFailuresHigh", f"{'warns' if n > 25 else 'stays quiet'} at {n} % failing",
+                 [(AUTH_SERIES % ("sign_in", "success"), f"500+{100 - n}x60"),
+                  (AUTH_SERIES % ("sign_in", "failure"), f"50+{n}x60")],
+                 "40m", [Fires("warning", {"project": "production"}, humanize_percentage(n / 100))] if n > 25 else [])
+            for n in (24, 25, 26)]),
     Case("StackwatchAbsent", "pages when the self-scrape is down",
          [('up{job="stackwatch", instance="stackwatch:9464"}', steady("0"))],
          "20m", [Fires("critical", {"job": "stackwatch", "instance": "stackwatch:9464"}, humanize(0))]),
@@ -534,7 +554,7 @@ def test_every_threshold_is_tested_at_and_either_side_of_its_value():
                  "CpuUtilizationHigh", "MemoryUtilizationHigh", "DatabaseConnectionsHigh", "SupabaseBackupMissing",
                  "TlsCertificateExpiring", "MonthlyBudgetHalfSpent", "MonthlyBudgetMostlySpent", "MonthlyBudgetExceeded",
                  "MonthEndForecastOverBudget", "DailySpendOverBudget", "ProviderDataStale", "RateLimitHeadroomLow",
-                 "DrainRejectionsSpiking"):
+                 "DrainRejectionsSpiking", "SupabaseAuthFailuresHigh"):
         assert EDGES.get(name, 0) >= 3, name
 
 

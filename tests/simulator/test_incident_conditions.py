@@ -208,6 +208,38 @@ async def test_supabase_down_makes_one_project_unhealthy_with_its_database_down_
     assert (await project_health(simulator))[name] == "ACTIVE_HEALTHY"
 
 
+async def test_auth_attack_floods_one_projects_auth_logs_with_failed_sign_ins_until_it_ends(simulator: Simulator) -> None:
+    from exporters.simulator.supabase.sim import AUTH_ATTACK_FAILED_SIGN_INS_PER_MIN, AUTH_ATTACK_INDEX, iso
+    sim = simulator.providers["supabase"]
+    attacked, other = sim.projects()[AUTH_ATTACK_INDEX], sim.projects()[AUTH_ATTACK_INDEX + 1]
+
+    async def failures(p) -> dict[str, int]:  # type: ignore[no-untyped-def]
+        """The last complete minute's outcomes of `p`, by outcome, as logs.all answers them."""
+        end = simulator.world.now_ts() // 60 * 60
+        async with client(simulator, "supabase", "/supabase") as http:
+            rows = (await http.get(f"/v1/projects/{p.ref}/analytics/endpoints/logs.all", params={
+                "sql": "select kind, outcome, count(*) as count from auth_logs group by kind, outcome",
+                "iso_timestamp_start": iso(end - 60), "iso_timestamp_end": iso(end)})).json()["result"]
+        out = {"success": 0, "failure": 0}
+        for row in rows:
+            out[row["outcome"]] += row["count"]
+        return out
+
+    steady = await failures(attacked)
+    assert steady["failure"] < 0.1 * (steady["failure"] + steady["success"])  # a few per cent in steady state
+    simulator.world.set_scenario("auth-attack")
+    simulator.world.advance(120)
+    attack = await failures(attacked)
+    assert attack["failure"] >= AUTH_ATTACK_FAILED_SIGN_INS_PER_MIN
+    assert attack["failure"] > 0.25 * (attack["failure"] + attack["success"])  # over the alert's share
+    untouched = await failures(other)
+    assert untouched["failure"] < 0.1 * (untouched["failure"] + untouched["success"])
+    simulator.world.set_scenario("steady")
+    simulator.world.advance(60)
+    after = await failures(attacked)
+    assert after["failure"] < AUTH_ATTACK_FAILED_SIGN_INS_PER_MIN / 2
+
+
 async def test_metrics_endpoint_down_answers_503_until_it_ends(simulator: Simulator) -> None:
     simulator.world.set_scenario("metrics-endpoint-down")
     assert (await asyncio.to_thread(metrics_text, simulator, 0))[0] == 503

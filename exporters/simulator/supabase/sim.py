@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import calendar
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -37,6 +38,22 @@ UNHEALTHY_SERVICES = ("db", "db_postgres_user", "pooler", "pg_bouncer", "rest", 
 # latest completed backup is days old. In the steady world every daily backup completes.
 STALE_BACKUP_INDEX = 1
 STALE_BACKUP_DAYS = 4
+# The auth log (GoTrue's request log) as the simulator writes it: per project and minute, requests to
+# POST /token (password or refresh_token grant) and POST /signup, a small share of them failing.
+# Shares of the project's auth request rate, and the failure share, per kind.
+AUTH_TRAFFIC = {"sign_in": (0.30, 0.04), "token_refresh": (0.60, 0.01), "sign_up": (0.05, 0.02)}
+AUTH_REQUEST = {"sign_in": ("/token", "password"), "token_refresh": ("/token", "refresh_token"),
+                "sign_up": ("/signup", None)}
+# Under the `auth-attack` scenario the project at this index (`production`) also gets failed password
+# sign-ins (credential stuffing) in every minute from the scenario's start: twice its other attempts
+# that minute, and at least this many.
+AUTH_ATTACK_INDEX = 0
+AUTH_ATTACK_FAILED_SIGN_INS_PER_MIN = 60
+LOG_SOURCES = ("edge_logs", "postgres_logs", "auth_logs", "function_edge_logs", "function_logs",
+               "storage_logs", "realtime_logs", "postgrest_logs", "supavisor_logs")
+LOGS_MAX_RANGE_S = 86400  # the document: at most 24 hours
+LOGS_DEFAULT_RANGE_S = 60  # neither timestamp: the last minute
+LOGS_ROW_LIMIT = 100  # raw rows answered at most (the simulator's cap)
 API_BUCKETS_S = {"15min": (900, 60), "30min": (1800, 60), "1hr": (3600, 60), "3hr": (10800, 600),
                  "1day": (86400, 3600), "3day": (259200, 3600), "7day": (604800, 86400)}
 
@@ -164,6 +181,7 @@ class SupabaseSim:
             web.get(f"{p}/{{ref}}/database/backups", self._backups),
             web.get(f"{p}/{{ref}}/billing/addons", self._addons),
             web.get(f"{p}/{{ref}}/analytics/endpoints/usage.api-counts", self._api_counts),
+            web.get(f"{p}/{{ref}}/analytics/endpoints/logs.all", self._logs),
             web.get(f"{p}/{{ref}}/config/disk/util", self._disk),
             web.get(f"{METRICS_PREFIX}/{{ref}}/customer/v1/privileged/metrics", self._prometheus),
         ]
@@ -289,6 +307,89 @@ class SupabaseSim:
             result.append(row)
             t += bucket
         return web.json_response({"result": result})
+
+    def auth_events(self, p: SimProject, minute: float) -> dict[tuple[str, str], int]:
+        """{(kind, outcome): count} of the auth requests in the minute starting at `minute`."""
+        out: dict[tuple[str, str], int] = {}
+        if minute + 60 > self._now() or not self._active(p):
+            return out
+        for kind, (share, failing) in AUTH_TRAFFIC.items():
+            total = int(p.api_rate_per_min["auth"] * share
+                        * (0.8 + 0.4 * _noise(self.world.seed, p.ref, "auth", kind, int(minute))))
+            failed = int(round(total * failing))
+            out[(kind, "success")] = total - failed
+            out[(kind, "failure")] = failed
+        if p.index == AUTH_ATTACK_INDEX and self.world.scenario_applies("auth-attack", self.name) \
+                and minute >= self.world.since("auth-attack") // 60 * 60:
+            out[("sign_in", "failure")] += max(AUTH_ATTACK_FAILED_SIGN_INS_PER_MIN, 2 * sum(out.values()))
+        return out
+
+    def _logs_range(self, query: Any) -> tuple[float, float] | str:
+        """The queried [start, end), rounded to the minute, or what is wrong with it."""
+        def parse(name: str) -> float | None | str:
+            raw = query.get(name)
+            if raw is None:
+                return None
+            try:
+                moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            except ValueError:
+                return f"{name} is not an ISO 8601 date-time"
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=timezone.utc)
+            return round(moment.timestamp() / 60) * 60.0
+        start, end = parse("iso_timestamp_start"), parse("iso_timestamp_end")
+        for value in (start, end):
+            if isinstance(value, str):
+                return value
+        now_minute = round(self._now() / 60) * 60.0
+        if end is None:
+            end = now_minute
+        if start is None:
+            start = end - LOGS_DEFAULT_RANGE_S
+        assert isinstance(start, float) and isinstance(end, float)
+        if end < start:
+            return "iso_timestamp_end is before iso_timestamp_start"
+        if end - start > LOGS_MAX_RANGE_S:
+            return "the timestamp range must be no more than 24 hours"
+        return start, end
+
+    async def _logs(self, request: web.Request) -> web.Response:
+        p = self._found(request)
+        if p is None:
+            return _not_found()
+        span = self._logs_range(request.query)
+        if isinstance(span, str):
+            return _logs_error(span)
+        start, end = span
+        sql = request.query.get("sql")
+        source = "edge_logs"  # no sql: only edge_logs are queried (the document)
+        if sql is not None:
+            found = re.search(r"\bfrom\s+([a-z_]+)", sql, re.IGNORECASE)
+            if found is None or found.group(1).lower() not in LOG_SOURCES:
+                return _logs_error("the query must select from one log source: " + ", ".join(LOG_SOURCES))
+            source = found.group(1).lower()
+        if source != "auth_logs":
+            return web.json_response({"result": []})  # nothing else is simulated: no events
+        minutes = [start + 60 * i for i in range(int((end - start) // 60))]
+        if sql is not None and re.search(r"\bgroup\s+by\b", sql, re.IGNORECASE):
+            totals: dict[tuple[str, str], int] = {}
+            for minute in minutes:
+                for key, count in self.auth_events(p, minute).items():
+                    totals[key] = totals.get(key, 0) + count
+            return web.json_response({"result": [{"kind": k, "outcome": o, "count": c}
+                                                 for (k, o), c in sorted(totals.items()) if c]})
+        rows: list[dict[str, Any]] = []
+        for minute in reversed(minutes):  # newest first, as the logs explorer lists them
+            for (kind, outcome), count in sorted(self.auth_events(p, minute).items()):
+                path, grant = AUTH_REQUEST[kind]
+                for i in range(min(count, LOGS_ROW_LIMIT - len(rows))):
+                    metadata = {"path": path, "method": "POST", "status": 400 if outcome == "failure" else 200}
+                    if grant:
+                        metadata["grant_type"] = grant
+                    rows.append({"id": f"{p.ref}-{int(minute)}-{kind}-{outcome}-{i}",
+                                 "timestamp": int((minute + 30) * 1_000_000),
+                                 "event_message": "request completed", "metadata": [metadata]})
+        return web.json_response({"result": rows[:LOGS_ROW_LIMIT]})
 
     def disk_used(self, p: SimProject) -> float:
         grow = (self._now() - p.created) / 86400 * 2e7
@@ -456,7 +557,7 @@ class SupabaseSim:
         visible = [p for p in self.projects() if p.created <= now]
         active = [p for p in visible if self._active(p)]
         return {"projects": 1, "health": len(active), "backups": len(visible), "addons": len(visible),
-                "api_counts": len(active), "disk": len(active)}
+                "api_counts": len(active), "auth_logs": len(active), "disk": len(active)}
 
     def rate_limit_headers(self, limit: int, remaining: int, reset_in_s: float) -> dict[str, str]:
         return {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(remaining),
@@ -469,6 +570,14 @@ def format_value(value: float) -> str:
     if isinstance(value, int) or float(value).is_integer():
         return str(int(value))
     return repr(float(value))
+
+
+def _logs_error(message: str) -> web.Response:
+    """A rejected logs query: 400 with the document's error shape (AnalyticsResponse.error)."""
+    return web.json_response({"error": {"code": 400, "errors": [{"domain": "global", "location": "sql",
+                                                                  "locationType": "parameter", "message": message,
+                                                                  "reason": "invalidQuery"}],
+                                        "message": message, "status": "INVALID_ARGUMENT"}}, status=400)
 
 
 def _not_found() -> web.Response:
