@@ -119,8 +119,8 @@ def burn(long: str, short: str, factor: str) -> str:
 def traffic_spike(metric: str, by: str, provider: str) -> str:
     """A request rate over the `spike` window against its own baseline: the same window a day and
     a week earlier, the higher of the two (so a normal daily cycle, and a weekly one, stay quiet;
-    a new object without a day of history has no baseline and stays quiet). Fires above
-    factor x baseline AND above the floor. The value is the factor (now / baseline)."""
+    a new object without a day of history, or without traffic then, has no baseline and stays
+    quiet). Fires above factor x baseline AND above the floor. The value is the factor (now / baseline)."""
     now = f"sum by ({by}) (rate({metric}[${{spike}}]))"
     ago = (f"max by ({by}) (\n"
            f'      label_replace(sum by ({by}) (rate({metric}[${{spike}}] offset ${{day}})), "ago", "1d", "", "")\n'
@@ -128,7 +128,7 @@ def traffic_spike(metric: str, by: str, provider: str) -> str:
     return (f"label_replace(\n"
             f"  (\n    {now}\n      > on ({by}) ({ago} * {threshold('traffic_spike_factor')})\n"
             f"    and on ({by}) {now} > {threshold('traffic_spike_floor_per_second')}\n  )\n"
-            f"  / on ({by}) {ago},\n"
+            f"  / on ({by}) ({ago} > 0),\n"
             f'  "provider", "{provider}", "", "")')
 
 

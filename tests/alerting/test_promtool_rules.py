@@ -253,9 +253,10 @@ TRAFFIC_CASES = [
     Case("TrafficSpike", "stays quiet for a spike under the traffic floor",
          [(RENDER_API, hourly_counter(7_000, [0.1] * (SPIKE_DAYS * 24 + SPIKE_HOUR) + [0.5, 0.1]))],
          SPIKE_EVAL, interval="5m", rule_interval="5m"),
-    # A project born an hour ago has no baseline: it may be busy, it is not a spike.
-    Case("TrafficSpike", "stays quiet for a new project without a day of history",
-         [(VERCEL_SHOP, f"_x{12 * (SPIKE_DAYS * 24 + SPIKE_HOUR)} " + hourly_counter(3, [50.0, 50.0]))],
+    # A project without traffic a day and a week ago has no baseline (0): busy now, but not a spike
+    # of its own rate (a project new within the day has no baseline series at all: the same).
+    Case("TrafficSpike", "stays quiet for a project without traffic a day and a week ago",
+         [(VERCEL_SHOP, hourly_counter(3, [0.0] * (SPIKE_DAYS * 24 + SPIKE_HOUR) + [50.0, 50.0]))],
          SPIKE_EVAL, interval="5m", rule_interval="5m"),
 ]
 AUTOSCALED_API = ('render_service_autoscaling_max_instances{job="stackwatch", service="api"}', steady("5"))

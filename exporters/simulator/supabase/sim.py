@@ -36,6 +36,12 @@ UNHEALTHY_SERVICES = ("db", "db_postgres_user", "pooler", "pg_bouncer", "rest", 
 # backups of the last four days failed; it has no PITR (only every third project has), so its
 # latest completed backup is days old. In the steady world every daily backup completes.
 STALE_BACKUP_INDEX = 1
+# Under `saturation` (scenario or standing, world.CONDITIONS) this project's database host runs hot:
+# 95 % CPU, 8 % of its memory available, its disk 97 % full, and its read replica 900 s behind.
+# In the steady world: 30 % CPU, 45 % of memory available, no lag, and the disk far from full.
+HOT_PROJECT_INDEX = 0
+HOT_IDLE_SHARE, HOT_MEMORY_AVAILABLE, HOT_DISK_FULL, HOT_LAG_S = 0.05, 0.08, 0.97, 900.0
+CALM_IDLE_SHARE, CALM_MEMORY_AVAILABLE = 0.7, 0.45
 STALE_BACKUP_DAYS = 4
 API_BUCKETS_S = {"15min": (900, 60), "30min": (1800, 60), "1hr": (3600, 60), "3hr": (10800, 600),
                  "1day": (86400, 3600), "3day": (259200, 3600), "7day": (604800, 86400)}
@@ -135,6 +141,19 @@ class SupabaseSim:
         if p.state_at(self._now())["paused"]:
             return "INACTIVE"
         return "ACTIVE_UNHEALTHY" if self._down(p) else p.status
+
+    def _hot(self, p: SimProject) -> bool:
+        """The `saturation` condition on this project (HOT_PROJECT_INDEX)."""
+        return p.index == HOT_PROJECT_INDEX and self.world.condition("saturation", self.name)
+
+    def _hot_seconds(self, p: SimProject, now: float) -> float:
+        """Seconds of the project's life so far spent saturated (its CPU counters run slower then)."""
+        if p.index != HOT_PROJECT_INDEX:
+            return 0.0
+        if "saturation" in self.world.incidents:
+            return max(0.0, now - p.created)
+        return sum(max(0.0, min(now, e.until if e.until is not None else now) - max(e.since, p.created))
+                   for e in self.world.episodes_of("saturation", self.name))
 
     def _down(self, p: SimProject) -> bool:
         """The `supabase-down` incident: this project's database is down."""
@@ -284,8 +303,10 @@ class SupabaseSim:
         return web.json_response({"result": result})
 
     def disk_used(self, p: SimProject) -> float:
+        if self._hot(p):
+            return p.disk_size * HOT_DISK_FULL
         grow = (self._now() - p.created) / 86400 * 2e7
-        return min(p.disk_size * 0.95, 1.2e9 + grow)
+        return min(p.disk_size * 0.5, 1.2e9 + grow)
 
     async def _disk(self, request: web.Request) -> web.Response:
         p = self._found(request)
@@ -322,6 +343,9 @@ class SupabaseSim:
         queries = uptime * 40.0
         query_time = queries * 0.002 + spike_s * 40.0 * 1.5  # 2 ms per query; 1.5 s during a spike
         mem_total = 4e9
+        hot = self._hot(p)
+        # Idle CPU seconds: the calm share of the whole life, less what the saturated time did not idle.
+        idle = uptime * CALM_IDLE_SHARE - self._hot_seconds(p, now) * (CALM_IDLE_SHARE - HOT_IDLE_SHARE)
         base = {"supabase_project_ref": p.ref, "service_type": "db"}
         series: list[tuple[str, str, str, list[tuple[dict[str, str], float]]]] = [
             ("pg_up", "gauge", "Whether the last scrape of Postgres was able to connect.", [({}, up)]),
@@ -333,17 +357,17 @@ class SupabaseSim:
             ("pg_database_size_bytes", "gauge", "Disk space used by the database.",
              [({"datname": "postgres"}, self.disk_used(p))]),
             ("node_cpu_seconds_total", "counter", "Seconds the CPUs spent in each mode.",
-             [({"cpu": "0", "mode": "idle"}, uptime * 0.7), ({"cpu": "0", "mode": "user"}, uptime * 0.2),
-              ({"cpu": "0", "mode": "system"}, uptime * 0.1)]),
+             [({"cpu": "0", "mode": "idle"}, idle), ({"cpu": "0", "mode": "user"}, (uptime - idle) * 2 / 3),
+              ({"cpu": "0", "mode": "system"}, (uptime - idle) / 3)]),
             ("node_memory_MemAvailable_bytes", "gauge", "Memory information field MemAvailable_bytes.",
-             [({}, mem_total * 0.45)]),
+             [({}, mem_total * (HOT_MEMORY_AVAILABLE if hot else CALM_MEMORY_AVAILABLE))]),
             ("node_memory_MemTotal_bytes", "gauge", "Memory information field MemTotal_bytes.", [({}, mem_total)]),
             ("node_filesystem_avail_bytes", "gauge", "Filesystem space available to non-root users in bytes.",
              [({"mountpoint": "/data"}, p.disk_size - self.disk_used(p))]),
             ("node_filesystem_size_bytes", "gauge", "Filesystem size in bytes.",
              [({"mountpoint": "/data"}, p.disk_size)]),
             ("physical_replication_lag_physical_replication_lag_seconds", "gauge", "Replication lag in seconds.",
-             [({}, 0)]),
+             [({}, HOT_LAG_S if hot else 0)]),
             ("pg_stat_statements_total_queries", "counter", "Queries executed (pg_stat_statements).",
              [({}, queries)]),
             ("pg_stat_statements_total_time_seconds", "counter", "Total time spent in statements, in seconds.",
