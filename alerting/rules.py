@@ -301,6 +301,13 @@ ALERTS: tuple[Alert, ...] = (
                       "database read-only at 95 %.",
           value_format=ValueFormat.RATIO, dashboard=SUPABASE, tier="database", provider="supabase",
           dashboard_vars={"project": "project"}),
+    Alert(name="SupabaseDatabaseReadOnly", group="saturation", for_="5m", severity=Severity.CRITICAL,
+          expr="max by (project) (supabase_database_readonly) == 1",
+          summary="Supabase project {label:project} is in read-only mode: every write fails",
+          description="The Management API reports read-only mode on (Supabase turns it on when the database "
+                      "reaches 95 % of its disk): inserts, updates and deletes fail until the disk is freed or grown.",
+          value_format=ValueFormat.COUNT, dashboard=SUPABASE, tier="database", provider="supabase",
+          dashboard_vars={"project": "project"}),
     Alert(name="SupabaseReplicationLagHigh", group="saturation", expr=REPLICATION_LAG, for_="5m",
           severity=Severity.WARNING,
           summary="A read replica of Supabase project {label:project} lags {value} behind",

@@ -103,6 +103,9 @@ def findings(runtime: Runtime, reader: InMemoryMetricReader, outcomes: list[Stre
         a = dict(attrs)
         if value == 0 and a["project"] not in paused:
             found.append(Finding("critical", f"{a['project']}: Supabase project status {a['status']}"))
+    for attrs, value in store.gauge_points("supabase.database.readonly").items():
+        if value == 1:
+            found.append(Finding("critical", f"{dict(attrs)['project']}: Supabase database read-only (disk near full)"))
     for attrs, value in store.gauge_points("supabase.service.healthy").items():
         if value == 0:
             a = dict(attrs)

@@ -100,7 +100,7 @@ def test_objects_alerts_name_reach_their_board():
             assert alert.dashboard_vars == {"service": "service"}
         if alert.name in ("DatabaseResponseTimeHigh", "SupabaseProjectUnhealthy", "SupabaseDatabaseDown",
                           "SupabaseBackupMissing", "DatabaseConnectionsHigh", "SupabaseDiskUtilizationHigh",
-                          "SupabaseReplicationLagHigh") or supabase_rule:
+                          "SupabaseReplicationLagHigh", "SupabaseDatabaseReadOnly") or supabase_rule:
             assert alert.dashboard_vars == {"project": "project"}
         if alert.name.startswith("AvailabilityBudgetBurn"):
             assert alert.dashboard_vars == {"tier": "tier"}
@@ -138,6 +138,7 @@ OPTIONAL_INPUTS = {
     "supabase_backup_age_seconds": "absent while a project has no completed backup (documented gap)",
     "supabase_backup_pitr_enabled": "from the backups poll, kept when it fails (ProviderApiDown)",
     "supabase_project_up": "from the projects poll, kept when it fails (ProviderApiDown)",
+    "supabase_database_readonly": "from the readonly poll (active projects only), kept when it fails (ProviderApiDown)",
     "supabase_disk_utilization_ratio": "from the disk poll (active projects only), kept when it fails (ProviderApiDown)",
     "physical_replication_lag_physical_replica_lag_seconds": "only where replication runs (read replicas); "
                                                              "Supabase's sources name it two ways, the rule reads either",

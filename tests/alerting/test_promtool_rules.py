@@ -343,6 +343,11 @@ CASES: list[Case] = [
     Case("SupabaseReplicationLagHigh", "warns on the series under the name supabase-grafana's example uses",
          [(f"physical_replication_lag_physical_replication_lag_seconds{{{SUPABASE_DB}}}", steady("900"))],
          "20m", [Fires("warning", {"project": "production"}, humanize_duration(900))]),
+    Case("SupabaseDatabaseReadOnly", "pages while the Management API reports read-only mode",
+         [('supabase_database_readonly{job="stackwatch", project="production"}', steady("1"))],
+         "10m", [Fires("critical", {"project": "production"}, humanize(1))]),
+    Case("SupabaseDatabaseReadOnly", "stays quiet while writes are allowed",
+         [('supabase_database_readonly{job="stackwatch", project="production"}', steady("0"))], "10m"),
     *TRAFFIC_CASES,
     *RENDER_SCALING_CASES,
     # Connected backends of 64 against a 0.75 threshold (exact): 48, 49 and 47.

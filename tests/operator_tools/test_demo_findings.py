@@ -37,4 +37,5 @@ async def test_saturation_lists_the_hot_database_disk_and_the_hot_service() -> N
     service = simulator.providers["render"].services()[HOT_CPU_INDEX].name
     listed = text.split("Over a threshold", 1)[1]
     assert f"{project}: disk 97% > 80%" in listed
+    assert f"{project}: Supabase database read-only (disk near full)" in listed
     assert f"{service}: CPU" in listed

@@ -40,6 +40,7 @@ STALE_BACKUP_INDEX = 1
 # 95 % CPU, 8 % of its memory available, its disk 97 % full, and its read replica 900 s behind.
 # In the steady world: 30 % CPU, 45 % of memory available, no lag, and the disk far from full.
 HOT_PROJECT_INDEX = 0
+READ_ONLY_AT = 0.95  # Supabase's read-only mode: from 95 % of the disk (so on under saturation)
 HOT_IDLE_SHARE, HOT_MEMORY_AVAILABLE, HOT_DISK_FULL, HOT_LAG_S = 0.05, 0.08, 0.97, 900.0
 CALM_IDLE_SHARE, CALM_MEMORY_AVAILABLE = 0.7, 0.45
 STALE_BACKUP_DAYS = 4
@@ -177,6 +178,7 @@ class SupabaseSim:
             web.get(f"{p}/{{ref}}/billing/addons", self._addons),
             web.get(f"{p}/{{ref}}/analytics/endpoints/usage.api-counts", self._api_counts),
             web.get(f"{p}/{{ref}}/config/disk/util", self._disk),
+            web.get(f"{p}/{{ref}}/readonly", self._readonly),
             web.get(f"{METRICS_PREFIX}/{{ref}}/customer/v1/privileged/metrics", self._prometheus),
         ]
 
@@ -315,6 +317,14 @@ class SupabaseSim:
         used = self.disk_used(p)
         return web.json_response({"timestamp": iso(self._now()), "metrics": {
             "fs_size_bytes": p.disk_size, "fs_avail_bytes": p.disk_size - used, "fs_used_bytes": used}})
+
+    async def _readonly(self, request: web.Request) -> web.Response:
+        """Read-only mode: on at 95 % of the disk and above (docs/providers/supabase.md); no override."""
+        p = self._found(request)
+        if p is None:
+            return _not_found()
+        return web.json_response({"enabled": self.disk_used(p) >= READ_ONLY_AT * p.disk_size,
+                                  "override_enabled": False, "override_active_until": ""})
 
     # --- Prometheus endpoint ---
 
@@ -459,7 +469,7 @@ class SupabaseSim:
         visible = [p for p in self.projects() if p.created <= now]
         active = [p for p in visible if self._active(p)]
         return {"projects": 1, "health": len(active), "backups": len(visible), "addons": len(visible),
-                "api_counts": len(active), "disk": len(active)}
+                "api_counts": len(active), "disk": len(active), "readonly": len(active)}
 
     def rate_limit_headers(self, limit: int, remaining: int, reset_in_s: float) -> dict[str, str]:
         return {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(remaining),
