@@ -40,6 +40,7 @@ class ValueFormat(str, Enum):
     RATIO = "ratio"  # printed as a percentage
     USD = "usd"
     COUNT = "count"
+    FACTOR = "factor"  # a multiple, printed as "3.2x"
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,11 @@ class Windows:
     baseline: str = "14d"
     day: str = "1d"
     baseline_step: str = "15m"
+    # Traffic spikes: the request rate over this window against the same window `day` and `week` ago.
+    spike: str = "15m"
+    week: str = "7d"
+    # Render autoscaling: an instance-count change within this window is told.
+    scaling: str = "15m"
 
 
 @dataclass(frozen=True)
@@ -161,7 +167,7 @@ class Timing:
     def scaled(self, factor: float, *, interval: str) -> Timing:
         """Every window and `for` multiplied by `factor` (tests only); the 1d/14d shape of the
         spend baseline is kept, it needs real days of history either way."""
-        keep = {"baseline", "day", "baseline_step"}
+        keep = {"baseline", "day", "baseline_step", "week"}
         floor = {"bucketed_rate": BUCKETED_RATE_FLOOR_S, "auth": AUTH_WINDOW_FLOOR_S}
         windows = {name: (value if name in keep else format_duration(
                         max(floor.get(name, 1), duration_seconds(value) * factor)))

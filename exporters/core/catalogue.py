@@ -258,4 +258,16 @@ SHARED_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("stackwatch.threshold.runaway_spend_floor_hourly_usd", Kind.GAUGE, "{USD}",
                "A provider's spend rate (USD per hour over the last 30 min) never alerts as runaway spend below "
                "this, from config.", (), series=Series("stackwatch", 1)),
+    MetricSpec("stackwatch.threshold.disk_utilization", Kind.GAUGE, "1",
+               "Supabase disk used / disk size above which it alerts, from config.", (),
+               series=Series("stackwatch", 1)),
+    MetricSpec("stackwatch.threshold.replication_lag", Kind.GAUGE, "s",
+               "Supabase read-replica replication lag above which it alerts, from config.", (),
+               series=Series("stackwatch", 1)),
+    MetricSpec("stackwatch.threshold.traffic_spike_factor", Kind.GAUGE, "{factor}",
+               "Traffic spike: a request rate above this multiple of its own baseline (the same time 1 d and "
+               "7 d ago, the higher) alerts (TrafficSpike). From config.", (), series=Series("stackwatch", 1)),
+    MetricSpec("stackwatch.threshold.traffic_spike_floor", Kind.GAUGE, "{request}/s",
+               "A request rate never alerts as a traffic spike below this (requests per second), from config.", (),
+               series=Series("stackwatch", 1)),
 )

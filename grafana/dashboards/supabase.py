@@ -112,9 +112,11 @@ def board() -> Board:
               "expected: a table without retention, or bloat (VACUUM).",
               (Query(f"sum by (project) (pg_database_size_bytes{{{SCRAPED}}})", "{{project}}"),),
               unit="bytes", width=8, height=8),
-        Panel("timeseries", "Replication lag", "Physical replication lag of read replicas. Growing: replicas "
-              "serve stale reads; check write volume and the replica's size.",
-              (Query(f"max by (project) (physical_replication_lag_physical_replication_lag_seconds{{{SCRAPED}}})",
+        Panel("timeseries", "Replication lag", "Physical replication lag of read replicas (either name "
+              "Supabase's sources give the series). Growing: replicas serve stale reads; check write volume "
+              "and the replica's size.",
+              (Query(f"max by (project) (physical_replication_lag_physical_replica_lag_seconds{{{SCRAPED}}} "
+                     f"or physical_replication_lag_physical_replication_lag_seconds{{{SCRAPED}}})",
                      "{{project}}"),),
               unit="s", width=8, height=8),
         Panel("timeseries", "Replication slot lag", "WAL the slowest replication slot of each project has not "

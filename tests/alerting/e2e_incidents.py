@@ -20,7 +20,7 @@ from receivers import Notification
 from stack.conftest import http_json, tools, wait_until  # noqa: F401 (tools is a fixture)
 
 from exporters.simulator.render.sim import BASE_NAMES, HOT_CPU_INDEX, HOT_MEMORY_INDEX
-from exporters.simulator.supabase.sim import AUTH_ATTACK_INDEX, STALE_BACKUP_INDEX, UNHEALTHY_INDEX
+from exporters.simulator.supabase.sim import AUTH_ATTACK_INDEX, HOT_PROJECT_INDEX, STALE_BACKUP_INDEX, UNHEALTHY_INDEX
 from exporters.simulator.supabase.sim import NAMES as SUPABASE_NAMES
 from exporters.simulator.world import PROVIDERS, World
 
@@ -35,6 +35,7 @@ ACTIVE_PROJECTS = SUPABASE_PROJECTS - {SUPABASE_NAMES[_WORLD.scale.supabase_proj
 STAGING = SUPABASE_NAMES[UNHEALTHY_INDEX]
 ATTACKED = SUPABASE_NAMES[AUTH_ATTACK_INDEX]
 assert STAGING == SUPABASE_NAMES[STALE_BACKUP_INDEX]
+HOT_PROJECT = SUPABASE_NAMES[HOT_PROJECT_INDEX]  # saturation's hot database host
 
 WARM_UP_S = 45.0  # every scaled window filled (the longest short one is 30 s)
 STEADY_WINDOW_S = 120.0  # longer than the slowest incident alert below takes to fire
@@ -118,17 +119,29 @@ def episodes(budgets: dict) -> dict[str, Episode]:
             *expect("CpuUtilizationHigh", "warning+critical", "service", {BASE_NAMES[HOT_CPU_INDEX]}, {BASE_NAMES[HOT_CPU_INDEX]}),
             *expect("MemoryUtilizationHigh", "warning+critical", "service", {BASE_NAMES[HOT_MEMORY_INDEX]},
                     {BASE_NAMES[HOT_MEMORY_INDEX]}),
+            # Saturation's Supabase database host (the provider's own rule of the same alerts), its disk
+            # and its replica; the hot Render service autoscaled to its maximum (TrafficSpike needs a
+            # day of history: promtool proves it).
+            *expect("CpuUtilizationHigh", "warning+critical", "project", {HOT_PROJECT}, {HOT_PROJECT}),
+            *expect("MemoryUtilizationHigh", "warning+critical", "project", {HOT_PROJECT}, {HOT_PROJECT}),
+            *expect("SupabaseDatabaseReadOnly", "critical", "project", {HOT_PROJECT}, {HOT_PROJECT}),
+            *expect("SupabaseReplicationLagHigh", "warning", "project", {HOT_PROJECT}, {HOT_PROJECT}),
+            *expect("RenderInstanceCountChanged", "info", "service", {BASE_NAMES[HOT_CPU_INDEX]}, {BASE_NAMES[HOT_CPU_INDEX]}),
+            *expect("RenderAutoscalingAtMax", "warning", "service", {BASE_NAMES[HOT_CPU_INDEX]}, {BASE_NAMES[HOT_CPU_INDEX]}),
             *expect("SupabaseBackupMissing", "critical", "project", {STAGING}, {STAGING}),
             *expect("SupabaseAuthFailuresHigh", "warning", "project", {ATTACKED}, {ATTACKED}),
             *expect("DeployFailed", "warning", "provider", {"render", "vercel"}, {"render", "vercel"}),
             *expect("UnpricedUsageSeen", "warning", "provider", {"openai", "llamacloud"}, {"openai"}),
             *expect("SupabaseDatabaseDown", "critical", "project", {STAGING}, {STAGING}),
+            # Held back while the database is down; Postgres answers again at once, the Management API's
+            # status follows at stackwatch's next health poll: in between the project may notify once.
+            *expect("SupabaseProjectUnhealthy", "warning+critical", "project", {STAGING}, required=False),
             *expect("RunawaySpend", "warning+critical", "provider", {"openai"}, {"openai"}),
             *expect("RunawaySpend", "warning", "provider", {"llamacloud", "vercel"}, required=False),
             *expect("RunawaySpend", "critical", "provider", {"vercel"}, required=False),  # its spike is a rate
             *expect("DailySpendOverBudget", "warning", "provider", spiked, spiked),
             *slow_burn,
-        ], held_back=("SupabaseProjectUnhealthy",)),
+        ], held_back=("SupabaseProjectUnhealthy", "SupabaseDiskUtilizationHigh")),
         # Sources die: the blackbox exporter stops (every probe gone), Supabase's metrics endpoint
         # answers 503 (a scrape failing); meanwhile the APIs rate-limit stackwatch.
         Episode("dead-source", ("metrics-endpoint-down", "rate-limited"), [

@@ -75,6 +75,9 @@ async def test_failed_poll_is_counted_keeps_last_values_and_recovers(
     runtime, reader = await first_good_cycle(simulator, provider,
                                              TIMEOUT_FAULT if fault.kind == "timeout" else ONE_ATTEMPT)
     try:
+        # A minute passes: every stream then has something to ask the API for (Supabase's auth logs
+        # read whole minutes since the last poll, and make no request within the same minute).
+        simulator.world.advance(60)
         before = provider_gauges(runtime, provider)
         mtd_before = runtime.ledger.summary(simulator.world.now()).month_to_date_by_provider.get(provider)
         assert before, "the first cycle produced no gauges to keep"

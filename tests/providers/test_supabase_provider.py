@@ -12,6 +12,7 @@ from simhelpers import counter_value, make_runtime, metric_points
 from test_render_provider import counter_total
 
 from exporters.simulator.server import Fault
+from exporters.simulator.supabase.sim import HOT_PROJECT_INDEX
 from exporters.simulator.world import SUPABASE_SERVICE_ROLE_SECRET, Scale
 
 HISTORY = Scale().history_days
@@ -269,20 +270,18 @@ async def test_the_endpoint_serves_the_database_state_series_supabase_publishes(
     assert all(after[d] > before[d] for d in before)
 
 
+@pytest.mark.incidents("saturation")
 async def test_read_only_mode_follows_the_disk_and_a_paused_project_has_no_slot_lag(simulator):
-    """Supabase turns read-only mode on at 95 % disk; a paused project holds no replication slot (NaN, as the
-    exporter reports a slotless database)."""
+    """Supabase turns read-only mode on at 95 % disk (saturation's hot project: 97 %); a paused project
+    holds no replication slot (NaN, as the exporter reports a slotless database)."""
     sim = simulator.providers["supabase"]
-    project = next(p for p in sim.projects() if p.status != "INACTIVE")
-    read_only = lambda: parse_prometheus_text(sim.prometheus_text(project))[  # noqa: E731
-        "pg_settings_default_transaction_read_only"][0][1]
-    assert sim.disk_used(project) < 0.95 * project.disk_size and read_only() == 0
-    original = project.disk_size
-    try:
-        project.disk_size = sim.disk_used(project) / 0.95
-        assert read_only() == 1
-    finally:
-        project.disk_size = original
+    def read_only(project) -> float:  # noqa: ANN001
+        return parse_prometheus_text(sim.prometheus_text(project))["pg_settings_default_transaction_read_only"][0][1]
+    active = [p for p in sim.projects() if p.status != "INACTIVE"]
+    hot = next(p for p in active if p.index == HOT_PROJECT_INDEX)
+    assert sim.disk_used(hot) >= 0.95 * hot.disk_size and read_only(hot) == 1
+    for calm in (p for p in active if p is not hot):
+        assert sim.disk_used(calm) < 0.95 * calm.disk_size and read_only(calm) == 0
     paused = next(p for p in sim.projects() if p.status == "INACTIVE")
     lag = parse_prometheus_text(sim.prometheus_text(paused))["replication_slots_max_lag_bytes"][0][1]
     assert lag != lag  # NaN

@@ -2,7 +2,7 @@
 authentication outcomes (from the auth logs), and cost from observed state. The per-project
 metrics endpoint is scraped by Prometheus.
 
-Streams `projects` → (`health`, `backups`, `addons`, `api_counts`, `disk`) → (`cost` (no
+Streams `projects` → (`health`, `backups`, `addons`, `api_counts`, `disk`, `readonly`) → (`cost` (no
 request), `auth_logs`); what each reads and every fact relied on with its source: docs/providers/supabase.md.
 Pricing is cost.py.
 """
@@ -58,6 +58,9 @@ METRICS: tuple[MetricSpec, ...] = (
                series=Series("Supabase project", 1)),
     MetricSpec("supabase.disk.usage", Kind.GAUGE, "By", "Database disk used.", ("project",),
                series=Series("Supabase project", 1)),
+    MetricSpec("supabase.database.readonly", Kind.GAUGE, "{state}",
+               "1 while Supabase holds the project's database in read-only mode (its disk near full), else 0 "
+               "(Management API readonly status).", ("project",), series=Series("Supabase project", 1)),
     MetricSpec("supabase.compute.info", Kind.GAUGE, "{project}",
                "1 per project, with its compute add-on size.", ("project", "compute"),
                series=Series("Supabase project", 1, "its current compute size")),
@@ -152,7 +155,8 @@ class SupabaseProvider:
              Stream("backups", self._poll_backups, slow=True),
              Stream("addons", self._poll_addons, slow=True),
              Stream("api_counts", self._poll_api_counts, slow=True),
-             Stream("disk", self._poll_disk, slow=True)),
+             Stream("disk", self._poll_disk, slow=True),
+             Stream("readonly", self._poll_readonly, slow=True)),
             # No request: observes the states the polls above read (this cycle's project list, the
             # latest add-ons and disk sizes) and estimates the cost from them.
             (Stream("cost", self._poll_cost, ready=self._new_observation),
@@ -289,6 +293,18 @@ class SupabaseProvider:
             ctx.gauge("supabase.disk.utilization", used / size, project=p.name)
             sizes[p.ref] = size / 1e9
         ctx.on_commit(lambda: self._disk_gb.update(sizes))
+
+    async def _poll_readonly(self, ctx: PollContext) -> None:
+        """Read-only mode (Supabase turns it on at 95 % of the disk), on the slow interval as the disk."""
+        projects = self._active()
+        bodies = await self._per_project(projects, "/readonly", "readonly-status")
+        ctx.clear_gauge("supabase.database.readonly")
+        for p, body in zip(projects, bodies, strict=True):
+            enabled = body.get("enabled") if isinstance(body, dict) else None
+            if not isinstance(enabled, bool):
+                ctx.invalid_item(f"readonly status of {p.ref}: {str(body)[:200]}")
+                continue
+            ctx.gauge("supabase.database.readonly", 1 if enabled else 0, project=p.name)
 
     async def _poll_api_counts(self, ctx: PollContext) -> None:
         projects = self._active()

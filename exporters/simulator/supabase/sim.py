@@ -37,6 +37,13 @@ UNHEALTHY_SERVICES = ("db", "db_postgres_user", "pooler", "pg_bouncer", "rest", 
 # backups of the last four days failed; it has no PITR (only every third project has), so its
 # latest completed backup is days old. In the steady world every daily backup completes.
 STALE_BACKUP_INDEX = 1
+# Under `saturation` (scenario or standing, world.CONDITIONS) this project's database host runs hot:
+# 95 % CPU, 8 % of its memory available, its disk 97 % full, and its read replica 900 s behind.
+# In the steady world: 30 % CPU, 45 % of memory available, no lag, and the disk far from full.
+HOT_PROJECT_INDEX = 0
+READ_ONLY_AT = 0.95  # Supabase's read-only mode: from 95 % of the disk (so on under saturation)
+HOT_IDLE_SHARE, HOT_MEMORY_AVAILABLE, HOT_DISK_FULL, HOT_LAG_S = 0.05, 0.08, 0.97, 900.0
+CALM_IDLE_SHARE, CALM_MEMORY_AVAILABLE = 0.7, 0.45
 STALE_BACKUP_DAYS = 4
 # The auth log (GoTrue's request log) as the simulator writes it: per project and minute, requests to
 # POST /token (password or refresh_token grant) and POST /signup, a small share of them failing.
@@ -65,7 +72,6 @@ def iso(ts: float) -> str:
 # The metrics endpoint's Postgres exporter series carry the server they read (supabase/supabase-grafana
 # docs/metrics.md); node_exporter's disk series one per device: root (nvme0n1) and data (nvme1n1).
 PG_SERVER = {"server": "localhost:5432"}
-READ_ONLY_AT = 0.95
 DISKS = {"nvme0n1": (2e4, 5e4, 0.01), "nvme1n1": (1.5e6, 8e5, 0.15)}  # read B/s, written B/s, busy share
 
 
@@ -160,6 +166,19 @@ class SupabaseSim:
             return "INACTIVE"
         return "ACTIVE_UNHEALTHY" if self._down(p) else p.status
 
+    def _hot(self, p: SimProject) -> bool:
+        """The `saturation` condition on this project (HOT_PROJECT_INDEX)."""
+        return p.index == HOT_PROJECT_INDEX and self.world.condition("saturation", self.name)
+
+    def _hot_seconds(self, p: SimProject, now: float) -> float:
+        """Seconds of the project's life so far spent saturated (its CPU counters run slower then)."""
+        if p.index != HOT_PROJECT_INDEX:
+            return 0.0
+        if "saturation" in self.world.incidents:
+            return max(0.0, now - p.created)
+        return sum(max(0.0, min(now, e.until if e.until is not None else now) - max(e.since, p.created))
+                   for e in self.world.episodes_of("saturation", self.name))
+
     def _down(self, p: SimProject) -> bool:
         """The `supabase-down` incident: this project's database is down."""
         return p.index == UNHEALTHY_INDEX and self.world.condition("supabase-down", self.name)
@@ -183,6 +202,7 @@ class SupabaseSim:
             web.get(f"{p}/{{ref}}/analytics/endpoints/usage.api-counts", self._api_counts),
             web.get(f"{p}/{{ref}}/analytics/endpoints/logs.all", self._logs),
             web.get(f"{p}/{{ref}}/config/disk/util", self._disk),
+            web.get(f"{p}/{{ref}}/readonly", self._readonly),
             web.get(f"{METRICS_PREFIX}/{{ref}}/customer/v1/privileged/metrics", self._prometheus),
         ]
 
@@ -392,8 +412,10 @@ class SupabaseSim:
         return web.json_response({"result": rows[:LOGS_ROW_LIMIT]})
 
     def disk_used(self, p: SimProject) -> float:
+        if self._hot(p):
+            return p.disk_size * HOT_DISK_FULL
         grow = (self._now() - p.created) / 86400 * 2e7
-        return min(p.disk_size * 0.95, 1.2e9 + grow)
+        return min(p.disk_size * 0.5, 1.2e9 + grow)
 
     async def _disk(self, request: web.Request) -> web.Response:
         p = self._found(request)
@@ -402,6 +424,14 @@ class SupabaseSim:
         used = self.disk_used(p)
         return web.json_response({"timestamp": iso(self._now()), "metrics": {
             "fs_size_bytes": p.disk_size, "fs_avail_bytes": p.disk_size - used, "fs_used_bytes": used}})
+
+    async def _readonly(self, request: web.Request) -> web.Response:
+        """Read-only mode: on at 95 % of the disk and above (docs/providers/supabase.md); no override."""
+        p = self._found(request)
+        if p is None:
+            return _not_found()
+        return web.json_response({"enabled": self.disk_used(p) >= READ_ONLY_AT * p.disk_size,
+                                  "override_enabled": False, "override_active_until": ""})
 
     # --- Prometheus endpoint ---
 
@@ -430,6 +460,9 @@ class SupabaseSim:
         queries = uptime * 40.0
         query_time = queries * 0.002 + spike_s * 40.0 * 1.5  # 2 ms per query; 1.5 s during a spike
         mem_total = 4e9
+        hot = self._hot(p)
+        # Idle CPU seconds: the calm share of the whole life, less what the saturated time did not idle.
+        idle = uptime * CALM_IDLE_SHARE - self._hot_seconds(p, now) * (CALM_IDLE_SHARE - HOT_IDLE_SHARE)
         base = {"supabase_project_ref": p.ref, "service_type": "db"}
         series: list[tuple[str, str, str, list[tuple[dict[str, str], float]]]] = [
             ("pg_up", "gauge", "Whether the last scrape of Postgres was able to connect.", [({}, up)]),
@@ -441,17 +474,17 @@ class SupabaseSim:
             ("pg_database_size_bytes", "gauge", "Disk space used by the database.",
              [({"datname": "postgres"}, self.disk_used(p))]),
             ("node_cpu_seconds_total", "counter", "Seconds the CPUs spent in each mode.",
-             [({"cpu": "0", "mode": "idle"}, uptime * 0.7), ({"cpu": "0", "mode": "user"}, uptime * 0.2),
-              ({"cpu": "0", "mode": "system"}, uptime * 0.1)]),
+             [({"cpu": "0", "mode": "idle"}, idle), ({"cpu": "0", "mode": "user"}, (uptime - idle) * 2 / 3),
+              ({"cpu": "0", "mode": "system"}, (uptime - idle) / 3)]),
             ("node_memory_MemAvailable_bytes", "gauge", "Memory information field MemAvailable_bytes.",
-             [({}, mem_total * 0.45)]),
+             [({}, mem_total * (HOT_MEMORY_AVAILABLE if hot else CALM_MEMORY_AVAILABLE))]),
             ("node_memory_MemTotal_bytes", "gauge", "Memory information field MemTotal_bytes.", [({}, mem_total)]),
             ("node_filesystem_avail_bytes", "gauge", "Filesystem space available to non-root users in bytes.",
              [({"mountpoint": "/data"}, p.disk_size - self.disk_used(p))]),
             ("node_filesystem_size_bytes", "gauge", "Filesystem size in bytes.",
              [({"mountpoint": "/data"}, p.disk_size)]),
             ("physical_replication_lag_physical_replication_lag_seconds", "gauge", "Replication lag in seconds.",
-             [({}, 0)]),
+             [({}, HOT_LAG_S if hot else 0)]),
             ("pg_stat_statements_total_queries", "counter", "Queries executed (pg_stat_statements).",
              [({}, queries)]),
             ("pg_stat_statements_total_time_seconds", "counter", "Total time spent in statements, in seconds.",
@@ -557,7 +590,7 @@ class SupabaseSim:
         visible = [p for p in self.projects() if p.created <= now]
         active = [p for p in visible if self._active(p)]
         return {"projects": 1, "health": len(active), "backups": len(visible), "addons": len(visible),
-                "api_counts": len(active), "auth_logs": len(active), "disk": len(active)}
+                "api_counts": len(active), "auth_logs": len(active), "disk": len(active), "readonly": len(active)}
 
     def rate_limit_headers(self, limit: int, remaining: int, reset_in_s: float) -> dict[str, str]:
         return {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(remaining),
