@@ -21,7 +21,8 @@ from exporters.providers.registry import BY_NAME, NAMES
 # The provisioned datasource (grafana/provisioning/datasources/prometheus.yaml).
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
 # Simulator scenarios a query can need (exporters/simulator/world.py SCENARIOS).
-SCENARIOS = ("steady", "cost-spike", "outage", "error-burst", "latency-spike", "rate-limited", "deploy-failure")
+SCENARIOS = ("steady", "cost-spike", "outage", "error-burst", "latency-spike", "rate-limited", "deploy-failure",
+             "saturation")
 # Points Grafana asks for per panel (fixed, so the step Grafana computes is known to tests and benchmark).
 MAX_DATA_POINTS = 500
 GRID_WIDTH = 24

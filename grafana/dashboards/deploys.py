@@ -1,4 +1,5 @@
-"""Deploy markers: Vercel and Render deploys as annotations on the boards where a deploy can explain a change."""
+"""Change markers: Vercel and Render deploys as annotations on the boards where a deploy can explain a
+change, and Render's instance-count changes (autoscaling) on the Render board."""
 
 from __future__ import annotations
 
@@ -31,3 +32,13 @@ def render_deploys(selector: str) -> Annotation:
         "Render deploy: {{service}}", "Final status {{status}}; open the deploy's log in Render.",
         ("service", "status"), "purple", scenario="deploy-failure", interval=DEPLOY_MARK_STEP,
         recordings=(rule,))
+
+
+def render_scaling(selector: str) -> Annotation:
+    """An instance-count change (autoscaling, or a manual scale): the step where the polled count moved."""
+    return Annotation(
+        "Render instance-count changes",
+        f"sum by (service) (changes(render_service_instances{{{selector}}}[$__interval])) > 0",
+        "Render scaled: {{service}}", "The running instance count changed (RenderInstanceCountChanged); "
+        "held at the autoscaling maximum: RenderAutoscalingAtMax.",
+        ("service",), "orange", scenario="saturation", interval=DEPLOY_MARK_STEP)

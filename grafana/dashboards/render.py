@@ -13,7 +13,7 @@ from .common import (
     Row,
     project_variable,
 )
-from .deploys import render_deploys, vercel_deploys
+from .deploys import render_deploys, render_scaling, vercel_deploys
 from .recordings import RENDER_REQUESTS, RENDER_REQUESTS_5XX, RENDER_REQUESTS_ALL
 
 SEL = f'{ENV}, service=~"$service"'
@@ -100,4 +100,4 @@ def board() -> Board:
                  "datastore connections.",
                  "now-24h", [http, resources, deploys],
                  (ENVIRONMENT, project_variable("render_service_info", "service", "Service")),
-                 annotations=(render_deploys(SEL), vercel_deploys(f'{ENV}, target="production"')))
+                 annotations=(render_deploys(SEL), vercel_deploys(f'{ENV}, target="production"'), render_scaling(SEL)))

@@ -237,7 +237,7 @@ def scenarios_in_use() -> list[str]:
 
 
 def test_the_scenario_tests_cover_every_scenario_a_query_names():
-    assert scenarios_in_use() == ["cost-spike", "deploy-failure", "error-burst", "outage", "rate-limited"]
+    assert scenarios_in_use() == ["cost-spike", "deploy-failure", "error-burst", "outage", "rate-limited", "saturation"]
 
 
 @pytest.mark.parametrize("scenario", ["error-burst", "cost-spike", "outage", "rate-limited"])
@@ -249,25 +249,25 @@ def test_panel_targets_meant_for_a_scenario_return_data_in_it(cost_history_stack
         cost_history_stack.set_scenario("steady")
 
 
-def test_deploy_markers_show_deploys_on_every_board_that_has_them(aged_stack):
-    """Each board's deploy annotations return events (positive values) while deploys happen: in the
-    deploy-failure scenario, Vercel and Render deploys fail and are retried every few seconds."""
-    pending = [(b, a) for b in boards() for a in b.annotations]
-    assert {a.scenario for _, a in pending} == {"deploy-failure"} and len(pending) >= 10
-    aged_stack.set_scenario("deploy-failure")
+@pytest.mark.parametrize("scenario", ["deploy-failure", "saturation"])
+def test_change_markers_show_their_events_on_every_board_that_has_them(aged_stack, scenario):
+    """Each board's annotations return events (positive values) while their changes happen: in
+    deploy-failure, Vercel and Render deploys fail and are retried every few seconds (deploy markers);
+    in saturation, the hot Render service scales to its autoscaling maximum (instance-count changes)."""
+    pending = [(b, a) for b in boards() for a in b.annotations if a.scenario == scenario]
+    assert len(pending) >= (10 if scenario == "deploy-failure" else 1)
+    aged_stack.set_scenario(scenario)
     try:
         deadline = time.monotonic() + WAIT_S
         while pending and time.monotonic() < deadline:
             pending = [(b, a) for b, a in pending if not annotation_has_data(aged_stack, b, a)]
             if pending:
                 time.sleep(5)
-        assert not pending, "no deploy marked on:\n" + "\n".join(f"  {b.uid} / {a.name}: {a.expr}" for b, a in pending)
+        assert not pending, "no change marked on:\n" + "\n".join(f"  {b.uid} / {a.name}: {a.expr}" for b, a in pending)
     finally:
         aged_stack.set_scenario("steady")
 
 
-# An alert rule firing from the start, as the Prometheus rules of alerting/ fire in an incident: the Overview's
-# alert panels read the ALERTS series Prometheus writes for it (alertname, alertstate, severity, its labels).
 TEST_ALERT = {"groups": [{"name": "dashboards-test", "interval": "15s", "rules": [{
     "alert": "DashboardTestAlert", "expr": 'vector(1)', "labels": {"severity": "critical", "provider": "render"},
     "annotations": {"summary": "a test alert for the Overview's alert panels"}}]}]}
