@@ -7,12 +7,14 @@ in minutes on a shared 2-core machine, each module runs in its own work director
 whose [tool.mutmut] table names that module (`only_mutate`) and its unit tests
 (`pytest_add_cli_args_test_selection`). The repository's own [tool.mutmut] table holds the settings
 shared by every module. Each run starts from an empty work directory (a module takes seconds to
-minutes), so its figures never mix with an earlier run's; `mutmut show <name>` in the work directory
+minutes), so its figures never mix with an earlier run's; `--resume` continues an interrupted run
+instead (mutmut re-tests only what it has not checked). `mutmut show <name>` in the work directory
 prints a mutant's diff afterwards.
 
     python tools/mutation.py                 # every module in MODULES
     python tools/mutation.py ratelimit drains
     python tools/mutation.py --list          # the modules and their tests
+    python tools/mutation.py --resume drains # continue an interrupted run
 
 Prints, per module: mutants, killed, survived, the survivors explained as equivalent in
 tools/mutation-equivalents.txt, the unexplained survivors' names, the score and the duration.
@@ -74,11 +76,11 @@ def mutmut_table(module: Module) -> str:
     return "\n".join(lines) + "\n"
 
 
-def prepare(module: Module) -> Path:
+def prepare(module: Module, resume: bool = False) -> Path:
     work = WORK / module.name
-    if work.exists():
+    if work.exists() and not resume:
         shutil.rmtree(work)
-    work.mkdir(parents=True)
+    work.mkdir(parents=True, exist_ok=True)
     for entry in ROOT.iterdir():
         if entry.name in NOT_LINKED:
             continue
@@ -102,8 +104,8 @@ def equivalents() -> dict[str, str]:
     return found
 
 
-def run(module: Module, mutmut: str) -> dict[str, object]:
-    work = prepare(module)
+def run(module: Module, mutmut: str, resume: bool = False) -> dict[str, object]:
+    work = prepare(module, resume)
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     started = time.monotonic()
     subprocess.run([mutmut, "run", "--max-children", "1"], cwd=work, env=env, check=False)
@@ -124,7 +126,9 @@ def run(module: Module, mutmut: str) -> dict[str, object]:
         "survived": len(survivors),
         "equivalent": sum(1 for n in survivors if n in explained),
         "unexplained": [n for n in survivors if n not in explained],
-        "other": sorted({s for s in status.values()} - {"killed", "timeout", "segfault", "survived", "no tests"}),
+        "not_checked": sum(1 for s in status.values() if s == "not checked"),
+        "other": sorted({s for s in status.values()} - {"killed", "timeout", "segfault", "survived", "no tests",
+                                                         "not checked"}),
         "seconds": round(seconds),
     }
 
@@ -133,6 +137,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", help="module names (default: all)")
     parser.add_argument("--list", action="store_true", help="list the modules and their tests")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run of the modules")
     args = parser.parse_args()
     by_name = {m.name: m for m in MODULES}
     if args.list:
@@ -144,13 +149,16 @@ def main() -> int:
         print(f"unknown module(s) {', '.join(unknown)}; known: {', '.join(by_name)}", file=sys.stderr)
         return 2
     mutmut = str(Path(sys.executable).with_name("mutmut"))
-    results = [run(by_name[n], mutmut) for n in (args.modules or by_name)]
+    results = [run(by_name[n], mutmut, args.resume) for n in (args.modules or by_name)]
     print(f"\n{'module':14} {'mutants':>7} {'killed':>6} {'survived':>8} {'equivalent':>10} {'score':>6} {'seconds':>7}")
     for r in results:
-        score = 100 * (r["killed"] + r["equivalent"]) / r["mutants"] if r["mutants"] else 0.0
+        checked = r["mutants"] - r["not_checked"]
+        score = 100 * (r["killed"] + r["equivalent"]) / checked if checked else 0.0
         print(f"{r['module']:14} {r['mutants']:>7} {r['killed']:>6} {r['survived']:>8} {r['equivalent']:>10} {score:>5.1f}% {r['seconds']:>7}")
         for name in r["unexplained"]:
             print(f"    unexplained survivor: {name}")
+        if r["not_checked"]:
+            print(f"    not checked (run interrupted): {r['not_checked']}; `--resume {r['module']}` continues it")
         if r["other"]:
             print(f"    other states: {', '.join(r['other'])}")
     return 1 if any(r["unexplained"] for r in results) else 0
