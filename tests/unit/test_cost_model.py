@@ -166,9 +166,11 @@ def test_an_empty_day_that_is_not_today_adds_no_zeros() -> None:
 def test_breakdown_keys_carry_service_project_model_and_source() -> None:
     ledger = CostLedger()
     day = date(2026, 11, 17)
-    ledger.upsert([rec("openai", day, 1.25, project="proj_a", service="OpenAI API", model="gpt-4o")])
+    ledger.upsert([rec("openai", day, 1.25, project="proj_a", service="OpenAI API", model="gpt-4o"),
+                   rec("openai", day - timedelta(days=1), 2.0, project="proj_a", service="OpenAI API", model="gpt-4o")])
     summary = ledger.summary(datetime(2026, 11, 17, 9, tzinfo=UTC))
     assert summary.today == {("openai", "OpenAI API", "proj_a", "gpt-4o", "estimated"): 1.25}
+    assert summary.month_to_date == {("openai", "OpenAI API", "proj_a", "gpt-4o", "estimated"): 3.25}
 
 
 def test_record_longer_than_a_day_is_refused() -> None:
