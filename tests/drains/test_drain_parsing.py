@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from exporters.providers.vercel.drains import CRASH_STATUS, InvalidEvent, parse_batch, parse_log_event, status_class
+from exporters.providers.vercel.drains import (
+    CRASH_STATUS,
+    SPEED_INSIGHTS_SCHEMA,
+    InvalidEvent,
+    VitalEvent,
+    parse_batch,
+    parse_log_event,
+    parse_vital_event,
+    status_class,
+)
 
 DEEP = b"[" * 100_000  # far past the JSON parser's recursion limit
 
@@ -61,3 +70,58 @@ def test_a_status_code_that_is_not_an_integer_is_invalid_naming_its_key(fields: 
                                                 (404, "4xx"), (598, "5xx"), (599, "5xx"), (600, "other")])
 def test_status_classes_cover_100_to_599_and_a_crash_is_a_5xx(code: int, expected: str) -> None:
     assert status_class(code) == expected
+
+
+SHOP = {**LOG, "projectName": "shop"}
+
+
+@pytest.mark.parametrize(("event", "message"), [
+    ([SHOP], "event is not an object"),
+    ({**SHOP, "source": ""}, "`source` must be a non-empty string"),
+    ({**SHOP, "source": 7}, "`source` must be a non-empty string"),
+    ({**SHOP, "timestamp": "1800000000000"}, "`timestamp` must be a number (ms)"),
+    ({**SHOP, "timestamp": True}, "`timestamp` must be a number (ms)"),
+    ({**SHOP, "proxy": []}, "`proxy` must be an object"),
+    ({**SHOP, "proxy": {"vercelCache": 1}}, "`proxy.vercelCache` must be a string"),
+])
+def test_an_invalid_log_event_is_refused_naming_the_field(event, message: str) -> None:
+    with pytest.raises(InvalidEvent) as error:
+        parse_log_event(event)
+    assert str(error.value) == message
+
+
+def test_a_log_events_source_cache_and_status_come_from_the_documented_fields() -> None:
+    event = parse_log_event({**SHOP, "source": "edge", "statusCode": 200,
+                             "proxy": {"statusCode": 404, "vercelCache": "hit"}})
+    assert (event.project, event.source, event.status_class, event.cache, event.crashed) == (
+        "shop", "edge", "4xx", "HIT", False)  # the proxy's status is what the client saw
+    other = parse_log_event({**SHOP, "source": "somewhere-new", "statusCode": 503, "proxy": {"vercelCache": "WARM"}})
+    assert (other.source, other.status_class, other.cache) == ("other", "5xx", "other")
+    plain = parse_log_event({**SHOP, "source": "build", "statusCode": None})
+    assert (plain.status_class, plain.cache, plain.crashed) == (None, "none", False)
+    crash = parse_log_event({**SHOP, "statusCode": CRASH_STATUS})
+    assert (crash.status_class, crash.crashed) == ("5xx", True)
+
+
+VITAL = {"schema": SPEED_INSIGHTS_SCHEMA, "projectId": "prj_1", "metricType": "LCP", "value": 2500}
+
+
+@pytest.mark.parametrize(("event", "message"), [
+    ("LCP", "event is not an object"),
+    ({**VITAL, "schema": "other"}, f"`schema` is not {SPEED_INSIGHTS_SCHEMA}"),
+    ({**VITAL, "metricType": "XYZ"}, "`metricType` is not one of CLS, LCP, FID, FCP, TTFB, INP"),
+    ({**VITAL, "value": -1}, "`value` must be a finite number >= 0"),
+    ({**VITAL, "value": float("inf")}, "`value` must be a finite number >= 0"),
+    ({**VITAL, "value": True}, "`value` must be a finite number >= 0"),
+])
+def test_an_invalid_vital_is_refused_naming_the_field(event, message: str) -> None:
+    with pytest.raises(InvalidEvent) as error:
+        parse_vital_event(event)
+    assert str(error.value) == message
+
+
+def test_timings_arrive_in_milliseconds_and_are_kept_in_seconds_cls_unitless() -> None:
+    names = {"prj_1": "web"}.get
+    assert parse_vital_event(VITAL, names) == VitalEvent(project="web", metric="LCP", value=2.5)
+    assert parse_vital_event({**VITAL, "metricType": "CLS", "value": 0.25}).value == 0.25
+    assert parse_vital_event({**VITAL, "value": 0}).value == 0.0  # 0 ms is a (fast) timing
