@@ -69,8 +69,12 @@ MODULES: tuple[Module, ...] = (
            tuple(f"exporters.providers.vercel.drains.x_{f}__mutmut_*" for f in DRAIN_FUNCTIONS), by_default=False),
     Module("drains", "exporters/providers/vercel/drains.py", DRAIN_TESTS),
     Module("config", "exporters/core/config.py", ("tests/unit/test_config_ranges.py", "tests/unit/test_config.py")),
-    Module("alert-rules", "alerting/rules.py", ("tests/alerting/test_alert_definitions.py", "tests/alerting/test_grafana_models.py")),
-    Module("alert-render", "alerting/render.py", ("tests/alerting/test_alert_definitions.py", "tests/alerting/test_grafana_models.py")),
+    # Not alerting/rules.py: its alerts are built when the module is imported, before mutmut's workers
+    # choose a mutant, so mutmut cannot switch them ("Unable to force test failures"). Its comparisons
+    # are mutated by tests/alerting/test_promtool_rules.py instead (every threshold case, each
+    # comparison turned inclusive).
+    Module("alert-render", "alerting/render.py", ("tests/alerting/test_alert_definitions.py", "tests/alerting/test_grafana_models.py",
+                                                  "tests/alerting/test_render_channels.py")),
 )
 
 
