@@ -70,9 +70,9 @@ MODULES: tuple[Module, ...] = (
     Module("drains", "exporters/providers/vercel/drains.py", DRAIN_TESTS),
     Module("config", "exporters/core/config.py", ("tests/unit/test_config_ranges.py", "tests/unit/test_config.py")),
     # Not alerting/rules.py: its alerts are built when the module is imported, before mutmut's workers
-    # choose a mutant, so mutmut cannot switch them ("Unable to force test failures"). Its comparisons
-    # are mutated by tests/alerting/test_promtool_rules.py instead (every threshold case, each
-    # comparison turned inclusive).
+    # choose a mutant, so mutmut cannot switch them ("Unable to force test failures"). Its rules are
+    # held by promtool unit tests at and either side of every threshold (tests/alerting/
+    # test_promtool_rules.py, where CpuUtilizationHigh's `>` turned into `>=` fails a boundary case).
     Module("alert-render", "alerting/render.py", ("tests/alerting/test_alert_definitions.py", "tests/alerting/test_grafana_models.py",
                                                   "tests/alerting/test_render_channels.py")),
 )
