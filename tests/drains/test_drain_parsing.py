@@ -10,6 +10,7 @@ from exporters.providers.vercel.drains import (
     SPEED_INSIGHTS_SCHEMA,
     InvalidEvent,
     VitalEvent,
+    _signature,
     parse_batch,
     parse_log_event,
     parse_vital_event,
@@ -125,3 +126,13 @@ def test_timings_arrive_in_milliseconds_and_are_kept_in_seconds_cls_unitless() -
     assert parse_vital_event(VITAL, names) == VitalEvent(project="web", metric="LCP", value=2.5)
     assert parse_vital_event({**VITAL, "metricType": "CLS", "value": 0.25}).value == 0.25
     assert parse_vital_event({**VITAL, "value": 0}).value == 0.0  # 0 ms is a (fast) timing
+
+
+@pytest.mark.parametrize("header", [None, "", "a" * 39, "a" * 41, "A" * 40, "X" * 40, "g" * 40, "é" * 40])
+def test_a_signature_header_that_is_not_40_lowercase_hex_digits_is_no_signature(header) -> None:
+    assert _signature(header) is None
+
+
+def test_a_signature_header_is_its_40_hex_digits_around_optional_whitespace() -> None:
+    digest = "0123456789abcdef" * 2 + "01234567"
+    assert _signature(f" {digest}\t") == digest.encode()
