@@ -68,7 +68,8 @@ MODULES: tuple[Module, ...] = (
     Module("drains-parsing", "exporters/providers/vercel/drains.py", DRAIN_TESTS,
            tuple(f"exporters.providers.vercel.drains.x_{f}__mutmut_*" for f in DRAIN_FUNCTIONS), by_default=False),
     Module("drains", "exporters/providers/vercel/drains.py", DRAIN_TESTS),
-    Module("config", "exporters/core/config.py", ("tests/unit/test_config_ranges.py", "tests/unit/test_config.py")),
+    Module("config", "exporters/core/config.py", ("tests/unit/test_config_ranges.py", "tests/unit/test_config.py",
+                                                "tests/unit/test_config_files.py")),
     # Not alerting/rules.py: its alerts are built when the module is imported, before mutmut's workers
     # choose a mutant, so mutmut cannot switch them ("Unable to force test failures"). Its rules are
     # held by promtool unit tests at and either side of every threshold (tests/alerting/
