@@ -34,6 +34,12 @@ def problems_of(path: Path) -> list[str]:
     (b"x" * 41 + b": 1\n" + b"x" * 41 + b": 2\n",
      "line 2, column 1: not valid YAML (duplicate key '(long key)' (first given on line 1))"),
     (b"[" * 5000 + b"\n", "not valid YAML (nested too deeply)"),
+    (b"a: \x07\n", "not valid YAML (unreadable)"),  # a character YAML refuses: no line, no problem text
+    (b"base: &b {x: 1}\none: {<<: *b, a: 1, a: 2}\n",
+     "line 2, column 21: not valid YAML (duplicate key 'a' (first given on line 2))"),
+    (b"? [1]\n: x\na: 1\na: 2\n", "line 4, column 1: not valid YAML (duplicate key 'a' (first given on line 3))"),
+    (b"k" * 40 + b": 1\n" + b"k" * 40 + b": 2\n",
+     "line 2, column 1: not valid YAML (duplicate key '" + "k" * 40 + "' (first given on line 1))"),
     (b"# only a comment\n", "file is empty (expected a mapping of keys to values; see stackwatch.example.yaml)"),
 ])
 def test_a_config_file_that_cannot_be_read_as_yaml_is_refused_naming_why(tmp_path: Path, content: bytes, problem: str):
