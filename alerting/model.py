@@ -40,6 +40,7 @@ class ValueFormat(str, Enum):
     RATIO = "ratio"  # printed as a percentage
     USD = "usd"
     COUNT = "count"
+    FACTOR = "factor"  # a multiple, printed as "3.2x"
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,9 @@ def format_duration(seconds: float) -> str:
 # Two of Render's default 60 s buckets: a scaled window shorter than that would see the counter
 # step once per bucket and hold the error share for less than the rule's `for`.
 BUCKETED_RATE_FLOOR_S = 120
+# Supabase's auth outcomes arrive once a minute (whole minutes of the auth logs): a scaled window must
+# hold three of those steps for a failure share to last through the rule's `for`.
+AUTH_WINDOW_FLOOR_S = 180
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,7 @@ class Windows:
     deploys: str = "15m"  # how far back a failed deploy still alerts
     unpriced: str = "15m"
     drain: str = "10m"
+    auth: str = "15m"  # Supabase authentication outcomes (minute steps): never scaled below AUTH_WINDOW_FLOOR_S
     absent: str = "10m"
     burn_fast_long: str = "1h"
     burn_fast_short: str = "5m"
@@ -144,6 +149,11 @@ class Windows:
     baseline: str = "14d"
     day: str = "1d"
     baseline_step: str = "15m"
+    # Traffic spikes: the request rate over this window against the same window `day` and `week` ago.
+    spike: str = "15m"
+    week: str = "7d"
+    # Render autoscaling: an instance-count change within this window is told.
+    scaling: str = "15m"
 
 
 @dataclass(frozen=True)
@@ -157,8 +167,8 @@ class Timing:
     def scaled(self, factor: float, *, interval: str) -> Timing:
         """Every window and `for` multiplied by `factor` (tests only); the 1d/14d shape of the
         spend baseline is kept, it needs real days of history either way."""
-        keep = {"baseline", "day", "baseline_step"}
-        floor = {"bucketed_rate": BUCKETED_RATE_FLOOR_S}
+        keep = {"baseline", "day", "baseline_step", "week"}
+        floor = {"bucketed_rate": BUCKETED_RATE_FLOOR_S, "auth": AUTH_WINDOW_FLOOR_S}
         windows = {name: (value if name in keep else format_duration(
                         max(floor.get(name, 1), duration_seconds(value) * factor)))
                    for name, value in vars(self.windows).items()}

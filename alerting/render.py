@@ -31,6 +31,7 @@ _PROMETHEUS_VALUE = {
     ValueFormat.RATIO: "{{ $value | humanizePercentage }}",
     ValueFormat.USD: '{{ printf "%.2f" $value }} USD',
     ValueFormat.COUNT: "{{ $value | humanize }}",
+    ValueFormat.FACTOR: '{{ printf "%.1f" $value }}x',
 }
 
 

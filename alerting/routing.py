@@ -79,6 +79,8 @@ INHIBITIONS: tuple[Inhibition, ...] = (
                ('alertname="StackwatchAbsent"',), ('source="stackwatch"',), ()),
     Inhibition("a scrape job whose targets fail: its inputs are absent because of it",
                ('alertname="ScrapeTargetDown"',), ('alertname="AlertInputAbsent"',), ("job",)),
+    Inhibition("a read-only database is what its full disk leads to: one notification, the page",
+               ('alertname="SupabaseDatabaseReadOnly"',), ('alertname="SupabaseDiskUtilizationHigh"',), ("project",)),
     Inhibition("a project whose database is down is unhealthy because of it",
                ('alertname="SupabaseDatabaseDown"',),
                ('alertname=~"SupabaseProjectUnhealthy|DatabaseResponseTimeHigh|DatabaseConnectionsHigh"',),

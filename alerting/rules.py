@@ -79,6 +79,26 @@ ERROR_RATE = (
 )
 CPU = f"max by (service) (render_service_cpu_utilization_ratio)\n  > {threshold('cpu_utilization_ratio')}"
 MEMORY = f"max by (service) (render_service_memory_utilization_ratio)\n  > {threshold('memory_utilization_ratio')}"
+# Supabase's database host, from node_exporter series on each project's metrics endpoint
+# (docs/providers/supabase.md): CPU busy = 1 - idle share (mean over CPUs), memory used = 1 -
+# MemAvailable / MemTotal. Compared with the same thresholds as Render's services.
+SUPABASE_CPU = (
+    '1 - avg by (project) (rate(node_cpu_seconds_total{job="supabase", mode="idle"}[${rate}]))\n'
+    f"  > {threshold('cpu_utilization_ratio')}"
+)
+SUPABASE_MEMORY = (
+    '1 - max by (project) (node_memory_MemAvailable_bytes{job="supabase"})\n'
+    '  / max by (project) (node_memory_MemTotal_bytes{job="supabase"})\n'
+    f"  > {threshold('memory_utilization_ratio')}"
+)
+SUPABASE_DISK = f"max by (project) (supabase_disk_utilization_ratio)\n  > {threshold('disk_utilization_ratio')}"
+# Two Supabase sources name the lag series differently (docs/providers/supabase.md): either counts.
+REPLICATION_LAG = (
+    'max by (project) (\n'
+    '    physical_replication_lag_physical_replica_lag_seconds{job="supabase"}\n'
+    '    or physical_replication_lag_physical_replication_lag_seconds{job="supabase"}\n'
+    f"  )\n  > {threshold('replication_lag_seconds')}"
+)
 CONNECTIONS = (
     "sum by (project) (pg_stat_database_num_backends)\n"
     "  / max by (project) (max_connections_connection_count)\n"
@@ -93,6 +113,40 @@ def burn(long: str, short: str, factor: str) -> str:
     ratio = '(1 - avg by (tier) (avg_over_time(probe_success{{job="blackbox"}}[${{{w}}}])))'
     return (f"{ratio.format(w=long)}\n  > {budget}\nand on (tier)\n{ratio.format(w=short)}\n  > {budget}")
 
+
+# --- traffic spikes ---
+
+def traffic_spike(metric: str, by: str, provider: str) -> str:
+    """A request rate over the `spike` window against its own baseline: the same window a day and
+    a week earlier, the higher of the two (so a normal daily cycle, and a weekly one, stay quiet;
+    a new object without a day of history, or without traffic then, has no baseline and stays
+    quiet). Fires above factor x baseline AND above the floor. The value is the factor (now / baseline)."""
+    now = f"sum by ({by}) (rate({metric}[${{spike}}]))"
+    ago = (f"max by ({by}) (\n"
+           f'      label_replace(sum by ({by}) (rate({metric}[${{spike}}] offset ${{day}})), "ago", "1d", "", "")\n'
+           f'      or label_replace(sum by ({by}) (rate({metric}[${{spike}}] offset ${{week}})), "ago", "1w", "", ""))')
+    return (f"label_replace(\n"
+            f"  (\n    {now}\n      > on ({by}) ({ago} * {threshold('traffic_spike_factor')})\n"
+            f"    and on ({by}) {now} > {threshold('traffic_spike_floor_per_second')}\n  )\n"
+            f"  / on ({by}) ({ago} > 0),\n"
+            f'  "provider", "{provider}", "", "")')
+
+
+TRAFFIC_SPIKE = (
+    traffic_spike("vercel_requests_total", "project", "vercel")
+    + "\nor\n"
+    + traffic_spike("render_service_http_requests_total", "service", "render")
+)
+
+# --- Render autoscaling ---
+
+AUTOSCALED = "max by (service) (render_service_autoscaling_max_instances)"
+INSTANCE_COUNT_CHANGED = (
+    "max by (service) (render_service_instances)\n"
+    "and on (service) (max by (service) (changes(render_service_instances[${scaling}])) > 0)\n"
+    f"and on (service) {AUTOSCALED}"
+)
+AUTOSCALING_AT_MAX = f"max by (service) (render_service_instances)\n  >= on (service) {AUTOSCALED}"
 
 # --- cost ---
 
@@ -131,15 +185,41 @@ RUNAWAY_SPEND = (
     f"and on ()\n({MONTH_ELAPSED_S} - ${{spend_s}} >= ${{spend_baseline_min_s}})"
 )
 
+# --- Supabase authentication ---
+
+# The share of failed authentication attempts (every kind) per project over the auth window, when the
+# window holds at least AUTH_MIN_ATTEMPTS attempts (a handful of mistyped passwords on a quiet project
+# is no incident). Fixed here, not config thresholds (docs/runbooks/SupabaseAuthFailuresHigh.md).
+AUTH_FAILURE_RATIO = 0.25
+AUTH_MIN_ATTEMPTS = 20
+AUTH_ATTEMPTS = "sum by (project) (increase(supabase_auth_events_total[${auth}]))"
+AUTH_FAILURES = (
+    'sum by (project) (increase(supabase_auth_events_total{outcome="failure"}[${auth}]))\n'
+    f"  / {AUTH_ATTEMPTS}\n  > {AUTH_FAILURE_RATIO}\n"
+    f"and on (project)\n{AUTH_ATTEMPTS} >= {AUTH_MIN_ATTEMPTS}"
+)
+
 # --- dead sources ---
 
-INACTIVE_PROJECTS = 'max by (project) (supabase_project_up{status="INACTIVE"})'  # paused on purpose: shown, not paged
+# Each project's current status only. The status is a label, so a status change starts a new series
+# while the old one stays in Prometheus' 5-minute lookback (OTLP sends no staleness marker): without
+# this, a project that recovered would keep paging for 5 minutes. The current series is the one
+# stackwatch exported last (its newest sample).
+def current_project_status(selector: str = "") -> str:
+    return (f"(supabase_project_up{selector}\n"
+            "  and on (project, status) (timestamp(supabase_project_up)\n"
+            "    == on (project) group_left () max by (project) (timestamp(supabase_project_up))))")
+
+
+INACTIVE_PROJECTS = "max by (project) " + current_project_status('{status="INACTIVE"}')  # paused on purpose: shown, not paged
 SUPABASE_SCRAPED = ("pg_up", "pg_stat_statements_total_queries", "pg_stat_statements_total_time_seconds",
-                    "pg_stat_database_num_backends", "max_connections_connection_count")
+                    "pg_stat_database_num_backends", "max_connections_connection_count", "node_cpu_seconds_total",
+                    "node_memory_MemAvailable_bytes", "node_memory_MemTotal_bytes")
 THRESHOLDS_READ = ("response_time_seconds", "error_rate_ratio", "cpu_utilization_ratio", "memory_utilization_ratio",
                    "availability_ratio", "connections_utilization_ratio", "backup_age_seconds", "tls_expiry_seconds",
                    "data_staleness_seconds", "ratelimit_headroom_ratio", "spend_anomaly_factor",
-                   "runaway_spend_floor_hourly_usd")
+                   "runaway_spend_floor_hourly_usd", "disk_utilization_ratio", "replication_lag_seconds",
+                   "traffic_spike_factor", "traffic_spike_floor_per_second")
 
 
 def input_absent(input_name: str, expr: str, source: Source, description: str) -> Alert:
@@ -223,6 +303,63 @@ ALERTS: tuple[Alert, ...] = (
         description="Memory used / memory limit (mean over instances) is above the memory threshold.",
         value_format=ValueFormat.RATIO, dashboard=RENDER, tier="backend", provider="render",
         dashboard_vars={"service": "service"}),
+    # The same symptoms on Supabase's database host: one alert name per symptom, a rule per provider
+    # (variant), so escalation and inhibition work per object (its project) as for a Render service.
+    *escalating(
+        name="CpuUtilizationHigh", group="saturation", expr=SUPABASE_CPU, variant="supabase",
+        summary="Supabase project {label:project} uses {value} of its database CPU",
+        description="1 - the idle share of the database host's CPUs (node_cpu_seconds_total, mean over CPUs) "
+                    "is above the CPU threshold.",
+        value_format=ValueFormat.RATIO, dashboard=SUPABASE, tier="database", provider="supabase",
+        source=Source.SUPABASE_METRICS, dashboard_vars={"project": "project"}),
+    *escalating(
+        name="MemoryUtilizationHigh", group="saturation", expr=SUPABASE_MEMORY, variant="supabase",
+        summary="Supabase project {label:project} uses {value} of its database memory",
+        description="1 - MemAvailable / MemTotal of the database host is above the memory threshold.",
+        value_format=ValueFormat.RATIO, dashboard=SUPABASE, tier="database", provider="supabase",
+        source=Source.SUPABASE_METRICS, dashboard_vars={"project": "project"}),
+    Alert(name="SupabaseDiskUtilizationHigh", group="saturation", expr=SUPABASE_DISK, for_="15m",
+          severity=Severity.WARNING,
+          summary="Supabase project {label:project} has used {value} of its database disk",
+          description="Disk used / disk size (Management API) is above the disk threshold; Supabase turns the "
+                      "database read-only at 95 %.",
+          value_format=ValueFormat.RATIO, dashboard=SUPABASE, tier="database", provider="supabase",
+          dashboard_vars={"project": "project"}),
+    Alert(name="SupabaseDatabaseReadOnly", group="saturation", for_="5m", severity=Severity.CRITICAL,
+          expr="max by (project) (supabase_database_readonly) == 1",
+          summary="Supabase project {label:project} is in read-only mode: every write fails",
+          description="The Management API reports read-only mode on (Supabase turns it on when the database "
+                      "reaches 95 % of its disk): inserts, updates and deletes fail until the disk is freed or grown.",
+          value_format=ValueFormat.COUNT, dashboard=SUPABASE, tier="database", provider="supabase",
+          dashboard_vars={"project": "project"}),
+    Alert(name="SupabaseReplicationLagHigh", group="saturation", expr=REPLICATION_LAG, for_="5m",
+          severity=Severity.WARNING,
+          summary="A read replica of Supabase project {label:project} lags {value} behind",
+          description="The physical replication lag on the project's metrics endpoint is above the "
+                      "replication-lag threshold: reads from the replica return stale data.",
+          value_format=ValueFormat.SECONDS, dashboard=SUPABASE, tier="database", provider="supabase",
+          source=Source.SUPABASE_METRICS, dashboard_vars={"project": "project"}),
+    # --- traffic and scaling ---
+    Alert(name="TrafficSpike", group="traffic", expr=TRAFFIC_SPIKE, for_="10m", severity=Severity.WARNING,
+          summary="{label:provider} {label:project}{label:service} gets {value} its usual request rate",
+          description="The request rate over the last 15 min is above traffic_spike_factor x its baseline (the "
+                      "same 15 min a day and a week ago, the higher) and above traffic_spike_floor_per_second. "
+                      "The value is the factor: now / baseline.",
+          value_format=ValueFormat.FACTOR, dashboard=OVERVIEW, tier="traffic",
+          dashboard_vars={"provider": "provider"}),
+    Alert(name="RenderInstanceCountChanged", group="traffic", expr=INSTANCE_COUNT_CHANGED, for_="0s",
+          severity=Severity.INFO,
+          summary="Render autoscaled {label:service} to {value} instances",
+          description="The running instance count of an autoscaled service changed in the last 15 min.",
+          value_format=ValueFormat.COUNT, dashboard=RENDER, tier="backend", provider="render",
+          dashboard_vars={"service": "service"}),
+    Alert(name="RenderAutoscalingAtMax", group="traffic", expr=AUTOSCALING_AT_MAX, for_="15m",
+          severity=Severity.WARNING,
+          summary="Render service {label:service} runs at its autoscaling maximum ({value} instances)",
+          description="The service has run at its autoscaling max for 15 min: it cannot scale further, so more "
+                      "load shows as CPU, memory and latency.",
+          value_format=ValueFormat.COUNT, dashboard=RENDER, tier="backend", provider="render",
+          dashboard_vars={"service": "service"}),
     Alert(name="DatabaseConnectionsHigh", group="saturation", expr=CONNECTIONS, for_="5m",
           severity=Severity.WARNING,
           summary="Supabase project {label:project} uses {value} of max_connections",
@@ -244,7 +381,7 @@ ALERTS: tuple[Alert, ...] = (
     *escalating(
         # 10 then 20 minutes: a restart or an upgrade passes through these statuses for minutes.
         name="SupabaseProjectUnhealthy", group="database-availability", for_steps=("10m", "20m"),
-        expr='max by (project, status) (supabase_project_up{status!="INACTIVE"}) == 0',
+        expr="max by (project, status) " + current_project_status('{status!="INACTIVE"}') + " == 0",
         summary="Supabase project {label:project} is {label:status}",
         description="The Management API reports the project neither ACTIVE_HEALTHY nor paused (INACTIVE); "
                     "supabase_service_healthy says which services are down.",
@@ -370,6 +507,15 @@ ALERTS: tuple[Alert, ...] = (
                       "every alert on its data is blind (and held back).",
           value_format=ValueFormat.COUNT, dashboard=SELF, tier="collection", provider="stackwatch",
           source=Source.PROMETHEUS),
+    # --- Supabase authentication (issue 19: sign-in, sign-up and token-refresh outcomes from the auth logs) ---
+    Alert(name="SupabaseAuthFailuresHigh", group="authentication", for_="10m", severity=Severity.WARNING,
+          expr=AUTH_FAILURES,
+          summary="{value} of Supabase project {label:project}'s sign-ins, sign-ups and token refreshes fail",
+          description=f"More than {AUTH_FAILURE_RATIO:.0%} of the project's authentication attempts failed over the "
+                      f"auth window, with at least {AUTH_MIN_ATTEMPTS} attempts: credential stuffing, a broken "
+                      "sign-in flow or auth configuration, or an expired refresh-token rotation.",
+          value_format=ValueFormat.RATIO, dashboard=SUPABASE, tier="database", provider="supabase",
+          dashboard_vars={"project": "project"}),
     # --- dead sources and the alert path itself ---
     Alert(name="ScrapeTargetDown", group="dead-sources", for_="10m", severity=Severity.WARNING,
           expr=f'(up{{job!="stackwatch"}} == 0)\nunless on (project) {INACTIVE_PROJECTS}',

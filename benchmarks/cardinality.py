@@ -33,6 +33,7 @@ from stack.conftest import Stack, build_stack, install_tools, start_stack, stop_
 
 from exporters.core.catalogue import MetricSpec  # noqa: E402
 from exporters.providers.registry import all_metrics  # noqa: E402
+from exporters.simulator.render.key_value import key_value_count  # noqa: E402
 from exporters.simulator.world import Scale  # noqa: E402
 
 TARGET = 10_000
@@ -46,14 +47,16 @@ def units(scale: Scale, stack: Stack) -> dict[str, int]:
         results = stack.prom.query(f"count({expr})")
         return int(float(results[0]["value"][1])) if results else 0
 
+    datastores = max(1, math.ceil(scale.render_services / 10)) + key_value_count(scale.render_services)
     return {
         "stackwatch": 1,
         "provider": len(PROVIDERS),
         "Vercel project": scale.vercel_projects,
         "Render service": scale.render_services,
-        # The simulator's rule (exporters/simulator/render/sim.py): one datastore per 10 services.
-        "Render datastore": max(1, math.ceil(scale.render_services / 10)),
-        "Render service or datastore": scale.render_services + max(1, math.ceil(scale.render_services / 10)),
+        # Datastores are Postgres and Key Value instances. The simulator's rules: one Postgres per 10
+        # services (exporters/simulator/render/sim.py), one Key Value per 7 (render/key_value.py).
+        "Render datastore": datastores,
+        "Render service or datastore": scale.render_services + datastores,
         "Supabase project": scale.supabase_projects,
         # Every model is used by every project; the simulator adds one unpriced model.
         "OpenAI project × model": scale.openai_projects * (scale.openai_models + 1),

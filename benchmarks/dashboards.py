@@ -19,8 +19,9 @@
    loads the rules, one that has run them for 30 days holds 30 days of recorded series. The
    blocks go into the data directory, Prometheus' block reload picks them up (no restart) and
    compaction settles again.
-4. Runs every query of every board as Grafana would (grafana/queries.py: its step, variables
-   at All, range aligned to the step) over the board's default range ending at the newest
+4. Runs every query of every board, and every annotation (deploy markers), as Grafana would
+   (grafana/queries.py: its step, variables at All, range aligned to the step) over the panel's
+   range (the board's default, or the panel's own relative time) ending at the newest
    sample, `--repeat` times, and prints p50/p95/max per query, the five slowest panels, the
    series and samples each board touches, and any query that returned no data. A query's time is
    its round trip: from sending the request until the whole response is read (Prometheus parses,
@@ -102,6 +103,8 @@ class Series:
     job: str
     level: float  # gauge level, or counter increase per second, or histogram observations per second
     typical: float = 1.0  # histogram observation size
+    # A counter of discrete events (deploys): whole numbers, rising one event at a time.
+    events: bool = False
 
 
 def timestamps(end: float, days: int) -> list[float]:
@@ -136,9 +139,10 @@ def series_set(large: bool) -> list[Series]:
         (200, 100, 20, 30, 10, 10) if large else (6, 5, 3, 4, 3, 2))
     out: list[Series] = []
 
-    def add(name: str, attributes: dict[str, str], level: float, typical: float = 1.0, job: str = "stackwatch"):
+    def add(name: str, attributes: dict[str, str], level: float, typical: float = 1.0, job: str = "stackwatch",
+            events: bool = False):
         otel, unit, kind = catalogued(name, attributes)
-        out.append(Series(otel, unit, kind, tuple(sorted(attributes.items())), job, level, typical))
+        out.append(Series(otel, unit, kind, tuple(sorted(attributes.items())), job, level, typical, events))
 
     def scraped(name: str, kind: str, attributes: dict[str, str], level: float, job: str):
         out.append(Series(name, "", kind, tuple(sorted(attributes.items())), job, level))
@@ -160,10 +164,13 @@ def series_set(large: bool) -> list[Series]:
             for status in ("200", "429", "500"):
                 add("stackwatch.provider.api.requests", {"provider": p, "operation": stream, "status_code": status},
                     0.05 if status == "200" else 0.001)
+            add("stackwatch.provider.api.request.duration", {"provider": p, "operation": stream}, 0.05, 0.3)
     for b in ("monthly_usd", "daily_usd"):
         add(f"stackwatch.budget.{b}", {"provider": "all"}, 5000 if b == "monthly_usd" else 200)
-    for t in ("availability", "error_rate", "cpu_utilization", "memory_utilization"):
-        add(f"stackwatch.threshold.{t}", {}, {"availability": 0.99, "error_rate": 0.01}.get(t, 0.8))
+    for t, value in (("availability", 0.99), ("error_rate", 0.01), ("cpu_utilization", 0.8),
+                     ("memory_utilization", 0.85), ("connections_utilization", 0.8), ("data_staleness", 900),
+                     ("backup_age", 93600), ("ratelimit_headroom", 0.1), ("tls_expiry", 1209600)):
+        add(f"stackwatch.threshold.{t}", {}, value)
     add("stackwatch.threshold.spend_anomaly_factor", {}, 3)
     add("stackwatch.threshold.spend_anomaly_floor_usd", {}, 5)
     # `stackwatch report --push` on a schedule: the top ten recommendations (docs/operations.md).
@@ -174,7 +181,7 @@ def series_set(large: bool) -> list[Series]:
                                                                "resource": f"resource-{k:02d}"}, 40 - 3 * k)
     for tier, value in (("frontend", 3), ("backend", 2), ("database", 0.5)):
         add("stackwatch.threshold.response_time", {"tier": tier}, value)
-    for drain in ("log", "speed_insights"):
+    for drain in ("log", "speed_insights", "trace"):
         add("stackwatch.drain.events", {"drain": drain}, 50)
         add("stackwatch.drain.rejected", {"drain": drain, "reason": "bad_signature"}, 0.001)
 
@@ -198,14 +205,19 @@ def series_set(large: bool) -> list[Series]:
                 {"HIT": 6, "MISS": 3, "STALE": 0.5, "none": 2}[cache])
         add("vercel.function.crashes", {"project": project}, 0.001)
         add("vercel.deployments.in_progress", {"project": project, "target": "production", "state": "BUILDING"}, 0)
+        # Deploys a day per project: production 1, preview 2 ready; a few failed or cancelled (whole events).
         for target in ("production", "preview"):
-            for state in ("READY", "ERROR", "CANCELED"):
-                add("vercel.deployments", {"project": project, "target": target, "state": state}, 0.0002)
+            for state, per_day in (("READY", 1 if target == "production" else 2), ("ERROR", 0.1), ("CANCELED", 0.05)):
+                add("vercel.deployments", {"project": project, "target": target, "state": state}, per_day / 86400,
+                    events=True)
         add("vercel.deployment.build.duration", {"project": project, "state": "READY"}, 0.0004, 90)
         add("vercel.deployment.queue.duration", {"project": project}, 0.0004, 5)
         for metric in ("LCP", "FCP", "TTFB", "INP", "FID"):
             add("vercel.web_vital.duration", {"project": project, "metric": metric}, 0.5, 1.5)
         add("vercel.web_vital.cls", {"project": project}, 0.5, 0.05)
+        if i % 4 == 0:  # a quarter of the projects run functions (as the simulator's trace drains)
+            for route in ("/api/cart", "/api/checkout", "/products/[id]", "/api/search"):
+                add("vercel.function.duration", {"project": project, "route": route}, 0.5, 0.2)
     for i in range(n_render):
         service = f"api-{i:03d}"
         s = {"service": service}
@@ -223,8 +235,8 @@ def series_set(large: bool) -> list[Series]:
         for status in ("2xx", "3xx", "4xx", "5xx"):
             add("render.service.http.requests", {**s, "status_class": status},
                 {"2xx": 3, "3xx": 0.2, "4xx": 0.2, "5xx": 0.01}[status])
-        for status in ("live", "build_failed", "canceled"):
-            add("render.deploys", {**s, "status": status}, 0.0001)
+        for status, per_day in (("live", 1), ("build_failed", 0.05), ("canceled", 0.05)):
+            add("render.deploys", {**s, "status": status}, per_day / 86400, events=True)
         add("render.deploy.duration", {**s, "status": "live"}, 0.0001, 120)
     for i in range(max(1, n_render // 5)):
         add("render.datastore.connections", {"datastore": f"db-{i:02d}", "type": "postgres"}, 20)
@@ -238,6 +250,9 @@ def series_set(large: bool) -> list[Series]:
             add("supabase.service.healthy", {**p, "service": service}, 0 if (i, service) == (1, "storage") else 1)
         for service in ("rest", "auth", "storage", "realtime"):
             add("supabase.api.requests", {**p, "service": service}, 2)
+        for kind, rate in (("sign_in", 0.5), ("sign_up", 0.05), ("token_refresh", 1.0)):
+            add("supabase.auth.events", {**p, "kind": kind, "outcome": "success"}, rate)
+            add("supabase.auth.events", {**p, "kind": kind, "outcome": "failure"}, rate * 0.03)
         add("supabase.backup.age", p, 40000)
         add("supabase.backup.pitr_enabled", p, 1)
         add("supabase.disk.usage", p, 2e9)
@@ -258,6 +273,16 @@ def series_set(large: bool) -> list[Series]:
             scraped("node_cpu_seconds_total", "counter", {**ep, "cpu": "0", "mode": mode}, level, "supabase")
         for name in ("node_filesystem_avail_bytes", "node_filesystem_size_bytes"):
             scraped(name, "gauge", {**ep, "mountpoint": "/data"}, 8e9 if "size" in name else 6e9, "supabase")
+        pg = {**ep, "server": "localhost:5432"}
+        scraped("pg_settings_default_transaction_read_only", "gauge", pg, 0, "supabase")
+        scraped("replication_slots_max_lag_bytes", "gauge", pg, 1e6, "supabase")
+        scraped("node_vmstat_oom_kill", "gauge", ep, 0, "supabase")  # untyped: a cumulative count, 0 here
+        for device, (read, written, busy) in (("nvme0n1", (2e4, 5e4, 0.01)), ("nvme1n1", (1.5e6, 8e5, 0.15))):
+            disk = {**ep, "device": device}
+            scraped("node_disk_read_bytes_total", "counter", disk, read, "supabase")
+            scraped("node_disk_written_bytes_total", "counter", disk, written, "supabase")
+            scraped("node_disk_io_time_seconds_total", "counter", disk, busy, "supabase")
+        scraped("up", "gauge", p, 1, "supabase")  # the scrape of the project's endpoint
     for m in range(n_models):
         model = f"gpt-sim-{m:02d}"
         for j in range(n_openai_projects):
@@ -281,11 +306,18 @@ def series_set(large: bool) -> list[Series]:
             probe = {"instance": f"https://{tier}-{k}.example.com/", "tier": tier,
                      "module": f"http_{tier}"}
             scraped("probe_success", "gauge", probe, 1, "blackbox")
+            scraped("up", "gauge", probe, 1, "blackbox")  # the probe's scrape
             scraped("probe_duration_seconds", "gauge", probe, 0.3, "blackbox")
             scraped("probe_http_status_code", "gauge", probe, 200, "blackbox")
             scraped("probe_ssl_earliest_cert_expiry", "gauge", probe, -2, "blackbox")  # -2: 60 days ahead
             for phase in ("resolve", "connect", "tls", "processing", "transfer"):
                 scraped("probe_http_duration_seconds", "gauge", {**probe, "phase": phase}, 0.05, "blackbox")
+    # Alerts Prometheus would evaluate as firing (its ALERTS series), for the Overview's alert panels.
+    for k, (alertname, severity) in enumerate((("BackendResponseTimeHigh", "warning"), ("ErrorRateHigh", "critical"),
+                                               ("MonthlyBudgetHalfSpent", "info"), ("DeployFailed", "warning"),
+                                               ("CpuUtilizationHigh", "warning"), ("ProviderApiDown", "critical"))):
+        scraped("ALERTS", "gauge", {"alertname": alertname, "alertstate": "firing", "severity": severity,
+                                    "provider": providers[k % len(providers)]}, 1, "prometheus")
     for name, kind, level in (("otelcol_receiver_accepted_metric_points", "counter", 500),
                               ("otelcol_receiver_refused_metric_points", "counter", 0.0),
                               ("otelcol_exporter_sent_metric_points", "counter", 500),
@@ -380,8 +412,9 @@ def metric_bytes(series: Series, times: list[float], start: float, state: Series
         for t in times:
             state.total += series.level * (t - state.previous) * (0.9 + 0.2 * rng.random())
             state.previous = t
+            value = math.floor(state.total) if series.events else state.total
             body = (attr + b"\x11" + start_ns + b"\x19" + _FIXED.pack(int(t * 1e9)) + b"\x21"
-                    + _DOUBLE.pack(state.total))
+                    + _DOUBLE.pack(value))
             points.append(b"\x0a" + varint(len(body)) + body)
         if as_gauge:
             return header + field_bytes(5, b"".join(points))
@@ -421,7 +454,7 @@ def requests(all_series: list[Series], times: list[float], start: float) -> Iter
         attrs = dict(s.attributes)
         instance = attrs.pop("instance", f"{s.job}-0")
         by_target[(s.job, instance)].append(Series(s.name, s.unit, s.kind, tuple(sorted(attrs.items())), s.job,
-                                                   s.level, s.typical))
+                                                   s.level, s.typical, s.events))
     states = {(key, i): SeriesState(random.Random(f"{key}{i}"), start)
               for key, members in by_target.items() for i in range(len(members))}
     resources = {}
@@ -743,15 +776,18 @@ def run(days: int, repeat: int, large: bool, keep: bool, use_cache: bool, emit: 
                 emit(f"cached the history with the recorded series in {into} ({taken:.0f} s)")
         emit(f"load average: {Path('/proc/loadavg').read_text().strip()}")
         from grafana.dashboards import boards
-        from grafana.queries import request
+        from grafana.queries import annotation_request, request
 
         results: list[tuple[str, str, float, float, float, int, float]] = []
         empty: list[str] = []
         samples_by_board: dict[str, int] = defaultdict(int)
         panel_p95: dict[tuple[str, str], float] = defaultdict(float)
         for board in boards():
-            for panel, query in board.queries():
-                req = request(board, panel, query, now=end)
+            targets = [(panel.title, query.expr, request(board, panel, query, now=end))
+                       for panel, query in board.queries()]
+            targets += [(f"annotation: {a.name}", a.expr, annotation_request(board, a, now=end))
+                        for a in board.annotations]
+            for title, expr, req in targets:
                 timings, decoding = [], []
                 body: dict = {}
                 for _ in range(repeat):
@@ -759,15 +795,15 @@ def run(days: int, repeat: int, large: bool, keep: bool, use_cache: bool, emit: 
                     timings.append(ms)
                     decoding.append(decode_ms)
                 if not body["data"]["result"]:
-                    empty.append(f"{board.uid} / {panel.title}: {query.expr}")
+                    empty.append(f"{board.uid} / {title}: {expr}")
                 samples = body["data"].get("stats", {}).get("samples", {}).get("totalQueryableSamples", 0)
                 samples_by_board[board.uid] += samples
                 # Inclusive: interpolated between the runs, never above the slowest (the default,
                 # exclusive method extrapolates past the maximum from a handful of runs).
                 p95 = statistics.quantiles(timings, n=20, method="inclusive")[18] if len(timings) > 1 else timings[0]
-                results.append((board.uid, panel.title, statistics.median(timings), p95, max(timings), samples,
+                results.append((board.uid, title, statistics.median(timings), p95, max(timings), samples,
                                 statistics.median(decoding)))
-                panel_p95[(board.uid, panel.title)] += p95
+                panel_p95[(board.uid, title)] += p95
         emit("")
         emit(f"{'board':<22} {'panel':<42} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'samples':>12} "
              f"{'decode ms':>10}")
@@ -794,6 +830,7 @@ def run(days: int, repeat: int, large: bool, keep: bool, use_cache: bool, emit: 
         emit(f"queries returning no data: {len(empty)}")
         for line in empty:
             emit(f"  {line}")
+        emit(f"load average at the end: {Path('/proc/loadavg').read_text().strip()}")
         return 0
     finally:
         stop(process)

@@ -313,12 +313,15 @@ app.add_typer(dashboards_app, name="dashboards")
 
 @dashboards_app.command("diff")
 def dashboards_diff(base: Annotated[str, typer.Option("--base", help="Git revision to compare with.")],
+                    head: Annotated[Optional[str], typer.Option(
+                        "--head", help="Git revision to describe (default: the working tree).")] = None,
                     repo: Annotated[Path, typer.Option(help="Repository root.")] = Path(".")) -> None:
-    """Markdown diff of the generated dashboards: <base> vs the working tree (docs/dashboards.md)."""
+    """Markdown diff of the boards, recording and alert rules and alert routing, each side generated from
+    its sources; refuses when the head's committed generated files are stale (docs/dashboards.md)."""
     from exporters.ops.dashboards_diff import DiffError, diff_against
 
     try:
-        sys.stdout.write(diff_against(repo, base))
+        sys.stdout.write(diff_against(repo, base, head))
     except DiffError as error:
         typer.echo(f"stackwatch dashboards diff: {error}", err=True)
         raise typer.Exit(code=2) from None

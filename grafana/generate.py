@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from grafana.dashboards import boards
-from grafana.dashboards.common import Board, Recording, grafanalib_json, panel_extras
+from grafana.dashboards.common import Board, Recording, annotation_json, grafanalib_json, panel_extras
 from grafana.dashboards.recordings import INTERVAL, QUERY_OFFSET
 from grafana.normalise import normalise
 from grafana.queries import parse_duration
@@ -29,7 +29,7 @@ RULE_GROUP = "stackwatch-dashboards"
 
 
 def render(board: Board) -> dict:
-    dashboard = normalise(grafanalib_json(board), panel_extras(board))
+    dashboard = normalise(grafanalib_json(board), panel_extras(board), [annotation_json(a) for a in board.annotations])
     # grafanalib's Template has no description; the board's variables do.
     for variable, spec in zip(dashboard["templating"]["list"], board.variables, strict=True):
         variable["description"] = spec.description
@@ -55,11 +55,13 @@ def recordings(all_boards: list[Board]) -> list[Recording]:
     """Every recording rule a board query reads, once each, sorted by name."""
     found: dict[str, Recording] = {}
     for board in all_boards:
-        for panel, query in board.queries():
-            for recording in query.recordings:
+        readers = [(panel.title, query.recordings) for panel, query in board.queries()]
+        readers += [(f"annotation {a.name}", a.recordings) for a in getattr(board, "annotations", ())]
+        for title, read in readers:
+            for recording in read:
                 known = found.setdefault(recording.record, recording)
                 if (known.expr, known.interval) != (recording.expr, recording.interval):
-                    raise ValueError(f"{board.uid} / {panel.title}: recorded series {recording.record!r} "
+                    raise ValueError(f"{board.uid} / {title}: recorded series {recording.record!r} "
                                      f"defined twice: {known.expr!r} every {known.interval} vs "
                                      f"{recording.expr!r} every {recording.interval}")
     return [found[name] for name in sorted(found)]

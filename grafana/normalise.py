@@ -3,12 +3,13 @@
 The one place that knows grafanalib's quirks: old top-level keys (rows, style,
 sharedCrosshair, hideControls, __inputs), nulls where the schema has none, string
 or null datasources, the old schemaVersion, legacy target keys (step,
-intervalFactor, metric, target, query), the pre-unified-alerting alert list and
-the old table keys. The output keeps only what the dashboard schema of
+intervalFactor, metric, target, query), and the old table keys. The output keeps only what the dashboard schema of
 @grafana/schema knows (tests/dashboards/ validate it), with:
 
 - datasource objects {"type": "prometheus", "uid": "prometheus"} on panels and targets;
 - panel ids 1..n in layout order (stable while the board's order is unchanged);
+- field overrides, data links, noValue, decimals and panel time overrides from the board model
+  (grafanalib drops or misplaces them), and the board's Prometheus annotations;
 - the dashboard's schemaVersion of the pinned Grafana (42 for 12.2);
 - no null anywhere except a threshold step's value (null means -Infinity there).
 """
@@ -25,7 +26,7 @@ DASHBOARD_KEYS = {"annotations", "description", "editable", "fiscalYearStartMont
                   "panels", "refresh", "schemaVersion", "tags", "templating", "time", "timepicker", "timezone",
                   "title", "uid", "version", "weekStart"}
 PANEL_KEYS = {"datasource", "description", "fieldConfig", "gridPos", "id", "interval", "links", "maxDataPoints",
-              "options", "targets", "title", "transformations", "transparent", "type"}
+              "options", "targets", "timeFrom", "title", "transformations", "transparent", "type"}
 ROW_KEYS = {"collapsed", "gridPos", "id", "panels", "title", "type"}
 TARGET_KEYS = {"datasource", "expr", "format", "instant", "legendFormat", "refId"}
 VARIABLE_KEYS = {"allValue", "current", "datasource", "description", "hide", "includeAll", "label", "multi", "name",
@@ -77,11 +78,10 @@ def _field_defaults(panel: dict, extra: dict) -> dict:
     defaults["thresholds"] = _thresholds(extra)
     defaults["mappings"] = extra.get("mappings", [])
     defaults["unit"] = extra.get("unit", defaults.get("unit", "short"))
-    for key in ("min", "max"):
+    for key in ("min", "max", "decimals", "noValue"):
         defaults.pop(key, None)
         if key in extra:
             defaults[key] = extra[key]
-    defaults.pop("noValue", None)
     if panel["type"] in ("stat", "gauge", "bargauge"):
         defaults["color"] = {"mode": "thresholds"}
         defaults.pop("custom", None)
@@ -96,6 +96,7 @@ def _field_defaults(panel: dict, extra: dict) -> dict:
         custom.pop("axisSoftMin", None)
         custom.pop("axisSoftMax", None)
         custom["lineStyle"] = {"fill": "solid"}
+        custom["thresholdsStyle"] = {"mode": "dashed" if len(extra.get("steps", [])) > 1 else "off"}
         defaults["custom"] = custom
     return defaults
 
@@ -135,12 +136,6 @@ def _options(panel: dict, extra: dict) -> dict:
     elif kind == "text":
         options = {"mode": "markdown", "content": panel.get("content", ""),
                    "code": {"language": "plaintext", "showLineNumbers": False, "showMiniMap": False}}
-    elif kind == "alertlist":
-        # The unified-alerting alert list (Grafana 9+); grafanalib writes the legacy one.
-        options = {"viewMode": "list", "groupMode": "default", "groupBy": [], "maxItems": panel.get("limit", 20),
-                   "sortOrder": 1, "dashboardAlerts": False, "alertName": "", "alertInstanceLabelFilter": "",
-                   "stateFilter": {"firing": True, "pending": True, "noData": False, "normal": False,
-                                   "error": True}}
     return options
 
 
@@ -153,21 +148,29 @@ def _panel(panel: dict, extra: dict, panel_id: int) -> dict:
     out["id"] = panel_id
     out["links"] = [_link(link) for link in panel.get("links", [])]
     out["options"] = _options(panel, extra)
-    if panel["type"] not in ("text", "alertlist"):
+    if panel["type"] != "text":
         out["datasource"] = dict(DATASOURCE)
         out["targets"] = [_target(t) for t in panel.get("targets", [])]
-        out["fieldConfig"] = {"defaults": _field_defaults(panel, extra),
-                              "overrides": panel.get("fieldConfig", {}).get("overrides", [])}
+        out["fieldConfig"] = {"defaults": _field_defaults(panel, extra), "overrides": extra.get("overrides", [])}
         out["transformations"] = panel.get("transformations", [])
     else:
         for key in ("datasource", "targets", "fieldConfig", "transformations", "maxDataPoints", "interval"):
             out.pop(key, None)
     if not out.get("interval"):
         out.pop("interval", None)
+    out.pop("timeFrom", None)
+    if extra.get("timeFrom"):
+        out["timeFrom"] = extra["timeFrom"]
     return out
 
 
 def _variable(variable: dict) -> dict:
+    if variable.get("type") == "textbox":
+        # A free-text value (a URL base the links use): its default is current and only option.
+        value = variable.get("query", "")
+        option = {"selected": True, "text": value, "value": value}
+        return {"type": "textbox", "name": variable["name"], "label": variable.get("label", ""), "query": value,
+                "current": option, "options": [option], "hide": 0, "skipUrlSync": False}
     out = _keep(variable, VARIABLE_KEYS)
     out["datasource"] = dict(DATASOURCE)
     out["current"] = {"selected": True, "text": ["All"], "value": ["$__all"]}
@@ -177,7 +180,7 @@ def _variable(variable: dict) -> dict:
     return out
 
 
-def normalise(legacy: dict, extras: list[dict]) -> dict:
+def normalise(legacy: dict, extras: list[dict], annotations: list[dict] | None = None) -> dict:
     """`extras[i]` carries what grafanalib cannot express for the i-th panel (see common.panel_extras)."""
     panels = legacy.get("panels", [])
     if len(panels) != len(extras):
@@ -195,5 +198,6 @@ def normalise(legacy: dict, extras: list[dict]) -> dict:
         "refresh_intervals", ["30s", "1m", "5m", "15m", "1h"])}
     out["annotations"] = {"list": [{
         "builtIn": 1, "datasource": {"type": "grafana", "uid": "-- Grafana --"}, "enable": True, "hide": True,
-        "iconColor": "rgba(0, 211, 255, 1)", "name": "Annotations & Alerts", "type": "dashboard"}]}
+        "iconColor": "rgba(0, 211, 255, 1)", "name": "Annotations & Alerts", "type": "dashboard"},
+        *(annotations or [])]}
     return drop_nulls(out)

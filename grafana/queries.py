@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from grafana.dashboards.common import MAX_DATA_POINTS, Board, Panel, Query
+from grafana.dashboards.common import MAX_DATA_POINTS, Annotation, Board, Panel, Query
 
 SCRAPE_INTERVAL_S = 15.0  # grafana/provisioning/datasources/prometheus.yaml jsonData.timeInterval
 ALL_VALUE = ".*"
@@ -50,9 +50,14 @@ def round_interval(seconds: float) -> float:
     return 31536000.0
 
 
-def interval_s(range_s: float, panel: Panel) -> float:
+def interval_s(range_s: float, panel: Panel | Annotation) -> float:
     floor = parse_duration(panel.interval) if panel.interval else SCRAPE_INTERVAL_S
-    return max(round_interval(range_s / MAX_DATA_POINTS), floor)
+    return max(round_interval(range_s / MAX_DATA_POINTS), floor, SCRAPE_INTERVAL_S)
+
+
+def panel_range_s(board: Board, panel: Panel) -> float:
+    """The range a panel shows: its own relative time ("1d" on a 30-day board) or the board's."""
+    return parse_duration(panel.time_from or board.time_from)
 
 
 def rate_interval_s(interval: float) -> float:
@@ -81,8 +86,8 @@ def substitute(expr: str, *, range_s: float, interval: float, variables: dict[st
 
 
 def all_selected(board: Board) -> dict[str, str]:
-    """Every template variable at its default, All (allValue .*)."""
-    return {v.name: ALL_VALUE for v in board.variables}
+    """Every template variable at its default: All (allValue .*), a textbox's default text."""
+    return {v.name: v.query if v.kind == "textbox" else ALL_VALUE for v in board.variables}
 
 
 @dataclass(frozen=True)
@@ -106,8 +111,8 @@ class Request:
 
 
 def request(board: Board, panel: Panel, query: Query, *, now: float, range_s: float | None = None) -> Request:
-    """The request for `query` over the board's default range (or `range_s`) ending `now`."""
-    range_s = parse_duration(board.time_from) if range_s is None else range_s
+    """The request for `query` over the panel's default range (or `range_s`) ending `now`."""
+    range_s = panel_range_s(board, panel) if range_s is None else range_s
     interval = interval_s(range_s, panel)
     expr = substitute(query.expr, range_s=range_s, interval=interval, variables=all_selected(board))
     start, end = now - range_s, now
@@ -115,6 +120,17 @@ def request(board: Board, panel: Panel, query: Query, *, now: float, range_s: fl
         return Request(expr, True, start, end, interval)
     step = interval
     return Request(expr, False, (start // step) * step, -(-end // step) * step, step)
+
+
+def annotation_request(board: Board, annotation: Annotation, *, now: float,
+                       range_s: float | None = None) -> Request:
+    """An annotation query: a range query over the board's range, its `interval` taken as the min step
+    (as a panel's min interval)."""
+    range_s = parse_duration(board.time_from) if range_s is None else range_s
+    step = interval_s(range_s, annotation)
+    expr = substitute(annotation.expr, range_s=range_s, interval=step, variables=all_selected(board))
+    start = now - range_s
+    return Request(expr, False, (start // step) * step, -(-now // step) * step, step)
 
 
 # --- metric names in an expression ---

@@ -90,8 +90,30 @@ def pytest_make_collect_report(collector: pytest.Collector):  # type: ignore[no-
     return (yield)
 
 
+# The longest modules (minutes each, mostly waiting on real binaries' intervals), started first:
+# `make test` runs whole modules per worker in collection order (--dist loadfile
+# --no-loadscope-reorder), so a long one started last would run alone at the end.
+LONGEST_FIRST = (
+    "tests/alerting/test_e2e_alerts.py",
+    "tests/alerting/test_e2e_alert_conditions.py",
+    "tests/stack/test_dashboards_data.py",
+    "tests/alerting/test_promtool_rules.py",
+    "tests/e2e_local/test_installed_package.py",
+    "tests/operator_tools/test_report_stack.py",
+    "tests/e2e_local/test_demo_otlp.py",
+    "tests/stack/test_e2e_metrics.py",
+)
+
+
+def _start_rank(item: pytest.Item) -> int:
+    path = item.nodeid.split("::", 1)[0]
+    return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Without ../shared there is nothing to compare with: deselect (a skip would fail CI)."""
+    """The longest modules first (a stable sort: the rest keep their order). Without ../shared there
+    is nothing to compare with: deselect (a skip would fail CI)."""
+    items.sort(key=_start_rank)
     if SHARED.is_dir():
         return
     compares = [item for item in items if item.get_closest_marker("shared") is not None]

@@ -159,12 +159,16 @@ SHARED_METRICS: tuple[MetricSpec, ...] = (
                "(`timeout` or `transport_error` when no response arrived).",
                (PROVIDER, "operation", "status_code"),
                series=Series("provider", 80, "operations (≤ 16) × response statuses seen (≤ 5)")),
+    MetricSpec("stackwatch.provider.api.request.duration", Kind.HISTOGRAM, "s",
+               "Time from sending an HTTP request to the provider's API to its response headers (or the "
+               "timeout or transport error), by operation.", (PROVIDER, "operation"),
+               series=Series("provider", 16, "operations (≤ 16)")),
     MetricSpec("stackwatch.provider.ratelimit.remaining", Kind.GAUGE, "1",
                "Rate-limit headroom: remaining / limit from the provider's latest rate-limit headers.",
                (PROVIDER,), series=Series("provider", 1)),
     MetricSpec("stackwatch.provider.poll.duration", Kind.HISTOGRAM, "s",
                "Wall time of one poll of one stream.", (PROVIDER, "stream", "outcome"),
-               series=Series("provider", 12, "streams (≤ 6) × outcome ok/error")),
+               series=Series("provider", 16, "streams (≤ 8: Supabase's) × outcome ok/error")),
     MetricSpec("stackwatch.provider.poll.errors", Kind.COUNTER, "{error}",
                "Failed polls, by stream and reason (auth, rate_limited, server_error, timeout, "
                "transport, malformed, client_error; dependency: not polled because a stream it "
@@ -173,10 +177,10 @@ SHARED_METRICS: tuple[MetricSpec, ...] = (
                "max_poll_bytes; deadline: the poll outlived "
                "poll_deadline_seconds; pagination: a listing repeated a cursor or passed "
                "max_pages_per_poll).", (PROVIDER, "stream", "reason"),
-               series=Series("provider", 78, "streams (≤ 6) × reasons (≤ 13); only after failures")),
+               series=Series("provider", 104, "streams (≤ 8) × reasons (≤ 13); only after failures")),
     MetricSpec("stackwatch.provider.invalid_items", Kind.COUNTER, "{item}",
                "Items in a provider response that failed validation and were skipped.",
-               (PROVIDER, "stream"), series=Series("provider", 6, "streams (≤ 6); only after invalid items")),
+               (PROVIDER, "stream"), series=Series("provider", 8, "streams (≤ 8); only after invalid items")),
     MetricSpec("stackwatch.cost.today_usd", Kind.GAUGE, "{USD}",
                "Cost of the current UTC day so far, billed where billed figures exist, else estimated.",
                (PROVIDER, "service", "project", "cost_source"), optional_attributes=("model",),
@@ -254,4 +258,16 @@ SHARED_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("stackwatch.threshold.runaway_spend_floor_hourly_usd", Kind.GAUGE, "{USD}",
                "A provider's spend rate (USD per hour over the last 30 min) never alerts as runaway spend below "
                "this, from config.", (), series=Series("stackwatch", 1)),
+    MetricSpec("stackwatch.threshold.disk_utilization", Kind.GAUGE, "1",
+               "Supabase disk used / disk size above which it alerts, from config.", (),
+               series=Series("stackwatch", 1)),
+    MetricSpec("stackwatch.threshold.replication_lag", Kind.GAUGE, "s",
+               "Supabase read-replica replication lag above which it alerts, from config.", (),
+               series=Series("stackwatch", 1)),
+    MetricSpec("stackwatch.threshold.traffic_spike_factor", Kind.GAUGE, "{factor}",
+               "Traffic spike: a request rate above this multiple of its own baseline (the same time 1 d and "
+               "7 d ago, the higher) alerts (TrafficSpike). From config.", (), series=Series("stackwatch", 1)),
+    MetricSpec("stackwatch.threshold.traffic_spike_floor", Kind.GAUGE, "{request}/s",
+               "A request rate never alerts as a traffic spike below this (requests per second), from config.", (),
+               series=Series("stackwatch", 1)),
 )

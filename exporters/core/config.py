@@ -88,6 +88,14 @@ class Thresholds(Strict):
     spend_anomaly_factor: Annotated[float, Field(gt=1)] = 3.0
     spend_anomaly_floor_usd: Usd = 5.0
     runaway_spend_floor_hourly_usd: Usd = 5.0
+    # Supabase: disk used / disk size (read-only mode comes at 95 %), and a read replica's lag.
+    disk_utilization_ratio: Ratio = 0.80
+    replication_lag_seconds: PositiveSeconds = 600
+    # Traffic spike: a request rate above factor x its own baseline (the same time a day and a week
+    # ago, whichever is higher) AND above the floor (requests per second), so a quiet project's
+    # handful of requests never alerts.
+    traffic_spike_factor: Annotated[float, Field(gt=1)] = 3.0
+    traffic_spike_floor_per_second: Annotated[float, Field(gt=0)] = 1.0
 
 
 class Service(Strict):

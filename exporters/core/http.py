@@ -322,15 +322,16 @@ class ProviderHTTP:
         await self._respect_rate_limit()
         async with self._semaphore:
             self.requests_sent += 1
+            started = time.perf_counter()
             try:
                 response = await self._client.send(request, stream=stream)
             except httpx.TimeoutException as exc:
-                self._count(operation, "timeout")
+                self._count(operation, "timeout", started)
                 raise ProviderError("timeout", f"{self.provider} {operation}: {describe(exc, request.url)}") from None
             except httpx.TransportError as exc:
-                self._count(operation, "transport_error")
+                self._count(operation, "transport_error", started)
                 raise ProviderError("transport", f"{self.provider} {operation}: {describe(exc, request.url)}") from None
-        self._count(operation, str(response.status_code))
+        self._count(operation, str(response.status_code), started)
         now = self._clock.time()
         rate = parse_rate_limit(response.headers, now, self._max_wait_s)
         if rate is not None:
@@ -370,9 +371,12 @@ class ProviderHTTP:
             await self._clock.sleep(wait)
         self._rate = None
 
-    def _count(self, operation: str, status: str) -> None:
+    def _count(self, operation: str, status: str, started: float) -> None:
+        """One request sent: its status, and how long until its response headers (or its failure)."""
         self._store.add("stackwatch.provider.api.requests", 1,
                         {"provider": self.provider, "operation": operation, "status_code": status})
+        self._store.record("stackwatch.provider.api.request.duration", time.perf_counter() - started,
+                           {"provider": self.provider, "operation": operation})
 
 
 def _too_long(error: ProviderError, clock: Clock) -> bool:

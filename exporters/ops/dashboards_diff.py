@@ -1,207 +1,175 @@
-"""A semantic Markdown diff of the generated dashboards between a git revision and the working tree.
+"""`stackwatch dashboards diff --base <ref> [--head <ref>]`: what a change does to the boards, the
+recording and alert rules and the alert routing, for a pull request's reviewer.
 
-`stackwatch dashboards diff --base <git-ref>` reads grafana/provisioning/dashboards/*.json at
-<git-ref> (git ls-tree / git show) and in the working tree, and reports what a reviewer
-cares about instead of a 1,000-line JSON diff: boards added or removed; per board the
-title, default range and variables; panels added, removed or moved (matched by title);
-and per panel its type, queries, unit and thresholds (static steps and threshold queries).
+Both sides are generated from their own sources, never read from committed output that may be stale:
+each side (a git revision, or the working tree for the head) is extracted into a temporary directory,
+the generators of that side run there (every `python -m <module> …` line of its Makefile's `generate`
+target, with that side's code first on the import path), and the generated files are found by their
+structure (exporters.ops.semantic_diff.kind_of) and compared by meaning. The head must be generated already:
+when its committed generated files differ from what its sources generate, the diff refuses (exit 2)
+rather than describe files that are not what will ship. The base is described as its sources generate
+it, with a note when its committed files were stale.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import os
+import re
+import shutil
 import subprocess
-from dataclasses import dataclass, field
+import sys
+import tarfile
+import tempfile
 from pathlib import Path
 
-DASHBOARDS_DIR = "grafana/provisioning/dashboards"
-MAX_FILE_BYTES = 5_000_000
-GIT_TIMEOUT_S = 30
+import yaml
+
+from .semantic_diff import Generated, kind_of, report
+
+GIT_TIMEOUT_S = 60
+GENERATE_TIMEOUT_S = 300
+MAX_TREE_BYTES = 200_000_000  # an extracted revision: the repository without its .git
+MAX_FILE_BYTES = 5_000_000  # a generated file read for comparison
+# Not where generated output lives: tests' fixtures, benchmarks' inputs, docs, environments.
+SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".pytest_cache", ".ruff_cache", "tests",
+             "benchmarks", "docs", "build", "dist"}
 
 
 class DiffError(RuntimeError):
-    """The revision or a dashboard could not be read (the message says which and why)."""
+    """A revision could not be read or generated, or the head is stale (the message says which and why)."""
 
 
-# --- reading both sides ---
+# --- the two sides ---
 
-def _git(repo: Path, *args: str) -> str:
+def _git(repo: Path, *args: str, binary: bool = False) -> str | bytes:
     try:
-        result = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=GIT_TIMEOUT_S)
+        result = subprocess.run(["git", *args], cwd=repo, capture_output=True, timeout=GIT_TIMEOUT_S)
     except (OSError, subprocess.TimeoutExpired) as error:
         raise DiffError(f"git {' '.join(args)}: {error}") from None
     if result.returncode != 0:
-        raise DiffError(f"git {' '.join(args)}: {result.stderr.strip()}")
-    return result.stdout
+        raise DiffError(f"git {' '.join(args)}: {result.stderr.decode(errors='replace').strip()}")
+    return result.stdout if binary else result.stdout.decode()
 
 
-def _parse(text: str, where: str) -> dict:
-    if len(text) > MAX_FILE_BYTES:
-        raise DiffError(f"{where}: larger than {MAX_FILE_BYTES} bytes")
-    try:
-        dashboard = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise DiffError(f"{where}: not JSON ({error})") from None
-    if not isinstance(dashboard, dict) or "uid" not in dashboard:
-        raise DiffError(f"{where}: expected a dashboard object with a uid")
-    return dashboard
-
-
-def dashboards_at(repo: Path, ref: str) -> dict[str, dict]:
-    """{uid: dashboard} of the generated dashboards at git revision `ref`."""
+def extract(repo: Path, ref: str | None, into: Path) -> None:
+    """The files of revision `ref` (None: the working tree, tracked and untracked but not ignored) in `into`."""
+    into.mkdir(parents=True, exist_ok=True)
+    if ref is None:
+        total = 0
+        for name in str(_git(repo, "ls-files", "-z", "--cached", "--others", "--exclude-standard")).split("\0"):
+            source = repo / name
+            if not name or not source.is_file():
+                continue
+            total += source.stat().st_size
+            if total > MAX_TREE_BYTES:
+                raise DiffError(f"the working tree is larger than {MAX_TREE_BYTES} bytes")
+            (into / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, into / name)
+        return
     _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
-    names = _git(repo, "ls-tree", "--name-only", ref, f"{DASHBOARDS_DIR}/").split()
-    out = {}
-    for name in names:
-        if name.endswith(".json"):
-            dashboard = _parse(_git(repo, "show", f"{ref}:{name}"), f"{ref}:{name}")
-            out[dashboard["uid"]] = dashboard
-    return out
+    archive = _git(repo, "archive", "--format=tar", ref, binary=True)
+    assert isinstance(archive, bytes)
+    if len(archive) > MAX_TREE_BYTES:
+        raise DiffError(f"{ref}: the revision is larger than {MAX_TREE_BYTES} bytes")
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        # The "data" filter (no absolute paths, links out of the tree or device files) exists from 3.11.4.
+        tar.extractall(into, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
 
 
-def dashboards_in(directory: Path) -> dict[str, dict]:
-    out = {}
-    for path in sorted(directory.glob("*.json")):
-        dashboard = _parse(path.read_text(encoding="utf-8"), str(path))
-        out[dashboard["uid"]] = dashboard
-    return out
+def generators(tree: Path) -> list[list[str]]:
+    """The `<python> -m <module> [args]` commands of the Makefile's `generate` target, as [module, *args]
+    (other commands of the target, such as `stackwatch catalogue`, write no dashboards, rules or routing)."""
+    makefile = tree / "Makefile"
+    if not makefile.exists():
+        raise DiffError(f"{makefile.name} not found: no `generate` target to run")
+    commands, inside = [], False
+    for line in makefile.read_text(encoding="utf-8").splitlines():
+        if re.match(r"^generate\s*:", line):
+            inside = True
+            continue
+        if inside and not line.startswith("\t"):
+            if line.strip() and not line.lstrip().startswith("#"):
+                break
+            continue
+        if inside:
+            match = re.search(r"(?:^|\s)-m\s+([A-Za-z_][\w.]*)(.*)$", line.strip())
+            if match:
+                commands.append([match.group(1), *match.group(2).split()])
+    if not commands:
+        raise DiffError("the Makefile's `generate` target runs no `python -m` generator")
+    return commands
 
 
-# --- the comparable view of a dashboard ---
-
-@dataclass(frozen=True)
-class PanelView:
-    title: str
-    type: str
-    row: str
-    position: tuple[int, int, int, int]  # x, y, w, h
-    queries: tuple[tuple[str, str], ...]  # (refId, expr)
-    unit: str
-    steps: tuple[tuple[str, float | None], ...]
-    threshold_queries: tuple[str, ...]  # refIds drawn as thresholds
+def _fingerprints(tree: Path) -> dict[str, str]:
+    return {str(p.relative_to(tree)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in tree.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
 
 
-@dataclass
-class BoardView:
-    uid: str
-    title: str
-    time_from: str
-    variables: tuple[str, ...]
-    panels: dict[str, PanelView] = field(default_factory=dict)
+def generate(tree: Path, side: str) -> list[str]:
+    """Run `tree`'s generators in it; returns the files whose committed content they changed (stale)."""
+    before = _fingerprints(tree)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tree), os.environ.get("PYTHONPATH", "")]).rstrip(
+        os.pathsep), "PYTHONDONTWRITEBYTECODE": "1"}
+    for module, *args in generators(tree):
+        try:
+            result = subprocess.run([sys.executable, "-m", module, *args], cwd=tree, env=env, capture_output=True,
+                                    text=True, timeout=GENERATE_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise DiffError(f"{side}: `python -m {module}` ran over {GENERATE_TIMEOUT_S} s") from None
+        if result.returncode != 0:
+            raise DiffError(f"{side}: `python -m {module}` failed:\n{(result.stdout + result.stderr)[-2000:]}")
+    after = _fingerprints(tree)
+    return sorted(path for path in before.keys() | after.keys() if before.get(path) != after.get(path))
 
 
-def _threshold_refs(panel: dict) -> tuple[str, ...]:
-    refs = [t.get("options", {}).get("configRefId") for t in panel.get("transformations", [])
-            if t.get("id") == "configFromData"]
-    for override in panel.get("fieldConfig", {}).get("overrides", []):
-        matcher = override.get("matcher", {})
-        if matcher.get("id") == "byFrameRefID" and any(p.get("id") == "custom.lineStyle"
-                                                       for p in override.get("properties", [])):
-            refs.append(matcher.get("options"))
-    return tuple(sorted(r for r in refs if isinstance(r, str)))
+def _parse(path: Path) -> object:
+    if path.stat().st_size > MAX_FILE_BYTES:
+        return None
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError):
+        return None
 
 
-def view(dashboard: dict) -> BoardView:
-    board = BoardView(dashboard["uid"], dashboard.get("title", ""), dashboard.get("time", {}).get("from", ""),
-                      tuple(v.get("name", "") for v in dashboard.get("templating", {}).get("list", [])))
-    row = ""
-    for panel in dashboard.get("panels", []):
-        if panel.get("type") == "row":
-            row = panel.get("title", "")
-            nested = panel.get("panels", [])
-        else:
-            nested = [panel]
-        for item in nested:
-            defaults = item.get("fieldConfig", {}).get("defaults", {})
-            pos = item.get("gridPos", {})
-            title = item.get("title", "")
-            key, n = title, 2
-            while key in board.panels:  # two panels with one title: keep both, distinguished
-                key, n = f"{title} ({n})", n + 1
-            board.panels[key] = PanelView(
-                title=key, type=item.get("type", ""), row=row,
-                position=(pos.get("x", 0), pos.get("y", 0), pos.get("w", 0), pos.get("h", 0)),
-                queries=tuple((t.get("refId", ""), t.get("expr", "")) for t in item.get("targets", [])),
-                unit=defaults.get("unit", ""),
-                steps=tuple((s.get("color", ""), s.get("value")) for s in defaults.get("thresholds", {}).get("steps", [])),
-                threshold_queries=_threshold_refs(item))
-    return board
+def collect(tree: Path) -> Generated:
+    """Every dashboard, rule file, Alertmanager config and Grafana alerting file in `tree`, by its kind."""
+    found = Generated()
+    for path in sorted(tree.rglob("*")):
+        relative = path.relative_to(tree)
+        if not path.is_file() or path.suffix not in (".json", ".yaml", ".yml") or SKIP_DIRS & set(relative.parts):
+            continue
+        document = _parse(path)
+        kind = kind_of(document)
+        if kind is not None:
+            found.files[kind][str(relative)] = document
+    return found
 
 
-# --- the diff ---
-
-def _code(text: str) -> str:
-    return f"`{text.replace('`', chr(39))}`"
-
-
-def _steps(steps: tuple[tuple[str, float | None], ...]) -> str:
-    return ", ".join(f"{color} from {'-inf' if value is None else value:g}" if value is not None
-                     else f"{color} from -inf" for color, value in steps) or "none"
+def side(repo: Path, ref: str | None, work: Path, label: str) -> tuple[Generated, list[str]]:
+    tree = work / label
+    extract(repo, ref, tree)
+    stale = generate(tree, label)
+    return collect(tree), stale
 
 
-def _panel_changes(old: PanelView, new: PanelView) -> list[str]:
-    lines = []
-    if old.type != new.type:
-        lines.append(f"type {_code(old.type)} → {_code(new.type)}")
-    if old.row != new.row:
-        lines.append(f"moved from row “{old.row}” to “{new.row}”")
-    elif old.position != new.position:
-        lines.append(f"moved (x, y, w, h) {old.position} → {new.position}")
-    old_q, new_q = dict(old.queries), dict(new.queries)
-    for ref in sorted(old_q.keys() | new_q.keys()):
-        if ref not in new_q:
-            lines.append(f"query {ref} removed: {_code(old_q[ref])}")
-        elif ref not in old_q:
-            lines.append(f"query {ref} added: {_code(new_q[ref])}")
-        elif old_q[ref] != new_q[ref]:
-            lines.append(f"query {ref} changed:\n  - before: {_code(old_q[ref])}\n  - after: {_code(new_q[ref])}")
-    if old.unit != new.unit:
-        lines.append(f"unit {_code(old.unit)} → {_code(new.unit)}")
-    if old.steps != new.steps:
-        lines.append(f"threshold steps {_steps(old.steps)} → {_steps(new.steps)}")
-    if old.threshold_queries != new.threshold_queries:
-        lines.append(f"threshold drawn from queries {list(old.threshold_queries)} → {list(new.threshold_queries)}")
-    return lines
-
-
-def diff(old: dict[str, dict], new: dict[str, dict], *, base: str) -> str:
-    """Markdown: what changed from `old` (at `base`) to `new` (the working tree)."""
-    out = [f"## Dashboard changes since `{base}`", ""]
-    changed = False
-    for uid in sorted(new.keys() - old.keys()):
-        board = view(new[uid])
-        out.append(f"- **Board added:** {board.title} (`{uid}`, {len(board.panels)} panels)")
-        changed = True
-    for uid in sorted(old.keys() - new.keys()):
-        out.append(f"- **Board removed:** {view(old[uid]).title} (`{uid}`)")
-        changed = True
-    for uid in sorted(old.keys() & new.keys()):
-        before, after = view(old[uid]), view(new[uid])
-        lines = []
-        if before.title != after.title:
-            lines.append(f"- title “{before.title}” → “{after.title}”")
-        if before.time_from != after.time_from:
-            lines.append(f"- default range {_code(before.time_from)} → {_code(after.time_from)}")
-        if before.variables != after.variables:
-            lines.append(f"- variables {list(before.variables)} → {list(after.variables)}")
-        for title in sorted(after.panels.keys() - before.panels.keys()):
-            panel = after.panels[title]
-            lines.append(f"- panel added: **{title}** ({panel.type}, row “{panel.row}”)")
-            lines += [f"  - query {ref}: {_code(expr)}" for ref, expr in panel.queries]
-        for title in sorted(before.panels.keys() - after.panels.keys()):
-            lines.append(f"- panel removed: **{title}** (row “{before.panels[title].row}”)")
-        for title in sorted(before.panels.keys() & after.panels.keys()):
-            changes = _panel_changes(before.panels[title], after.panels[title])
-            if changes:
-                lines.append(f"- panel **{title}**:")
-                lines += ["  - " + c.replace("\n", "\n  ") for c in changes]
-        if lines:
-            out += [f"### {after.title} (`{uid}`)", "", *lines, ""]
-            changed = True
-    if not changed:
-        out.append("No dashboard changes.")
-    return "\n".join(out).rstrip() + "\n"
-
-
-def diff_against(repo: Path, base: str) -> str:
-    return diff(dashboards_at(repo, base), dashboards_in(repo / DASHBOARDS_DIR), base=base)
+def diff_against(repo: Path, base: str, head: str | None = None) -> str:
+    """Markdown: what changed from `base` to `head` (None: the working tree)."""
+    head_name = f"`{head}`" if head else "the working tree"
+    work = Path(tempfile.mkdtemp(prefix="stackwatch-diff-"))
+    try:
+        new, stale_head = side(repo, head, work, "head")
+        if stale_head:
+            raise DiffError(f"the committed generated files of {head_name} differ from what its sources generate "
+                            f"({', '.join(stale_head[:10])}{' …' if len(stale_head) > 10 else ''}): run "
+                            "`make generate` and commit them, then diff again")
+        old, stale_base = side(repo, base, work, "base")
+        notes = [f"At `{base}` the committed generated files differed from their sources "
+                 f"({', '.join(stale_base[:5])}{' …' if len(stale_base) > 5 else ''}): compared with what the "
+                 "sources there generate."] if stale_base else []
+        return report(old, new, base=base, head=head_name, notes=notes)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

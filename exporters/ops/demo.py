@@ -78,7 +78,7 @@ def findings(runtime: Runtime, reader: InMemoryMetricReader, outcomes: list[Stre
     gauge_rules = (
         ("render.service.cpu.utilization", t.cpu_utilization_ratio, "CPU", "{:.0%}"),
         ("render.service.memory.utilization", t.memory_utilization_ratio, "memory", "{:.0%}"),
-        ("supabase.disk.utilization", 0.8, "disk", "{:.0%}"),
+        ("supabase.disk.utilization", t.disk_utilization_ratio, "disk", "{:.0%}"),
     )
     for metric, limit, what, fmt in gauge_rules:
         for attrs, value in store.gauge_points(metric).items():
@@ -98,24 +98,34 @@ def findings(runtime: Runtime, reader: InMemoryMetricReader, outcomes: list[Stre
         total = sum(classes.values())
         if total and classes.get("5xx", 0) / total > t.error_rate_ratio:
             found.append(Finding("warning", f"{service}: error rate {classes['5xx'] / total:.1%} > {t.error_rate_ratio:.0%}"))
+    paused = set(paused_projects(runtime))  # paused on purpose: shown, not a finding (as the alerts)
     for attrs, value in store.gauge_points("supabase.project.up").items():
-        if value == 0:
-            a = dict(attrs)
+        a = dict(attrs)
+        if value == 0 and a["project"] not in paused:
             found.append(Finding("critical", f"{a['project']}: Supabase project status {a['status']}"))
+    for attrs, value in store.gauge_points("supabase.database.readonly").items():
+        if value == 1:
+            found.append(Finding("critical", f"{dict(attrs)['project']}: Supabase database read-only (disk near full)"))
     for attrs, value in store.gauge_points("supabase.service.healthy").items():
         if value == 0:
             a = dict(attrs)
             found.append(Finding("warning", f"{a['project']}: Supabase {a['service']} unhealthy"))
     backup_age = {dict(a)["project"]: v for a, v in store.gauge_points("supabase.backup.age").items()}
     pitr = {dict(a)["project"]: v for a, v in store.gauge_points("supabase.backup.pitr_enabled").items()}
-    for project in sorted(set(pitr) | set(backup_age)):
+    for project in sorted((set(pitr) | set(backup_age)) - paused):
         age = backup_age.get(project)
-        if not pitr.get(project) and (age is None or age > 26 * 3600):
+        if not pitr.get(project) and (age is None or age > t.backup_age_seconds):
             shown = "none" if age is None else f"{age / 3600:.0f} h old"
             found.append(Finding("critical", f"{project}: no recent backup ({shown}) and PITR off"))
     for provider, item in sorted(runtime.collector.unpriced_items):
         found.append(Finding("warning", f"{provider}: no price for {item!r} (counted, not priced at $0)"))
     return found
+
+
+def paused_projects(runtime: Runtime) -> list[str]:
+    """Supabase projects paused (INACTIVE): an intentional state, shown but not alerted on."""
+    return sorted(dict(a)["project"] for a in runtime.store.gauge_points("supabase.project.up")
+                  if dict(a).get("status") == "INACTIVE")
 
 
 def unobserved_gauges() -> dict[str, tuple[str, str]]:
@@ -200,6 +210,8 @@ def render_summary(console: Console, runtime: Runtime, outcomes: list[StreamOutc
                       f"of this billing cycle was not observed (stackwatch started after it began): "
                       f"its cost is unknown, not priced ({', '.join(sorted(gaps[provider]))}).")
 
+    if paused := paused_projects(runtime):
+        console.print(f"Paused Supabase projects (shown, not alerted on): {', '.join(paused)}")
     if found:
         console.print("[bold]Over a threshold[/]")
         for f in found:

@@ -34,5 +34,9 @@ def set_config_gauges(store: MetricStore, config: Config) -> None:
                         ("ratelimit_headroom", t.ratelimit_headroom_ratio),
                         ("spend_anomaly_factor", t.spend_anomaly_factor),
                         ("spend_anomaly_floor_usd", t.spend_anomaly_floor_usd),
-                        ("runaway_spend_floor_hourly_usd", t.runaway_spend_floor_hourly_usd)):
+                        ("runaway_spend_floor_hourly_usd", t.runaway_spend_floor_hourly_usd),
+                        ("disk_utilization", t.disk_utilization_ratio),
+                        ("replication_lag", t.replication_lag_seconds),
+                        ("traffic_spike_factor", t.traffic_spike_factor),
+                        ("traffic_spike_floor", t.traffic_spike_floor_per_second)):
         store.replace_gauges(f"stackwatch.threshold.{name}", owner, {(): float(value)})

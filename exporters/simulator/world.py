@@ -24,7 +24,7 @@ from exporters.providers.vercel.drains import DEMO_DRAIN_SECRET
 # included (`World.incidents`), for tests that need it in every day of the history.
 CONDITIONS = ("saturation", "backup-missing", "deploy-failure", "unpriced-usage", "supabase-down")
 SCENARIOS = ("steady", "latency-spike", "error-burst", "cost-spike", "outage", "rate-limited", "flaky",
-             "runaway-spend", "metrics-endpoint-down", *CONDITIONS)
+             "runaway-spend", "metrics-endpoint-down", "auth-attack", *CONDITIONS)
 PROVIDERS = registry.NAMES  # the registry's providers, each simulated (server.py)
 
 # Tokens the simulator accepts (one per provider, the registry's demo tokens); any other token

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from .common import AI, COSTS, ENV, ENVIRONMENT, Board, Panel, Query, Row, project_variable
+from .common import (
+    AI,
+    COSTS,
+    ENV,
+    ENVIRONMENT,
+    SELF,
+    Board,
+    Panel,
+    Query,
+    Row,
+    project_variable,
+)
+from .deploys import render_deploys, vercel_deploys
 from .recordings import (
     COST_TODAY_BY_PROJECT_MODEL,
     OPENAI_CACHED_TOKENS,
@@ -58,6 +70,35 @@ def board() -> Board:
                      recordings=(OPENAI_TOKENS_BY_PROJECT_MODEL, OPENAI_REQUESTS_BY_PROJECT_MODEL)),),
               unit="short", width=12, height=8, interval="1h"),
     ])
+    # OpenAI's Usage and Costs APIs report no errors or latency of the product's own calls; what stackwatch
+    # has is OpenAI's API as its own polls meet it: status codes and request durations (every provider's).
+    api = 'provider="openai"'
+    openai_api = Row("OpenAI API (as stackwatch's polls meet it)", [
+        Panel("timeseries", "OpenAI API errors and 429s", "Requests stackwatch sent to OpenAI's API that failed, "
+              "per minute, by response status (429: rate limited; 5xx: OpenAI's side; timeout / transport_error: "
+              "no answer). These are stackwatch's polls of the admin Usage and Costs endpoints, not your "
+              "application's calls, which OpenAI reports no errors for: a rise means OpenAI's API is "
+              "struggling or the key's rate limit is reached.",
+              (Query(f"sum by (status_code) (rate(stackwatch_provider_api_requests_total{{{ENV}, {api}, "
+                     f"status_code!~\"2..\"}}[{RATE}])) * 60 or sum(rate(stackwatch_provider_api_requests_total"
+                     f"{{{ENV}, {api}}}[{RATE}])) * 0", "{{status_code}}"),
+               Query(f"sum(rate(stackwatch_provider_api_requests_total{{{ENV}, {api}, status_code=\"429\"}}"
+                     f"[{RATE}])) * 60", "429 rate limited", scenario="rate-limited")),
+              unit="short", width=8, height=8, links=(SELF,)),
+        Panel("timeseries", "OpenAI API error ratio", "Share of stackwatch's requests to OpenAI's API that "
+              "failed (any status but 2xx, or no answer). Sustained: the usage and cost figures lag; see "
+              "'stackwatch itself' for the failing stream.",
+              (Query(f"sum(rate(stackwatch_provider_api_requests_total{{{ENV}, {api}, status_code!~\"2..\"}}"
+                     f"[{RATE}])) / sum(rate(stackwatch_provider_api_requests_total{{{ENV}, {api}}}[{RATE}])) or "
+                     f"sum(rate(stackwatch_provider_api_requests_total{{{ENV}, {api}}}[{RATE}])) * 0", "error ratio"),),
+              unit="percentunit", width=8, height=8, max=1),
+        Panel("timeseries", "OpenAI API latency (p95)", "95th percentile time from sending a request to "
+              "OpenAI's API to its response headers, per endpoint, as stackwatch's polls measure it. Rising: "
+              "OpenAI's API is slow (check status.openai.com); near the poll timeout, polls start failing.",
+              (Query(f"histogram_quantile(0.95, sum by (operation) (rate("
+                     f"stackwatch_provider_api_request_duration_seconds{{{ENV}, {api}}}[{RATE}])))", "{{operation}}"),),
+              unit="s", width=8, height=8),
+    ])
     llama = Row("LlamaParse", [
         Panel("timeseries", "Pages per hour by mode", "Pages parsed per hour per parse mode. A burst: a batch "
               "job; check it was expected.",
@@ -72,8 +113,10 @@ def board() -> Board:
               (Query(f"sum(stackwatch_cost_month_to_date_usd{{{SEL}, provider=\"llamacloud\"}})", "month to date"),
                Query(f"max(stackwatch_budget_monthly_usd{{{ENV}, provider=\"llamacloud\"}})", "budget",
                      threshold=True)),
-              unit="currencyUSD", decimals=2, width=8, height=8, links=(COSTS,)),
+              unit="currencyUSD", decimals=2, width=8, height=8, links=(COSTS,), better="lower"),
     ])
     return Board(AI.uid, "stackwatch · AI services",
-                 "OpenAI tokens, requests and cost by model and project; LlamaParse pages, credits and cost.",
-                 "now-7d", [openai, llama], (ENVIRONMENT, project_variable("openai_usage_requests_total")))
+                 "OpenAI tokens, requests and cost by model and project; OpenAI's API errors, 429s and latency as "
+                 "stackwatch's polls meet them; LlamaParse pages, credits and cost.",
+                 "now-7d", [openai, openai_api, llama], (ENVIRONMENT, project_variable("openai_usage_requests_total")),
+                 annotations=(vercel_deploys(f'{ENV}, target="production"'), render_deploys(ENV)))

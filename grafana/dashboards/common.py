@@ -21,7 +21,7 @@ from exporters.providers.registry import BY_NAME, NAMES
 # The provisioned datasource (grafana/provisioning/datasources/prometheus.yaml).
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
 # Simulator scenarios a query can need (exporters/simulator/world.py SCENARIOS).
-SCENARIOS = ("steady", "cost-spike", "outage", "error-burst", "latency-spike")
+SCENARIOS = ("steady", "cost-spike", "outage", "error-burst", "latency-spike", "rate-limited", "deploy-failure")
 # Points Grafana asks for per panel (fixed, so the step Grafana computes is known to tests and benchmark).
 MAX_DATA_POINTS = 500
 GRID_WIDTH = 24
@@ -58,6 +58,9 @@ class Recording:
     # every few minutes: decoding a series sampled each minute over 7–30 days costs more than
     # the panel's step needs (docs/benchmarks.md, Dashboards).
     interval: str = "1m"
+    # The simulator scenario in which it records anything: a rule keeping only events (`… > 0`)
+    # records nothing in a quiet world (the native-stack test compares it with its source there).
+    scenario: str = "steady"
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[1-9][0-9]*[smh]", self.interval):
@@ -69,6 +72,45 @@ class Recording:
             raise ValueError(f"recording {self.record!r}: a rule cannot use Grafana variables: {self.expr!r}")
         if not self.why.strip():
             raise ValueError(f"recording {self.record!r} says not why it exists")
+        if self.scenario not in SCENARIOS:
+            raise ValueError(f"recording {self.record!r}: unknown scenario {self.scenario!r}")
+
+
+@dataclass(frozen=True)
+class Link:
+    """A drill-down link to another board (keeps the time range and the variables)."""
+
+    uid: str
+    title: str
+
+
+@dataclass(frozen=True)
+class DataLink:
+    """A link from a value (a series, a table row) to where its cause is, e.g. the board of the
+    failing project with `var-project=${__field.labels.project}` in the URL."""
+
+    title: str
+    url: str
+    new_tab: bool = False  # links leaving Grafana (runbooks) open in a new tab
+
+
+def field_label(name: str) -> str:
+    """Grafana's data-link macro for a label of the series a value belongs to."""
+    return "${__field.labels.%s}" % name
+
+
+def row_field(name: str) -> str:
+    """Grafana's data-link macro for another column of the same table row."""
+    return "${__data.fields.%s}" % name
+
+
+def board_link(board: Link, title: str = "", keep: tuple[str, ...] = (), **params: str) -> DataLink:
+    """A data link to `board` keeping the time range, the environment and the variables in `keep`, with
+    `params` as further variables (`project=field_label("project")` → `var-project=${__field.labels.project}`)."""
+    url = f"/d/{board.uid}?${{__url_time_range}}&${{environment:queryparam}}"
+    url += "".join(f"&${{{name}:queryparam}}" for name in keep)
+    url += "".join(f"&var-{name}={value}" for name, value in params.items())
+    return DataLink(title or f"{board.title} board", url)
 
 
 @dataclass(frozen=True)
@@ -90,6 +132,10 @@ class Query:
     demo_gap: str = ""
     # Recording rules whose series this query reads (each `record` name must appear in `expr`).
     recordings: tuple[Recording, ...] = ()
+    # Data links of this query's values (each series carries its object to the board of its cause).
+    links: tuple[DataLink, ...] = ()
+    # Needs firing alerts in Prometheus (the ALERTS series): the native-stack test loads an alert rule.
+    alerts: bool = False
 
     def __post_init__(self) -> None:
         if self.scenario not in SCENARIOS:
@@ -99,19 +145,19 @@ class Query:
         if declared != used:
             raise ValueError(f"query {self.expr!r}: reads recorded series {sorted(used)} but declares "
                              f"{sorted(declared)}")
+        if self.threshold and self.links:
+            raise ValueError(f"query {self.expr!r}: a threshold series has no object to link to")
 
 
-@dataclass(frozen=True)
-class Link:
-    """A drill-down link to another board (keeps the time range and the variables)."""
-
-    uid: str
-    title: str
+Steps = tuple[tuple[str, "float | None"], ...]
+# Which values are good: lower (green base, red above the threshold), higher (red or orange base,
+# green from the good level up), or neither (one colour, or a band such as HTTP status classes).
+BETTER = ("lower", "higher", "")
 
 
 @dataclass
 class Panel:
-    kind: str  # timeseries, stat, gauge, bargauge, table, piechart, alertlist, text
+    kind: str  # timeseries, stat, gauge, bargauge, table, piechart, text
     title: str
     description: str
     queries: tuple[Query, ...] = ()
@@ -124,22 +170,47 @@ class Panel:
     max: float | None = None
     decimals: int | None = None
     # Display colours for values with no exported threshold series: (colour, from value) pairs.
-    steps: tuple[tuple[str, float | None], ...] = (("green", None),)
+    steps: Steps = (("green", None),)
     # Minimum step (Grafana's "min interval"), e.g. "1d" for one bar per UTC day.
     interval: str = ""
     links: tuple[Link, ...] = ()
     mappings: tuple[dict, ...] = ()
     content: str = ""  # text panels (markdown)
     reduce: str = "lastNotNull"
+    better: str = ""
+    # Shown instead of "No data" where an empty result means nothing is wrong ("All healthy").
+    no_value: str = ""
+    # The panel's own relative range (Grafana's "relative time"), e.g. "1d" on a 30-day board.
+    time_from: str = ""
+    # Stats draw the range as a sparkline behind the value (range queries; the latest value shown).
+    sparkline: bool = True
+    # Table columns whose cells link somewhere: (column name, links).
+    column_links: tuple[tuple[str, tuple[DataLink, ...]], ...] = ()
+    # Colours per field (series display name) where one panel shows several kinds: (name, steps).
+    field_steps: tuple[tuple[str, Steps], ...] = ()
+    # Bars drawn from their timestamp on (1), centred on it (0): a daily bar stamped at 00:00 spans its day.
+    bar_alignment: int = 0
 
     def __post_init__(self) -> None:
         if self.kind in SINGLE_VALUE_KINDS and self.reduce == "lastNotNull":
-            # Only the latest value is shown: an instant query, not a range of points to reduce.
-            self.queries = tuple(replace(q, instant=True) for q in self.queries)
+            # A stat with a sparkline reads the range (the value is its latest point); other single-value
+            # panels show only the latest value: an instant query, not a range of points to reduce.
+            instant = not (self.kind == "stat" and self.sparkline)
+            self.queries = tuple(replace(q, instant=instant) for q in self.queries)
         if not self.description.strip():
             raise ValueError(f"panel {self.title!r} has no description")
-        if self.kind not in ("text", "alertlist") and not self.queries:
+        if self.kind not in ("text",) and not self.queries:
             raise ValueError(f"panel {self.title!r} has no queries")
+        if self.better not in BETTER:
+            raise ValueError(f"panel {self.title!r}: better={self.better!r}, expected one of {BETTER}")
+        for name, steps in ((self.title, self.steps), *self.field_steps):
+            values = [v for _, v in steps[1:]]
+            if steps[0][1] is not None or None in values or values != sorted(values):
+                raise ValueError(f"panel {self.title!r} ({name}): steps must start at None (-Infinity) and rise")
+        if self.kind in SINGLE_VALUE_KINDS and any(q.threshold for q in self.queries) and self.better != "lower":
+            # Grafana's "config from query results" pushes the threshold as a red step (its threshold1
+            # handler): above it is bad, so only a lower-is-better panel can take its threshold from a series.
+            raise ValueError(f"panel {self.title!r}: a threshold from a series needs better='lower'")
 
 
 @dataclass
@@ -152,8 +223,31 @@ class Row:
 class Variable:
     name: str
     label: str
-    query: str  # label_values(...) as Grafana's Prometheus datasource takes it
+    query: str  # label_values(...) as Grafana's Prometheus datasource takes it; a textbox's default value
     description: str
+    kind: str = "query"  # query (label values, All by default) or textbox (free text, e.g. a URL base)
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """Events drawn on every time series of a board (deploys): a Prometheus query whose positive values
+    mark the events (Grafana's Prometheus annotation support groups points a step apart into one region)."""
+
+    name: str
+    expr: str
+    title: str  # titleFormat: legend-style template over the series' labels
+    text: str
+    tags: tuple[str, ...]  # labels that become the event's tags
+    color: str
+    scenario: str = "steady"
+    interval: str = "1m"
+    recordings: tuple[Recording, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.scenario not in SCENARIOS:
+            raise ValueError(f"annotation {self.name!r}: unknown scenario {self.scenario!r}")
+        if {r.record for r in self.recordings} != set(RECORD_NAME.findall(self.expr)):
+            raise ValueError(f"annotation {self.name!r}: declare exactly the recorded series it reads")
 
 
 @dataclass
@@ -167,6 +261,7 @@ class Board:
     refresh: str = "1m"
     tags: tuple[str, ...] = ("stackwatch",)
     links: tuple[Link, ...] = field(default_factory=tuple)
+    annotations: tuple[Annotation, ...] = ()
 
     def panels(self) -> Iterator[Panel]:
         for row in self.rows:
@@ -228,24 +323,55 @@ def _ref_ids(panel: Panel) -> list[str]:
     return [chr(ord("A") + i) for i in range(len(panel.queries))]
 
 
-def _threshold_overrides(panel: Panel, ref_ids: list[str]) -> list[dict]:
-    """Threshold series on a time series panel: a dashed red line, not stacked, not filled."""
-    return [{"matcher": {"id": "byFrameRefID", "options": ref},
-             "properties": [{"id": "custom.lineStyle", "value": {"fill": "dash", "dash": [10, 10]}},
-                            {"id": "color", "value": {"mode": "fixed", "fixedColor": "red"}},
-                            {"id": "custom.stacking", "value": {"mode": "none", "group": "A"}},
-                            {"id": "custom.fillOpacity", "value": 0}]}
-            for query, ref in zip(panel.queries, ref_ids, strict=True) if query.threshold]
+def _dashed_red(ref: str) -> dict:
+    """A threshold series on a time series panel: a dashed red line, not stacked, not filled."""
+    return {"matcher": {"id": "byFrameRefID", "options": ref},
+            "properties": [{"id": "custom.lineStyle", "value": {"fill": "dash", "dash": [10, 10]}},
+                           {"id": "color", "value": {"mode": "fixed", "fixedColor": "red"}},
+                           {"id": "custom.stacking", "value": {"mode": "none", "group": "A"}},
+                           {"id": "custom.fillOpacity", "value": 0}]}
 
 
-def _config_from_query(panel: Panel, ref_ids: list[str]) -> list[dict]:
-    """Single-value panels: the threshold series sets the threshold ("config from query results")."""
+def _data_links(links: tuple[DataLink, ...]) -> list[dict]:
+    return [{"title": link.title, "url": link.url, "targetBlank": link.new_tab} for link in links]
+
+
+def thresholds(steps: Steps) -> dict:
+    return {"mode": "absolute", "steps": [{"color": c, "value": v} for c, v in steps]}
+
+
+def overrides(panel: Panel) -> list[dict]:
+    """Field overrides: threshold lines (time series), each query's data links, per-column links
+    (tables) and per-field colours."""
+    refs = _ref_ids(panel)
+    out = []
+    for query, ref in zip(panel.queries, refs, strict=True):
+        if query.threshold and panel.kind == "timeseries":
+            out.append(_dashed_red(ref))
+        if query.links:
+            out.append({"matcher": {"id": "byFrameRefID", "options": ref},
+                        "properties": [{"id": "links", "value": _data_links(query.links)}]})
+    for column, links in panel.column_links:
+        out.append({"matcher": {"id": "byName", "options": column},
+                    "properties": [{"id": "links", "value": _data_links(links)}]})
+    for name, steps in panel.field_steps:
+        out.append({"matcher": {"id": "byName", "options": name},
+                    "properties": [{"id": "thresholds", "value": thresholds(steps)}]})
+    return out
+
+
+def config_from_query(panel: Panel) -> list[dict]:
+    """Single-value panels: each threshold series becomes the threshold of every value query's fields
+    (Grafana's "config from query results": the config frame is consumed, the threshold applies to
+    every numeric field of the other queries; its threshold1 handler adds a red step at the value)."""
     transformations = []
-    for query, ref in zip(panel.queries, ref_ids, strict=True):
+    if panel.kind not in SINGLE_VALUE_KINDS:
+        return transformations
+    for query, ref in zip(panel.queries, _ref_ids(panel), strict=True):
         if query.threshold:
             transformations.append({"id": "configFromData", "options": {
-                "configRefId": ref, "applyTo": {"id": "byFrameRefID", "options": ref_ids[0]},
-                "mappings": [{"fieldName": query.legend, "handlerKey": "threshold1"}]}})
+                "configRefId": ref, "applyTo": {"id": "byType", "options": "number"},
+                "mappings": [{"fieldName": query.legend, "handlerKey": "threshold1", "reducerId": "lastNotNull"}]}})
     return transformations
 
 
@@ -263,34 +389,32 @@ def _grafanalib_panel(panel: Panel, pos: G.GridPos) -> G.Panel:
     if panel.kind == "timeseries":
         return G.TimeSeries(targets=targets, unit=panel.unit, valueMin=panel.min, valueMax=panel.max,
                             valueDecimals=panel.decimals, drawStyle="bars" if panel.bars else "line",
-                            fillOpacity=80 if panel.bars else 10,
+                            fillOpacity=80 if panel.bars else 10, barAlignment=panel.bar_alignment,
                             stacking={"mode": "normal", "group": "A"} if panel.stack else {"mode": "none", "group": "A"},
                             legendDisplayMode="table", legendCalcs=["lastNotNull", "max"],
-                            overrides=_threshold_overrides(panel, ref_ids), tooltipMode="multi", **common)
+                            thresholdsStyleMode="dashed" if len(panel.steps) > 1 else "off",
+                            tooltipMode="multi", **common)
     if panel.kind == "stat":
         return G.Stat(targets=targets, format=panel.unit, decimals=panel.decimals, reduceCalc=panel.reduce,
-                      graphMode="none", colorMode="background", textMode="value_and_name",
-                      transformations=_config_from_query(panel, ref_ids), **common)
+                      graphMode="area" if panel.sparkline else "none", colorMode="background",
+                      textMode="value_and_name", transformations=config_from_query(panel), **common)
     if panel.kind == "gauge":
         return G.GaugePanel(targets=targets, format=panel.unit, decimals=panel.decimals, min=panel.min or 0,
                             max=panel.max if panel.max is not None else 1, calc=panel.reduce,
-                            transformations=_config_from_query(panel, ref_ids), **common)
+                            transformations=config_from_query(panel), **common)
     if panel.kind == "bargauge":
         return G.BarGauge(targets=targets, format=panel.unit, decimals=panel.decimals, min=panel.min or 0,
                           max=panel.max, calc=panel.reduce, orientation="horizontal", displayMode="gradient",
-                          transformations=_config_from_query(panel, ref_ids), **common)
+                          transformations=config_from_query(panel), **common)
     if panel.kind == "table":
         return G.Table(targets=targets, unit=panel.unit, **common)
     if panel.kind == "piechart":
         return G.PieChartv2(targets=targets, unit=panel.unit, pieType="donut", legendDisplayMode="table",
                             legendPlacement="right", legendValues=["value", "percent"],
                             reduceOptionsCalcs=[panel.reduce], **common)
-    if panel.kind == "alertlist":
-        return G.AlertList(title=panel.title, description=panel.description, gridPos=pos, links=_links(panel),
-                           limit=20)
     if panel.kind == "text":
         return G.Text(title=panel.title, description=panel.description, gridPos=pos, content=panel.content,
-                      mode="markdown")
+                      mode="markdown", links=_links(panel))
     raise ValueError(f"panel {panel.title!r}: unknown kind {panel.kind!r}")
 
 
@@ -313,6 +437,9 @@ def _layout(board: Board) -> list[tuple[Panel | Row, G.GridPos]]:
 
 
 def _variable(variable: Variable) -> G.Template:
+    if variable.kind == "textbox":
+        return G.Template(name=variable.name, label=variable.label, query=variable.query, type="textbox",
+                          default=variable.query, includeAll=False, multi=False, dataSource=None)
     return G.Template(name=variable.name, label=variable.label, query=variable.query, dataSource=DATASOURCE,
                       includeAll=True, multi=True, allValue=".*", refresh=2, sort=1,
                       default="$__all")
@@ -350,11 +477,28 @@ def panel_extras(board: Board) -> list[dict]:
         if isinstance(item, Row):
             extras.append({})
             continue
-        extra: dict = {"kind": item.kind, "steps": [{"color": c, "value": v} for c, v in item.steps],
-                       "mappings": list(item.mappings), "unit": item.unit, "reduce": item.reduce}
+        extra: dict = {"kind": item.kind, "steps": thresholds(item.steps)["steps"],
+                       "mappings": list(item.mappings), "unit": item.unit, "reduce": item.reduce,
+                       "overrides": overrides(item)}
         if item.min is not None:
             extra["min"] = item.min
         if item.max is not None:
             extra["max"] = item.max
+        if item.decimals is not None:
+            extra["decimals"] = item.decimals
+        if item.no_value:
+            extra["noValue"] = item.no_value
+        if item.time_from:
+            extra["timeFrom"] = item.time_from
         extras.append(extra)
     return extras
+
+
+def annotation_json(annotation: Annotation) -> dict:
+    """A Prometheus annotation as Grafana's Prometheus data source reads it (@grafana/prometheus
+    annotations.ts: the query in `target`, titleFormat / textFormat / tagKeys beside it)."""
+    return {"datasource": dict(DATASOURCE), "enable": True, "hide": False, "iconColor": annotation.color,
+            "name": annotation.name,
+            "target": {"expr": annotation.expr, "refId": "Anno", "interval": annotation.interval},
+            "titleFormat": annotation.title, "textFormat": annotation.text, "tagKeys": ",".join(annotation.tags),
+            "useValueForTime": False}

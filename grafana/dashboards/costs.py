@@ -15,8 +15,7 @@ from .recordings import (
     COST_MONTH_TO_DATE_BY_MODEL,
     COST_TODAY,
     OPENAI_TOKENS,
-    RENDER_REQUESTS_ALL,
-    VERCEL_REQUESTS_ALL,
+    REQUESTS_BY_PROVIDER,
     Recording,
 )
 
@@ -25,12 +24,19 @@ TODAY_BY_PROVIDER = f"sum by (provider) ({COST_TODAY.record}{{{COST}}})"
 _SECONDS = {"s": 1, "m": 60, "h": 3600}
 
 
-def requests_last_day(recording: Recording) -> str:
+def requests_last_day(recording: Recording, by: str = "provider") -> str:
     """Requests in the last 24 h from a recorded per-second rate: the sum of its samples times the rule's
     interval. Each request falls in the 5-minute windows of 5/3 evaluations 3 minutes apart and adds
-    1/300 s to each: counted once, as increase(…[1d]) of the raw counters would, on 1,200 fewer series."""
+    1/300 s to each: counted once, as increase(…[1d]) of the raw counters would."""
     seconds = int(recording.interval[:-1]) * _SECONDS[recording.interval[-1]]
-    return f"sum(sum_over_time({recording.record}{{{ENV}}}[1d])) * {seconds}"
+    return f"sum by ({by}) (sum_over_time({recording.record}{{{COST}}}[1d])) * {seconds}"
+
+
+def cost_last_day(providers: str) -> str:
+    """Cost over the last 24 h per provider: the increase of the recorded running daily total, which
+    PromQL reads as a counter reset at each UTC midnight (the drop to the new day's first value), so
+    yesterday's part after this time and today's so far add up. The same window as the requests."""
+    return f"sum by (provider) (increase({COST_TODAY.record}{{{COST}, provider=~\"{providers}\"}}[1d]))"
 
 
 def usual_day() -> str:
@@ -43,14 +49,16 @@ def usual_day() -> str:
 
 def board() -> Board:
     trend = Row("Spend over time", [
-        Panel("timeseries", "Daily cost by provider", "One bar per UTC day: the day's final cost "
-              "(max of the running daily total), stacked by provider; the last bar is today so far. A bar far "
-              "above its neighbours: see 'Top cost drivers' and the anomaly view below.",
+        Panel("timeseries", "Daily cost by provider", "One bar per UTC day, drawn over its own day: the day's "
+              "final cost (max of the running daily total), stacked by provider; the last bar is today so far. "
+              "A bar far above its neighbours: see 'Top cost drivers' and the anomaly view below.",
               # The max of the per-provider sum equals the sum of each series' max: every series is a
-              # running total of the same UTC day, so all peak at its end.
-              (Query(f"sum by (provider) (max_over_time({COST_TODAY.record}{{{COST}}}[1d]))",
+              # running total of the same UTC day, so all peak at its end. A daily step is stamped at the
+              # day's 00:00 and `offset -1d` reads the day that starts there (a plain [1d] would read the
+              # day before, drawing each bar a day late).
+              (Query(f"sum by (provider) (max_over_time({COST_TODAY.record}{{{COST}}}[1d] offset -1d))",
                      "{{provider}}", recordings=(COST_TODAY,)),),
-              unit="currencyUSD", width=16, height=8, stack=True, bars=True, interval="1d"),
+              unit="currencyUSD", width=16, height=8, stack=True, bars=True, interval="1d", bar_alignment=1),
         Panel("timeseries", "Month to date vs budget and forecast", "Cost of the month so far, the forecast "
               "for the whole month and the monthly budget (dashed, exported from config). Forecast above "
               "budget: find the driver now, before the month ends.",
@@ -113,15 +121,18 @@ def board() -> Board:
                      f"[$__range])) > 0 or sum by (provider) (stackwatch_cost_month_to_date_usd{{{COST}}}) * 0",
                      "", instant=True, table=True),),
               unit="short", width=8, height=8),
-        Panel("stat", "Cost per unit of work", "Today's Vercel + Render cost per 1,000 requests served in the "
-              "last 24 h (counted from the recorded 5-minute request rates), and LlamaParse cost per page parsed "
-              "in the last 24 h. Rising while traffic is flat: something got more expensive per request.",
-              (Query(f"sum(stackwatch_cost_today_usd{{{ENV}, provider=~\"vercel|render\"}}) / "
-                     f"(({requests_last_day(VERCEL_REQUESTS_ALL)} + {requests_last_day(RENDER_REQUESTS_ALL)}) / 1000)",
-                     "per 1,000 requests", recordings=(VERCEL_REQUESTS_ALL, RENDER_REQUESTS_ALL)),
-               Query(f"sum(stackwatch_cost_today_usd{{{ENV}, provider=\"llamacloud\"}}) / "
-                     f"sum(increase(llamacloud_pages_total{{{ENV}}}[1d]))", "per page parsed")),
-              unit="currencyUSD", decimals=4, width=8, height=8),
+        Panel("stat", "Cost per unit of work", "Vercel's and Render's cost per 1,000 requests served and "
+              "LlamaParse's cost per page parsed, each over the same last 24 hours (cost: the increase of the "
+              "running daily total across midnight; requests: the recorded 5-minute rates; pages: the counter). "
+              "A flat unit cost reads flat at any hour. Rising while traffic is flat: something got more "
+              "expensive per request.",
+              (Query(f"{cost_last_day('vercel|render')} / ({requests_last_day(REQUESTS_BY_PROVIDER)} / 1000)",
+                     "{{provider}} per 1,000 requests", recordings=(COST_TODAY, REQUESTS_BY_PROVIDER)),
+               # LlamaParse jobs come a few dozen times a day: a stack minutes old has parsed no page yet.
+               Query(f"{cost_last_day('llamacloud')} / on () group_left () "
+                     f"sum(increase(llamacloud_pages_total{{{ENV}}}[1d]))", "llamacloud per page parsed",
+                     recordings=(COST_TODAY,), history=True)),
+              unit="currencyUSD", decimals=4, width=8, height=8, time_from="1d", interval="15m"),
     ])
     baseline = usual_day()
     floor = f"max(stackwatch_threshold_spend_anomaly_floor_usd{{{ENV}}})"

@@ -114,6 +114,15 @@ VERCEL_CLS_P75 = Recording(
     "p75 CLS per project: histogram_quantile over 200 native histograms at each step (0.8 s p95 at "
     "large scale).",
     interval=SLOW)
+# Function execution time (trace drains): the p95 per project and route, recorded as a float for
+# the same reasons as the web vitals' p75 (a native histogram per project and route).
+VERCEL_FUNCTION_P95 = Recording(
+    "stackwatch:vercel_function_duration_seconds:p95_rate5m",
+    "histogram_quantile(0.95, sum by (deployment_environment, project, route) "
+    "(rate(vercel_function_duration_seconds[5m])))",
+    "histogram_quantile over up to 9 native histograms per project (8 routes and other) at each step; "
+    "the recorded p95 per project and route is a float series.",
+    interval=SLOW)
 
 # --- AI services (7-day board, 1,200 s step, $__rate_interval 1,215 s) ---
 # One hour is the panels' own unit (tokens per hour), as for OPENAI_TOKENS: a 1-hour rate is
@@ -188,3 +197,48 @@ RENDER_REQUESTS_ALL = Recording(
     "The error rate's denominator per service (see the 5xx rate); also the requests served in cost per "
     "unit of work.",
     interval=SLOW)
+
+# --- Overview and Probes & SLOs: availability over the SLO's long windows ---
+# The availability objective is a 30-day one, and the slow burn-rate rule's long window is 3 days:
+# avg_over_time over those windows at every step of a 6-hour or 24-hour board would read the whole
+# window again per step. Recorded per tier every 15 minutes (a 30-day share moves by at most 0.035 %
+# of the window in 15 minutes); the panels take the latest within each step (min interval 15 m).
+# Scraped series (blackbox): no deployment_environment label to keep.
+PROBE_AVAILABILITY_30D = Recording(
+    "stackwatch:probe_success:avg_over_time30d",
+    'avg by (tier) (avg_over_time(probe_success{job="blackbox"}[30d]))',
+    "The 30-day error budget per tier: avg_over_time over 30 days of every probe at each step of the Overview "
+    "and Probes & SLOs (a 6-hour board steps every 30 s) would read 30 days again per step.",
+    interval=HOURLY_POINTS)
+PROBE_AVAILABILITY_3D = Recording(
+    "stackwatch:probe_success:avg_over_time3d",
+    'avg by (tier) (avg_over_time(probe_success{job="blackbox"}[3d]))',
+    "The slow burn rate's long window (3 days, the ticket rule's): 3 days of every probe per step of 24 hours.",
+    interval=HOURLY_POINTS)
+
+# --- Costs: requests served per provider (cost per unit of work) ---
+REQUESTS_BY_PROVIDER = Recording(
+    "stackwatch:requests_served:rate5m_by_provider",
+    'label_replace(sum by (deployment_environment) (rate(vercel_requests_total[5m])), "provider", "vercel", "", "")'
+    ' or label_replace(sum by (deployment_environment) (rate(render_service_http_requests_total[5m])), '
+    '"provider", "render", "", "")',
+    "Cost per unit of work draws a sparkline of a day's requests: summing a day of the per-project rates "
+    "(400 series at large scale) at every step; per provider they are two series.",
+    interval=SLOW)
+
+# --- Deploy markers (annotations on six boards) ---
+# changes() over every deploy counter at each step of a 24-hour board (1,200 Vercel project × target × state
+# counters at large scale) for events that happen a few times a day per project. Recorded every 3 minutes
+# over 3-minute windows, which tile (each final deploy lands in one), and only where a deploy happened
+# (`> 0`): a marker reads a handful of samples a day instead of a zero per counter per evaluation (those
+# zeros cost 150 ms at large scale). The annotations take the largest within each 5-minute step.
+VERCEL_DEPLOY_CHANGES = Recording(
+    "stackwatch:vercel_deployments:changes3m",
+    "sum by (deployment_environment, project, target, state) (changes(vercel_deployments_total[3m])) > 0",
+    "Vercel deploy markers read changes() of 1,200 deploy counters at every step of the boards' range.",
+    interval=SLOW, scenario="deploy-failure")
+RENDER_DEPLOY_CHANGES = Recording(
+    "stackwatch:render_deploys:changes3m",
+    "sum by (deployment_environment, service, status) (changes(render_deploys_total[3m])) > 0",
+    "Render deploy markers read changes() of every service × status deploy counter at every step.",
+    interval=SLOW, scenario="deploy-failure")

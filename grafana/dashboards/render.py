@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from .common import COSTS, ENV, ENVIRONMENT, RENDER, Board, Panel, Query, Row, project_variable
+from .common import (
+    COSTS,
+    ENV,
+    ENVIRONMENT,
+    RENDER,
+    Board,
+    Panel,
+    Query,
+    Row,
+    project_variable,
+)
+from .deploys import render_deploys, vercel_deploys
 from .recordings import RENDER_REQUESTS, RENDER_REQUESTS_5XX, RENDER_REQUESTS_ALL
 
 SEL = f'{ENV}, service=~"$service"'
@@ -88,4 +99,5 @@ def board() -> Board:
                  "Render services' traffic, errors, latency, CPU, memory, instances, bandwidth and deploys; "
                  "datastore connections.",
                  "now-24h", [http, resources, deploys],
-                 (ENVIRONMENT, project_variable("render_service_info", "service", "Service")))
+                 (ENVIRONMENT, project_variable("render_service_info", "service", "Service")),
+                 annotations=(render_deploys(SEL), vercel_deploys(f'{ENV}, target="production"')))

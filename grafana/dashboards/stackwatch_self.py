@@ -15,7 +15,7 @@ def board() -> Board:
               "provider is struggling (status page).",
               (Query(f"sum by (provider, stream, reason) (rate(stackwatch_provider_poll_errors_total{{{SEL}}}"
                      f"[{RATE}])) * 60", "{{provider}} {{stream}} {{reason}}", scenario="outage"),),
-              unit="short", width=12, height=8, links=(OVERVIEW,)),
+              unit="short", width=12, height=8, links=(OVERVIEW,), no_value="No poll errors"),
         Panel("timeseries", "Poll duration p95", "95th percentile wall time of one poll per provider and "
               "stream. Near the timeout: raise timeout_seconds or reduce the page size.",
               (Query(f"histogram_quantile(0.95, sum by (provider, stream) (rate("
@@ -26,9 +26,11 @@ def board() -> Board:
               (Query(f"sum by (provider, stream) (rate(stackwatch_provider_invalid_items_total{{{SEL}}}[{RATE}]))"
                      f" * 60 or sum by (provider) (stackwatch_provider_up{{{SEL}}}) * 0", "{{provider}} {{stream}}"),),
               unit="short", width=12, height=8),
-        Panel("timeseries", "Data age", "Seconds since each provider's last fully successful poll.",
+        Panel("timeseries", "Data age", "Seconds since each provider's last fully successful poll, against the "
+              "staleness threshold (dashed, from config): above it the provider's figures are stale.",
               (Query(f"time() - max by (provider) (stackwatch_provider_last_success_timestamp_seconds{{{SEL}}})",
-                     "{{provider}}"),),
+                     "{{provider}}"),
+               Query(f"max(stackwatch_threshold_data_staleness_seconds{{{ENV}}})", "stale after", threshold=True)),
               unit="s", width=12, height=8),
     ])
     apis = Row("Provider APIs", [
@@ -38,9 +40,11 @@ def board() -> Board:
                      f"[{RATE}])) * 60", "{{provider}} {{status_code}}"),),
               unit="short", width=12, height=8, stack=True),
         Panel("timeseries", "Rate-limit headroom", "Remaining / limit from each provider's latest rate-limit "
-              "headers. Near 0: polls will be throttled; lengthen intervals or reduce streams.",
-              (Query(f"min by (provider) (stackwatch_provider_ratelimit_remaining_ratio{{{SEL}}})", "{{provider}}"),),
-              unit="percentunit", width=12, height=8, max=1, steps=(("red", None), ("orange", 0.1), ("green", 0.25))),
+              "headers, against the headroom threshold (dashed, from config). Below it: polls will be "
+              "throttled; lengthen intervals or reduce streams.",
+              (Query(f"min by (provider) (stackwatch_provider_ratelimit_remaining_ratio{{{SEL}}})", "{{provider}}"),
+               Query(f"max(stackwatch_threshold_ratelimit_headroom_ratio{{{ENV}}})", "threshold", threshold=True)),
+              unit="percentunit", width=12, height=8, max=1),
     ])
     drains = Row("Vercel drains", [
         Panel("timeseries", "Drain events accepted", "Drain events accepted per second by drain. Zero while "

@@ -94,10 +94,13 @@ def test_dashboard_links_carry_the_firing_object_through_variables_the_board_has
 def test_objects_alerts_name_reach_their_board():
     """An alert about a service, project or tier links its board filtered to it (not just the board)."""
     for alert in ALERTS:
-        if alert.name in ("BackendResponseTimeHigh", "CpuUtilizationHigh", "MemoryUtilizationHigh"):
+        supabase_rule = alert.variant == "supabase"
+        if alert.name in ("BackendResponseTimeHigh", "CpuUtilizationHigh", "MemoryUtilizationHigh",
+                          "RenderInstanceCountChanged", "RenderAutoscalingAtMax") and not supabase_rule:
             assert alert.dashboard_vars == {"service": "service"}
         if alert.name in ("DatabaseResponseTimeHigh", "SupabaseProjectUnhealthy", "SupabaseDatabaseDown",
-                          "SupabaseBackupMissing", "DatabaseConnectionsHigh"):
+                          "SupabaseBackupMissing", "DatabaseConnectionsHigh", "SupabaseDiskUtilizationHigh",
+                          "SupabaseReplicationLagHigh", "SupabaseDatabaseReadOnly") or supabase_rule:
             assert alert.dashboard_vars == {"project": "project"}
         if alert.name.startswith("AvailabilityBudgetBurn"):
             assert alert.dashboard_vars == {"tier": "tier"}
@@ -135,6 +138,13 @@ OPTIONAL_INPUTS = {
     "supabase_backup_age_seconds": "absent while a project has no completed backup (documented gap)",
     "supabase_backup_pitr_enabled": "from the backups poll, kept when it fails (ProviderApiDown)",
     "supabase_project_up": "from the projects poll, kept when it fails (ProviderApiDown)",
+    "supabase_database_readonly": "from the readonly poll (active projects only), kept when it fails (ProviderApiDown)",
+    "supabase_disk_utilization_ratio": "from the disk poll (active projects only), kept when it fails (ProviderApiDown)",
+    "physical_replication_lag_physical_replica_lag_seconds": "only where replication runs (read replicas); "
+                                                             "Supabase's sources name it two ways, the rule reads either",
+    "physical_replication_lag_physical_replication_lag_seconds": "as the other name",
+    "render_service_instances": "Render services' gauges; a failed poll keeps them (ProviderApiDown)",
+    "render_service_autoscaling_max_instances": "autoscaled services only",
     "probe_ssl_earliest_cert_expiry": "only https targets have certificates",
     "stackwatch_budget_monthly_usd": "budgets are optional",
     "stackwatch_budget_daily_usd": "budgets are optional",
@@ -146,13 +156,14 @@ OPTIONAL_INPUTS = {
     "stackwatch_provider_ratelimit_remaining_ratio": "only providers that send rate-limit headers",
     "otelcol_exporter_send_failed_metric_points": "appears with the first failed export (the collector's counter)",
     "stackwatch_drain_rejected_total": "a counter of rejected deliveries",
+    "supabase_auth_events_total": "counters born with a project's first authentication event; a failed auth-logs poll is ProviderApiDown",
     "alertmanager_notifications_failed_total": "Alertmanager's own counter (its target: ScrapeTargetDown)",
     "stackwatch_provider_up": "StackwatchAbsent watches it",
     "up": "ScrapeTargetDown and StackwatchAbsent watch it",
 }
 FUNCTIONS = {"sum", "max", "min", "avg", "rate", "increase", "avg_over_time", "min_over_time", "absent_over_time",
              "label_replace", "time", "vector", "count", "day_of_month", "count_over_time", "by", "on", "and", "or",
-             "unless", "group_left", "offset", "bool"}
+             "unless", "group_left", "offset", "bool", "changes"}
 
 
 def test_every_input_a_rule_reads_is_watched_by_a_dead_source_alert_or_documented_optional():

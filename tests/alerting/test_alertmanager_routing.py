@@ -46,7 +46,7 @@ def rendered_config(tmp_path: Path, env: dict[str, str]) -> Path:
 def test_amtool_accepts_the_reference_config(amtool):
     done = subprocess.run([str(amtool), "check-config", str(ALERTMANAGER_CONFIG)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "7 inhibit rules" in done.stdout and "7 receivers" in done.stdout  # six channels and `none`
+    assert "8 inhibit rules" in done.stdout and "7 receivers" in done.stdout  # six channels and `none`
 
 
 # Written out from docs/alerting.md's table, not read from alerting/channels.py.
@@ -188,6 +188,13 @@ def test_inhibitions_hold_back_what_a_cause_explains_and_nothing_else(lone, sink
         {"alertname": "AvailabilityBudgetBurnFast", "severity": "critical", "tier": "backend", "provider": "blackbox", "source": "blackbox"},
         {"alertname": "AvailabilityBudgetBurnMedium", "severity": "critical", "tier": "backend", "provider": "blackbox", "source": "blackbox"},
         {"alertname": "AvailabilityBudgetBurnMedium", "severity": "critical", "tier": "frontend", "provider": "blackbox", "source": "blackbox"},
+        # read-only mode holds back the disk warning of the same project, not another's
+        {"alertname": "SupabaseDatabaseReadOnly", "severity": "critical", "project": "production", "provider": "supabase",
+         "tier": "database", "source": "stackwatch"},
+        {"alertname": "SupabaseDiskUtilizationHigh", "severity": "warning", "project": "production", "provider": "supabase",
+         "tier": "database", "source": "stackwatch"},
+        {"alertname": "SupabaseDiskUtilizationHigh", "severity": "warning", "project": "staging", "provider": "supabase",
+         "tier": "database", "source": "stackwatch"},
     )
 
     def states() -> dict[tuple, bool]:
@@ -199,7 +206,7 @@ def test_inhibitions_hold_back_what_a_cause_explains_and_nothing_else(lone, sink
                 ("ScrapeTargetDown", "warning", ""): False, ("AlertInputAbsent", "warning", ""): True,
                 ("AvailabilityBudgetBurnFast", "critical", "blackbox"): False,
                 ("AvailabilityBudgetBurnMedium", "critical", "blackbox"): None}
-    wait_until(lambda: len(lone.alerts()) == 11, timeout=30, what="the 11 alerts in Alertmanager")
+    wait_until(lambda: len(lone.alerts()) == 14, timeout=30, what="the 14 alerts in Alertmanager")
     got = states()
     for key, inhibited in expected.items():
         if inhibited is not None:
@@ -207,6 +214,9 @@ def test_inhibitions_hold_back_what_a_cause_explains_and_nothing_else(lone, sink
     mediums = {a["labels"]["tier"]: bool(a["status"]["inhibitedBy"]) for a in lone.alerts()
                if a["labels"]["alertname"] == "AvailabilityBudgetBurnMedium"}
     assert mediums == {"backend": True, "frontend": False}
+    disks = {a["labels"]["project"]: bool(a["status"]["inhibitedBy"]) for a in lone.alerts()
+             if a["labels"]["alertname"] == "SupabaseDiskUtilizationHigh"}
+    assert disks == {"production": True, "staging": False}
     # What is inhibited is never delivered; the rest is, on its severity's channels.
     wait_until(lambda: received(sink, "ProviderApiDown") >= {"slack", "email", "webhook"}, timeout=60, what="deliveries")
     time.sleep(3)

@@ -215,10 +215,12 @@ def test_for_labels_and_annotations_links_are_the_same_in_both_forms():
     by_key = {}
     for group in prometheus["groups"]:
         for rule in group["rules"]:
-            by_key.setdefault((rule["alert"], rule["labels"]["severity"], rule["labels"].get("input", "")), rule)
+            by_key.setdefault((rule["alert"], rule["labels"]["severity"], rule["labels"].get("input", ""),
+                               rule["labels"].get("provider", "")), rule)
     for group in grafana["groups"]:
         for rule in group["rules"]:
-            twin = by_key[(rule["title"], rule["labels"]["severity"], rule["labels"].get("input", ""))]
+            twin = by_key[(rule["title"], rule["labels"]["severity"], rule["labels"].get("input", ""),
+                           rule["labels"].get("provider", ""))]
             assert rule["for"] == twin["for"], rule["uid"]
             assert rule["labels"] == twin["labels"], rule["uid"]  # no " (warning)" in Grafana's alertname
             for key in ("runbook", "runbook_url", "dashboard_url"):

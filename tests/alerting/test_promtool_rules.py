@@ -23,7 +23,7 @@ from conftest import ALERTING, RULES
 
 from alerting.envfile import read_env_file
 from alerting.model import duration_seconds
-from alerting.rules import ALERTS, THRESHOLDS_READ
+from alerting.rules import ALERTS, SUPABASE_SCRAPED, THRESHOLDS_READ
 
 EXAMPLE = read_env_file(ALERTING / "example.env")
 GRAFANA = EXAMPLE["GF_SERVER_ROOT_URL"].rstrip("/")
@@ -46,6 +46,10 @@ THRESHOLDS = [
     ('stackwatch_threshold_spend_anomaly_factor{job="stackwatch"}', "3"),
     ('stackwatch_threshold_spend_anomaly_floor_usd{job="stackwatch"}', "5"),
     ('stackwatch_threshold_runaway_spend_floor_hourly_usd{job="stackwatch"}', "5"),
+    ('stackwatch_threshold_disk_utilization_ratio{job="stackwatch"}', "0.8"),
+    ('stackwatch_threshold_replication_lag_seconds{job="stackwatch"}', "600"),
+    ('stackwatch_threshold_traffic_spike_factor{job="stackwatch"}', "3"),
+    ('stackwatch_threshold_traffic_spike_floor_per_second{job="stackwatch"}', "1"),
     ('stackwatch_budget_monthly_usd{job="stackwatch", provider="vercel"}', "200"),
     ('stackwatch_budget_monthly_usd{job="stackwatch", provider="all"}', "1500"),
     ('stackwatch_budget_daily_usd{job="stackwatch", provider="all"}', "60"),
@@ -148,10 +152,11 @@ HEALTHY_INPUTS = [
     ('probe_duration_seconds{job="blackbox", tier="frontend", instance="https://shop.example/", module="http_frontend"}', "0.4"),
     ('up{job="supabase", instance="db.example:443", project="production"}', "1"),
     ('supabase_project_up{job="stackwatch", project="production", status="ACTIVE_HEALTHY"}', "1"),
-    *[(f'{m}{{job="supabase", instance="db.example:443", project="production"}}', "1")
-      for m in ("pg_up", "pg_stat_statements_total_queries", "pg_stat_statements_total_time_seconds",
-                "pg_stat_database_num_backends", "max_connections_connection_count")],
+    *[(f'{m}{{job="supabase", instance="db.example:443", project="production"}}', "1") for m in SUPABASE_SCRAPED],
 ]
+
+
+AUTH_SERIES = 'supabase_auth_events_total{job="stackwatch", project="production", kind="%s", outcome="%s"}'
 
 
 def inputs_without(name: str) -> list[tuple[str, str]]:
@@ -175,8 +180,7 @@ def input_absent_cases() -> list[Case]:
     cases.append(Case("AlertInputAbsent", "fires when active Supabase projects are not scraped",
                       [(s, steady(v, 40)) for s, v in HEALTHY_INPUTS if 'job="supabase"' not in s], "30m",
                       [Fires("warning", {"job": "supabase"}, humanize(1), "up/supabase")]))
-    for metric in ("pg_up", "pg_stat_statements_total_queries", "pg_stat_statements_total_time_seconds",
-                   "pg_stat_database_num_backends", "max_connections_connection_count"):
+    for metric in SUPABASE_SCRAPED:
         cases.append(Case("AlertInputAbsent", f"fires when the scrape works but carries no {metric}",
                           inputs_without(metric), "30m", [Fires("warning", SUPABASE_TARGET, humanize(1), metric)]))
     for name, _v in THRESHOLDS:
@@ -190,6 +194,87 @@ def input_absent_cases() -> list[Case]:
     return cases
 
 
+SUPABASE_DB = 'job="supabase", instance="db.example:443", project="production"'
+# Supabase's database host: the idle CPU counter is born at its first value (1000 s), as a scrape
+# of a running host shapes it. 15 idle seconds a minute on one CPU is 25 % idle, 75 % busy, exactly
+# at a 0.75 threshold (exact in binary); 14.4 and 15.6 either side.
+SUPABASE_CPU_CASES = [Case(
+    "CpuUtilizationHigh", f"{'fires' if idle < 15 else 'stays quiet'} for a Supabase database at {idle}/60 s idle",
+    [(f'node_cpu_seconds_total{{{SUPABASE_DB}, cpu="0", mode="idle"}}', f"1000+{idle}x60"),
+     (f'node_cpu_seconds_total{{{SUPABASE_DB}, cpu="0", mode="user"}}', f"400+{60 - idle}x60")],
+    "30m", [Fires(sev, {"project": "production"}, humanize_percentage(1 - idle / 60), "supabase")
+            for sev in ("warning", "critical")] if idle < 15 else [],
+    thresholds={"stackwatch_threshold_cpu_utilization_ratio": "0.75"}) for idle in (14.4, 15, 15.6)]
+# 16 of 64 bytes available is 75 % used, exactly at a 0.75 threshold; 15 and 17 either side.
+SUPABASE_MEMORY_CASES = [Case(
+    "MemoryUtilizationHigh", f"{'fires' if free < 16 else 'stays quiet'} for a Supabase database with {free} of 64 available",
+    [(f"node_memory_MemAvailable_bytes{{{SUPABASE_DB}}}", steady(str(free))),
+     (f"node_memory_MemTotal_bytes{{{SUPABASE_DB}}}", steady("64"))],
+    "20m", [Fires(sev, {"project": "production"}, humanize_percentage(1 - free / 64), "supabase")
+            for sev in ("warning", "critical")] if free < 16 else [],
+    thresholds={"stackwatch_threshold_memory_utilization_ratio": "0.75"}) for free in (15, 16, 17)]
+
+
+def hourly_counter(start: float, rates: list[float]) -> str:
+    """A counter sampled every 5 min, born at `start`, running at rates[h] requests/s in hour h."""
+    parts, value = [], start
+    for rate in rates:
+        step = rate * 300
+        parts.append(f"{value!r}+{step!r}x11")
+        value += 12 * step
+    return " ".join(parts)
+
+
+# A daily cycle from 10 to 30 requests/s (trough at 04:00, peak at 16:00): 3x from trough to peak,
+# which a fixed threshold on the rate itself could not tell from a spike.
+DAY = [10 + 20 * (1 - min(abs(h - 16), 24 - abs(h - 16)) / 12) for h in range(24)]
+SPIKE_DAYS, SPIKE_HOUR = 8, 10
+SPIKE_EVAL = f"{SPIKE_DAYS * 24 + SPIKE_HOUR}h50m"  # in the spike's hour; the window (10:35, 10:50] within it
+
+
+def cycle(days: int, last: int, spike: float = 1.0) -> list[float]:
+    """`days` whole days of DAY, then `last` + 2 hours of the next, hour `last` times `spike`."""
+    return [r for _ in range(days) for r in DAY] + DAY[:last] + [DAY[last] * spike, DAY[last + 1]]
+
+
+VERCEL_SHOP = 'vercel_requests_total{project="shop", source="lambda", status_class="2xx", cache="none"}'
+RENDER_API = 'render_service_http_requests_total{service="api", status_class="2xx"}'
+TRAFFIC_CASES = [
+    Case("TrafficSpike", "stays quiet on a normal daily cycle (3x from trough to peak)",
+         [(VERCEL_SHOP, hourly_counter(52_000, cycle(SPIKE_DAYS, SPIKE_HOUR + 6)))],
+         f"{SPIKE_DAYS * 24 + SPIKE_HOUR + 6}h50m", interval="5m", rule_interval="5m"),
+    Case("TrafficSpike", "warns with the factor when a project gets 5x its usual rate for the hour",
+         [(VERCEL_SHOP, hourly_counter(52_000, cycle(SPIKE_DAYS, SPIKE_HOUR, 5)))],
+         SPIKE_EVAL, [Fires("warning", {"project": "shop", "provider": "vercel"}, "5.0x")],
+         interval="5m", rule_interval="5m"),
+    # A Render service at a steady 2 requests/s, then 4x: 8 requests/s.
+    Case("TrafficSpike", "warns for a Render service at 4x its rate of a day and a week ago",
+         [(RENDER_API, hourly_counter(7_000, [2.0] * (SPIKE_DAYS * 24 + SPIKE_HOUR) + [8.0, 2.0]))],
+         SPIKE_EVAL, [Fires("warning", {"service": "api", "provider": "render"}, "4.0x")],
+         interval="5m", rule_interval="5m"),
+    # 0.1 then 0.5 requests/s: 5x, but under the 1 request/s floor.
+    Case("TrafficSpike", "stays quiet for a spike under the traffic floor",
+         [(RENDER_API, hourly_counter(7_000, [0.1] * (SPIKE_DAYS * 24 + SPIKE_HOUR) + [0.5, 0.1]))],
+         SPIKE_EVAL, interval="5m", rule_interval="5m"),
+    # A project without traffic a day and a week ago has no baseline (0): busy now, but not a spike
+    # of its own rate (a project new within the day has no baseline series at all: the same).
+    Case("TrafficSpike", "stays quiet for a project without traffic a day and a week ago",
+         [(VERCEL_SHOP, hourly_counter(3, [0.0] * (SPIKE_DAYS * 24 + SPIKE_HOUR) + [50.0, 50.0]))],
+         SPIKE_EVAL, interval="5m", rule_interval="5m"),
+]
+AUTOSCALED_API = ('render_service_autoscaling_max_instances{job="stackwatch", service="api"}', steady("5"))
+RENDER_SCALING_CASES = [
+    Case("RenderInstanceCountChanged", "tells when the autoscaler adds an instance",
+         [('render_service_instances{job="stackwatch", service="api"}', "2x19 3x20"), AUTOSCALED_API],
+         "25m", [Fires("info", {"service": "api"}, humanize(3))]),
+    Case("RenderInstanceCountChanged", "stays quiet once the count held for the window",
+         [('render_service_instances{job="stackwatch", service="api"}', "2x5 3x40"), AUTOSCALED_API], "40m"),
+    Case("RenderInstanceCountChanged", "stays quiet for a service without autoscaling resized by hand",
+         [('render_service_instances{job="stackwatch", service="worker"}', "1x19 2x20")], "25m"),
+    *boundary("RenderAutoscalingAtMax", 'render_service_instances{job="stackwatch", service="api"}', 5, 1,
+              fires_above=True, inclusive=True, labels={"service": "api"}, value=humanize,
+              severities=("warning",), extra=(AUTOSCALED_API,)),
+]
 # Month to date of OpenAI at $2 an hour for 48 h (5-minute samples), then at $20 an hour.
 RUNAWAY = " ".join(["0+0.16666666666666666x575", "96+1.6666666666666667x60"])
 CASES: list[Case] = [
@@ -250,6 +335,24 @@ CASES: list[Case] = [
               fires_above=True, labels={"service": "api"}, value=humanize_percentage),
     *boundary("MemoryUtilizationHigh", 'render_service_memory_utilization_ratio{service="api"}', 0.85, 0.01,
               fires_above=True, labels={"service": "api"}, value=humanize_percentage),
+    *edges(SUPABASE_CPU_CASES),
+    *edges(SUPABASE_MEMORY_CASES),
+    *boundary("SupabaseDiskUtilizationHigh", 'supabase_disk_utilization_ratio{job="stackwatch", project="production"}',
+              0.8, 0.01, fires_above=True, labels={"project": "production"}, value=humanize_percentage,
+              severities=("warning",)),
+    *boundary("SupabaseReplicationLagHigh",
+              f"physical_replication_lag_physical_replica_lag_seconds{{{SUPABASE_DB}}}", 600, 1, fires_above=True,
+              labels={"project": "production"}, value=humanize_duration, severities=("warning",)),
+    Case("SupabaseReplicationLagHigh", "warns on the series under the name supabase-grafana's example uses",
+         [(f"physical_replication_lag_physical_replication_lag_seconds{{{SUPABASE_DB}}}", steady("900"))],
+         "20m", [Fires("warning", {"project": "production"}, humanize_duration(900))]),
+    Case("SupabaseDatabaseReadOnly", "pages while the Management API reports read-only mode",
+         [('supabase_database_readonly{job="stackwatch", project="production"}', steady("1"))],
+         "10m", [Fires("critical", {"project": "production"}, humanize(1))]),
+    Case("SupabaseDatabaseReadOnly", "stays quiet while writes are allowed",
+         [('supabase_database_readonly{job="stackwatch", project="production"}', steady("0"))], "10m"),
+    *TRAFFIC_CASES,
+    *RENDER_SCALING_CASES,
     # Connected backends of 64 against a 0.75 threshold (exact): 48, 49 and 47.
     *edges([Case("DatabaseConnectionsHigh", f"{'fires' if n > 48 else 'stays quiet'} at {n} of 64 connections",
            [('pg_stat_database_num_backends{project="production", datname="postgres"}', steady(str(n))),
@@ -289,6 +392,16 @@ CASES: list[Case] = [
          "20m", both({"project": "staging", "status": "ACTIVE_UNHEALTHY"}, humanize(0))),
     Case("SupabaseProjectUnhealthy", "shows but never alerts on a paused project",
          [('supabase_project_up{job="stackwatch", project="analytics", status="INACTIVE"}', steady("0"))], "20m"),
+    # It recovered at 20m: its ACTIVE_UNHEALTHY series stops (no staleness marker, as over OTLP) and
+    # stays in the 5-minute lookback beside the new ACTIVE_HEALTHY one; at 22m only the newest counts.
+    Case("SupabaseProjectUnhealthy", "resolves as soon as the project reports healthy again",
+         [('supabase_project_up{job="stackwatch", project="staging", status="ACTIVE_UNHEALTHY"}', "0x20 _x10"),
+          ('supabase_project_up{job="stackwatch", project="staging", status="ACTIVE_HEALTHY"}', "_x21 1x9")], "22m"),
+    # ... and pages for the new status when it changes from one unhealthy status to another.
+    Case("SupabaseProjectUnhealthy", "follows a change of status",
+         [('supabase_project_up{job="stackwatch", project="staging", status="COMING_UP"}', "0x5 _x30"),
+          ('supabase_project_up{job="stackwatch", project="staging", status="ACTIVE_UNHEALTHY"}', "_x6 0x29")], "20m",
+         [Fires("warning", {"project": "staging", "status": "ACTIVE_UNHEALTHY"}, humanize(0))]),
     Case("SupabaseProjectUnhealthy", "stays quiet while the project is healthy",
          [('supabase_project_up{job="stackwatch", project="staging", status="ACTIVE_HEALTHY"}', steady("1"))], "20m"),
     Case("SupabaseDatabaseDown", "pages when Postgres is unreachable",
@@ -416,6 +529,23 @@ CASES: list[Case] = [
            [('stackwatch_drain_rejected_total{drain="log", reason="bad_signature"}', f"0+{n / 10}x60")],
            "20m", [Fires("warning", {"drain": "log", "reason": "bad_signature"}, humanize(n))] if n > 10 else [])
       for n in (9, 10, 11)]),
+    # Supabase authentication: counters born at their first value (a series appears with the first
+    # minute that had such an event), the failures later than the successes.
+    Case("SupabaseAuthFailuresHigh", "warns when most sign-ins of a project fail (credential stuffing)",
+         [(AUTH_SERIES % ("sign_in", "success"), "120+10x60"),
+          (AUTH_SERIES % ("sign_in", "failure"), "_x5 40+30x55")],
+         "40m", [Fires("warning", {"project": "production"}, humanize_percentage(30 / 40))]),
+    Case("SupabaseAuthFailuresHigh", "stays quiet on a normal day (a few per cent fail)",
+         [(AUTH_SERIES % ("sign_in", "success"), "300+30x60"), (AUTH_SERIES % ("token_refresh", "success"), "900+60x60"),
+          (AUTH_SERIES % ("sign_in", "failure"), "_x3 2+1x57"), (AUTH_SERIES % ("sign_up", "failure"), "_x9 1+0x51")],
+         "40m"),
+    Case("SupabaseAuthFailuresHigh", "stays quiet when a quiet project's few attempts all fail",
+         [(AUTH_SERIES % ("sign_in", "failure"), "_x5 3+1x55")], "40m"),
+    *edges([Case("SupabaseAuthFailuresHigh", f"{'warns' if n > 25 else 'stays quiet'} at {n} % failing",
+                 [(AUTH_SERIES % ("sign_in", "success"), f"500+{100 - n}x60"),
+                  (AUTH_SERIES % ("sign_in", "failure"), f"50+{n}x60")],
+                 "40m", [Fires("warning", {"project": "production"}, humanize_percentage(n / 100))] if n > 25 else [])
+            for n in (24, 25, 26)]),
     Case("StackwatchAbsent", "pages when the self-scrape is down",
          [('up{job="stackwatch", instance="stackwatch:9464"}', steady("0"))],
          "20m", [Fires("critical", {"job": "stackwatch", "instance": "stackwatch:9464"}, humanize(0))]),
@@ -524,7 +654,8 @@ def test_every_threshold_is_tested_at_and_either_side_of_its_value():
                  "CpuUtilizationHigh", "MemoryUtilizationHigh", "DatabaseConnectionsHigh", "SupabaseBackupMissing",
                  "TlsCertificateExpiring", "MonthlyBudgetHalfSpent", "MonthlyBudgetMostlySpent", "MonthlyBudgetExceeded",
                  "MonthEndForecastOverBudget", "DailySpendOverBudget", "ProviderDataStale", "RateLimitHeadroomLow",
-                 "DrainRejectionsSpiking"):
+                 "DrainRejectionsSpiking", "SupabaseAuthFailuresHigh", "SupabaseDiskUtilizationHigh",
+                 "SupabaseReplicationLagHigh", "RenderAutoscalingAtMax"):
         assert EDGES.get(name, 0) >= 3, name
 
 

@@ -40,6 +40,8 @@ def expressions(boards) -> dict[str, str]:
             ref = panel.queries.index(query)
             out[f"{board.uid} / {panel.title} / {ref}"] = request(board, panel, query, now=NOW).expr
         for variable in board.variables:
+            if variable.kind != "query":
+                continue
             selector, _ = variable_selector(variable.query)
             values = {v.name: ".*" for v in board.variables}
             out[f"{board.uid} / variable {variable.name}"] = substitute(selector, range_s=3600, interval=15,

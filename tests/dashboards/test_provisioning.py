@@ -87,10 +87,36 @@ def test_links_point_at_boards_that_exist(dashboards):
                 assert target in uids, (name, target)
 
 
+def data_link_urls(panel: dict) -> list[str]:
+    """URLs of a panel's data links (field defaults and overrides)."""
+    config = panel.get("fieldConfig", {})
+    links = list(config.get("defaults", {}).get("links", []))
+    for override in config.get("overrides", []):
+        for prop in override["properties"]:
+            if prop["id"] == "links":
+                links += prop["value"]
+    return [link["url"] for link in links]
+
+
 def test_overview_links_to_every_other_board(dashboards):
     overview = dashboards["stackwatch-overview.json"]
     linked = {link["url"].removeprefix("/d/") for p in all_panels(overview) for link in p.get("links", [])}
     assert linked == {d["uid"] for d in dashboards.values()} - {"stackwatch-overview"}
+
+
+def test_data_links_point_at_boards_that_exist_and_keep_the_time_range(dashboards):
+    uids = {d["uid"] for d in dashboards.values()}
+    checked = 0
+    for name, dashboard in dashboards.items():
+        for panel in all_panels(dashboard):
+            for url in data_link_urls(panel):
+                if not url.startswith("/d/"):
+                    continue
+                target = re.match(r"/d/([\w-]+)\?", url)
+                assert target and target.group(1) in uids, (name, panel["title"], url)
+                assert "${__url_time_range}" in url and "${environment:queryparam}" in url, url
+                checked += 1
+    assert checked >= 15
 
 
 def test_cost_boards_default_to_30_days(dashboards):

@@ -32,6 +32,7 @@ SECRET = "drain-secret-for-tests"
 MAX_BODY = 64 * 1024
 LOGS = "/drains/vercel/logs"
 VITALS = "/drains/vercel/speed-insights"
+TRACES = "/drains/vercel/traces"
 
 
 def sign(sent: bytes, secret: str = SECRET) -> str:
@@ -197,7 +198,7 @@ async def test_the_drain_sender_signs_the_bytes_it_sends_as_vercel_documents() -
         return web.json_response({"accepted": 0, "invalid": 0})
 
     app = web.Application()
-    app.add_routes([web.post(LOGS, capture), web.post(VITALS, capture)])
+    app.add_routes([web.post(LOGS, capture), web.post(VITALS, capture), web.post(TRACES, capture)])
     runner = web.AppRunner(app, access_log=None, auto_decompress=False)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -208,7 +209,7 @@ async def test_the_drain_sender_signs_the_bytes_it_sends_as_vercel_documents() -
         await send_drains(f"http://127.0.0.1:{port}", SECRET, world, batches=2, events_per_batch=5)
     finally:
         await runner.cleanup()
-    assert len(seen) == 4
+    assert len(seen) == 6
     for headers, raw in seen:
         assert "Content-Encoding" not in headers
         assert headers["x-vercel-signature"] == hmac.new(SECRET.encode(), raw, hashlib.sha1).hexdigest()
@@ -290,7 +291,7 @@ async def test_receiver_metrics_equal_what_the_drain_sender_sent(receiver: Recei
     world = World(seed=9, scale=Scale(vercel_projects=5), start=datetime(2026, 11, 18, 13, 30, tzinfo=timezone.utc))
     world.set_scenario(scenario)
     truth = await send_drains(receiver.base_url, SECRET, world, batches=6, events_per_batch=50)
-    assert truth.statuses == {200: 12}
+    assert truth.statuses == {200: 18}
     assert receiver.counter("stackwatch.drain.events", drain="log") == truth.events["log"] == 300
     assert receiver.counter("stackwatch.drain.events", drain="speed_insights") == truth.events["speed_insights"] == 300
     by_status: Counter = Counter()
@@ -312,10 +313,84 @@ async def test_receiver_metrics_equal_what_the_drain_sender_sent(receiver: Recei
         vitals[dict(attrs)["metric"]] = vitals.get(dict(attrs)["metric"], 0) + count
     vitals["CLS"] = sum(receiver.histogram_counts("vercel.web_vital.cls").values())
     assert vitals == dict(truth.vitals)
+    assert receiver.counter("stackwatch.drain.events", drain="trace") == truth.events["trace"] == 300  # 25 invocations a batch, 2 spans each
+    functions = {(dict(p.attributes)["project"], dict(p.attributes)["route"]): (p.count, p.sum)
+                 for p in metric_points(receiver.reader, "vercel.function.duration")}
+    assert functions == {key: (len(seconds), pytest.approx(sum(seconds))) for key, seconds in truth.functions.items()}
     assert receiver.counter("stackwatch.drain.rejected") == 0
     if scenario == "error-burst":
         five = sum(c for (_p, _s, status, _c), c in truth.requests.items() if status == "5xx")
         assert five > 0.2 * sum(truth.requests.values()) and sum(truth.crashes.values()) > 0
+
+
+def trace_export(project: str | None, *spans: dict) -> bytes:
+    resource = {"attributes": [{"key": "service.name", "value": {"stringValue": "vercel-function"}}]}
+    if project is not None:
+        resource["attributes"].append({"key": "vercel.projectId", "value": {"stringValue": project}})
+    return json.dumps({"resourceSpans": [{"resource": resource, "scopeSpans": [{"scope": {"name": "vercel"},
+                                                                              "spans": list(spans)}]}]}).encode()
+
+
+def span(name: str, ms: float, kind: object = "server", route: str | None = None, start: int = 1_700_000_000 * 10**9) -> dict:
+    out: dict = {"traceId": "7bba9f33312b3dbb8b2c2c62bb7abe2d", "spanId": "086e83747d0e381e", "name": name,
+                 "kind": kind, "startTimeUnixNano": str(start), "endTimeUnixNano": str(start + int(ms * 1e6))}
+    if route is not None:
+        out["attributes"] = [{"key": "http.route", "value": {"stringValue": route}}]
+    return out
+
+
+async def test_trace_drains_record_server_span_time_by_project_and_route(receiver: Receiver) -> None:
+    """Vercel's documented example span (kind "server", "GET /api/users", 150 ms) and OTLP's own enum
+    forms count; a client span is accepted but is no invocation; `http.route` wins over the name."""
+    body = trace_export("prj_1", span("GET /api/users", 150), span("GET /api/users/7", 50, 2, route="/api/users/[id]"),
+                        span("POST /api/cart", 250, "SPAN_KIND_SERVER"), span("fetch", 40, 3))
+    response = await post(receiver, TRACES, body, **{"content-type": "application/json"})
+    assert response.json() == {"accepted": 4, "invalid": 0}
+    functions = {tuple(sorted(p.attributes.items())): (p.count, p.sum)
+                 for p in metric_points(receiver.reader, "vercel.function.duration")}
+    assert functions == {
+        (("project", "prj_1"), ("route", "/api/users")): (1, pytest.approx(0.15)),
+        (("project", "prj_1"), ("route", "/api/users/[id]")): (1, pytest.approx(0.05)),
+        (("project", "prj_1"), ("route", "/api/cart")): (1, pytest.approx(0.25)),
+    }
+
+
+async def test_trace_drains_accept_otlp_protobuf() -> None:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+    from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
+
+    r = Receiver()
+    await r.start()
+    try:
+        export = ExportTraceServiceRequest(resource_spans=[ResourceSpans(
+            resource={"attributes": [KeyValue(key="vercel.projectId", value=AnyValue(string_value="prj_9"))]},
+            scope_spans=[ScopeSpans(spans=[Span(name="GET /", kind=Span.SPAN_KIND_SERVER, start_time_unix_nano=10**18,
+                                                end_time_unix_nano=10**18 + 300_000_000)])])])
+        response = await post(r, TRACES, export.SerializeToString(), **{"content-type": "application/x-protobuf"})
+        assert response.json() == {"accepted": 1, "invalid": 0}
+        assert r.histogram_counts("vercel.function.duration") == {(("project", "prj_9"), ("route", "/")): 1}
+        garbage = await post(r, TRACES, b"\xff\x00not protobuf", **{"content-type": "application/x-protobuf"})
+        assert garbage.status_code == 400 and garbage.json()["error"] == "malformed"
+    finally:
+        await r.stop()
+
+
+async def test_trace_drain_routes_are_bounded_per_project_and_bad_spans_counted(receiver: Receiver) -> None:
+    from exporters.providers.vercel.drains import ROUTES_PER_PROJECT
+    routes = [f"/api/r{i}" for i in range(ROUTES_PER_PROJECT + 3)]
+    body = trace_export("prj_1", *(span(f"GET {r}", 10) for r in routes),
+                        {**span("GET /x", 10), "startTimeUnixNano": "soon"},  # not an integer: invalid
+                        {**span("GET /y", 10), "endTimeUnixNano": "1"})  # ends before it starts: invalid
+    response = await post(receiver, TRACES, body, **{"content-type": "application/json"})
+    assert response.json() == {"accepted": len(routes), "invalid": 2}
+    counts = receiver.histogram_counts("vercel.function.duration")
+    kept = {dict(k)["route"] for k in counts}
+    assert kept == {*routes[:ROUTES_PER_PROJECT], "other"}
+    assert counts[(("project", "prj_1"), ("route", "other"))] == 3
+    assert receiver.counter("stackwatch.drain.rejected", drain="trace", reason="invalid_event") == 2
+    no_project = await post(receiver, TRACES, trace_export(None, span("GET /", 5)), **{"content-type": "application/json"})
+    assert no_project.status_code == 400  # its only span is invalid
 
 
 # --- fuzz: whatever arrives, the receiver answers 2xx/4xx and counts every rejection ---

@@ -72,17 +72,18 @@ class Received:
             self.requests.append(request)
 
     def latest_gauge(self, name: str) -> dict[tuple, float]:
-        """The last exported value of each series of a gauge."""
-        values: dict[tuple, float] = {}
-        for request in self.requests:
+        """The latest value of each series of a gauge, by its collection time: two exports (a periodic
+        one during a slow cycle and the final flush) can arrive in either order."""
+        latest: dict[tuple, tuple[int, int, float]] = {}
+        for order, request in enumerate(self.requests):
             for rm in request.resource_metrics:
                 for sm in rm.scope_metrics:
                     for metric in sm.metrics:
                         if metric.name == name:
                             for p in metric.gauge.data_points:
                                 attrs = tuple(sorted((a.key, a.value.string_value) for a in p.attributes))
-                                values[attrs] = p.as_double
-        return values
+                                latest[attrs] = max(latest.get(attrs, (-1, -1, 0.0)), (p.time_unix_nano, order, p.as_double))
+        return {attrs: value for attrs, (_, _, value) in latest.items()}
 
     def resource_attributes(self) -> dict[str, str]:
         rm = self.requests[-1].resource_metrics[0]

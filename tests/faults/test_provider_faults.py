@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from email.utils import format_datetime
 
 import pytest
-from simhelpers import PROVIDERS, close, counter_value, make_runtime, running
+from simhelpers import PROVIDERS, close, counter_value, make_runtime, metric_points, running
 
 from exporters.core.catalogue import Kind
 from exporters.providers.registry import all_metrics
@@ -75,6 +75,9 @@ async def test_failed_poll_is_counted_keeps_last_values_and_recovers(
     runtime, reader = await first_good_cycle(simulator, provider,
                                              TIMEOUT_FAULT if fault.kind == "timeout" else ONE_ATTEMPT)
     try:
+        # A minute passes: every stream then has something to ask the API for (Supabase's auth logs
+        # read whole minutes since the last poll, and make no request within the same minute).
+        simulator.world.advance(60)
         before = provider_gauges(runtime, provider)
         mtd_before = runtime.ledger.summary(simulator.world.now()).month_to_date_by_provider.get(provider)
         assert before, "the first cycle produced no gauges to keep"
@@ -143,6 +146,28 @@ async def test_transient_server_error_is_retried_within_the_same_poll(provider: 
         assert all(o.ok for o in outcomes), outcomes
         assert counter_value(reader, "stackwatch.provider.api.requests", provider=provider, status_code="503") == 2
         assert counter_value(reader, "stackwatch.provider.poll.errors", provider=provider) == 0
+    finally:
+        await close(runtime)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_every_request_is_timed_by_operation_failures_included(provider: str, simulator: Simulator) -> None:
+    """The request-duration histogram holds one observation per request sent, per operation, answered or
+    not: the count of each operation's observations equals its requests counted by status."""
+    runtime, reader = await first_good_cycle(simulator, provider, {"max_retries": 3})
+    try:
+        simulator.inject(provider, Fault("status", status=503, count=2))
+        await runtime.collector.run_cycle(force=True)
+        requests: dict[str, float] = {}
+        for point in metric_points(reader, "stackwatch.provider.api.requests"):
+            if point.attributes["provider"] == provider:
+                operation = point.attributes["operation"]
+                requests[operation] = requests.get(operation, 0) + point.value
+        timed = {p.attributes["operation"]: p.count for p in metric_points(
+            reader, "stackwatch.provider.api.request.duration") if p.attributes["provider"] == provider}
+        assert requests and timed == requests
+        assert all(p.sum > 0 for p in metric_points(reader, "stackwatch.provider.api.request.duration")
+                   if p.attributes["provider"] == provider)
     finally:
         await close(runtime)
 

@@ -7,11 +7,20 @@ decision logic those queries feed and the checks that read no Prometheus."""
 from __future__ import annotations
 
 import shutil
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
-from exporters.ops.validate import alerting, backups, baselines, delivery, monitoring, security
+from exporters.ops.validate import (
+    alerting,
+    backups,
+    baselines,
+    delivery,
+    monitoring,
+    restore_drill,
+    security,
+)
 from exporters.ops.validate.context import Context
 from exporters.ops.validate.model import Check, Level, Status, level_reached, outcome, score
 from exporters.ops.validate.runner import exit_code
@@ -221,6 +230,61 @@ def test_grafana_password_and_anonymous_access(project):
 
 
 # --- levels, score, exit codes ---
+
+# --- restore drill ---
+
+TODAY = datetime(2026, 12, 6, 9, 30, tzinfo=timezone.utc)
+
+
+def drill(project: Path, lines: str, required: Level | None = None) -> Check:
+    config = CONFIG.replace('  supabase: {enabled: true, base_url: "http://127.0.0.1:1"}',
+                            '  supabase:\n    enabled: true\n    base_url: "http://127.0.0.1:1"\n' + lines)
+    assert config != CONFIG
+    (project / "stackwatch.yaml").write_text(config)
+    (check,) = restore_drill.run(make(project, required=required, now=TODAY))
+    return check
+
+
+def test_a_recent_restore_drill_passes_at_every_level(project):
+    for required in (None, Level.SILVER, Level.GOLD):
+        check = drill(project, "    last_restore_drill: 2026-09-07\n", required)  # 90 days: the limit itself
+        assert check.status is Status.PASS and "90 days ago" in check.evidence, check
+        assert check.level is Level.GOLD
+
+
+def test_a_missing_drill_warns_below_gold_and_fails_when_gold_is_required(project):
+    for required, status in ((None, Status.WARN), (Level.SILVER, Status.WARN), (Level.GOLD, Status.FAIL)):
+        check = drill(project, "", required)
+        assert check.status is status and "last_restore_drill is not set" in check.evidence, check
+        assert "docs/operations.md" in check.fix
+
+
+def test_an_old_drill_warns_below_gold_and_fails_at_gold_against_the_configured_limit(project):
+    assert drill(project, "    last_restore_drill: 2026-09-06\n").status is Status.WARN  # 91 days > 90
+    check = drill(project, "    last_restore_drill: 2026-09-06\n", Level.GOLD)
+    assert check.status is Status.FAIL and "91 days ago (limit 90 days" in check.evidence
+    assert drill(project, "    last_restore_drill: 2026-09-06\n    restore_drill_max_age_days: 120\n",
+                 Level.GOLD).status is Status.PASS
+
+
+def test_a_drill_dated_in_the_future_fails(project):
+    check = drill(project, "    last_restore_drill: 2026-12-07\n")
+    assert check.status is Status.FAIL and "in the future" in check.evidence
+
+
+def test_a_missing_drill_keeps_silver_but_not_gold():
+    passing = [_c(g, Status.PASS) for g in ("monitoring", "alerting", "backups", "security", "scaling", "delivery",
+                                            "baselines")]
+    missing = Check("restore drill", "Supabase restore drill", Status.WARN, "not set")
+    assert level_reached(tuple(passing)) is Level.GOLD
+    assert level_reached(tuple(passing + [missing])) is Level.SILVER
+    assert exit_code(outcome(passing + [missing]), None) == 0 and exit_code(outcome(passing + [missing]), Level.SILVER) == 0
+
+
+def test_no_drill_check_without_supabase(project):
+    (project / "stackwatch.yaml").write_text(CONFIG.replace("supabase: {enabled: true", "supabase: {enabled: false"))
+    assert restore_drill.run(make(project, now=TODAY)) == []
+
 
 def _c(group: str, status: Status) -> Check:
     return Check(group, f"{group}-{status.value}", status, "")

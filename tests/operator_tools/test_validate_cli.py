@@ -69,6 +69,21 @@ def test_bad_config_is_exit_2_naming_file_and_key(tmp_path):
     assert "Traceback" not in done.stderr
 
 
+def test_the_restore_drill_check_runs_without_prometheus_and_a_bad_drill_date_is_exit_2(tmp_path):
+    config = CONFIG.replace("supabase: {enabled: false}", "supabase: {enabled: true}")
+    (tmp_path / "c.yaml").write_text(config)
+    done = validate("--config", str(tmp_path / "c.yaml"), "--prometheus", f"http://127.0.0.1:{closed_port()}",
+                    "--format", "json", "--project-dir", str(REPO))
+    checks = {(c["group"], c["name"]): c for c in json.loads(done.stdout)["checks"]}
+    drill = checks[("restore drill", "Supabase restore drill")]
+    assert drill["status"] == "warn" and drill["level"] == "gold" and "not set" in drill["evidence"]
+    (tmp_path / "c.yaml").write_text(config.replace("supabase: {enabled: true}",
+                                                    "supabase: {enabled: true, last_restore_drill: last week}"))
+    done = validate("--config", str(tmp_path / "c.yaml"))
+    assert done.returncode == 2 and "c.yaml" in done.stderr and "providers.supabase.last_restore_drill" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_bad_baseline_file_and_exclusive_options_are_exit_2(tmp_path):
     (tmp_path / "c.yaml").write_text(CONFIG)
     (tmp_path / "b.json").write_text('{"format": "something-else"}')

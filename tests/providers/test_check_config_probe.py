@@ -58,7 +58,7 @@ def test_every_token_can_read_every_kind_of_data_it_polls(simulator: Simulator, 
     assert done.returncode == 0, done.stdout + done.stderr
     for provider, reads in {"vercel": ("projects", "deployments", "billing charges (FOCUS)"),
                             "render": ("services", "Postgres databases", "Key Value instances", "metrics"),
-                            "supabase": ("projects", "billing add-ons of", "database backups of", "health of"),
+                            "supabase": ("projects", "billing add-ons of", "database backups of", "health of", "auth logs of"),
                             "openai": ("costs", "usage (completions)", "usage (embeddings)"),
                             "llamacloud": ("organizations", "usage metrics")}.items():
         block = lines_of(done, provider)

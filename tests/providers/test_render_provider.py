@@ -99,7 +99,7 @@ async def test_cpu_utilisation_is_latest_mean_over_instances_divided_by_the_limi
     latest = (now // 60) * 60
     limit = CPU_LIMIT[hot.plan]
     used = [round(limit * (0.93 + 0.05 * _noise(simulator.world.seed, f"{hot.id}-{k}", "cpu", latest)), 4)
-            for k in range(hot.instances)]
+            for k in range(hot.state_at(now)["instances"])]
     assert ratio == pytest.approx(sum(used) / len(used) / limit)
     assert ratio > 0.9
     await runtime.aclose()

@@ -8,9 +8,11 @@ from datetime import datetime, timezone
 
 import httpx
 import pytest
-from simhelpers import make_runtime, metric_points
+from simhelpers import counter_value, make_runtime, metric_points
 from test_render_provider import counter_total
 
+from exporters.simulator.server import Fault
+from exporters.simulator.supabase.sim import HOT_PROJECT_INDEX
 from exporters.simulator.world import SUPABASE_SERVICE_ROLE_SECRET, Scale
 
 HISTORY = Scale().history_days
@@ -77,6 +79,76 @@ async def test_api_request_counter_adds_only_new_buckets(simulator):
     await runtime.aclose()
 
 
+def auth_expected(sim, minutes) -> dict[tuple[str, str, str], int]:
+    """The simulator's own auth events of `minutes`, by (project, kind, outcome)."""
+    out: dict[tuple[str, str, str], int] = {}
+    for p in sim.projects():
+        if not sim._active(p):
+            continue
+        for minute in minutes:
+            for (kind, outcome), count in sim.auth_events(p, minute).items():
+                out[(p.name, kind, outcome)] = out.get((p.name, kind, outcome), 0) + count
+    return out
+
+
+def auth_counts(reader) -> dict[tuple[str, str, str], float]:
+    return {(p.attributes["project"], p.attributes["kind"], p.attributes["outcome"]): p.value
+            for p in metric_points(reader, "supabase.auth.events")}
+
+
+async def test_auth_outcomes_count_each_complete_minute_once_by_kind_and_outcome(simulator):
+    """The first poll reads the last complete minute; the next, the minutes completed since (each once)."""
+    sim = simulator.providers["supabase"]
+    runtime, reader = supabase_runtime(simulator)
+    first_end = simulator.world.now_ts() // 60 * 60
+    await runtime.collector.run_cycle(force=True)
+    simulator.world.advance(150)
+    second_end = simulator.world.now_ts() // 60 * 60
+    await runtime.collector.run_cycle(force=True)
+    minutes = range(int(first_end - 60), int(second_end), 60)
+    expected = {k: v for k, v in auth_expected(sim, minutes).items() if v}
+    assert expected and {k[2] for k in expected} == {"success", "failure"}
+    assert auth_counts(reader) == pytest.approx(expected)
+    await runtime.aclose()
+
+
+async def test_a_bad_auth_logs_answer_is_counted_skipped_and_its_minutes_read_again(simulator):
+    """An answer with an error or an unknown row counts nothing (no partial count, no 0) and is one
+    invalid item; the mark stays, so the next good poll counts those minutes."""
+    sim = simulator.providers["supabase"]
+    runtime, reader = supabase_runtime(simulator)
+    active = sum(1 for p in sim.projects() if sim._active(p))
+    first_end = simulator.world.now_ts() // 60 * 60
+    simulator.inject("supabase", Fault("invalid_item", count=active, path_contains="/logs.all"))
+    await runtime.collector.run_cycle(force=True)
+    assert auth_counts(reader) == {}
+    assert counter_value(reader, "stackwatch.provider.invalid_items", provider="supabase") == active
+    simulator.world.advance(60)
+    second_end = simulator.world.now_ts() // 60 * 60
+    await runtime.collector.run_cycle(force=True)
+    expected = auth_expected(sim, range(int(first_end - 60), int(second_end), 60))
+    assert auth_counts(reader) == pytest.approx({k: v for k, v in expected.items() if v})
+    await runtime.aclose()
+
+
+async def test_a_failed_auth_logs_poll_reports_nothing_and_loses_no_minute(simulator):
+    sim = simulator.providers["supabase"]
+    runtime, reader = supabase_runtime(simulator)
+    first_end = simulator.world.now_ts() // 60 * 60
+    simulator.inject("supabase", Fault("status", status=500, count=100, path_contains="/logs.all"))
+    outcomes = await runtime.collector.run_cycle(force=True)
+    assert not next(o for o in outcomes if o.stream == "auth_logs").ok
+    assert all(o.ok for o in outcomes if o.provider == "supabase" and o.stream != "auth_logs"), outcomes
+    assert metric_points(reader, "supabase.auth.events") == []
+    simulator.faults.clear()
+    simulator.world.advance(60)
+    second_end = simulator.world.now_ts() // 60 * 60
+    await runtime.collector.run_cycle(force=True)
+    expected = auth_expected(sim, range(int(first_end - 60), int(second_end), 60))
+    assert auth_counts(reader) == pytest.approx({k: v for k, v in expected.items() if v})
+    await runtime.aclose()
+
+
 @pytest.mark.incidents("supabase-down")
 async def test_health_and_status_gauges_show_the_unhealthy_and_paused_projects(simulator):
     runtime, _ = supabase_runtime(simulator)
@@ -101,8 +173,9 @@ async def test_steady_cycle_checks_health_only_where_needed(simulator):
     before = simulator.stats.requests["supabase"]
     simulator.world.advance(60)
     await runtime.collector.run_cycle()
-    # projects list + the one ACTIVE_UNHEALTHY project's health
-    assert simulator.stats.requests["supabase"] - before == 2
+    # projects list + the one ACTIVE_UNHEALTHY project's health + the minute's auth logs of each active project
+    active = sum(1 for p in simulator.providers["supabase"].projects() if simulator.providers["supabase"]._active(p))
+    assert simulator.stats.requests["supabase"] - before == 2 + active
     await runtime.aclose()
 
 
@@ -165,3 +238,50 @@ async def test_prometheus_body_parses_and_counters_grow_with_time(simulator):
     assert later["node_cpu_seconds_total"][0][1] > first["node_cpu_seconds_total"][0][1]
     simulator.world.set_scenario("outage", "supabase")
     assert parse_prometheus_text(sim.prometheus_text(project))["pg_up"][0][1] == 0
+
+
+# What the project's metrics endpoint publishes for the Supabase board's database state panels, as
+# supabase/supabase-grafana docs/metrics.md lists it: name, type and labels beyond the project's.
+PUBLISHED = {
+    "pg_settings_default_transaction_read_only": ("gauge", {"server"}),
+    "replication_slots_max_lag_bytes": ("gauge", {"server"}),
+    "node_disk_read_bytes_total": ("counter", {"device"}),
+    "node_disk_written_bytes_total": ("counter", {"device"}),
+    "node_disk_io_time_seconds_total": ("counter", {"device"}),
+    "node_vmstat_oom_kill": ("untyped", set()),
+}
+
+
+async def test_the_endpoint_serves_the_database_state_series_supabase_publishes(simulator):
+    sim = simulator.providers["supabase"]
+    active = next(p for p in sim.projects() if p.status != "INACTIVE")
+    text = sim.prometheus_text(active)
+    samples = parse_prometheus_text(text)
+    for name, (kind, labels) in PUBLISHED.items():
+        assert f"# TYPE {name} {kind}\n" in text, name
+        for series, value in samples[name]:
+            assert set(series) - {"supabase_project_ref", "service_type"} == labels, (name, series)
+            assert value >= 0, (name, value)
+    assert {s["device"] for s, _ in samples["node_disk_read_bytes_total"]} == {"nvme0n1", "nvme1n1"}
+    assert samples["node_vmstat_oom_kill"][0][1] == 0
+    before = {s["device"]: v for s, v in samples["node_disk_written_bytes_total"]}
+    simulator.world.advance(60)
+    after = {s["device"]: v for s, v in parse_prometheus_text(sim.prometheus_text(active))["node_disk_written_bytes_total"]}
+    assert all(after[d] > before[d] for d in before)
+
+
+@pytest.mark.incidents("saturation")
+async def test_read_only_mode_follows_the_disk_and_a_paused_project_has_no_slot_lag(simulator):
+    """Supabase turns read-only mode on at 95 % disk (saturation's hot project: 97 %); a paused project
+    holds no replication slot (NaN, as the exporter reports a slotless database)."""
+    sim = simulator.providers["supabase"]
+    def read_only(project) -> float:  # noqa: ANN001
+        return parse_prometheus_text(sim.prometheus_text(project))["pg_settings_default_transaction_read_only"][0][1]
+    active = [p for p in sim.projects() if p.status != "INACTIVE"]
+    hot = next(p for p in active if p.index == HOT_PROJECT_INDEX)
+    assert sim.disk_used(hot) >= 0.95 * hot.disk_size and read_only(hot) == 1
+    for calm in (p for p in active if p is not hot):
+        assert sim.disk_used(calm) < 0.95 * calm.disk_size and read_only(calm) == 0
+    paused = next(p for p in sim.projects() if p.status == "INACTIVE")
+    lag = parse_prometheus_text(sim.prometheus_text(paused))["replication_slots_max_lag_bytes"][0][1]
+    assert lag != lag  # NaN

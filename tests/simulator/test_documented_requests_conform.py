@@ -15,7 +15,9 @@ from pathlib import Path
 import httpx
 from openapi_schema_validator import OAS30Validator
 
+from exporters.providers.supabase.exporter import AUTH_OUTCOMES_SQL
 from exporters.simulator import LLAMACLOUD_ORGANIZATION_ID, VERCEL_TEAM_ID, Simulator
+from exporters.simulator.supabase.sim import iso
 
 _spec = importlib.util.spec_from_file_location(
     "contract_checker", Path(__file__).resolve().parents[1] / "contract" / "test_openapi.py")
@@ -65,6 +67,16 @@ async def test_documented_filters_widths_groupings_and_errors_conform_to_the_pub
             (f"/v1/projects/{supabase_ref}/health", [("services", "auth"), ("services", "db"),
                                                      ("timeout_ms", "2000")]),
             (f"/v1/projects/{supabase_ref}/analytics/endpoints/usage.api-counts", [("interval", "3hr")]),
+            # logs.all: no parameter (the last minute of edge_logs), a range alone, raw auth rows, an aggregate.
+            (f"/v1/projects/{supabase_ref}/analytics/endpoints/logs.all", []),
+            (f"/v1/projects/{supabase_ref}/analytics/endpoints/logs.all",
+             [("iso_timestamp_start", iso(now - 600)), ("iso_timestamp_end", iso(now))]),
+            (f"/v1/projects/{supabase_ref}/analytics/endpoints/logs.all",
+             [("sql", "select id, timestamp, event_message, metadata from auth_logs limit 10"),
+              ("iso_timestamp_start", iso(now - 300))]),
+            (f"/v1/projects/{supabase_ref}/analytics/endpoints/logs.all",
+             [("sql", AUTH_OUTCOMES_SQL), ("iso_timestamp_start", iso(now - 3600)),
+              ("iso_timestamp_end", iso(now))]),
         ],
         "llamacloud": [
             # (event_types is left out: openapi-core cannot deserialise its anyOf[array, null] query schema;
@@ -123,5 +135,5 @@ async def test_vercel_drains_listing_filters_by_project_and_matches_the_publishe
     assert listed.status_code == 200 and none.json() == {"drains": []} and bad.status_code == 400
     body = listed.json()
     OAS30Validator(schema).validate(body)
-    assert {tuple(d["schemas"]) for d in body["drains"]} == {("log",), ("speed_insights",)}
+    assert {tuple(d["schemas"]) for d in body["drains"]} == {("log",), ("speed_insights",), ("trace",)}
     assert all(project in d["projectIds"] for d in body["drains"])

@@ -1,8 +1,9 @@
 """The steady world holds nothing alert-worthy; each condition incident (world.CONDITIONS) creates
 its condition as a scenario (from its start, ended by the next scenario) and as a standing condition
 of a whole world (`World.incidents`, history included). Checked through the simulator's HTTP APIs
-and its ground truth, against the thresholds of docs/alerting.md (CPU 80 %, memory 85 %, backup
-age 26 h without PITR, any failed deploy, any unpriced usage)."""
+and its ground truth, against the thresholds of docs/alerting.md (CPU 80 %, memory 85 %, disk 80 %,
+replication lag 600 s, backup age 26 h without PITR, an autoscaled service at its maximum, any
+failed deploy, any unpriced usage)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from simhelpers import FIXED_NOW
 
 from exporters.simulator import Simulator
 from exporters.simulator.render.sim import CPU_LIMIT, HOT_CPU_INDEX, HOT_MEMORY_INDEX, MEMORY_LIMIT_BYTES
-from exporters.simulator.supabase.sim import STALE_BACKUP_INDEX
+from exporters.simulator.supabase.sim import HOT_PROJECT_INDEX, STALE_BACKUP_INDEX
 from exporters.simulator.world import World
 
 BACKUP_AGE_LIMIT_S = 26 * 3600
@@ -84,6 +85,70 @@ async def stale_backups(simulator: Simulator) -> list[str]:
     return out
 
 
+def sample(text: str, name: str, **labels: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"no {name} {labels}")
+
+
+async def database_hosts(simulator: Simulator) -> dict[str, tuple[float, float, float, float]]:
+    """Per active Supabase project, (CPU busy share over the last minute, memory used share, disk used
+    share, replication lag s), as its metrics endpoint and the Management API serve them."""
+    supabase = simulator.providers["supabase"]
+    now = simulator.world.now_ts()
+    active = [p for p in supabase.projects() if p.status != "INACTIVE" and p.created <= now]
+    auth = httpx.BasicAuth("service_role", "sim-service-role-secret")
+
+    async def scrape(http: httpx.AsyncClient) -> dict[str, str]:
+        return {p.name: (await http.get(f"/supabase-metrics/{p.ref}/customer/v1/privileged/metrics")).text for p in active}
+    async with httpx.AsyncClient(base_url=simulator.base_url, auth=auth) as http:
+        before = await scrape(http)
+        simulator.world.advance(60)
+        after = await scrape(http)
+    out = {}
+    async with client(simulator, "supabase", "/supabase") as http:
+        for p in active:
+            disk = (await http.get(f"/v1/projects/{p.ref}/config/disk/util")).json()["metrics"]
+            idle = (sample(after[p.name], "node_cpu_seconds_total", mode="idle")
+                    - sample(before[p.name], "node_cpu_seconds_total", mode="idle")) / 60
+            text = after[p.name]
+            out[p.name] = (1 - idle, 1 - sample(text, "node_memory_MemAvailable_bytes")
+                           / sample(text, "node_memory_MemTotal_bytes"),
+                           disk["fs_used_bytes"] / disk["fs_size_bytes"],
+                           sample(text, "physical_replication_lag_physical_replication_lag_seconds"))
+    return out
+
+
+async def autoscaled(simulator: Simulator) -> dict[str, tuple[list[float], int]]:
+    """Per autoscaled Render service, (instance counts over the last 10 minutes, its autoscaling max)."""
+    render = simulator.providers["render"]
+    now = simulator.world.now_ts()
+    out = {}
+    async with client(simulator, "render", "/render/v1") as http:
+        for s in render.services():
+            if not s.autoscaling or s.created > now:
+                continue
+            details = (await http.get(f"/services/{s.id}")).json()["serviceDetails"]["autoscaling"]
+            window = {"resource": s.id, "startTime": str(int(now - 600)), "endTime": str(int(now)),
+                      "resolutionSeconds": "60"}
+            counts = (await http.get("/metrics/instance-count", params=window)).json()
+            out[s.name] = ([v["value"] for series in counts for v in series["values"]], details["max"])
+    return out
+
+
+async def requests(simulator: Simulator, name: str, ago_s: float) -> float:
+    """Requests a Render service served in the 5 minutes that ended `ago_s` before now."""
+    render = simulator.providers["render"]
+    service = next(s for s in render.services() if s.name == name)
+    end = simulator.world.now_ts() - ago_s
+    async with client(simulator, "render", "/render/v1") as http:
+        body = (await http.get("/metrics/http-requests", params={
+            "resource": service.id, "startTime": str(int(end - 300)), "endTime": str(int(end - 60)),
+            "resolutionSeconds": "60"})).json()
+    return sum(v["value"] for series in body for v in series["values"])
+
+
 def unpriced(simulator: Simulator) -> dict[str, dict[str, float]]:
     return {name: items for name, sim in simulator.providers.items()
             if (items := sim.ground_truth()["unpriced"]["items"])}
@@ -95,6 +160,10 @@ async def test_the_steady_world_holds_nothing_alert_worthy(simulator: Simulator)
     assert await failed_deploys(simulator) == {}
     assert await stale_backups(simulator) == []
     assert unpriced(simulator) == {}
+    hosts = await database_hosts(simulator)
+    assert hosts and all(cpu < 0.8 and memory < 0.85 and disk < 0.8 and lag < 600
+                         for cpu, memory, disk, lag in hosts.values()), hosts
+    assert all(max(counts) < top for counts, top in (await autoscaled(simulator)).values())
 
 
 async def test_saturation_heats_the_hot_services_while_it_runs(simulator: Simulator) -> None:
@@ -106,6 +175,28 @@ async def test_saturation_heats_the_hot_services_while_it_runs(simulator: Simula
     assert all(cpu < 0.8 for name, (cpu, _m) in hot.items() if name != hot_cpu)
     simulator.world.set_scenario("steady")
     assert all(cpu < 0.8 and memory < 0.85 for cpu, memory in (await utilisation(simulator)).values())
+
+
+async def test_saturation_runs_a_database_hot_and_an_autoscaled_service_at_its_maximum(simulator: Simulator) -> None:
+    hot_project = simulator.providers["supabase"].projects()[HOT_PROJECT_INDEX].name
+    hot_service = simulator.providers["render"].services()[HOT_CPU_INDEX].name
+    assert set(await autoscaled(simulator)) == {hot_service}  # the hot-CPU service is the autoscaled one
+    simulator.world.set_scenario("saturation")
+    simulator.world.advance(300)
+    hosts = await database_hosts(simulator)
+    cpu, memory, disk, lag = hosts[hot_project]
+    assert cpu > 0.8 and memory > 0.85 and disk > 0.8 and lag > 600
+    assert all(c < 0.8 and m < 0.85 and d < 0.8 and lg < 600 for name, (c, m, d, lg) in hosts.items() if name != hot_project)
+    counts, top = (await autoscaled(simulator))[hot_service]
+    assert counts[-1] == top and min(counts) < top  # scaled up within the window, now at its maximum
+    # ...because its traffic surged: far above the same 10 minutes a day before.
+    assert await requests(simulator, hot_service, 0) > 3 * await requests(simulator, hot_service, 86400)
+    simulator.world.set_scenario("steady")
+    simulator.world.advance(600)
+    counts, top = (await autoscaled(simulator))[hot_service]
+    assert max(counts) < top
+    cpu, memory, disk, lag = (await database_hosts(simulator))[hot_project]
+    assert cpu < 0.8 and memory < 0.85 and disk < 0.8 and lag < 600
 
 
 async def test_backup_missing_fails_the_stale_projects_backups_until_it_ends(simulator: Simulator) -> None:
@@ -206,6 +297,38 @@ async def test_supabase_down_makes_one_project_unhealthy_with_its_database_down_
     assert status == 200 and "\npg_up{" in text and [line for line in text.splitlines() if line.startswith("pg_up")][0].endswith(" 0")
     simulator.world.set_scenario("steady")
     assert (await project_health(simulator))[name] == "ACTIVE_HEALTHY"
+
+
+async def test_auth_attack_floods_one_projects_auth_logs_with_failed_sign_ins_until_it_ends(simulator: Simulator) -> None:
+    from exporters.simulator.supabase.sim import AUTH_ATTACK_FAILED_SIGN_INS_PER_MIN, AUTH_ATTACK_INDEX, iso
+    sim = simulator.providers["supabase"]
+    attacked, other = sim.projects()[AUTH_ATTACK_INDEX], sim.projects()[AUTH_ATTACK_INDEX + 1]
+
+    async def failures(p) -> dict[str, int]:  # type: ignore[no-untyped-def]
+        """The last complete minute's outcomes of `p`, by outcome, as logs.all answers them."""
+        end = simulator.world.now_ts() // 60 * 60
+        async with client(simulator, "supabase", "/supabase") as http:
+            rows = (await http.get(f"/v1/projects/{p.ref}/analytics/endpoints/logs.all", params={
+                "sql": "select kind, outcome, count(*) as count from auth_logs group by kind, outcome",
+                "iso_timestamp_start": iso(end - 60), "iso_timestamp_end": iso(end)})).json()["result"]
+        out = {"success": 0, "failure": 0}
+        for row in rows:
+            out[row["outcome"]] += row["count"]
+        return out
+
+    steady = await failures(attacked)
+    assert steady["failure"] < 0.1 * (steady["failure"] + steady["success"])  # a few per cent in steady state
+    simulator.world.set_scenario("auth-attack")
+    simulator.world.advance(120)
+    attack = await failures(attacked)
+    assert attack["failure"] >= AUTH_ATTACK_FAILED_SIGN_INS_PER_MIN
+    assert attack["failure"] > 0.25 * (attack["failure"] + attack["success"])  # over the alert's share
+    untouched = await failures(other)
+    assert untouched["failure"] < 0.1 * (untouched["failure"] + untouched["success"])
+    simulator.world.set_scenario("steady")
+    simulator.world.advance(60)
+    after = await failures(attacked)
+    assert after["failure"] < AUTH_ATTACK_FAILED_SIGN_INS_PER_MIN / 2
 
 
 async def test_metrics_endpoint_down_answers_503_until_it_ends(simulator: Simulator) -> None:

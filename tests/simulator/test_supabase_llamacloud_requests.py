@@ -10,6 +10,7 @@ import httpx
 from openapi_schema_validator import OAS31Validator
 
 from exporters.simulator import LLAMACLOUD_ORGANIZATION_ID, Simulator
+from exporters.simulator.supabase.sim import iso
 
 SPECS = Path(__file__).resolve().parents[1] / "contract" / "specs"
 LLAMA_SPEC = json.loads((SPECS / "llamacloud.openapi.json").read_text())
@@ -58,6 +59,46 @@ async def test_supabase_api_counts_take_every_documented_interval(simulator: Sim
                                  headers={"Authorization": "Bearer sbp_wrong"}) as wrong:
         denied = await wrong.get("/v1/projects")
         assert denied.status_code == 401 and set(denied.json()) == {"message"}
+
+
+async def test_supabase_logs_take_every_documented_form_and_reject_a_range_over_a_day(simulator: Simulator) -> None:
+    """logs.all: sql, iso_timestamp_start and iso_timestamp_end each optional; neither timestamp means the
+    last minute; a range over 24 hours, or one that ends before it starts, is refused with the document's
+    error shape; an aggregate over auth_logs counts the simulated minutes wholly inside the range."""
+    sim = simulator.providers["supabase"]
+    project = sim.projects()[0]
+    now = simulator.world.now_ts()
+    end = now // 60 * 60
+    async with client(simulator, "supabase", "/supabase") as http:
+        path = f"/v1/projects/{project.ref}/analytics/endpoints/logs.all"
+        assert (await http.get(path)).json() == {"result": []}  # no sql: edge_logs, which are not simulated
+        grouped = "select kind, outcome, count(*) as count from auth_logs group by kind, outcome"
+        hour = await http.get(path, params={"sql": grouped, "iso_timestamp_start": iso(end - 3600),
+                                            "iso_timestamp_end": iso(end)})
+        assert hour.status_code == 200
+        expected: dict[tuple[str, str], int] = {}
+        for minute in range(int(end - 3600), int(end), 60):
+            for key, count in sim.auth_events(project, minute).items():
+                expected[key] = expected.get(key, 0) + count
+        got = {(r["kind"], r["outcome"]): r["count"] for r in hour.json()["result"]}
+        assert got == {k: v for k, v in expected.items() if v} and sum(got.values()) > 0
+        # Rounded to the nearest minute: 20 s either side of the same range gives the same answer.
+        rounded = await http.get(path, params={"sql": grouped, "iso_timestamp_start": iso(end - 3600 - 20),
+                                               "iso_timestamp_end": iso(end + 20)})
+        assert rounded.json() == hour.json()
+        last_minute = await http.get(path, params={"sql": grouped})  # neither timestamp: the last minute
+        assert sum(r["count"] for r in last_minute.json()["result"]) <= max(
+            sum(sim.auth_events(project, m).values()) for m in (end - 120, end - 60))
+        raw = (await http.get(path, params={"sql": "select timestamp, metadata from auth_logs",
+                                            "iso_timestamp_start": iso(end - 600)})).json()["result"]
+        assert 0 < len(raw) <= 100 and all(r["metadata"][0]["path"] in ("/token", "/signup") for r in raw)
+        for params in ({"iso_timestamp_start": iso(end - 86400 - 120), "iso_timestamp_end": iso(end)},
+                       {"iso_timestamp_start": iso(end), "iso_timestamp_end": iso(end - 600)},
+                       {"iso_timestamp_start": "yesterday"},
+                       {"sql": "select 1 from secrets"}):
+            refused = await http.get(path, params=params)
+            assert refused.status_code == 400, params
+            assert set(refused.json()) == {"error"} and refused.json()["error"]["message"], params
 
 
 # --- LlamaCloud ---

@@ -27,19 +27,30 @@ from __future__ import annotations
 
 import math
 import shutil
+import signal
 import subprocess
 import time
 import urllib.parse
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+import yaml
 
 from grafana.dashboards import boards
-from grafana.dashboards.common import Board, Panel, Query, Recording
+from grafana.dashboards.common import Annotation, Board, Panel, Query, Recording
 from grafana.dashboards.recordings import COST_TODAY
 from grafana.generate import recordings
-from grafana.queries import all_selected, parse_duration, request, substitute
+from grafana.queries import (
+    Request,
+    all_selected,
+    annotation_request,
+    panel_range_s,
+    parse_duration,
+    request,
+    substitute,
+)
 
 from .conftest import Stack, http_json, push_report, wait_until
 from .test_e2e_metrics import HALF_CENT, POLLS_TIMEOUT_S, latest_export, wait_for_polls_begun_after
@@ -57,9 +68,7 @@ def stack_age(stack: Stack) -> float:
     return time.time() - datetime.fromisoformat(started.replace("Z", "+00:00")).timestamp()
 
 
-def has_data(stack: Stack, board: Board, panel: Panel, query: Query) -> bool:
-    range_s = min(parse_duration(board.time_from), stack_age(stack))
-    req = request(board, panel, query, now=time.time(), range_s=range_s)
+def returns_data(stack: Stack, req: Request) -> bool:
     body = http_json(f"{stack.prom.base_url}{req.path}?{urllib.parse.urlencode(req.params())}")
     assert body["status"] == "success", body
     result = body["data"]["result"]
@@ -70,13 +79,23 @@ def has_data(stack: Stack, board: Board, panel: Panel, query: Query) -> bool:
     return any(not math.isnan(v) for v in values)
 
 
-def queries_for(scenario: str) -> list[tuple[Board, Panel, Query]]:
+def has_data(stack: Stack, board: Board, panel: Panel, query: Query) -> bool:
+    range_s = min(panel_range_s(board, panel), stack_age(stack))
+    return returns_data(stack, request(board, panel, query, now=time.time(), range_s=range_s))
+
+
+def annotation_has_data(stack: Stack, board: Board, annotation: Annotation) -> bool:
+    range_s = min(parse_duration(board.time_from), stack_age(stack))
+    return returns_data(stack, annotation_request(board, annotation, now=time.time(), range_s=range_s))
+
+
+def queries_for(scenario: str, *, alerts: bool = False) -> list[tuple[Board, Panel, Query]]:
     return [(board, panel, query) for board in boards() for panel, query in board.queries()
-            if query.scenario == scenario and not query.history and not query.demo_gap]
+            if query.scenario == scenario and not query.history and not query.demo_gap and query.alerts == alerts]
 
 
-def assert_all_have_data(stack: Stack, scenario: str) -> int:
-    pending = queries_for(scenario)
+def assert_all_have_data(stack: Stack, scenario: str, *, alerts: bool = False) -> int:
+    pending = queries_for(scenario, alerts=alerts)
     assert pending, scenario
     count = len(pending)
     deadline = time.monotonic() + WAIT_S
@@ -188,13 +207,19 @@ def test_every_recorded_series_equals_its_source_expression(aged_stack):
     series shows what the expression would."""
     rules = recordings(list(boards()))
     assert len(rules) >= 10
-    for rule in rules:
-        seen: list[str] = []
+    for scenario in sorted({rule.scenario for rule in rules}, key=lambda s: s != "steady"):
+        # A rule keeping only events (deploys) records something only while they happen.
+        aged_stack.set_scenario(scenario)
         try:
-            wait_until(lambda rule=rule, seen=seen: recorded_equals_source(aged_stack, rule, seen),
-                       timeout=WAIT_S, interval=5, what=f"{rule.record} recorded and equal to {rule.expr}")
-        except AssertionError as error:
-            raise AssertionError(f"{error}; last mismatches: {seen[-2:]}") from None
+            for rule in (r for r in rules if r.scenario == scenario):
+                seen: list[str] = []
+                try:
+                    wait_until(lambda rule=rule, seen=seen: recorded_equals_source(aged_stack, rule, seen),
+                               timeout=WAIT_S, interval=5, what=f"{rule.record} recorded and equal to {rule.expr}")
+                except AssertionError as error:
+                    raise AssertionError(f"{error}; last mismatches: {seen[-2:]}") from None
+        finally:
+            aged_stack.set_scenario("steady")
 
 
 def panel_values(stack: Stack, board_uid: str, title: str, legend: str) -> dict[tuple[tuple[str, str], ...], float]:
@@ -253,13 +278,83 @@ def test_recommendations_panel_shows_the_pushed_savings(reported_stack):
     assert {"provider", "kind", "resource"} <= set(result[0]["metric"]), result[0]["metric"]
 
 
-@pytest.mark.parametrize("scenario", ["error-burst", "cost-spike", "outage"])
+def scenarios_in_use() -> list[str]:
+    used = {q.scenario for b in boards() for _, q in b.queries()} | {a.scenario for b in boards() for a in b.annotations}
+    return sorted(used - {"steady"})
+
+
+def test_the_scenario_tests_cover_every_scenario_a_query_names():
+    assert scenarios_in_use() == ["cost-spike", "deploy-failure", "error-burst", "outage", "rate-limited"]
+
+
+@pytest.mark.parametrize("scenario", ["error-burst", "cost-spike", "outage", "rate-limited"])
 def test_panel_targets_meant_for_a_scenario_return_data_in_it(cost_history_stack, scenario):
     cost_history_stack.set_scenario(scenario)
     try:
         assert assert_all_have_data(cost_history_stack, scenario) >= 1
     finally:
         cost_history_stack.set_scenario("steady")
+
+
+def test_deploy_markers_show_deploys_on_every_board_that_has_them(aged_stack):
+    """Each board's deploy annotations return events (positive values) while deploys happen: in the
+    deploy-failure scenario, Vercel and Render deploys fail and are retried every few seconds."""
+    pending = [(b, a) for b in boards() for a in b.annotations]
+    assert {a.scenario for _, a in pending} == {"deploy-failure"} and len(pending) >= 10
+    aged_stack.set_scenario("deploy-failure")
+    try:
+        deadline = time.monotonic() + WAIT_S
+        while pending and time.monotonic() < deadline:
+            pending = [(b, a) for b, a in pending if not annotation_has_data(aged_stack, b, a)]
+            if pending:
+                time.sleep(5)
+        assert not pending, "no deploy marked on:\n" + "\n".join(f"  {b.uid} / {a.name}: {a.expr}" for b, a in pending)
+    finally:
+        aged_stack.set_scenario("steady")
+
+
+# An alert rule firing from the start, as the Prometheus rules of alerting/ fire in an incident: the Overview's
+# alert panels read the ALERTS series Prometheus writes for it (alertname, alertstate, severity, its labels).
+TEST_ALERT = {"groups": [{"name": "dashboards-test", "interval": "15s", "rules": [{
+    "alert": "DashboardTestAlert", "expr": 'vector(1)', "labels": {"severity": "critical", "provider": "render"},
+    "annotations": {"summary": "a test alert for the Overview's alert panels"}}]}]}
+
+
+@pytest.fixture
+def firing_stack(aged_stack: Stack) -> Iterator[Stack]:
+    """The stack's Prometheus with one more rule file holding an always-firing alert, reloaded by SIGHUP
+    (its rule_files glob picks the file up); removed and reloaded again afterwards."""
+    path = aged_stack.workdir / "prometheus" / "rules" / "zz-dashboards-test-alert.yaml"
+    path.write_text(yaml.safe_dump(TEST_ALERT))
+    process = aged_stack.prometheus.process
+    assert process is not None
+    process.send_signal(signal.SIGHUP)
+    try:
+        yield aged_stack
+    finally:
+        path.unlink()
+        process.send_signal(signal.SIGHUP)
+
+
+def test_overview_alert_panels_show_a_firing_alert(firing_stack):
+    assert assert_all_have_data(firing_stack, "steady", alerts=True) >= 1
+    overview = next(b for b in boards() if b.uid == "stackwatch-overview")
+    by_severity = next(p for p in overview.panels() if p.title == "Firing alerts by severity")
+    expr = substitute(by_severity.queries[0].expr, range_s=300, interval=15, variables=all_selected(overview))
+
+    table = next(p for p in overview.panels() if p.title == "Firing alerts")
+    table_expr = substitute(table.queries[0].expr, range_s=300, interval=15, variables=all_selected(overview))
+
+    # The stack's own rules may have a critical alert firing already (its standing scenarios): wait
+    # for this test's alert in the table, then count.
+    def listed() -> list[dict] | None:
+        return [r for r in firing_stack.prom.query(table_expr) if r["metric"]["alertname"] == "DashboardTestAlert"] or None
+    mine = wait_until(listed, timeout=WAIT_S, interval=5, what="the test alert listed in the table")
+    values = {r["metric"]["severity"]: float(r["value"][1]) for r in firing_stack.prom.query(expr)}
+    assert values.get("critical", 0) >= 1
+    assert set(values) == {"critical", "warning", "info"}  # every severity shown, 0 when none fires
+    assert mine and mine[0]["metric"]["severity"] == "critical" and mine[0]["metric"]["provider"] == "render"
+    assert float(mine[0]["value"][1]) == 3  # critical first
 
 
 def test_anomaly_view_shows_the_cost_spike_above_the_usual_day(cost_history_stack):
@@ -289,7 +384,7 @@ def test_queries_with_a_stated_demo_gap_are_still_empty_on_the_demo_stack(aged_s
 def test_status_panels_show_an_outage(aged_stack):
     """The outage scenario's status panel shows a provider DOWN (0), not just any data."""
     overview = next(b for b in boards() if b.uid == "stackwatch-overview")
-    panel = next(p for p in overview.panels() if p.title == "Provider status")
+    panel = next(p for p in overview.panels() if p.title == "Provider polls")
     aged_stack.set_scenario("outage", "render")
     try:
         def down() -> bool:

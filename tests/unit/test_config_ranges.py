@@ -39,6 +39,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "providers.*.max_rate_limit_wait_seconds": (1.0, 86_400.0),
     "providers.*.billing_anchor_day": (1, 31),
     "providers.render.metrics_resolution_seconds": (30, 300),
+    "providers.supabase.restore_drill_max_age_days": (1, 366),
     "service.drain_max_body_bytes": (64 * 1024, 64 * 1024 ** 2),
     "service.drain_max_concurrent_bodies": (1, 1024),
     "service.drain_max_connections": (8, 65_536),

@@ -65,7 +65,7 @@ def run_validate(config_path: Path, prometheus_url: str, fmt: str, level: str | 
     ctx = Context(config=config, config_path=config_path,
                   prom=prometheus if unreachable is None else Unreachable(unreachable), project_dir=project_dir,
                   env=dict(os.environ), baseline=baseline_data, window=window,
-                  dotenv=read_dotenv(project_dir / ".env"))
+                  dotenv=read_dotenv(project_dir / ".env"), required=Level(level) if level else None)
     try:
         if record_baseline:
             ctx.baseline = baselines.record(ctx, record_baseline)

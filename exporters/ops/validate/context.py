@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
+from exporters.ops.validate.model import Level
 from exporters.ops.validate.prom import Source
 from exporters.service.config import Config
 
@@ -19,6 +21,8 @@ class Context:
     baseline: dict | None = None  # a baseline file's contents (--baseline)
     window: str = "1h"  # PromQL range for "recent" figures
     dotenv: dict[str, str] = field(default_factory=dict)
+    required: Level | None = None  # the level asked for (--level): some shortfalls fail only at gold
+    now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     def setting(self, name: str) -> str | None:
         """An operator setting: the environment first, then the project's .env (as compose reads it)."""

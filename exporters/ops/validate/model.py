@@ -27,6 +27,9 @@ GROUP_LEVEL = {
     "monitoring": Level.BRONZE,
     "alerting": Level.BRONZE,
     "backups": Level.SILVER,
+    # A restore drill recorded and recent: a warning below gold (silver reaches without it), a
+    # failure when gold is required (restore_drill.py).
+    "restore drill": Level.GOLD,
     "security": Level.SILVER,
     # You would notice that the alert path itself died (a dead-man's switch receives the Watchdog).
     "alert path": Level.SILVER,

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from exporters.ops.validate import alerting, backups, baselines, delivery, monitoring, scaling, security
+from exporters.ops.validate import (
+    alerting,
+    backups,
+    baselines,
+    delivery,
+    monitoring,
+    restore_drill,
+    scaling,
+    security,
+)
 from exporters.ops.validate.context import Context
 from exporters.ops.validate.model import LEVEL_ORDER, Level, Outcome, Status, outcome, without_prometheus
 from exporters.ops.validate.prom import PrometheusUnreachable
 
-GROUPS = (monitoring, alerting, backups, security, scaling, delivery, baselines)
+GROUPS = (monitoring, alerting, backups, restore_drill, security, scaling, delivery, baselines)
 
 # Groups whose every check reads Prometheus: what they check, named when it cannot be read.
 PROMETHEUS_GROUPS = {

@@ -72,7 +72,7 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("render.cost.unobserved", Kind.GAUGE, "s",
                "Seconds of the current billing cycle in which a resource existed but no poll observed its "
                "state: a gap, not priced (its cost is missing from the estimate).", ("resource",),
-               series=Series("Render service or datastore", 1, "priced ones")),
+               series=Series("Render service or datastore", 1, "priced ones: services with a plan, Postgres, Key Value")),
 )
 
 PAGE_SIZE = 100  # Render's maximum `limit`

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import date
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -19,3 +20,8 @@ class SupabaseConfig(ProviderBase):
     plan: Literal["free", "pro", "team", "enterprise"] = "pro"
     health_services: list[str] = Field(
         default_factory=lambda: ["auth", "db", "pooler", "realtime", "rest", "storage"])
+    # The date (UTC) of the last restore drill: a backup or PITR restore actually carried out to a
+    # scratch project and checked (docs/operations.md, "Restoring Supabase"). `stackwatch validate`
+    # reads it: missing or older than restore_drill_max_age_days is a warning, a failure at gold.
+    last_restore_drill: date | None = None
+    restore_drill_max_age_days: Annotated[int, Field(ge=1, le=366)] = 90

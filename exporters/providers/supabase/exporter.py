@@ -1,8 +1,9 @@
 """Supabase's exporter (Management API): projects, health, backups, add-ons, API counts, disk,
-and cost from observed state. The per-project metrics endpoint is scraped by Prometheus.
+authentication outcomes (from the auth logs), and cost from observed state. The per-project
+metrics endpoint is scraped by Prometheus.
 
-Streams `projects` → (`health`, `backups`, `addons`, `api_counts`, `disk`) → `cost` (no
-request); what each reads and every fact relied on with its source: docs/providers/supabase.md.
+Streams `projects` → (`health`, `backups`, `addons`, `api_counts`, `disk`, `readonly`) → (`cost` (no
+request), `auth_logs`); what each reads and every fact relied on with its source: docs/providers/supabase.md.
 Pricing is cost.py.
 """
 
@@ -48,10 +49,18 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("supabase.api.requests", Kind.COUNTER, "{request}",
                "API requests by service (rest, auth, storage, realtime), from usage.api-counts.",
                ("project", "service"), series=Series("Supabase project", 4, "rest, auth, storage, realtime")),
+    MetricSpec("supabase.auth.events", Kind.COUNTER, "{event}",
+               "Authentication outcomes by kind (sign_in, sign_up, token_refresh) and outcome (success, "
+               "failure), counted from the project's auth logs (analytics logs.all) in complete minutes.",
+               ("project", "kind", "outcome"),
+               series=Series("Supabase project", 6, "sign_in, sign_up, token_refresh × success, failure")),
     MetricSpec("supabase.disk.utilization", Kind.GAUGE, "1", "Database disk used / disk size.", ("project",),
                series=Series("Supabase project", 1)),
     MetricSpec("supabase.disk.usage", Kind.GAUGE, "By", "Database disk used.", ("project",),
                series=Series("Supabase project", 1)),
+    MetricSpec("supabase.database.readonly", Kind.GAUGE, "{state}",
+               "1 while Supabase holds the project's database in read-only mode (its disk near full), else 0 "
+               "(Management API readonly status).", ("project",), series=Series("Supabase project", 1)),
     MetricSpec("supabase.compute.info", Kind.GAUGE, "{project}",
                "1 per project, with its compute add-on size.", ("project", "compute"),
                series=Series("Supabase project", 1, "its current compute size")),
@@ -62,13 +71,29 @@ METRICS: tuple[MetricSpec, ...] = (
 )
 
 API_COUNTS_INTERVAL = "1hr"
+# The auth logs are read in whole minutes (the API rounds its range to the minute) and at most
+# 24 hours at once (its limit); an older gap is not read back (docs/providers/supabase.md).
+AUTH_LOGS_MAX_WINDOW = timedelta(hours=24)
+AUTH_KINDS = ("sign_in", "sign_up", "token_refresh")
+AUTH_OUTCOMES = ("success", "failure")
+# BigQuery SQL over the auth log source (GoTrue's request log): POST /signup is a sign-up, POST /token a
+# sign-in unless its grant type is refresh_token; a status of 400 or more is a failure. One row per
+# kind × outcome seen: {"kind", "outcome", "count"}.
+AUTH_OUTCOMES_SQL = (
+    "select case when m.path = '/signup' then 'sign_up' "
+    "when m.grant_type = 'refresh_token' then 'token_refresh' else 'sign_in' end as kind, "
+    "if(m.status >= 400, 'failure', 'success') as outcome, count(*) as count "
+    "from auth_logs as t cross join unnest(t.metadata) as m "
+    "where m.path in ('/signup', '/token') and m.method = 'POST' "
+    "group by kind, outcome")
 API_SERVICES = ("rest", "auth", "storage", "realtime")
 INACTIVE = "INACTIVE"
 # What a 401 or 403 means for a Supabase personal access token (docs/getting-started.md, Supabase).
 TOKEN_HINTS = {
     401: "the token is invalid, expired or revoked: create one at supabase.com/dashboard/account/tokens",
     403: "the token's scope or your role does not allow this read: give a scoped token read access to "
-         "these projects (settings, backups, analytics) and the organization's billing, or use a full-access token",
+         "these projects (settings, backups, analytics usage and logs) and the organization's billing, or use a "
+         "full-access token",
 }
 
 
@@ -111,6 +136,7 @@ class SupabaseProvider:
         self._addons: dict[str, tuple[tuple[str, float | None], ...]] = {}  # ref -> other add-ons
         self._compute_version = 0
         self._api_marks: dict[str, datetime] = {}  # ref -> newest bucket counted
+        self._auth_marks: dict[str, datetime] = {}  # ref -> end of the auth logs counted (a whole minute)
         self._cost = ObservedCost("supabase")  # observed states, priced per day
         self._compute_by_day: dict[date, float] = {}  # compute USD per day: the credit's input
         self._gross_by_day: dict[date, float] = {}  # USD per day before the credit
@@ -129,17 +155,21 @@ class SupabaseProvider:
              Stream("backups", self._poll_backups, slow=True),
              Stream("addons", self._poll_addons, slow=True),
              Stream("api_counts", self._poll_api_counts, slow=True),
-             Stream("disk", self._poll_disk, slow=True)),
+             Stream("disk", self._poll_disk, slow=True),
+             Stream("readonly", self._poll_readonly, slow=True)),
             # No request: observes the states the polls above read (this cycle's project list, the
             # latest add-ons and disk sizes) and estimates the cost from them.
-            (Stream("cost", self._poll_cost, ready=self._new_observation),),
+            (Stream("cost", self._poll_cost, ready=self._new_observation),
+             # In this stage so that a failing logs endpoint never holds the cost estimate back.
+             Stream("auth_logs", self._poll_auth_logs)),
         )
 
     async def aclose(self) -> None:
         await self.http.aclose()
 
     async def probe(self, now: datetime) -> list[Access]:
-        """`check-config --probe`: the project list, then one project's add-ons, backups and health."""
+        """`check-config --probe`: the project list, then one project's add-ons, backups, health and
+        auth logs (the last minute's outcomes: the read needs the analytics logs permission)."""
         listed, body = await read("supabase", "projects", self.http.get_json("/v1/projects", operation="list-projects"),
                                   lambda items: count_of(items, "projects"), TOKEN_HINTS)
         accesses = [listed]
@@ -158,7 +188,8 @@ class SupabaseProvider:
         for what, path, params in (
                 ("billing add-ons", "/billing/addons", None),
                 ("database backups", "/database/backups", None),
-                ("health", "/health", [("services", s) for s in self.config.health_services])):
+                ("health", "/health", [("services", s) for s in self.config.health_services]),
+                ("auth logs", "/analytics/endpoints/logs.all", [("sql", AUTH_OUTCOMES_SQL)])):
             access, _ = await read("supabase", f"{what} of {project.name}", self.http.get_json(
                 f"/v1/projects/{project.ref}{path}", params, operation=what.replace(" ", "-")),
                 lambda answer: "readable", TOKEN_HINTS)
@@ -263,6 +294,18 @@ class SupabaseProvider:
             sizes[p.ref] = size / 1e9
         ctx.on_commit(lambda: self._disk_gb.update(sizes))
 
+    async def _poll_readonly(self, ctx: PollContext) -> None:
+        """Read-only mode (Supabase turns it on at 95 % of the disk), on the slow interval as the disk."""
+        projects = self._active()
+        bodies = await self._per_project(projects, "/readonly", "readonly-status")
+        ctx.clear_gauge("supabase.database.readonly")
+        for p, body in zip(projects, bodies, strict=True):
+            enabled = body.get("enabled") if isinstance(body, dict) else None
+            if not isinstance(enabled, bool):
+                ctx.invalid_item(f"readonly status of {p.ref}: {str(body)[:200]}")
+                continue
+            ctx.gauge("supabase.database.readonly", 1 if enabled else 0, project=p.name)
+
     async def _poll_api_counts(self, ctx: PollContext) -> None:
         projects = self._active()
         bodies = await self._per_project(projects, "/analytics/endpoints/usage.api-counts", "usage-api-counts",
@@ -299,6 +342,35 @@ class SupabaseProvider:
                     ctx.add("supabase.api.requests", value, project=p.name, service=service)
             newest = stamp
         return newest
+
+    async def _poll_auth_logs(self, ctx: PollContext) -> None:
+        """Count the auth outcomes of the complete minutes since the last poll (a project's first
+        poll reads the last complete minute: history is not replayed into a counter). A failed or
+        invalid answer counts nothing and keeps the mark, so the next poll reads those minutes again."""
+        end = ctx.now().replace(second=0, microsecond=0)
+        for p in self._active():  # where a project's counting starts, kept even if this poll fails
+            self._auth_marks.setdefault(p.ref, end - timedelta(minutes=1))
+        starts = {p.ref: max(self._auth_marks[p.ref], end - AUTH_LOGS_MAX_WINDOW) for p in self._active()}
+        projects = [p for p in self._active() if starts[p.ref] < end]
+        bodies = await all_or_none(*(self.http.get_json(
+            f"/v1/projects/{p.ref}/analytics/endpoints/logs.all",
+            [("sql", AUTH_OUTCOMES_SQL), ("iso_timestamp_start", _iso(starts[p.ref])),
+             ("iso_timestamp_end", _iso(end))], operation="auth-logs") for p in projects))
+        marks = {}
+        for p, body in zip(projects, bodies, strict=True):
+            counts = parse_auth_outcomes(body)
+            if counts is None:
+                ctx.invalid_item(f"auth logs of {p.ref}: {str(body)[:200]}")
+                continue
+            for (kind, outcome), value in counts.items():
+                if value > 0:
+                    ctx.add("supabase.auth.events", value, project=p.name, kind=kind, outcome=outcome)
+            marks[p.ref] = end
+        kept = {ref: mark for ref, mark in self._auth_marks.items() if ref in starts}  # forget gone projects
+
+        def keep() -> None:
+            self._auth_marks = {**kept, **marks}
+        ctx.on_commit(keep)
 
     # --- add-ons and cost ---
 
@@ -470,6 +542,27 @@ class SupabaseProvider:
 
 def _number(value: object) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_auth_outcomes(body: object) -> dict[tuple[str, str], float] | None:
+    """{(kind, outcome): count} from a logs.all answer to AUTH_OUTCOMES_SQL; None when the answer
+    carries an error or any row is not one of those (the whole answer is then skipped: a partial
+    count would pass for a complete one)."""
+    if not isinstance(body, dict) or body.get("error") or not isinstance(body.get("result"), list):
+        return None
+    counts: dict[tuple[str, str], float] = {}
+    for row in body["result"]:
+        if not isinstance(row, dict):
+            return None
+        kind, outcome, count = row.get("kind"), row.get("outcome"), _number(row.get("count"))
+        if kind not in AUTH_KINDS or outcome not in AUTH_OUTCOMES or count is None or count < 0:
+            return None
+        counts[(kind, outcome)] = counts.get((kind, outcome), 0.0) + count
+    return counts
 
 
 def parse_project(item: object) -> Project | None:

@@ -1,7 +1,8 @@
-"""The Vercel drain receiver: log drains and Speed Insights drains.
+"""The Vercel drain receiver: log drains, Speed Insights drains and trace drains.
 
 Vercel POSTs signed batches (a JSON array or NDJSON) to `/drains/vercel/logs` and
-`/drains/vercel/speed-insights`; the signature is checked over the bytes as received, before
+`/drains/vercel/speed-insights`, and OTLP/HTTP trace exports (JSON or protobuf) to
+`/drains/vercel/traces`; the signature is checked over the bytes as received, before
 any Content-Encoding is decoded. What each delivery gets back and why, what counts as a
 request, and the facts relied on: docs/providers/vercel.md, "What the drain receiver accepts";
 the bounds (body size and time, concurrency, replays): docs/operations.md, "Bounds".
@@ -27,6 +28,11 @@ from exporters.core.catalogue import Kind, MetricSpec, Series
 from exporters.core.decoding import BoundedDecoder, TooLarge
 from exporters.core.metrics import MetricStore
 
+# Distinct routes per project kept as a `route` label value (then `other`): a project's routes grow with
+# its app, the series may not.
+ROUTES_PER_PROJECT = 8
+MAX_ROUTE_CHARS = 128
+
 METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("vercel.requests", Kind.COUNTER, "{request}",
                "Requests seen in log drains, by project and HTTP status class (1xx … 5xx, `other`).",
@@ -45,14 +51,19 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("vercel.web_vital.cls", Kind.HISTOGRAM, "1",
                "Speed Insights cumulative layout shift by project.", ("project",),
                series=Series("Vercel project", 1)),
+    MetricSpec("vercel.function.duration", Kind.HISTOGRAM, "s",
+               "Function execution time (a trace drain's server span: end − start) by project and route; the "
+               f"first {ROUTES_PER_PROJECT} routes seen per project keep their name, later ones count as "
+               "`other`. p95 via histogram_quantile(0.95, …).", ("project", "route"),
+               series=Series("Vercel project", ROUTES_PER_PROJECT + 1, f"{ROUTES_PER_PROJECT} routes + other")),
     MetricSpec("stackwatch.drain.events", Kind.COUNTER, "{event}",
-               "Drain events accepted, by drain (log, speed_insights).", ("drain",),
-               series=Series("stackwatch", 2, "log, speed_insights")),
+               "Drain events accepted, by drain (log, speed_insights, trace: spans).", ("drain",),
+               series=Series("stackwatch", 3, "log, speed_insights, trace")),
     MetricSpec("stackwatch.drain.rejected", Kind.COUNTER, "{request}",
-               "Drain deliveries rejected, by drain (log, speed_insights; `any` for connection-level "
+               "Drain deliveries rejected, by drain (log, speed_insights, trace; `any` for connection-level "
                "refusals) and reason (bad_signature, oversize, malformed, unconfigured, busy, timeout, "
                "duplicate, invalid_event, internal; connections, header_timeout).",
-               ("drain", "reason"), series=Series("stackwatch", 20, "2 drains × 9 reasons + 2 connection-level (drain=any)")),
+               ("drain", "reason"), series=Series("stackwatch", 29, "3 drains × 9 reasons + 2 connection-level (drain=any)")),
 )
 
 log = structlog.get_logger("stackwatch.drains")
@@ -63,6 +74,10 @@ DRAIN_SECRET_ENV = "VERCEL_DRAIN_SECRET"
 DEMO_DRAIN_SECRET = "sim-drain-secret"
 LOG_DRAIN = "log"
 SPEED_INSIGHTS_DRAIN = "speed_insights"
+TRACE_DRAIN = "trace"
+PROTOBUF = "application/x-protobuf"
+SERVER_KINDS = (2, "SPAN_KIND_SERVER", "server")  # OTLP's enum as number or name; Vercel's docs write "server"
+OTHER_ROUTE = "other"
 SIGNATURE_HEADER = "x-vercel-signature"
 SPEED_INSIGHTS_SCHEMA = "vercel.speed_insights.v1"
 READ_CHUNK_BYTES = 64 * 1024
@@ -95,6 +110,13 @@ class RequestEvent:
     status_class: str | None  # None: not a request (build log, plain message)
     cache: str
     crashed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpan:
+    project: str
+    route: str  # as sent; bounded per project when recorded
+    seconds: float | None  # None: a span that is not a function invocation (not a server span)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +223,90 @@ def parse_vital_event(event: Any, project_name: Callable[[str], str | None] | No
                       value=float(value) if metric == "CLS" else value / 1000.0)
 
 
+def parse_trace_export(body: bytes, content_type: str) -> list[Any]:
+    """An OTLP/HTTP trace export (protobuf, else JSON) as a list of (resource attributes, span) pairs,
+    spans as OTLP's JSON mapping. Raises InvalidEvent when the body is neither."""
+    if content_type.split(";")[0].strip().lower() == PROTOBUF:
+        from google.protobuf.json_format import MessageToDict
+        from google.protobuf.message import DecodeError
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+        try:
+            export: Any = MessageToDict(ExportTraceServiceRequest.FromString(body))
+        except (DecodeError, RecursionError):
+            raise InvalidEvent("body is not an OTLP protobuf trace export") from None
+    else:
+        try:
+            export = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            raise InvalidEvent("body is not an OTLP JSON trace export") from None
+    if not isinstance(export, dict) or not isinstance(export.get("resourceSpans", []), list):
+        raise InvalidEvent("body has no `resourceSpans` list")
+    out: list[Any] = []
+    for resource_spans in export.get("resourceSpans", []):
+        if not isinstance(resource_spans, dict):
+            out.append((None, None))  # counted as one invalid event
+            continue
+        resource = resource_spans.get("resource") or {}
+        attributes = _attributes(resource.get("attributes") if isinstance(resource, dict) else None)
+        for scope_spans in resource_spans.get("scopeSpans") or []:
+            spans = scope_spans.get("spans") if isinstance(scope_spans, dict) else None
+            for span in spans if isinstance(spans, list) else [None]:
+                out.append((attributes, span))
+    return out
+
+
+def _attributes(items: Any) -> dict[str, Any] | None:
+    """OTLP's [{key, value: {stringValue | intValue | …}}] as {key: value}; None when malformed."""
+    if items is None:
+        return {}
+    if not isinstance(items, list):
+        return None
+    out = {}
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("key"), str) or not isinstance(item.get("value"), dict):
+            return None
+        value = item["value"]
+        out[item["key"]] = next(iter(value.values()), None) if len(value) == 1 else None
+    return out
+
+
+def _nanos(value: Any, key: str) -> int:
+    """OTLP JSON writes 64-bit integers as strings (numbers accepted too)."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise InvalidEvent(f"`{key}` must be an integer (ns)")
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidEvent(f"`{key}` must be an integer (ns)") from None
+
+
+def parse_trace_span(item: Any, project_name: Callable[[str], str | None] | None = None) -> FunctionSpan:
+    resource, span = item if isinstance(item, tuple) and len(item) == 2 else (None, None)
+    if resource is None:
+        raise InvalidEvent("resource attributes are malformed")
+    if not isinstance(span, dict):
+        raise InvalidEvent("span is not an object")
+    project_id = resource.get("vercel.projectId")
+    if not isinstance(project_id, str) or not project_id:
+        raise InvalidEvent("resource attribute `vercel.projectId` is missing")
+    project = (project_name(project_id) if project_name else None) or project_id
+    start, end = _nanos(span.get("startTimeUnixNano"), "startTimeUnixNano"), _nanos(
+        span.get("endTimeUnixNano"), "endTimeUnixNano")
+    if end < start:
+        raise InvalidEvent("span ends before it starts")
+    attributes = _attributes(span.get("attributes"))
+    if attributes is None:
+        raise InvalidEvent("span attributes are malformed")
+    route = attributes.get("http.route")
+    if not isinstance(route, str) or not route:
+        name = span.get("name")
+        parts = name.split(" ", 1) if isinstance(name, str) else []
+        route = parts[1] if len(parts) == 2 and parts[1].startswith("/") else OTHER_ROUTE
+    if len(route) > MAX_ROUTE_CHARS:
+        route = OTHER_ROUTE
+    return FunctionSpan(project, route, (end - start) / 1e9 if span.get("kind") in SERVER_KINDS else None)
+
+
 # --- the receiver ---
 
 @dataclass(frozen=True)
@@ -259,10 +365,12 @@ class DrainReceiver:
         self._limits = limits or DrainLimits()
         self._bodies_in_flight = 0
         self._replays = ReplayWindow(self._limits.replay_window_s, self._limits.max_replay_entries, clock)
+        self._routes: dict[str, set[str]] = {}  # project -> the routes it keeps (at most ROUTES_PER_PROJECT)
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post("/drains/vercel/logs", self.handle_logs),
-                web.post("/drains/vercel/speed-insights", self.handle_speed_insights)]
+                web.post("/drains/vercel/speed-insights", self.handle_speed_insights),
+                web.post("/drains/vercel/traces", self.handle_traces)]
 
     async def handle_logs(self, request: web.Request) -> web.Response:
         return await self._handle(request, LOG_DRAIN, self._record_logs)
@@ -270,8 +378,13 @@ class DrainReceiver:
     async def handle_speed_insights(self, request: web.Request) -> web.Response:
         return await self._handle(request, SPEED_INSIGHTS_DRAIN, self._record_vitals)
 
-    async def _handle(self, request: web.Request, drain: str,
-                      record: Callable[[list[Any]], tuple[int, int]]) -> web.Response:
+    async def handle_traces(self, request: web.Request) -> web.Response:
+        content_type = request.headers.get("Content-Type", "")
+        return await self._handle(request, TRACE_DRAIN, self._record_spans,
+                                  lambda body: parse_trace_export(body, content_type))
+
+    async def _handle(self, request: web.Request, drain: str, record: Callable[[list[Any]], tuple[int, int]],
+                      parse: Callable[[bytes], list[Any]] = parse_batch) -> web.Response:
         try:
             body, digest = await self._verified_body(request)
             if self._replays.seen(digest):
@@ -280,9 +393,9 @@ class DrainReceiver:
                 return _answer(200, {"accepted": 0, "invalid": 0, "duplicate": True})
             try:
                 if len(body) > self._limits.parse_off_loop_bytes:
-                    events = await asyncio.to_thread(parse_batch, body)  # keeps /healthz responsive
+                    events = await asyncio.to_thread(parse, body)  # keeps /healthz responsive
                 else:
-                    events = parse_batch(body)
+                    events = parse(body)
             except InvalidEvent as exc:
                 raise Rejected(400, "malformed", str(exc)) from None
             accepted, invalid = record(events)
@@ -379,6 +492,19 @@ class DrainReceiver:
                 self._store.add("vercel.function.crashes", 1, {"project": event.project})
         return len(parsed), invalid
 
+    def _record_spans(self, items: list[Any]) -> tuple[int, int]:
+        parsed, invalid = [], 0
+        for item in items:
+            try:
+                parsed.append(parse_trace_span(item, self._project_name))
+            except InvalidEvent:
+                invalid += 1
+        for span in parsed:
+            if span.seconds is not None:
+                self._store.record("vercel.function.duration", span.seconds, {
+                    "project": span.project, "route": _bounded_route(self._routes, span.project, span.route)})
+        return len(parsed), invalid
+
     def _record_vitals(self, events: list[Any]) -> tuple[int, int]:
         parsed, invalid = [], 0
         for event in events:
@@ -393,6 +519,16 @@ class DrainReceiver:
                 self._store.record("vercel.web_vital.duration", vital.value,
                                    {"project": vital.project, "metric": vital.metric})
         return len(parsed), invalid
+
+
+def _bounded_route(routes: dict[str, set[str]], project: str, route: str) -> str:
+    kept = routes.setdefault(project, set())
+    if route in kept:
+        return route
+    if route == OTHER_ROUTE or len(kept) >= ROUTES_PER_PROJECT:
+        return OTHER_ROUTE
+    kept.add(route)
+    return route
 
 
 def _answer(status: int, body: dict, headers: dict[str, str] | None = None) -> web.Response:

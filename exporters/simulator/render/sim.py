@@ -53,6 +53,13 @@ MEMORY_LIMIT_BYTES = {"free": 512e6, "starter": 512e6, "standard": 2e9, "pro": 4
 HOT_CPU_INDEX = 2  # runs above 90 % CPU
 HOT_MEMORY_INDEX = 3  # runs above 90 % memory
 HOT_CPU_LEVEL, HOT_MEMORY_LEVEL = 0.93, 0.92
+# An autoscaled service may run up to this many instances above its minimum (details.autoscaling.max).
+# The hot-CPU service is autoscaled: under `saturation` it runs at that maximum (an instance-count
+# change, then held at max), and at its minimum again when the scenario ends.
+AUTOSCALING_HEADROOM = 3
+# ...because its traffic surges: under `saturation` it serves this many times its usual requests
+# (TrafficSpike against the same time a day before).
+TRAFFIC_SURGE = 5
 CALM_CPU_LEVEL, CALM_MEMORY_LEVEL = 0.35, 0.5
 # The `deploy-failure` incident: as a standing condition, 15 % of the history's deploys fail
 # (build or update); as a scenario, a deploy of the first service fails when it starts and a
@@ -172,7 +179,7 @@ class SimService:
                                    "startCommand": "python -m app"},
         }
         if self.autoscaling:
-            details["autoscaling"] = {"enabled": True, "min": self.instances, "max": self.instances + 3,
+            details["autoscaling"] = {"enabled": True, "min": self.instances, "max": self.instances + AUTOSCALING_HEADROOM,
                                       "criteria": {"cpu": {"enabled": True, "percentage": 70},
                                                    "memory": {"enabled": False, "percentage": 80}}}
         if self.type in ("web_service", "private_service"):
@@ -447,6 +454,7 @@ class RenderSim:
                         series.append(self._series(db.id, "connections", window,
                                                    lambda t, db=db: 5 + int(40 * _noise(self.world.seed, db.id, t))))
                 return web.json_response(series)
+            self._sync_autoscaling()
             by_id = {s.id: s for s in self.services()}
             now = self._now()
             for resource_id in resources_:
@@ -503,6 +511,26 @@ class RenderSim:
             service.deploy_created.insert(position, at)
             service.deploy_index.clear()
             service.deploy_index.update({d.id: n for n, d in enumerate(service.deploys)})
+
+    def _sync_autoscaling(self) -> None:
+        """Scale the hot autoscaled service to its maximum for every `saturation` run so far (for
+        the whole history when it is a standing condition), back to its minimum when a run ends:
+        recorded as state changes, so the invoice bills the instances that ran."""
+        services = self.services()
+        if len(services) <= HOT_CPU_INDEX or not services[HOT_CPU_INDEX].autoscaling:
+            return
+        s = services[HOT_CPU_INDEX]
+        high, now = s.instances + AUTOSCALING_HEADROOM, self._now()
+        wanted = [(s.created, {"instances": high})] if "saturation" in self.world.incidents else []
+        for episode in self.world.episodes_of("saturation", "render"):
+            if episode.since <= now:
+                wanted.append((episode.since, {"instances": high}))
+            if episode.until is not None and episode.until <= now:
+                wanted.append((episode.until, {"instances": s.instances}))
+        added = [change for change in wanted if change not in s.changes]
+        if added:
+            s.changes.extend(added)
+            s.changes.sort(key=lambda c: c[0])
 
     def _service_series(self, metric: str, s: SimService, window: tuple[list[float], float, float],
                         request: web.Request) -> list[dict[str, Any]]:
@@ -562,7 +590,8 @@ class RenderSim:
 
     def _bucket_total(self, s: SimService, t: float, resolution: float, now: float) -> int:
         """Requests in [t, t + resolution); the current bucket holds what has arrived so far."""
-        full = int(s.http_rate_per_min * resolution / 60 * (0.8 + 0.4 * _noise(self.world.seed, s.id, "rq", int(t))))
+        surge = TRAFFIC_SURGE if s.index == HOT_CPU_INDEX and self._saturated(t) else 1
+        full = int(surge * s.http_rate_per_min * resolution / 60 * (0.8 + 0.4 * _noise(self.world.seed, s.id, "rq", int(t))))
         elapsed = min(resolution, max(0.0, now - t))
         return int(full * elapsed / resolution)
 
@@ -585,6 +614,7 @@ class RenderSim:
     def invoice_lines(self, first_day: date, now: float) -> list[InvoiceLine]:
         """What Render would invoice from `first_day` to now: every service, disk, Postgres and seat,
         priced from the simulator's own fixtures, split per UTC day."""
+        self._sync_autoscaling()
         lines: list[InvoiceLine] = []
         day = first_day
         while (day0 := _day_ts(day)) < now:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import calendar
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -36,13 +37,42 @@ UNHEALTHY_SERVICES = ("db", "db_postgres_user", "pooler", "pg_bouncer", "rest", 
 # backups of the last four days failed; it has no PITR (only every third project has), so its
 # latest completed backup is days old. In the steady world every daily backup completes.
 STALE_BACKUP_INDEX = 1
+# Under `saturation` (scenario or standing, world.CONDITIONS) this project's database host runs hot:
+# 95 % CPU, 8 % of its memory available, its disk 97 % full, and its read replica 900 s behind.
+# In the steady world: 30 % CPU, 45 % of memory available, no lag, and the disk far from full.
+HOT_PROJECT_INDEX = 0
+READ_ONLY_AT = 0.95  # Supabase's read-only mode: from 95 % of the disk (so on under saturation)
+HOT_IDLE_SHARE, HOT_MEMORY_AVAILABLE, HOT_DISK_FULL, HOT_LAG_S = 0.05, 0.08, 0.97, 900.0
+CALM_IDLE_SHARE, CALM_MEMORY_AVAILABLE = 0.7, 0.45
 STALE_BACKUP_DAYS = 4
+# The auth log (GoTrue's request log) as the simulator writes it: per project and minute, requests to
+# POST /token (password or refresh_token grant) and POST /signup, a small share of them failing.
+# Shares of the project's auth request rate, and the failure share, per kind.
+AUTH_TRAFFIC = {"sign_in": (0.30, 0.04), "token_refresh": (0.60, 0.01), "sign_up": (0.05, 0.02)}
+AUTH_REQUEST = {"sign_in": ("/token", "password"), "token_refresh": ("/token", "refresh_token"),
+                "sign_up": ("/signup", None)}
+# Under the `auth-attack` scenario the project at this index (`production`) also gets failed password
+# sign-ins (credential stuffing) in every minute from the scenario's start: twice its other attempts
+# that minute, and at least this many.
+AUTH_ATTACK_INDEX = 0
+AUTH_ATTACK_FAILED_SIGN_INS_PER_MIN = 60
+LOG_SOURCES = ("edge_logs", "postgres_logs", "auth_logs", "function_edge_logs", "function_logs",
+               "storage_logs", "realtime_logs", "postgrest_logs", "supavisor_logs")
+LOGS_MAX_RANGE_S = 86400  # the document: at most 24 hours
+LOGS_DEFAULT_RANGE_S = 60  # neither timestamp: the last minute
+LOGS_ROW_LIMIT = 100  # raw rows answered at most (the simulator's cap)
 API_BUCKETS_S = {"15min": (900, 60), "30min": (1800, 60), "1hr": (3600, 60), "3hr": (10800, 600),
                  "1day": (86400, 3600), "3day": (259200, 3600), "7day": (604800, 86400)}
 
 
 def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+# The metrics endpoint's Postgres exporter series carry the server they read (supabase/supabase-grafana
+# docs/metrics.md); node_exporter's disk series one per device: root (nvme0n1) and data (nvme1n1).
+PG_SERVER = {"server": "localhost:5432"}
+DISKS = {"nvme0n1": (2e4, 5e4, 0.01), "nvme1n1": (1.5e6, 8e5, 0.15)}  # read B/s, written B/s, busy share
 
 
 def _noise(*parts: object) -> float:
@@ -136,6 +166,19 @@ class SupabaseSim:
             return "INACTIVE"
         return "ACTIVE_UNHEALTHY" if self._down(p) else p.status
 
+    def _hot(self, p: SimProject) -> bool:
+        """The `saturation` condition on this project (HOT_PROJECT_INDEX)."""
+        return p.index == HOT_PROJECT_INDEX and self.world.condition("saturation", self.name)
+
+    def _hot_seconds(self, p: SimProject, now: float) -> float:
+        """Seconds of the project's life so far spent saturated (its CPU counters run slower then)."""
+        if p.index != HOT_PROJECT_INDEX:
+            return 0.0
+        if "saturation" in self.world.incidents:
+            return max(0.0, now - p.created)
+        return sum(max(0.0, min(now, e.until if e.until is not None else now) - max(e.since, p.created))
+                   for e in self.world.episodes_of("saturation", self.name))
+
     def _down(self, p: SimProject) -> bool:
         """The `supabase-down` incident: this project's database is down."""
         return p.index == UNHEALTHY_INDEX and self.world.condition("supabase-down", self.name)
@@ -157,7 +200,9 @@ class SupabaseSim:
             web.get(f"{p}/{{ref}}/database/backups", self._backups),
             web.get(f"{p}/{{ref}}/billing/addons", self._addons),
             web.get(f"{p}/{{ref}}/analytics/endpoints/usage.api-counts", self._api_counts),
+            web.get(f"{p}/{{ref}}/analytics/endpoints/logs.all", self._logs),
             web.get(f"{p}/{{ref}}/config/disk/util", self._disk),
+            web.get(f"{p}/{{ref}}/readonly", self._readonly),
             web.get(f"{METRICS_PREFIX}/{{ref}}/customer/v1/privileged/metrics", self._prometheus),
         ]
 
@@ -283,9 +328,94 @@ class SupabaseSim:
             t += bucket
         return web.json_response({"result": result})
 
+    def auth_events(self, p: SimProject, minute: float) -> dict[tuple[str, str], int]:
+        """{(kind, outcome): count} of the auth requests in the minute starting at `minute`."""
+        out: dict[tuple[str, str], int] = {}
+        if minute + 60 > self._now() or not self._active(p):
+            return out
+        for kind, (share, failing) in AUTH_TRAFFIC.items():
+            total = int(p.api_rate_per_min["auth"] * share
+                        * (0.8 + 0.4 * _noise(self.world.seed, p.ref, "auth", kind, int(minute))))
+            failed = int(round(total * failing))
+            out[(kind, "success")] = total - failed
+            out[(kind, "failure")] = failed
+        if p.index == AUTH_ATTACK_INDEX and self.world.scenario_applies("auth-attack", self.name) \
+                and minute >= self.world.since("auth-attack") // 60 * 60:
+            out[("sign_in", "failure")] += max(AUTH_ATTACK_FAILED_SIGN_INS_PER_MIN, 2 * sum(out.values()))
+        return out
+
+    def _logs_range(self, query: Any) -> tuple[float, float] | str:
+        """The queried [start, end), rounded to the minute, or what is wrong with it."""
+        def parse(name: str) -> float | None | str:
+            raw = query.get(name)
+            if raw is None:
+                return None
+            try:
+                moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            except ValueError:
+                return f"{name} is not an ISO 8601 date-time"
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=timezone.utc)
+            return round(moment.timestamp() / 60) * 60.0
+        start, end = parse("iso_timestamp_start"), parse("iso_timestamp_end")
+        for value in (start, end):
+            if isinstance(value, str):
+                return value
+        now_minute = round(self._now() / 60) * 60.0
+        if end is None:
+            end = now_minute
+        if start is None:
+            start = end - LOGS_DEFAULT_RANGE_S
+        assert isinstance(start, float) and isinstance(end, float)
+        if end < start:
+            return "iso_timestamp_end is before iso_timestamp_start"
+        if end - start > LOGS_MAX_RANGE_S:
+            return "the timestamp range must be no more than 24 hours"
+        return start, end
+
+    async def _logs(self, request: web.Request) -> web.Response:
+        p = self._found(request)
+        if p is None:
+            return _not_found()
+        span = self._logs_range(request.query)
+        if isinstance(span, str):
+            return _logs_error(span)
+        start, end = span
+        sql = request.query.get("sql")
+        source = "edge_logs"  # no sql: only edge_logs are queried (the document)
+        if sql is not None:
+            found = re.search(r"\bfrom\s+([a-z_]+)", sql, re.IGNORECASE)
+            if found is None or found.group(1).lower() not in LOG_SOURCES:
+                return _logs_error("the query must select from one log source: " + ", ".join(LOG_SOURCES))
+            source = found.group(1).lower()
+        if source != "auth_logs":
+            return web.json_response({"result": []})  # nothing else is simulated: no events
+        minutes = [start + 60 * i for i in range(int((end - start) // 60))]
+        if sql is not None and re.search(r"\bgroup\s+by\b", sql, re.IGNORECASE):
+            totals: dict[tuple[str, str], int] = {}
+            for minute in minutes:
+                for key, count in self.auth_events(p, minute).items():
+                    totals[key] = totals.get(key, 0) + count
+            return web.json_response({"result": [{"kind": k, "outcome": o, "count": c}
+                                                 for (k, o), c in sorted(totals.items()) if c]})
+        rows: list[dict[str, Any]] = []
+        for minute in reversed(minutes):  # newest first, as the logs explorer lists them
+            for (kind, outcome), count in sorted(self.auth_events(p, minute).items()):
+                path, grant = AUTH_REQUEST[kind]
+                for i in range(min(count, LOGS_ROW_LIMIT - len(rows))):
+                    metadata = {"path": path, "method": "POST", "status": 400 if outcome == "failure" else 200}
+                    if grant:
+                        metadata["grant_type"] = grant
+                    rows.append({"id": f"{p.ref}-{int(minute)}-{kind}-{outcome}-{i}",
+                                 "timestamp": int((minute + 30) * 1_000_000),
+                                 "event_message": "request completed", "metadata": [metadata]})
+        return web.json_response({"result": rows[:LOGS_ROW_LIMIT]})
+
     def disk_used(self, p: SimProject) -> float:
+        if self._hot(p):
+            return p.disk_size * HOT_DISK_FULL
         grow = (self._now() - p.created) / 86400 * 2e7
-        return min(p.disk_size * 0.95, 1.2e9 + grow)
+        return min(p.disk_size * 0.5, 1.2e9 + grow)
 
     async def _disk(self, request: web.Request) -> web.Response:
         p = self._found(request)
@@ -294,6 +424,14 @@ class SupabaseSim:
         used = self.disk_used(p)
         return web.json_response({"timestamp": iso(self._now()), "metrics": {
             "fs_size_bytes": p.disk_size, "fs_avail_bytes": p.disk_size - used, "fs_used_bytes": used}})
+
+    async def _readonly(self, request: web.Request) -> web.Response:
+        """Read-only mode: on at 95 % of the disk and above (docs/providers/supabase.md); no override."""
+        p = self._found(request)
+        if p is None:
+            return _not_found()
+        return web.json_response({"enabled": self.disk_used(p) >= READ_ONLY_AT * p.disk_size,
+                                  "override_enabled": False, "override_active_until": ""})
 
     # --- Prometheus endpoint ---
 
@@ -322,6 +460,9 @@ class SupabaseSim:
         queries = uptime * 40.0
         query_time = queries * 0.002 + spike_s * 40.0 * 1.5  # 2 ms per query; 1.5 s during a spike
         mem_total = 4e9
+        hot = self._hot(p)
+        # Idle CPU seconds: the calm share of the whole life, less what the saturated time did not idle.
+        idle = uptime * CALM_IDLE_SHARE - self._hot_seconds(p, now) * (CALM_IDLE_SHARE - HOT_IDLE_SHARE)
         base = {"supabase_project_ref": p.ref, "service_type": "db"}
         series: list[tuple[str, str, str, list[tuple[dict[str, str], float]]]] = [
             ("pg_up", "gauge", "Whether the last scrape of Postgres was able to connect.", [({}, up)]),
@@ -333,23 +474,37 @@ class SupabaseSim:
             ("pg_database_size_bytes", "gauge", "Disk space used by the database.",
              [({"datname": "postgres"}, self.disk_used(p))]),
             ("node_cpu_seconds_total", "counter", "Seconds the CPUs spent in each mode.",
-             [({"cpu": "0", "mode": "idle"}, uptime * 0.7), ({"cpu": "0", "mode": "user"}, uptime * 0.2),
-              ({"cpu": "0", "mode": "system"}, uptime * 0.1)]),
+             [({"cpu": "0", "mode": "idle"}, idle), ({"cpu": "0", "mode": "user"}, (uptime - idle) * 2 / 3),
+              ({"cpu": "0", "mode": "system"}, (uptime - idle) / 3)]),
             ("node_memory_MemAvailable_bytes", "gauge", "Memory information field MemAvailable_bytes.",
-             [({}, mem_total * 0.45)]),
+             [({}, mem_total * (HOT_MEMORY_AVAILABLE if hot else CALM_MEMORY_AVAILABLE))]),
             ("node_memory_MemTotal_bytes", "gauge", "Memory information field MemTotal_bytes.", [({}, mem_total)]),
             ("node_filesystem_avail_bytes", "gauge", "Filesystem space available to non-root users in bytes.",
              [({"mountpoint": "/data"}, p.disk_size - self.disk_used(p))]),
             ("node_filesystem_size_bytes", "gauge", "Filesystem size in bytes.",
              [({"mountpoint": "/data"}, p.disk_size)]),
             ("physical_replication_lag_physical_replication_lag_seconds", "gauge", "Replication lag in seconds.",
-             [({}, 0)]),
+             [({}, HOT_LAG_S if hot else 0)]),
             ("pg_stat_statements_total_queries", "counter", "Queries executed (pg_stat_statements).",
              [({}, queries)]),
             ("pg_stat_statements_total_time_seconds", "counter", "Total time spent in statements, in seconds.",
              [({}, query_time)]),
             ("auth_users_user_count", "gauge", "Number of users in the project's auth schema.",
              [({}, 1000 + int(uptime / 3600))]),
+            # Supabase switches a project whose disk is 95 % full to read-only mode.
+            ("pg_settings_default_transaction_read_only", "gauge", "Default transaction mode set to read only",
+             [(PG_SERVER, 1 if self.disk_used(p) >= READ_ONLY_AT * p.disk_size else 0)]),
+            # Realtime holds a logical replication slot; a paused project has none (the exporter's NaN).
+            ("replication_slots_max_lag_bytes", "gauge", "Max Replication Lag",
+             [(PG_SERVER, math.nan if p.status == "INACTIVE"
+               else 65536 + int(2e6 * _noise(p.ref, "slot", int(now // 60))))]),
+            ("node_disk_read_bytes_total", "counter", "The total number of bytes read successfully.",
+             [({"device": d}, uptime * rate) for d, (rate, _, _) in DISKS.items()]),
+            ("node_disk_written_bytes_total", "counter", "The total number of bytes written successfully.",
+             [({"device": d}, uptime * rate) for d, (_, rate, _) in DISKS.items()]),
+            ("node_disk_io_time_seconds_total", "counter", "Total seconds spent doing I/Os.",
+             [({"device": d}, uptime * busy) for d, (_, _, busy) in DISKS.items()]),
+            ("node_vmstat_oom_kill", "untyped", "/proc/vmstat information field oom_kill.", [({}, 0)]),
         ]
         lines: list[str] = []
         for name, kind, help_text, points in series:
@@ -435,7 +590,7 @@ class SupabaseSim:
         visible = [p for p in self.projects() if p.created <= now]
         active = [p for p in visible if self._active(p)]
         return {"projects": 1, "health": len(active), "backups": len(visible), "addons": len(visible),
-                "api_counts": len(active), "disk": len(active)}
+                "api_counts": len(active), "auth_logs": len(active), "disk": len(active), "readonly": len(active)}
 
     def rate_limit_headers(self, limit: int, remaining: int, reset_in_s: float) -> dict[str, str]:
         return {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(remaining),
@@ -443,9 +598,19 @@ class SupabaseSim:
 
 
 def format_value(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
     if isinstance(value, int) or float(value).is_integer():
         return str(int(value))
     return repr(float(value))
+
+
+def _logs_error(message: str) -> web.Response:
+    """A rejected logs query: 400 with the document's error shape (AnalyticsResponse.error)."""
+    return web.json_response({"error": {"code": 400, "errors": [{"domain": "global", "location": "sql",
+                                                                  "locationType": "parameter", "message": message,
+                                                                  "reason": "invalidQuery"}],
+                                        "message": message, "status": "INVALID_ARGUMENT"}}, status=400)
 
 
 def _not_found() -> web.Response:

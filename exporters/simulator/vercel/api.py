@@ -72,14 +72,15 @@ def project_search(query: MultiMapping[str]) -> str | None:
 
 
 def drains(query: MultiMapping[str], team_id: str, project_ids: list[str], created_ms: int) -> web.Response:
-    """`GET /v1/drains`: the team's log and Speed Insights drains (the ones stackwatch receives),
+    """`GET /v1/drains`: the team's log, Speed Insights and trace drains (the ones stackwatch receives),
     optionally only those covering `projectId`."""
     include = scalar_param(query, "includeMetadata")
     if include is not None and include.lower() not in ("true", "false"):
         return error(400, "bad_request", "`includeMetadata` must be true or false")
     items = []
     for n, (name, schema, encoding) in enumerate((("stackwatch logs", "log", "ndjson"),
-                                                  ("stackwatch speed insights", "speed_insights", "json"))):
+                                                  ("stackwatch speed insights", "speed_insights", "json"),
+                                                  ("stackwatch traces", "trace", "json"))):
         items.append({
             "id": f"drn_sim{n:021d}", "ownerId": team_id, "teamId": team_id, "name": name,
             "createdAt": created_ms, "updatedAt": created_ms, "createdFrom": "self-served",

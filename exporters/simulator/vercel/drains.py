@@ -1,4 +1,4 @@
-"""The drain sender: what Vercel would POST to a log drain and a Speed Insights drain.
+"""The drain sender: what Vercel would POST to a log drain, a Speed Insights drain and a trace drain.
 
 In detail: exporters/simulator/README.md, "Vercel (`/vercel`)".
 """
@@ -20,6 +20,11 @@ from exporters.simulator.world import World
 
 LOG_PATH = "/drains/vercel/logs"
 SPEED_INSIGHTS_PATH = "/drains/vercel/speed-insights"
+TRACES_PATH = "/drains/vercel/traces"
+# Function routes (a project's first few) and their median execution time in steady state (ms).
+_FUNCTION_ROUTES = (("/api/cart", 120.0), ("/api/checkout", 450.0), ("/products/[id]", 200.0),
+                    ("/api/search", 300.0))
+TRACE_PROJECT_SHARE = 0.25  # the share of projects that run functions (the others are static sites)
 
 _SOURCES = (("lambda", 35), ("edge", 25), ("static", 25), ("build", 5), ("external", 5),
             ("firewall", 3), ("redirect", 2))
@@ -38,12 +43,16 @@ class DrainTruth:
     crashes: Counter = field(default_factory=Counter)  # project -> crashes
     vitals: Counter = field(default_factory=Counter)  # metricType -> events
     vitals_by_route: Counter = field(default_factory=Counter)  # (project, metricType, route) -> events
-    events: Counter = field(default_factory=Counter)  # drain ("log", "speed_insights") -> events
+    # (project id, route) -> [execution seconds], of the server spans sent
+    functions: dict = field(default_factory=dict)
+    events: Counter = field(default_factory=Counter)  # drain ("log", "speed_insights", "trace") -> events
     statuses: Counter = field(default_factory=Counter)  # HTTP status -> deliveries
 
     def merge(self, other: "DrainTruth") -> None:
         for name in ("requests", "crashes", "vitals", "vitals_by_route", "events", "statuses"):
             getattr(self, name).update(getattr(other, name))
+        for key, seconds in other.functions.items():
+            self.functions.setdefault(key, []).extend(seconds)
 
 
 def sign(sent: bytes, secret: str) -> str:
@@ -161,9 +170,51 @@ def build_vitals_batch(world: World, batch: int, size: int) -> tuple[list[dict],
     return events, truth
 
 
+def build_trace_export(world: World, batch: int, size: int) -> tuple[dict, DrainTruth]:
+    """An OTLP JSON trace export as Vercel's trace drain sends it: per project a resource with
+    `vercel.projectId`, its function's server spans (named "METHOD route", with `http.route`) and a
+    client span under each (a fetch the function made: not an invocation)."""
+    projects = [p for p in project_list(world) if stable_share(p.id) < TRACE_PROJECT_SHARE] or project_list(world)[:1]
+    now_ns = int(world.now_ts() * 1e9)
+    rng = world.rng("drains", "traces", now_ns // 10**9, batch)
+    truth = DrainTruth()
+    factor = LATENCY_SPIKE_FACTOR if world.scenario_applies("latency-spike", "vercel") else 1.0
+    by_project: dict[str, list[dict]] = {}
+    for _ in range(size // 2):
+        project = rng.choice(projects)
+        route, median_ms = rng.choice(_FUNCTION_ROUTES)
+        ns = int(median_ms * factor * rng.lognormvariate(0.0, 0.5) * 1e6)
+        start = now_ns - ns - rng.randrange(10**9)
+        trace_id = f"{rng.getrandbits(128):032x}"
+        server = {"traceId": trace_id, "spanId": f"{rng.getrandbits(64):016x}", "name": f"GET {route}",
+                  "kind": rng.choice(("SPAN_KIND_SERVER", 2, "server")),
+                  "startTimeUnixNano": str(start), "endTimeUnixNano": str(start + ns),
+                  "attributes": [{"key": "http.route", "value": {"stringValue": route}},
+                                 {"key": "http.request.method", "value": {"stringValue": "GET"}}]}
+        client = {"traceId": trace_id, "spanId": f"{rng.getrandbits(64):016x}", "parentSpanId": server["spanId"],
+                  "name": "fetch GET https://api.example.com/", "kind": 3,
+                  "startTimeUnixNano": str(start + ns // 4), "endTimeUnixNano": str(start + ns // 2)}
+        by_project.setdefault(project.id, []).extend((server, client))
+        truth.functions.setdefault((project.id, route), []).append(ns / 1e9)
+    export = {"resourceSpans": [
+        {"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "vercel-function"}},
+                                     {"key": "vercel.projectId", "value": {"stringValue": project_id}},
+                                     {"key": "vercel.deploymentId", "value": {"stringValue": "dpl_sim"}}]},
+         "scopeSpans": [{"scope": {"name": "vercel"}, "spans": spans}]}
+        for project_id, spans in by_project.items()]}
+    truth.events["trace"] += sum(len(spans) for spans in by_project.values())
+    return export, truth
+
+
+def stable_share(key: str) -> float:
+    """A project's fixed place in [0, 1) (which projects run functions does not change per batch)."""
+    return int(hashlib.sha1(key.encode()).hexdigest()[:8], 16) / 2**32
+
+
 async def send_drains(receiver_base_url: str, secret: str, world: World, *, batches: int,
                       events_per_batch: int) -> DrainTruth:
-    """POST `batches` log batches and `batches` Speed Insights batches; return what was accepted."""
+    """POST `batches` log batches, `batches` Speed Insights batches and `batches` trace exports;
+    return what was accepted."""
     if not project_list(world):
         raise ValueError("the world has no Vercel projects to send drain events for")
     sent = DrainTruth()
@@ -179,4 +230,11 @@ async def send_drains(receiver_base_url: str, secret: str, world: World, *, batc
                 sent.statuses[response.status_code] += 1
                 if response.is_success:
                     sent.merge(truth)
+            export, truth = build_trace_export(world, batch, events_per_batch)
+            wire = json.dumps(export, separators=(",", ":")).encode()
+            response = await client.post(base + TRACES_PATH, content=wire, headers={
+                "content-type": "application/json", "x-vercel-signature": sign(wire, secret)})
+            sent.statuses[response.status_code] += 1
+            if response.is_success:
+                sent.merge(truth)
     return sent
