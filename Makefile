@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install tools system-packages generate check-generated lint unit e2e bench clean
+.PHONY: demo test install tools system-packages generate check-generated lint unit e2e bench mutation clean
 
 $(BIN)/stackwatch: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,12 @@ test: install tools check-generated lint
 
 bench: install
 	$(BIN)/python benchmarks/collect.py
+
+# Mutation testing of the core, each module against its own fast unit tests, one process
+# (tools/mutation.py; figures in docs/testing.md). MUTATION_MODULES="ratelimit drains" runs some.
+MUTATION_MODULES ?=
+mutation: install
+	$(BIN)/python tools/mutation.py $(MUTATION_MODULES)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,6 @@ class Cycle:
     def seconds(self) -> float:
         return self.days * 86400.0
 
-    def contains(self, day: date) -> bool:
-        return self.start <= day < self.end
-
 
 def anchor_in(year: int, month: int, anchor: int) -> date:
     """Day `anchor` of the month, or its last day when the month is shorter."""
@@ -59,7 +56,3 @@ def cycle_of(day: date, anchor: int = 1) -> Cycle:
         start = anchor_in(*_shift(day.year, day.month, -1), anchor)
     end = anchor_in(*_shift(start.year, start.month, 1), anchor)
     return Cycle(start, end)
-
-
-def previous_cycle(cycle: Cycle, anchor: int = 1) -> Cycle:
-    return cycle_of(cycle.start - timedelta(days=1), anchor)

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from exporters.costs.billing import cycle_of
-from exporters.costs.forecast import PlanRules, cycle_cost, forecast_from_rate, forecast_usage_cost
+from exporters.costs.forecast import PlanRules, cycle_cost, daily_usage_rate, forecast_from_rate, forecast_usage_cost
 from exporters.costs.ledger import CostLedger
 from exporters.costs.records import CostRecord
 
@@ -34,6 +34,12 @@ STARTER = PlanRules(fixed_fee_usd=50.0, allowance=40_000, overage_usd_per_unit=1
 def test_the_cycle_runs_from_the_anchor_day(day, anchor, start, end):
     cycle = cycle_of(day, anchor)
     assert (cycle.start, cycle.end) == (start, end)
+
+
+@pytest.mark.parametrize("anchor", [0, 32, -1])
+def test_an_anchor_day_outside_1_to_31_is_refused_naming_it(anchor):
+    with pytest.raises(ValueError, match=rf"billing anchor day must be 1\.\.31, got {anchor}"):
+        cycle_of(date(2026, 11, 18), anchor)
 
 
 def test_a_steady_usage_forecast_covers_exactly_the_days_of_28_29_30_and_31_day_months(calendar_month):
@@ -110,3 +116,40 @@ def test_a_published_forecast_is_used_only_during_its_cycle():
     ledger.set_forecast("render", date(2026, 11, 1), 123.0)
     assert ledger.summary(datetime(2026, 11, 30, tzinfo=timezone.utc)).forecast_by_provider["render"] == 123.0
     assert ledger.summary(datetime(2026, 12, 1, tzinfo=timezone.utc)).forecast_by_provider["render"] == 0.0
+
+
+# Found by mutation testing (docs/testing.md): which days the usage rate reads, and the projection's edges.
+
+TODAY = date(2026, 11, 18)
+UNIT = PlanRules(overage_usd_per_unit=1.0)  # cost = projected units, to read the projection itself
+
+
+def test_the_usage_rate_is_the_mean_of_the_seven_complete_days_before_today_a_missing_one_counting_zero():
+    usage = {TODAY - timedelta(days=i): 100.0 for i in range(1, 7)}  # day -7 missing: no usage
+    usage[TODAY - timedelta(days=8)] = 10_000.0  # outside the seven days
+    usage[TODAY] = 5_000.0  # today is not complete
+    assert daily_usage_rate(usage, TODAY, None) == pytest.approx(600 / 7)
+
+
+def test_the_usage_rate_reads_no_day_before_the_first_day_observed_and_that_day_itself():
+    usage = {TODAY - timedelta(days=1): 100.0, TODAY - timedelta(days=2): 100.0, TODAY - timedelta(days=3): 400.0,
+             TODAY - timedelta(days=4): 9_000.0}
+    assert daily_usage_rate(usage, TODAY, TODAY - timedelta(days=3)) == pytest.approx(200.0)
+    assert daily_usage_rate(usage, TODAY, TODAY) is None
+
+
+def test_with_no_complete_day_today_is_extrapolated_from_its_elapsed_share():
+    cycle = cycle_of(TODAY)  # Nov 1 .. Dec 1: 12 days after the 18th
+    # 30 units in the first quarter of today: 120 a day, 90 more today, 120 on each of the 12 days left
+    assert forecast_usage_cost({TODAY: 30.0}, cycle, TODAY, 0.25, UNIT, TODAY) == pytest.approx(30 + 90 + 120 * 12)
+
+
+def test_at_the_very_start_of_the_first_day_nothing_is_extrapolated():
+    cycle = cycle_of(TODAY)
+    assert forecast_usage_cost({TODAY: 5.0}, cycle, TODAY, 0.0, UNIT, TODAY) == pytest.approx(5.0)
+    assert forecast_usage_cost({}, cycle, TODAY, 0.5, UNIT, TODAY) == 0.0
+
+
+def test_a_state_priced_forecast_adds_nothing_once_the_cycle_has_ended():
+    assert forecast_from_rate(20.0, 0.5, 0.0) == 20.0
+    assert forecast_from_rate(20.0, 0.5, -100.0) == 20.0

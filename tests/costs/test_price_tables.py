@@ -353,3 +353,58 @@ def test_changing_any_single_price_is_detected(tmp_path: Path, provider: str, ke
     assert any(p.startswith(f"{provider}:{key}:") for p in pin_mismatches(perturbed))
     new_problems = set(INVOICE_CHECKS[provider](perturbed)) - set(INVOICE_CHECKS[provider](book))
     assert new_problems, f"{provider}.{key}: the comparison with the simulator's invoice did not notice"
+
+
+# --- the lookup by day (found by mutation testing, docs/testing.md) ---
+
+VERSIONS_NEWEST_FIRST = """\
+provider: example
+versions:
+  - effective_from: 2026-09-01
+    source: "example.com/pricing, September"
+    confidence: H
+    table: {usd: 2}
+  - effective_from: 2026-03-01
+    source: "example.com/pricing, March"
+    confidence: M
+    table: {usd: 1}
+"""
+
+
+class Listing:
+    """A price-table directory listing its entries in a fixed order (a Traversable, as `resources` gives)."""
+
+    def __init__(self, *entries: Path):
+        self.entries = entries
+
+    def iterdir(self):
+        return iter(self.entries)
+
+
+@pytest.fixture
+def example_book(tmp_path: Path) -> PriceBook:
+    (tmp_path / "notes.txt").write_text("not a table")
+    (tmp_path / "example.yaml").write_text(VERSIONS_NEWEST_FIRST)
+    # A file that is not a table, listed first, is skipped, not the end of the listing.
+    return PriceBook.load(Listing(tmp_path / "notes.txt", tmp_path / "example.yaml"))
+
+
+def test_a_version_applies_from_its_effective_day_whatever_the_files_order(example_book: PriceBook):
+    assert example_book.table("example", date(2026, 8, 31)) == {"usd": 1}
+    assert example_book.table("example", date(2026, 9, 1)) == {"usd": 2}
+    assert example_book.table("example", date(2026, 3, 1)) == {"usd": 1}
+
+
+def test_a_day_before_every_version_gets_the_earliest(example_book: PriceBook):
+    assert example_book.table("example", date(2025, 1, 1)) == {"usd": 1}
+
+
+def test_a_version_carries_its_provider_source_and_confidence(example_book: PriceBook):
+    version = example_book.version("example", date(2026, 10, 1))
+    assert (version.provider, version.effective_from, version.source, version.confidence) == (
+        "example", date(2026, 9, 1), "example.com/pricing, September", "H")
+
+
+def test_a_provider_without_a_table_is_a_key_error_naming_it(example_book: PriceBook):
+    with pytest.raises(KeyError, match="no price table for nosuch"):
+        example_book.version("nosuch", date(2026, 10, 1))

@@ -53,6 +53,7 @@ from grafana.queries import (
 )
 
 from .conftest import Stack, http_json, push_report, wait_until
+from .test_e2e_metrics import HALF_CENT, POLLS_TIMEOUT_S, latest_export, wait_for_polls_begun_after
 
 pytestmark = pytest.mark.e2e
 
@@ -219,6 +220,52 @@ def test_every_recorded_series_equals_its_source_expression(aged_stack):
                     raise AssertionError(f"{error}; last mismatches: {seen[-2:]}") from None
         finally:
             aged_stack.set_scenario("steady")
+
+
+def panel_values(stack: Stack, board_uid: str, title: str, legend: str) -> dict[tuple[tuple[str, str], ...], float]:
+    """What one target of a panel shows now, requested as Grafana would: the last value of each series."""
+    board = next(b for b in boards() if b.uid == board_uid)
+    panel, query = next((p, q) for p, q in board.queries() if p.title == title and q.legend == legend)
+    range_s = min(parse_duration(board.time_from), stack_age(stack))
+    req = request(board, panel, query, now=time.time(), range_s=range_s)
+    body = http_json(f"{stack.prom.base_url}{req.path}?{urllib.parse.urlencode(req.params())}")
+    assert body["status"] == "success", body
+    shown = {}
+    for series in body["data"]["result"]:
+        points = [series["value"]] if "value" in series else series["values"]
+        labels = tuple(sorted((k, v) for k, v in series["metric"].items() if k != "__name__"))
+        shown[labels] = float(points[-1][1])
+    return shown
+
+
+def test_cost_and_status_panels_show_the_simulators_ground_truth(reported_stack):
+    """The overview's spend and status panels and the AI board's LlamaParse month to date equal the
+    simulator's ground truth (its invoice), to the cent: read between two ground-truth reads, once
+    Prometheus holds an export of costs from polls begun after the first (costs only grow)."""
+    stack = reported_stack
+    before = stack.ground_truth()["providers"]
+    polled = wait_for_polls_begun_after(stack, time.time())
+    wait_until(lambda: latest_export(stack, 'stackwatch_cost_month_to_date_usd{job="stackwatch"}') >= polled,
+               timeout=POLLS_TIMEOUT_S, what="an export of the costs after every stream's new polls")
+    shown = {
+        "today": panel_values(stack, "stackwatch-overview", "Spend today", "today"),
+        "month": panel_values(stack, "stackwatch-overview", "Month to date", "month to date"),
+        "llamacloud": panel_values(stack, "stackwatch-ai", "Cost this month", "month to date"),
+        "status": panel_values(stack, "stackwatch-overview", "Provider status", "{{provider}}"),
+    }
+    after = stack.ground_truth()["providers"]
+
+    def truth(key: str, providers=tuple(before)) -> tuple[float, float]:
+        return (sum(before[p][key] for p in providers), sum(after[p][key] for p in providers))
+
+    for name, key, providers in (("today", "today_usd", tuple(before)), ("month", "month_to_date_usd", tuple(before)),
+                                 ("llamacloud", "month_to_date_usd", ("llamacloud",))):
+        (value,) = shown[name].values()
+        low, high = truth(key, providers)
+        assert low - HALF_CENT <= value <= high + HALF_CENT, f"{name}: panel ${value:.4f}, truth ${low:.4f}..${high:.4f}"
+        assert value > 0, name
+    # Steady: every provider the simulator serves is UP (1) on the status panel, and no other.
+    assert {dict(labels)["provider"]: value for labels, value in shown["status"].items()} == dict.fromkeys(before, 1.0)
 
 
 def test_recommendations_panel_shows_the_pushed_savings(reported_stack):

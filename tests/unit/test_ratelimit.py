@@ -6,6 +6,7 @@ import pytest
 
 from exporters.core.ratelimit import (
     DEFAULT_MAX_WAIT_S,
+    clamp_reset,
     parse_duration,
     parse_rate_limit,
     parse_reset,
@@ -125,3 +126,34 @@ def test_a_near_reset_is_not_clamped() -> None:
 def test_non_finite_reset_values_are_ignored(value: str) -> None:
     assert parse_reset(value, NOW) is None
     assert parse_retry_after(value, NOW) is None
+
+
+# Found by mutation testing (docs/testing.md): the edges and the caller's maximum wait.
+
+
+def test_no_reset_stays_no_reset_when_clamped() -> None:
+    assert clamp_reset(None, NOW) is None
+
+
+@pytest.mark.parametrize(("value", "reset_at"), [("0", NOW), ("0.5", NOW + 0.5)])
+def test_a_reset_of_zero_or_under_a_second_is_read_as_now_plus_that(value: str, reset_at: float) -> None:
+    assert parse_reset(value, NOW) == reset_at
+
+
+@pytest.mark.parametrize("value", ["0", "-5"])
+def test_a_retry_after_of_zero_or_less_means_retry_now(value: str) -> None:
+    assert parse_retry_after(value, NOW) == NOW
+
+
+@pytest.mark.parametrize("headers", [
+    {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(NOW) + 3600)},
+    {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1h"},
+])
+def test_the_callers_maximum_wait_bounds_a_rate_limit_reset(headers: dict[str, str]) -> None:
+    rate = parse_rate_limit(headers, NOW, max_wait_s=60)
+    assert rate is not None and rate.reset_at == NOW + 60
+    assert retry_at(headers, NOW, max_wait_s=60) == NOW + 60
+
+
+def test_the_callers_maximum_wait_bounds_retry_after_on_a_429() -> None:
+    assert retry_at({"Retry-After": "3600"}, NOW, max_wait_s=60) == NOW + 60
