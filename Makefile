@@ -48,9 +48,9 @@ e2e: install tools
 
 # Test modules run in parallel, each whole on one worker (--dist loadfile: a module's stack
 # fixtures and its tests' order stay together). Most of the time is spent waiting on real
-# binaries' intervals, not CPU, so 3 workers fit 2 cores. PYTEST_WORKERS=0 runs serially. The longest
+# binaries' intervals, not CPU, so 4 workers fit 2 cores. PYTEST_WORKERS=0 runs serially. The longest
 # modules start first (tests/conftest.py LONGEST_FIRST), in that order.
-PYTEST_WORKERS ?= 3
+PYTEST_WORKERS ?= 4
 PYTEST_PARALLEL = $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder)
 
 test: install tools check-generated lint
