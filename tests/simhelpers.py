@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
 import socket
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
+from pathlib import Path
 
 from exporters.core.telemetry import in_memory_reader
 from exporters.service.runtime import build_runtime
@@ -65,7 +67,28 @@ async def running(built):  # type: ignore[no-untyped-def]
         await close(runtime)
 
 
+def _ephemeral_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default start
+
+
+# Ports handed to the stack's services are picked below the kernel's ephemeral range: a port the
+# kernel gives out itself (bind to 0, or any outgoing connection's local port) could be taken by
+# another worker's client between the pick and the service's bind ("address already in use").
+_PORTS = random.Random()
+PORT_FLOOR = 20000
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    ceiling = _ephemeral_start() - 1
+    for _ in range(200):
+        port = _PORTS.randint(PORT_FLOOR, ceiling)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError(f"no free port in {PORT_FLOOR}-{ceiling} after 200 tries")

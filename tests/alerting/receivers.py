@@ -13,7 +13,6 @@ from __future__ import annotations
 import email
 import json
 import re
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from simhelpers import free_port
 
 LINE = re.compile(r"^\[(FIRING|RESOLVED)\] (\S+) \((\w*)\)(.*)$")
 LABEL = re.compile(r'(\w+)="([^"]*)"')
@@ -103,9 +103,7 @@ class Receivers:
                 sink.record("email", parse_template_text(text))
                 return "250 OK"
 
-        with socket.socket() as probe:  # aiosmtpd needs a port it can connect to once started
-            probe.bind(("127.0.0.1", 0))
-            self.smtp_port = probe.getsockname()[1]
+        self.smtp_port = free_port()  # aiosmtpd needs a port it can connect to once started
         self.smtp = Controller(Smtp(), hostname="127.0.0.1", port=self.smtp_port)
         self.smtp.start()
 

@@ -28,7 +28,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -41,6 +40,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import simhelpers
 import yaml
 from ciguard import in_ci
 
@@ -93,10 +93,8 @@ def tools():
 
 # --- small helpers ---
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+free_port = simhelpers.free_port
+
 
 
 def wait_until(probe: Callable[[], T | None], *, timeout: float, interval: float = 0.25,

@@ -247,11 +247,16 @@ def test_cost_and_status_panels_show_the_simulators_ground_truth(reported_stack)
     polled = wait_for_polls_begun_after(stack, time.time())
     wait_until(lambda: latest_export(stack, 'stackwatch_cost_month_to_date_usd{job="stackwatch"}') >= polled,
                timeout=POLLS_TIMEOUT_S, what="an export of the costs after every stream's new polls")
+    # The spend panels read recorded series: wait for an evaluation after that export was in Prometheus.
+    ingested = time.time()
+    for record in ("stackwatch:cost_today_usd:sum_by_provider", "stackwatch:cost_month_to_date_usd:sum_by_provider"):
+        wait_until(lambda record=record: latest_export(stack, record) >= ingested, timeout=POLLS_TIMEOUT_S,
+                   what=f"{record} evaluated after the export")
     shown = {
         "today": panel_values(stack, "stackwatch-overview", "Spend today", "today"),
         "month": panel_values(stack, "stackwatch-overview", "Month to date", "month to date"),
         "llamacloud": panel_values(stack, "stackwatch-ai", "Cost this month", "month to date"),
-        "status": panel_values(stack, "stackwatch-overview", "Provider status", "{{provider}}"),
+        "status": panel_values(stack, "stackwatch-overview", "Provider polls", "{{provider}}"),
     }
     after = stack.ground_truth()["providers"]
 
