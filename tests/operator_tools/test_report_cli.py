@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from datetime import date
 from pathlib import Path
+
+from simhelpers import free_port
 
 from exporters.ops.report.analytics import analyse
 from exporters.ops.report.build import Report
@@ -22,18 +23,12 @@ def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(STACKWATCH), "report", *args], capture_output=True, text=True, timeout=60, cwd=REPO)
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_bad_inputs_are_exit_2_naming_the_option():
     done = run("--days", "0")
     assert done.returncode == 2 and "--days 0" in done.stderr
     done = run("--format", "html")
     assert done.returncode == 2 and "--output" in done.stderr
-    url = f"http://127.0.0.1:{closed_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     done = run("--prometheus", url)
     assert done.returncode == 2 and url in done.stderr and "Traceback" not in done.stderr
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from pathlib import Path
+
+from simhelpers import free_port
 
 from exporters.ops.validate.model import Check, Status, outcome
 from exporters.ops.validate.render import RENDERERS
@@ -17,12 +18,6 @@ CONFIG = "simulator: true\nproviders:\n  openai: {enabled: false}\n  llamacloud:
          "  vercel: {enabled: false}\n  render: {enabled: false}\n  supabase: {enabled: false}\n"
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def validate(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
     return subprocess.run([str(STACKWATCH), "validate", *args], capture_output=True, text=True, timeout=60, cwd=cwd)
 
@@ -31,7 +26,7 @@ def test_without_prometheus_the_checks_that_need_none_run_and_the_rest_are_unkno
     (tmp_path / "c.yaml").write_text(CONFIG.replace("vercel: {enabled: false}", "vercel: {enabled: true}")
                                      .replace("render: {enabled: false}", "render: {enabled: true}")
                                      .replace("supabase: {enabled: false}", "supabase: {enabled: true}"))
-    port = closed_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     done = validate("--config", str(tmp_path / "c.yaml"), "--prometheus", url, "--format", "json",
                     "--project-dir", str(REPO))
@@ -72,7 +67,7 @@ def test_bad_config_is_exit_2_naming_file_and_key(tmp_path):
 def test_the_restore_drill_check_runs_without_prometheus_and_a_bad_drill_date_is_exit_2(tmp_path):
     config = CONFIG.replace("supabase: {enabled: false}", "supabase: {enabled: true}")
     (tmp_path / "c.yaml").write_text(config)
-    done = validate("--config", str(tmp_path / "c.yaml"), "--prometheus", f"http://127.0.0.1:{closed_port()}",
+    done = validate("--config", str(tmp_path / "c.yaml"), "--prometheus", f"http://127.0.0.1:{free_port()}",
                     "--format", "json", "--project-dir", str(REPO))
     checks = {(c["group"], c["name"]): c for c in json.loads(done.stdout)["checks"]}
     drill = checks[("restore drill", "Supabase restore drill")]

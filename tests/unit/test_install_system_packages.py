@@ -9,13 +9,13 @@ Alertmanager that was running before the install (somebody else's).
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 from ciguard import in_ci
+from simhelpers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "tools" / "install-system-packages.sh"
@@ -34,12 +34,6 @@ fi
 """
 SUDO = '#!/usr/bin/env bash\nexec "$@"\n'
 SYSTEMCTL = '#!/usr/bin/env bash\necho "systemctl $*" >>"$LOG"\n'
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def alive(pid: int) -> bool:
