@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -233,16 +233,22 @@ def _folded_moves(moves: list[tuple[str, PanelView, PanelView]]) -> list[str]:
     return lines
 
 
-def _named_changes(what: str, before: dict[str, dict], after: dict[str, dict]) -> list[str]:
+def _named_changes(what: str, before: dict[str, dict], after: dict[str, dict],
+                   shown: Callable[[str, dict], str] | None = None) -> list[str]:
+    """Added, removed and changed entries by key. `shown` names an entry (default: **key**, and an added
+    one with its properties)."""
+    def name_of(key: str, doc: dict) -> str:
+        return shown(key, doc) if shown else f"**{key}**"
     lines = []
-    for name in sorted(after.keys() - before.keys()):
-        lines.append(f"{what} added: **{name}** ({', '.join(f'{k} {code(v)}' for k, v in sorted(after[name].items()))})")
-    for name in sorted(before.keys() - after.keys()):
-        lines.append(f"{what} removed: **{name}**")
-    for name in sorted(before.keys() & after.keys()):
-        changes = compare(before[name], after[name])
+    for key in sorted(after.keys() - before.keys()):
+        detail = "" if shown else f" ({', '.join(f'{k} {code(v)}' for k, v in sorted(after[key].items()))})"
+        lines.append(f"{what} added: {name_of(key, after[key])}{detail}")
+    for key in sorted(before.keys() - after.keys()):
+        lines.append(f"{what} removed: {name_of(key, before[key])}")
+    for key in sorted(before.keys() & after.keys()):
+        changes = compare(before[key], after[key])
         if changes:
-            lines.append(f"{what} **{name}**:")
+            lines.append(f"{what} {name_of(key, after[key])}:")
             lines += ["  - " + c.replace("\n", "\n  ") for c in changes]
     return lines
 
@@ -492,17 +498,8 @@ def grafana_rules(documents: dict[str, dict]) -> dict[str, dict]:
 
 
 def grafana_alerting_section(old: dict[str, dict], new: dict[str, dict]) -> list[str]:
-    lines = []
-    before, after = grafana_rules(old), grafana_rules(new)
-    for uid in sorted(after.keys() - before.keys()):
-        lines.append(f"Grafana rule added: **{after[uid].get('title', uid)}** (`{uid}`)")
-    for uid in sorted(before.keys() - after.keys()):
-        lines.append(f"Grafana rule removed: **{before[uid].get('title', uid)}** (`{uid}`)")
-    for uid in sorted(before.keys() & after.keys()):
-        changes = compare(before[uid], after[uid])
-        if changes:
-            lines.append(f"Grafana rule **{after[uid].get('title', uid)}** (`{uid}`):")
-            lines += ["  - " + c.replace("\n", "\n  ") for c in changes]
+    lines = _named_changes("Grafana rule", grafana_rules(old), grafana_rules(new),
+                           lambda uid, rule: f"**{rule.get('title', uid)}** (`{uid}`)")
     for path in sorted(old.keys() | new.keys()):
         a, b = old.get(path, {}), new.get(path, {})
         old_trees, new_trees = a.get("policies") or [], b.get("policies") or []
