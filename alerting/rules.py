@@ -37,9 +37,13 @@ def threshold(name: str, selector: str = "") -> str:
 
 def escalating(*, for_steps: tuple[str, str] = ("5m", "15m"), **fields) -> list[Alert]:
     """An alert as warning after the first `for`, then critical after the longer one (5 and 15 min by
-    default): Alertmanager's inhibition keeps the critical step from doubling up with the warning."""
-    return [Alert(severity=Severity.WARNING, for_=for_steps[0], **fields),
-            Alert(severity=Severity.CRITICAL, for_=for_steps[1], **fields)]
+    default): Alertmanager's inhibition keeps the critical step from doubling up with the warning.
+
+    The critical rule comes first in its group: both steps end at the same evaluation, Prometheus
+    sends each rule's alerts as it evaluates it, and a warning that Alertmanager sees resolved while
+    its critical still fires is muted and dropped, so its "resolved" message would never go out."""
+    return [Alert(severity=Severity.CRITICAL, for_=for_steps[1], **fields),
+            Alert(severity=Severity.WARNING, for_=for_steps[0], **fields)]
 
 
 # --- response time, errors, saturation (the seed thresholds) ---

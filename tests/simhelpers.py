@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import random
+import os
 import socket
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
@@ -77,18 +77,37 @@ def _ephemeral_start() -> int:
 # Ports handed to the stack's services are picked below the kernel's ephemeral range: a port the
 # kernel gives out itself (bind to 0, or any outgoing connection's local port) could be taken by
 # another worker's client between the pick and the service's bind ("address already in use").
-_PORTS = random.Random()
+# Each xdist worker owns its own slice of that range and walks it in order, so two workers never
+# pick the same port and one worker never hands out a port twice while its first holder starts.
 PORT_FLOOR = 20000
+PORT_SLICES = 8
+
+
+def _worker_index() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    digits = worker.removeprefix("gw")
+    return int(digits) % PORT_SLICES if digits.isdigit() else 0
+
+
+def _port_slice() -> range:
+    width = (_ephemeral_start() - PORT_FLOOR) // PORT_SLICES
+    start = PORT_FLOOR + _worker_index() * width
+    return range(start, start + width)
+
+
+_next_port: dict[str, int] = {}
 
 
 def free_port() -> int:
-    ceiling = _ephemeral_start() - 1
-    for _ in range(200):
-        port = _PORTS.randint(PORT_FLOOR, ceiling)
+    ports = _port_slice()
+    offset = _next_port.get("offset", 0)
+    for step in range(len(ports)):
+        port = ports[(offset + step) % len(ports)]
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            return port
-    raise AssertionError(f"no free port in {PORT_FLOOR}-{ceiling} after 200 tries")
+        _next_port["offset"] = (offset + step + 1) % len(ports)
+        return port
+    raise AssertionError(f"no free port in {ports.start}-{ports.stop - 1}")

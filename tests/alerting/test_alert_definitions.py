@@ -213,6 +213,17 @@ def test_escalations_raise_severity_with_a_longer_breach():
         assert s["critical"] > s["warning"], name
 
 
+def test_a_critical_step_is_evaluated_before_its_warning_so_both_resolutions_are_sent():
+    # Prometheus sends each rule's alerts as it evaluates it; a warning Alertmanager sees resolved
+    # while the same alert's critical still fires is muted by the inhibition and then dropped, so
+    # its "resolved" message never goes out (prometheus/alertmanager#2754). Critical first, then.
+    for group in yaml.safe_load(RULES.read_text())["groups"]:
+        order = [(rule["alert"], rule["labels"]["severity"]) for rule in group["rules"]]
+        for name in {n for n, severity in order if severity == "warning"}:
+            if (name, "critical") in order:
+                assert order.index((name, "critical")) < order.index((name, "warning")), (group["name"], name)
+
+
 def test_cost_alerts_match_their_urgency():
     by = {(a.name, a.severity.value): a for a in ALERTS}
     assert {a.severity.value for a in ALERTS if a.name == "MonthlyBudgetExceeded"} == {"warning"}
