@@ -117,6 +117,17 @@ def query(alert: Alert, timing: Timing) -> str:
 
 # --- grafanalib, then normalised ---
 
+def _figure_steps(alert: Alert, timing: Timing) -> list[Target | AlertExpression]:
+    """A figure's query and its last value: a number the message prints, never part of the condition."""
+    steps: list[Target | AlertExpression] = []
+    for index, figure in enumerate(alert.figures):
+        query_ref, reduce_ref = render.figure_refs(index)
+        steps += [Target(expr=timing.fill(figure.expr), refId=query_ref, datasource=render.DATASOURCE_UID, instant=True),
+                  AlertExpression(refId=reduce_ref, expression=query_ref, expressionType=EXP_TYPE_REDUCE,
+                                  reduceFunction=EXP_REDUCER_FUNC_LAST, reduceMode=EXP_REDUCER_FUNC_DROP_NN)]
+    return steps
+
+
 def _rule(alert: Alert, settings: Settings, timing: Timing) -> AlertRulev9:
     return AlertRulev9(
         title=alert.name,  # the same name on both escalation steps: Grafana 12 allows it (grafana/grafana#102067)
@@ -128,8 +139,9 @@ def _rule(alert: Alert, settings: Settings, timing: Timing) -> AlertRulev9:
                             reduceFunction=EXP_REDUCER_FUNC_LAST, reduceMode=EXP_REDUCER_FUNC_DROP_NN),
             AlertExpression(refId=render.CONDITION, expression=f"is_number(${render.REDUCE})",
                             expressionType=EXP_TYPE_MATH),
+            *_figure_steps(alert, timing),
         ],
-        annotations=render.annotations(alert, settings, grafana=True),
+        annotations=render.annotations(alert, settings, grafana=True, timing=timing),
         labels=alert.static_labels(),
         evaluateFor=timing.for_of(alert),
         # An empty result means nothing breaches (the comparison is in the query): OK. A failed

@@ -44,13 +44,25 @@ class ValueFormat(str, Enum):
 
 
 @dataclass(frozen=True)
+class Figure:
+    """A second number a message prints, `{figure:<name>}` in its texts (TrafficSpike's baseline):
+    its own PromQL, one series per object, labelled like the alert's firing series on `on`."""
+
+    name: str
+    expr: str  # may hold `${window}` placeholders, as Alert.expr
+    on: tuple[str, ...]  # the labels that pick the firing object's series
+    value_format: ValueFormat
+
+
+@dataclass(frozen=True)
 class Alert:
     """One alert, rendered into Grafana provisioning and the Prometheus rule twin.
 
     `expr` may hold `${window}` placeholders (see `Windows`) so a test can shrink
     every window by the same factor without touching the production values.
     `summary` and `description` may use `{value}` (the measured value, formatted
-    per `value_format`) and `{label:<name>}` (a label of the firing series).
+    per `value_format`), `{label:<name>}` (a label of the firing series) and
+    `{figure:<name>}` (one of `figures`).
     """
 
     name: str
@@ -72,6 +84,7 @@ class Alert:
     variant: str = ""
     # "daily": notified once a day while it fires (budgets: nothing to fix at 3 am).
     cadence: str = ""
+    figures: tuple[Figure, ...] = ()
 
     @property
     def key(self) -> str:
@@ -178,10 +191,13 @@ class Timing:
         return format_duration(duration_seconds(alert.for_) * self.for_scale)
 
     def expr_of(self, alert: Alert) -> str:
+        return self.fill(alert.expr)
+
+    def fill(self, expr: str) -> str:
         """The PromQL with every `${window}` (a duration) and `${window_s}` (its seconds) filled in."""
         values = dict(vars(self.windows))
         values.update({f"{name}_s": str(duration_seconds(value)) for name, value in vars(self.windows).items()})
-        return Template(alert.expr).substitute(values)
+        return Template(expr).substitute(values)
 
     def scale_routing(self, duration: str) -> str:
         """A routing duration (group_wait, group_interval) at this timing's scale, at least 1 s."""

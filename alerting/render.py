@@ -41,8 +41,30 @@ def _value_template(fmt: ValueFormat, grafana: bool) -> str:
     return text.replace("$value", f"$values.{REDUCE}.Value") if grafana else text
 
 
-def render_text(text: str, fmt: ValueFormat, *, grafana: bool) -> str:
+def figure_refs(index: int) -> tuple[str, str]:
+    """Grafana steps of an alert's figure: its query and the reduce of it (D and E for the first)."""
+    return chr(ord("D") + 2 * index), chr(ord("E") + 2 * index)
+
+
+def _figure_template(alert: Alert, index: int, timing: Timing, grafana: bool) -> str:
+    figure = alert.figures[index]
+    text = _PROMETHEUS_VALUE[figure.value_format]
+    if grafana:  # its own query and reduce steps; $values holds each reduce step's value for the instance
+        return text.replace("$value", f"$values.{figure_refs(index)[1]}.Value")
+    # Prometheus: the template's `query` runs the figure's PromQL; the series of the firing object is
+    # the one whose `on` labels equal the alert's (a label a series lacks reads as "" on both sides).
+    same = [f"(eq .Labels.{label} $labels.{label})" for label in figure.on]
+    condition = same[0] if len(same) == 1 else f"and {' '.join(same)}"
+    expr = " ".join(timing.fill(figure.expr).split())
+    return (f"{{{{ range query `{expr}` }}}}{{{{ if {condition} }}}}"
+            f"{text.replace('$value', '.Value')}{{{{ end }}}}{{{{ end }}}}")
+
+
+def render_text(text: str, fmt: ValueFormat, *, grafana: bool, alert: Alert | None = None,
+                timing: Timing = PRODUCTION) -> str:
     text = text.replace("{value}", _value_template(fmt, grafana))
+    for index, figure in enumerate(alert.figures if alert else ()):
+        text = text.replace(f"{{figure:{figure.name}}}", _figure_template(alert, index, timing, grafana))
     return re.sub(r"\{label:([a-z_]+)\}", r"{{ $labels.\1 }}", text)
 
 
@@ -60,10 +82,10 @@ def dashboard_url(alert: Alert, settings: Settings) -> str:
     return f"{settings.grafana_url}/d/{alert.dashboard}" + (f"?{query}" if query else "")
 
 
-def annotations(alert: Alert, settings: Settings, *, grafana: bool) -> dict[str, str]:
+def annotations(alert: Alert, settings: Settings, *, grafana: bool, timing: Timing = PRODUCTION) -> dict[str, str]:
     notes = {
-        "summary": render_text(alert.summary, alert.value_format, grafana=grafana),
-        "description": render_text(alert.description, alert.value_format, grafana=grafana),
+        "summary": render_text(alert.summary, alert.value_format, grafana=grafana, alert=alert, timing=timing),
+        "description": render_text(alert.description, alert.value_format, grafana=grafana, alert=alert, timing=timing),
         "value": _value_template(alert.value_format, grafana),
         "runbook": runbook_path(alert.name),
         "dashboard_url": dashboard_url(alert, settings),
@@ -87,7 +109,7 @@ def prometheus_rules(settings: Settings, timing: Timing = PRODUCTION,
     return {"groups": [
         {"name": f"stackwatch-{name}", "interval": timing.interval, "rules": [
             {"alert": a.name, "expr": timing.expr_of(a), "for": timing.for_of(a),
-             "labels": a.static_labels(), "annotations": annotations(a, settings, grafana=False)}
+             "labels": a.static_labels(), "annotations": annotations(a, settings, grafana=False, timing=timing)}
             for a in members]}
         for name, members in _groups(alerts).items()]}
 

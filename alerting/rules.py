@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from exporters.providers.registry import BY_NAME
 
-from .model import Alert, Severity, Source, ValueFormat
+from .model import Alert, Figure, Severity, Source, ValueFormat
 
 # Dashboard uids (grafana/dashboards).
 OVERVIEW = "stackwatch-overview"
@@ -120,15 +120,19 @@ def burn(long: str, short: str, factor: str) -> str:
 
 # --- traffic spikes ---
 
+def _traffic_baseline(metric: str, by: str) -> str:
+    return (f"max by ({by}) (\n"
+            f'      label_replace(sum by ({by}) (rate({metric}[${{spike}}] offset ${{day}})), "ago", "1d", "", "")\n'
+            f'      or label_replace(sum by ({by}) (rate({metric}[${{spike}}] offset ${{week}})), "ago", "1w", "", ""))')
+
+
 def traffic_spike(metric: str, by: str, provider: str) -> str:
     """A request rate over the `spike` window against its own baseline: the same window a day and
     a week earlier, the higher of the two (so a normal daily cycle, and a weekly one, stay quiet;
     a new object without a day of history, or without traffic then, has no baseline and stays
     quiet). Fires above factor x baseline AND above the floor. The value is the factor (now / baseline)."""
     now = f"sum by ({by}) (rate({metric}[${{spike}}]))"
-    ago = (f"max by ({by}) (\n"
-           f'      label_replace(sum by ({by}) (rate({metric}[${{spike}}] offset ${{day}})), "ago", "1d", "", "")\n'
-           f'      or label_replace(sum by ({by}) (rate({metric}[${{spike}}] offset ${{week}})), "ago", "1w", "", ""))')
+    ago = _traffic_baseline(metric, by)
     return (f"label_replace(\n"
             f"  (\n    {now}\n      > on ({by}) ({ago} * {threshold('traffic_spike_factor')})\n"
             f"    and on ({by}) {now} > {threshold('traffic_spike_floor_per_second')}\n  )\n"
@@ -140,6 +144,12 @@ TRAFFIC_SPIKE = (
     traffic_spike("vercel_requests_total", "project", "vercel")
     + "\nor\n"
     + traffic_spike("render_service_http_requests_total", "service", "render")
+)
+# The baseline the factor divides by, requests per second, labelled as the alert's series are.
+TRAFFIC_BASELINE = (
+    f'label_replace({_traffic_baseline("vercel_requests_total", "project")}, "provider", "vercel", "", "")\n'
+    "or\n"
+    f'label_replace({_traffic_baseline("render_service_http_requests_total", "service")}, "provider", "render", "", "")'
 )
 
 # --- Render autoscaling ---
@@ -183,10 +193,13 @@ SPEND_RATE = f"(({MTD} - {MTD_AGO}) * 3600 / ${{spend_s}})"
 MONTH_ELAPSED_S = "((day_of_month() - 1) * 86400 + time() % 86400)"
 BASELINE_RATE = (f"({MTD_AGO} * 3600\n"
                  f"    / on () group_left () ({MONTH_ELAPSED_S} - ${{spend_s}}))")
+# A poll that failed within the window mutes it: the cost the outage held back lands in one step
+# when polling resumes, which is a backlog, not a rate (a real runaway shows one window later).
 RUNAWAY_SPEND = (
     f"{SPEND_RATE}\n  > on (provider) ({BASELINE_RATE} * {threshold('spend_anomaly_factor')})\n"
     f"and on (provider)\n{SPEND_RATE}\n  > {threshold('runaway_spend_floor_hourly_usd')}\n"
-    f"and on ()\n({MONTH_ELAPSED_S} - ${{spend_s}} >= ${{spend_baseline_min_s}})"
+    f"and on ()\n({MONTH_ELAPSED_S} - ${{spend_s}} >= ${{spend_baseline_min_s}})\n"
+    "unless on (provider)\n(min by (provider) (min_over_time(stackwatch_provider_up[${spend}])) == 0)"
 )
 
 # --- Supabase authentication ---
@@ -345,12 +358,14 @@ ALERTS: tuple[Alert, ...] = (
           source=Source.SUPABASE_METRICS, dashboard_vars={"project": "project"}),
     # --- traffic and scaling ---
     Alert(name="TrafficSpike", group="traffic", expr=TRAFFIC_SPIKE, for_="10m", severity=Severity.WARNING,
-          summary="{label:provider} {label:project}{label:service} gets {value} its usual request rate",
+          summary="{label:provider} {label:project}{label:service} gets {value} its usual request rate "
+                  "(usual: {figure:baseline} requests/s)",
           description="The request rate over the last 15 min is above traffic_spike_factor x its baseline (the "
-                      "same 15 min a day and a week ago, the higher) and above traffic_spike_floor_per_second. "
-                      "The value is the factor: now / baseline.",
+                      "same 15 min a day and a week ago, the higher: {figure:baseline} requests/s) and above "
+                      "traffic_spike_floor_per_second. The value is the factor: now / baseline.",
           value_format=ValueFormat.FACTOR, dashboard=OVERVIEW, tier="traffic",
-          dashboard_vars={"provider": "provider"}),
+          dashboard_vars={"provider": "provider"},
+          figures=(Figure("baseline", TRAFFIC_BASELINE, ("provider", "project", "service"), ValueFormat.COUNT),)),
     Alert(name="RenderInstanceCountChanged", group="traffic", expr=INSTANCE_COUNT_CHANGED, for_="0s",
           severity=Severity.INFO,
           summary="Render autoscaled {label:service} to {value} instances",
@@ -460,7 +475,8 @@ ALERTS: tuple[Alert, ...] = (
         description="The spend rate over the last 30 min is above spend_anomaly_factor x the provider's average "
                     "hourly spend this month and above runaway_spend_floor_hourly_usd: a leaked key, a loop, "
                     "an unbounded job. A warning after 15 min; a page when it lasts 45 min (a one-off lump of "
-                    "billed cost leaves the 30-min window first).",
+                    "billed cost leaves the 30-min window first). Muted for 30 min after a failed poll of the "
+                    "provider: the cost an outage held back lands at once.",
         value_format=ValueFormat.USD, dashboard=COSTS, tier="cost", dashboard_vars={"provider": "provider"}),
     Alert(name="UnpricedUsageSeen", group="cost", for_="0s", severity=Severity.WARNING,
           # An unpriced item is unknown until usage of it arrives, so its counter series is born at

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ALERTING
-from test_promtool_rules import CASES, input_series
+from test_promtool_rules import CASES, humanize, input_series
 
 from alerting import grafana_form, render, routing
 from alerting.channels import read_settings
@@ -77,8 +77,9 @@ def math_expression(expression: str, variables: dict[str, float | None]) -> floa
 def grafana_alerting(rule: dict, samples: list[dict]) -> dict[tuple, bool]:
     """Each series of query A's result -> whether Grafana's condition is Alerting for it."""
     steps = {step["refId"]: step["model"] for step in rule["data"]}
-    reduce_step = next(m for m in steps.values() if m.get("type") == "reduce")
     condition = steps[rule["condition"]]
+    # The reduce step the condition reads (a figure's own reduce steps only feed the message).
+    reduce_step = steps[re.search(r"\$(\w+)", condition["expression"]).group(1)]
     out = {}
     for sample in samples:
         labels = tuple(sorted((k, v) for k, v in sample["labels"].items() if k != "__name__"))
@@ -183,6 +184,34 @@ def shipped_rules() -> dict:
 def test_the_grafana_form_fires_for_the_same_objects_as_the_default_path(promql_eval):
     problems = mismatches(promql_eval, shipped_rules())
     assert not problems, "\n".join(problems[:20])
+
+
+def test_a_figure_the_grafana_message_prints_is_the_firing_objects_own(promql_eval):
+    """A figure's reduce step ($values.E in the message) has one series per object with exactly the
+    labels of the condition's series, so Grafana pairs the firing object with its own figure; its
+    value, printed as the Prometheus form prints it, is what the promtool case expects."""
+    by_uid = {r["uid"]: r for g in shipped_rules()["groups"] for r in g["rules"]}
+    checked = 0
+    for case in (c for c in CASES if any(f.figures for f in c.fires)):
+        alert = next(a for a in ALERTS if a.name == case.alert and a.figures)
+        rule = by_uid[grafana_form.grafana_uid(alert)]
+        steps = {step["refId"]: step["model"] for step in rule["data"]}
+        for index, figure in enumerate(alert.figures):
+            query_ref, _ = render.figure_refs(index)
+            queries = [{"expr": steps[render.QUERY]["expr"], "at": case.eval_time},
+                       {"expr": steps[query_ref]["expr"], "at": case.eval_time}]
+            [results] = evaluate(promql_eval, [{"interval": case.interval, "queries": queries,
+                                                "series": [{"series": s, "values": v} for s, v in input_series(case)]}])
+            firing, figures = ({tuple(sorted(x["labels"].items())): float(x["value"]) for x in r["samples"]}
+                               for r in results)
+            expected = {f.labels.get(k, "") for f in case.fires for k in figure.on}
+            assert firing and set(firing) <= set(figures), (case.title, firing, figures)
+            for labels in firing:
+                printed = humanize(figures[labels])
+                assert any(printed == f.figures[figure.name] for f in case.fires), (case.title, labels, printed)
+                assert set(dict(labels).values()) & expected, (case.title, labels)
+            checked += 1
+    assert checked >= 3
 
 
 def test_a_condition_that_drops_zero_values_is_caught(promql_eval):

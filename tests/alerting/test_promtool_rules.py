@@ -88,6 +88,7 @@ class Fires:
     labels: dict[str, str]  # labels of the series (plus the alert's static ones, added below)
     value: str  # the value as the annotation prints it
     variant: str = ""  # which rule of a multi-rule alert (AlertInputAbsent: its input)
+    figures: dict[str, str] = field(default_factory=dict)  # a figure's name -> as the message prints it
 
 
 @dataclass
@@ -245,12 +246,20 @@ TRAFFIC_CASES = [
          f"{SPIKE_DAYS * 24 + SPIKE_HOUR + 6}h50m", interval="5m", rule_interval="5m"),
     Case("TrafficSpike", "warns with the factor when a project gets 5x its usual rate for the hour",
          [(VERCEL_SHOP, hourly_counter(52_000, cycle(SPIKE_DAYS, SPIKE_HOUR, 5)))],
-         SPIKE_EVAL, [Fires("warning", {"project": "shop", "provider": "vercel"}, "5.0x")],
+         SPIKE_EVAL, [Fires("warning", {"project": "shop", "provider": "vercel"}, "5.0x",
+                            figures={"baseline": humanize(DAY[SPIKE_HOUR])})],
+         interval="5m", rule_interval="5m"),
+    # The message's baseline is the firing project's own, not another project's (blog: 3 requests/s).
+    Case("TrafficSpike", "prints the spiking project's own baseline beside another project's",
+         [(VERCEL_SHOP, hourly_counter(52_000, cycle(SPIKE_DAYS, SPIKE_HOUR, 5))),
+          (VERCEL_SHOP.replace('"shop"', '"blog"'), hourly_counter(900, [3.0] * (SPIKE_DAYS * 24 + SPIKE_HOUR + 2)))],
+         SPIKE_EVAL, [Fires("warning", {"project": "shop", "provider": "vercel"}, "5.0x",
+                            figures={"baseline": humanize(DAY[SPIKE_HOUR])})],
          interval="5m", rule_interval="5m"),
     # A Render service at a steady 2 requests/s, then 4x: 8 requests/s.
     Case("TrafficSpike", "warns for a Render service at 4x its rate of a day and a week ago",
          [(RENDER_API, hourly_counter(7_000, [2.0] * (SPIKE_DAYS * 24 + SPIKE_HOUR) + [8.0, 2.0]))],
-         SPIKE_EVAL, [Fires("warning", {"service": "api", "provider": "render"}, "4.0x")],
+         SPIKE_EVAL, [Fires("warning", {"service": "api", "provider": "render"}, "4.0x", figures={"baseline": humanize(2.0)})],
          interval="5m", rule_interval="5m"),
     # 0.1 then 0.5 requests/s: 5x, but under the 1 request/s floor.
     Case("TrafficSpike", "stays quiet for a spike under the traffic floor",
@@ -275,6 +284,10 @@ RENDER_SCALING_CASES = [
               fires_above=True, inclusive=True, labels={"service": "api"}, value=humanize,
               severities=("warning",), extra=(AUTOSCALED_API,)),
 ]
+OPENAI_MTD = 'stackwatch_cost_month_to_date_usd{provider="openai", service="api", project="shop", cost_source="billed", model="gpt-4o"}'
+# $2 an hour for 45 h, then held at $90 through a 3-hour poll outage (provider_up 0 from 45 h to 48 h).
+OUTAGE_MTD = "0+0.16666666666666666x539 90x35"
+OPENAI_UP_OUTAGE = ('stackwatch_provider_up{provider="openai"}', "1x539 0x35 1x36")
 # Month to date of OpenAI at $2 an hour for 48 h (5-minute samples), then at $20 an hour.
 RUNAWAY = " ".join(["0+0.16666666666666666x575", "96+1.6666666666666667x60"])
 CASES: list[Case] = [
@@ -487,6 +500,16 @@ CASES: list[Case] = [
     Case("RunawaySpend", "stays quiet under the hourly floor",
          [('stackwatch_cost_month_to_date_usd{provider="openai", service="api", project="shop", cost_source="billed", model="gpt-4o"}',
            "0+0.008333333333333333x575 4.8+0.16666666666666666x60")], "49h", interval="5m", rule_interval="5m"),
+    # A 3-hour poll outage from 45 h: month to date holds at $90 while stackwatch_provider_up is 0, then
+    # the $6 the outage held back lands in one step at 48 h ($2/h resumes). Over the 30 min to 48h20m
+    # that is $13.3/h against a usual $1.9/h x 3: a backlog, not a rate, and it must stay quiet.
+    Case("RunawaySpend", "stays quiet when a poll outage's held-back cost lands at once",
+         [(OPENAI_MTD, OUTAGE_MTD + " 96+0.16666666666666666x24"), OPENAI_UP_OUTAGE], "48h20m",
+         interval="5m", rule_interval="5m"),
+    # The same outage, then a real runaway from 49 h ($20/h): the mute lasts one window, not longer.
+    Case("RunawaySpend", "still warns of a runaway that starts after a poll outage",
+         [(OPENAI_MTD, OUTAGE_MTD + " 96+0.16666666666666666x11 98+1.6666666666666667x24"), OPENAI_UP_OUTAGE],
+         "49h35m", [Fires("warning", {"provider": "openai"}, "%.2f USD" % 20)], interval="5m", rule_interval="5m"),
     # An unpriced item is unknown until usage of it arrives: its series is born at its first value
     # (2 at t=5m, as production shapes it), and that new series is the alert.
     Case("UnpricedUsageSeen", "warns on the first usage of an unpriced item (a series born at its first value)",
@@ -585,9 +608,11 @@ def definition(name: str, severity: str, variant: str = ""):
     return next(a for a in ALERTS if a.name == name and a.severity.value == severity and a.variant == variant)
 
 
-def expected_text(text: str, labels: dict[str, str], value: str) -> str:
+def expected_text(text: str, labels: dict[str, str], value: str, figures: dict[str, str] | None = None) -> str:
     """The annotation as Prometheus renders it: `$labels` are the series' labels only."""
     out = text.replace("{value}", value)
+    for name, printed in (figures or {}).items():
+        out = out.replace(f"{{figure:{name}}}", printed)
     for key in ("instance", "service", "project", "provider", "tier", "item", "drain", "reason", "exporter", "status",
                 "job", "integration", "receiver_name"):
         out = out.replace(f"{{label:{key}}}", labels.get(key, ""))
@@ -601,8 +626,8 @@ def expected_alert(name: str, fires: Fires) -> dict:
     return {
         "exp_labels": {**fires.labels, **alert.static_labels()},
         "exp_annotations": {
-            "summary": expected_text(alert.summary, fires.labels, fires.value),
-            "description": expected_text(alert.description, fires.labels, fires.value),
+            "summary": expected_text(alert.summary, fires.labels, fires.value, fires.figures),
+            "description": expected_text(alert.description, fires.labels, fires.value, fires.figures),
             "value": fires.value,
             "runbook": f"docs/runbooks/{name}.md",
             "runbook_url": f"{RUNBOOKS}/{name}.md",
