@@ -187,7 +187,7 @@ def first_alert(document: dict) -> dict:
 
 @pytest.mark.parametrize(("what", "change", "expected"), [
     ("expression", lambda r: r.update(expr="vector(1)"), "expr changed"),
-    ("for", lambda r: r.update({"for": "1h"}), "for `5m` → `1h`"),
+    ("for", lambda r: r.update({"for": "1h"}), "for `{for}` → `1h`"),  # {for}: the rule's own, before the change
     ("label", lambda r: r["labels"].update(team="web"), "label team added: `web`"),
     ("severity", lambda r: r["labels"].update(severity="info"), "alert rule added"),
     ("annotation", lambda r: r["annotations"].update(runbook_url="https://x/y.md"), "annotation runbook_url"),
@@ -198,8 +198,9 @@ def test_each_alert_rule_property_change_is_named(generated, what, change, expec
     rules_file = next(p for p, d in generated.of(RULES).items() if any("alert" in r for g in d["groups"]
                                                                        for r in g["rules"]))
     out = diff_of(generated, RULES, rules_file, apply)
-    name = first_alert(generated.of(RULES)[rules_file])["alert"]
-    assert name in out and expected in out, out
+    before = first_alert(generated.of(RULES)[rules_file])
+    name = before["alert"]
+    assert name in out and expected.format(**before) in out, out
 
 
 def test_alert_rules_added_and_removed(generated):
