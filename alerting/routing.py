@@ -2,8 +2,12 @@
 window and the message. Which channels exist comes from the environment (alerting/channels.py).
 
 Timing:
-- group_by alertname + provider: one notification per problem per provider, not
-  one per service or project (a Render-wide outage is one message, not twelve).
+- group_by alertname + the object's labels (OBJECT_LABELS): one notification per alert per
+  object. Alertmanager's notification log keeps only the alerts a message showed: in a group of
+  several objects, one whose warning is held back by its critical step (inhibited) is left out of
+  the message that tells another object resolved, and its own resolve is then dropped as "fired
+  and resolved" unseen. A group per object keeps every resolve; a Render-wide outage is one
+  message per service.
 - group_wait 30 s (10 s for pages): long enough to batch the series of one incident
   that cross the threshold in the same evaluation or two, short next to `for`.
 - group_interval 5 m: new series joining a firing group are told within 5 min.
@@ -16,7 +20,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-GROUP_BY = ("alertname", "provider")
 GROUP_WAIT = "30s"
 GROUP_INTERVAL = "5m"
 REPEAT_INTERVAL = "4h"
@@ -51,6 +54,7 @@ MAINTENANCE_WINDOW = {"weekdays": ["sunday"], "times": [{"start_time": "02:00", 
 
 # Labels that name the object an alert is about: critical inhibits warning only on the same one.
 OBJECT_LABELS = ("alertname", "provider", "tier", "service", "project", "instance", "status", "job", "input")
+GROUP_BY = OBJECT_LABELS  # a group per alert per object: every resolve is sent (the docstring says why)
 
 
 @dataclass(frozen=True)
