@@ -9,7 +9,7 @@ import hmac
 import json
 import threading
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime, timezone
 
 import httpx
@@ -22,7 +22,7 @@ from simhelpers import counter_value, metric_points
 from exporters.core.metrics import MetricStore
 from exporters.core.telemetry import build_meter_provider, in_memory_reader
 from exporters.providers.registry import all_metrics
-from exporters.providers.vercel.drains import DrainReceiver
+from exporters.providers.vercel.drains import DrainLimits, DrainReceiver
 from exporters.service.server_limits import GuardedAppRunner, ServerLimits
 from exporters.simulator import World
 from exporters.simulator.vercel.drains import send_drains
@@ -33,6 +33,8 @@ MAX_BODY = 64 * 1024
 LOGS = "/drains/vercel/logs"
 VITALS = "/drains/vercel/speed-insights"
 TRACES = "/drains/vercel/traces"
+# Far more than a loopback body takes; a receiver that stops reading fails its test in seconds.
+BODY_S = 5.0
 
 
 def sign(sent: bytes, secret: str = SECRET) -> str:
@@ -51,11 +53,13 @@ def request_event(**overrides: object) -> dict:
 class Receiver:
     """A DrainReceiver served on loopback, with an in-memory metric reader."""
 
-    def __init__(self, secret: str | None = SECRET, max_body: int = MAX_BODY):
+    def __init__(self, secret: str | None = SECRET, max_body: int = MAX_BODY,
+                 project_name: Callable[[str], str | None] | None = None):
         self.reader = in_memory_reader()
         self.meter_provider = build_meter_provider("test", export_interval_s=60, extra_readers=(self.reader,))
         self.store = MetricStore(self.meter_provider.get_meter("test"), all_metrics())
-        self.receiver = DrainReceiver(self.store, secret, max_body)
+        self.receiver = DrainReceiver(self.store, secret, max_body, project_name=project_name,
+                                      limits=DrainLimits(body_timeout_s=BODY_S))
         self.runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -258,6 +262,7 @@ async def test_without_a_secret_every_delivery_is_503_unconfigured() -> None:
         body = json.dumps([request_event()]).encode()
         response = await post(r, LOGS, body)
         assert response.status_code == 503 and response.json()["error"] == "unconfigured"
+        assert response.json()["message"] == "no drain secret is configured"
         assert r.counter("stackwatch.drain.rejected", drain="log", reason="unconfigured") == 1
         assert r.counter("vercel.requests") == 0
     finally:
@@ -284,6 +289,32 @@ async def test_speed_insights_record_seconds_by_project_and_metric_never_by_path
         (("metric", "TTFB"), ("project", "prj_1")): (1, pytest.approx(0.08)),
     }
     assert receiver.histogram_counts("vercel.web_vital.cls") == {(("project", "prj_1"),): 1}
+
+
+async def test_events_without_a_project_name_are_named_through_the_project_lookup() -> None:
+    """The receiver is given the project list's id → name lookup: events that carry only
+    `projectId` are labelled with the project's name (its id when the list does not know it)."""
+    r = Receiver(project_name={"prj_1": "web"}.get)
+    await r.start()
+    try:
+        logs = json.dumps([request_event(projectName=None), request_event(projectName=None, projectId="prj_2")])
+        assert (await post(r, LOGS, logs.encode())).json() == {"accepted": 2, "invalid": 0}
+        assert r.counter("vercel.requests", project="web") == r.counter("vercel.requests", project="prj_2") == 1
+        vital = {"schema": "vercel.speed_insights.v1", "projectId": "prj_1", "metricType": "CLS", "value": 0.1}
+        assert (await post(r, VITALS, json.dumps([vital]).encode())).json() == {"accepted": 1, "invalid": 0}
+        assert r.histogram_counts("vercel.web_vital.cls") == {(("project", "web"),): 1}
+    finally:
+        await r.stop()
+
+
+async def test_every_invalid_speed_insights_event_is_counted(receiver: Receiver) -> None:
+    good = {"schema": "vercel.speed_insights.v1", "projectId": "prj_1", "metricType": "LCP", "value": 1200}
+    body = json.dumps([good, {**good, "metricType": "XYZ"}, {**good, "value": -1}, {**good, "schema": "v0"}]).encode()
+    response = await post(receiver, VITALS, body)
+    assert response.status_code == 200 and response.json() == {"accepted": 1, "invalid": 3}
+    assert response.headers["content-type"].split(";")[0].strip().lower() == "application/json"
+    assert receiver.counter("stackwatch.drain.rejected", drain="speed_insights", reason="invalid_event") == 3
+    assert receiver.counter("stackwatch.drain.events", drain="speed_insights") == 1
 
 
 @pytest.mark.parametrize("scenario", ["steady", "error-burst", "latency-spike"])
