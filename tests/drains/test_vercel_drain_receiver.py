@@ -192,6 +192,26 @@ async def test_a_gzip_body_is_verified_over_its_compressed_bytes_as_sent(receive
     assert receiver.counter("vercel.requests", project="web", status_class="5xx") == 1
 
 
+async def test_a_gzip_batch_that_inflates_to_many_decode_steps_is_received_whole_within_the_body_timeout() -> None:
+    """A few KiB on the wire that inflate to 6 MiB: decoded in 24 steps of DECODE_STEP_BYTES, each
+    kept, and within the body timeout (the steps only yield to the loop, they never wait)."""
+    from exporters.core.decoding import DECODE_STEP_BYTES
+
+    r = Receiver(max_body=8 * 1024 * 1024)
+    await r.start()
+    try:
+        events = json.dumps([request_event(id=str(n)) for n in range(3)]).encode()
+        body = events[:-1] + b" " * (6 * 1024 * 1024 - len(events)) + b"]"
+        assert len(body) >= 24 * DECODE_STEP_BYTES
+        sent = gzip.compress(body, 9)
+        assert len(sent) < 64 * 1024  # one read of the body: every step comes from one chunk
+        response = await post(r, LOGS, sent, **{"Content-Encoding": "gzip"})
+        assert response.status_code == 200 and response.json() == {"accepted": 3, "invalid": 0}
+        assert r.counter("vercel.requests", project="web") == 3
+    finally:
+        await r.stop()
+
+
 async def test_the_drain_sender_signs_the_bytes_it_sends_as_vercel_documents() -> None:
     """The simulator's deliveries, captured as they arrive: the header is the documented HMAC of the
     raw bytes (worked out here), and nothing is compressed."""
@@ -303,6 +323,9 @@ async def test_events_without_a_project_name_are_named_through_the_project_looku
         vital = {"schema": "vercel.speed_insights.v1", "projectId": "prj_1", "metricType": "CLS", "value": 0.1}
         assert (await post(r, VITALS, json.dumps([vital]).encode())).json() == {"accepted": 1, "invalid": 0}
         assert r.histogram_counts("vercel.web_vital.cls") == {(("project", "web"),): 1}
+        traces = await post(r, TRACES, trace_export("prj_1", span("GET /", 5)), **{"content-type": "application/json"})
+        assert traces.json() == {"accepted": 1, "invalid": 0}
+        assert r.histogram_counts("vercel.function.duration") == {(("project", "web"), ("route", "/")): 1}
     finally:
         await r.stop()
 
