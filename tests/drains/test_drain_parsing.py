@@ -259,6 +259,8 @@ def test_a_span_of_another_kind_is_accepted_but_no_invocation(kind: object) -> N
     ({**SPAN, "name": "GET /a b"}, "/a b"),  # the name after the method, spaces and all
     ({**SPAN, "name": "GET api/users"}, "other"),  # not a path
     ({**SPAN, "name": "/api/users"}, "other"),  # no method
+    ({**SPAN, "name": "GET\t/api/users"}, "other"),  # OTel's name is `{method} {target}`: one space
+    ({**SPAN, "name": "GET  /api/users"}, "other"),
     ({**SPAN, "name": 7}, "other"),
     ({k: v for k, v in SPAN.items() if k != "name"}, "other"),
     ({**SPAN, "name": "GET /" + "a" * 127}, "/" + "a" * 127),  # 128 characters: kept
