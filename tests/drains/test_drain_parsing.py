@@ -177,6 +177,7 @@ def test_an_export_without_resource_spans_is_empty_not_malformed() -> None:
 
 @pytest.mark.parametrize(("resource_spans", "expected"), [
     ("not an object", [(None, None)]),
+    (["not an object", {"scopeSpans": [{"spans": [SPAN]}]}], [(None, None), ({}, SPAN)]),  # and the rest is read
     ({"resource": "not an object", "scopeSpans": [{"spans": [SPAN]}]}, [({}, SPAN)]),
     ({"resource": {"attributes": "not a list"}, "scopeSpans": [{"spans": [SPAN]}]}, [(None, SPAN)]),
     ({"scopeSpans": ["not an object"]}, [({}, None)]),
@@ -184,7 +185,8 @@ def test_an_export_without_resource_spans_is_empty_not_malformed() -> None:
     ({"scopeSpans": [{}]}, [({}, None)]),
 ])
 def test_each_malformed_part_of_an_export_becomes_one_invalid_item(resource_spans: object, expected: list) -> None:
-    assert parse_trace_export(otlp(resource_spans), "application/json") == expected
+    parts = resource_spans if isinstance(resource_spans, list) else [resource_spans]
+    assert parse_trace_export(otlp(*parts), "application/json") == expected
 
 
 @pytest.mark.parametrize(("body", "content_type", "message"), [

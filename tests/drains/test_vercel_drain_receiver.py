@@ -449,13 +449,13 @@ async def test_trace_drain_routes_are_bounded_per_project_and_bad_spans_counted(
 
 async def test_each_project_keeps_its_own_routes_and_an_export_without_content_type_is_json(receiver: Receiver) -> None:
     from exporters.providers.vercel.drains import ROUTES_PER_PROJECT
-    routes = [f"/api/r{i}" for i in range(ROUTES_PER_PROJECT)]
-    for project in ("prj_1", "prj_2"):
-        body = trace_export(project, *(span(f"GET {r}", 10) for r in routes))
+    routes = {project: [f"/{project}/r{i}" for i in range(ROUTES_PER_PROJECT)] for project in ("prj_1", "prj_2")}
+    for project, its_routes in routes.items():
+        body = trace_export(project, *(span(f"GET {r}", 10) for r in its_routes))
         response = await post(receiver, TRACES, body)  # no Content-Type header: OTLP JSON
         assert response.json() == {"accepted": ROUTES_PER_PROJECT, "invalid": 0}
     kept = {(dict(k)["project"], dict(k)["route"]) for k in receiver.histogram_counts("vercel.function.duration")}
-    assert kept == {(project, r) for project in ("prj_1", "prj_2") for r in routes}
+    assert kept == {(project, r) for project, its_routes in routes.items() for r in its_routes}
 
 
 # --- fuzz: whatever arrives, the receiver answers 2xx/4xx and counts every rejection ---
