@@ -55,7 +55,7 @@ class Module:
 DRAIN_TESTS = ("tests/drains/test_vercel_drain_receiver.py", "tests/drains/test_drain_bounds.py",
                "tests/drains/test_drain_parsing.py")
 DRAIN_FUNCTIONS = ("parse_batch", "_integer", "_project", "status_class", "parse_log_event", "parse_vital_event",
-                   "_signature")
+                   "_signature", "parse_trace_export", "_attributes", "_nanos", "parse_trace_span", "_bounded_route")
 
 MODULES: tuple[Module, ...] = (
     Module("ratelimit", "exporters/core/ratelimit.py", ("tests/unit/test_ratelimit.py",)),

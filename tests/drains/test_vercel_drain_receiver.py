@@ -9,7 +9,7 @@ import hmac
 import json
 import threading
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime, timezone
 
 import httpx
@@ -22,7 +22,7 @@ from simhelpers import counter_value, metric_points
 from exporters.core.metrics import MetricStore
 from exporters.core.telemetry import build_meter_provider, in_memory_reader
 from exporters.providers.registry import all_metrics
-from exporters.providers.vercel.drains import DrainReceiver
+from exporters.providers.vercel.drains import DrainLimits, DrainReceiver
 from exporters.service.server_limits import GuardedAppRunner, ServerLimits
 from exporters.simulator import World
 from exporters.simulator.vercel.drains import send_drains
@@ -33,6 +33,8 @@ MAX_BODY = 64 * 1024
 LOGS = "/drains/vercel/logs"
 VITALS = "/drains/vercel/speed-insights"
 TRACES = "/drains/vercel/traces"
+# Far more than a loopback body takes; a receiver that stops reading fails its test in seconds.
+BODY_S = 5.0
 
 
 def sign(sent: bytes, secret: str = SECRET) -> str:
@@ -51,11 +53,13 @@ def request_event(**overrides: object) -> dict:
 class Receiver:
     """A DrainReceiver served on loopback, with an in-memory metric reader."""
 
-    def __init__(self, secret: str | None = SECRET, max_body: int = MAX_BODY):
+    def __init__(self, secret: str | None = SECRET, max_body: int = MAX_BODY,
+                 project_name: Callable[[str], str | None] | None = None):
         self.reader = in_memory_reader()
         self.meter_provider = build_meter_provider("test", export_interval_s=60, extra_readers=(self.reader,))
         self.store = MetricStore(self.meter_provider.get_meter("test"), all_metrics())
-        self.receiver = DrainReceiver(self.store, secret, max_body)
+        self.receiver = DrainReceiver(self.store, secret, max_body, project_name=project_name,
+                                      limits=DrainLimits(body_timeout_s=BODY_S))
         self.runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -188,6 +192,26 @@ async def test_a_gzip_body_is_verified_over_its_compressed_bytes_as_sent(receive
     assert receiver.counter("vercel.requests", project="web", status_class="5xx") == 1
 
 
+async def test_a_gzip_batch_that_inflates_to_many_decode_steps_is_received_whole_within_the_body_timeout() -> None:
+    """A few KiB on the wire that inflate to 6 MiB: decoded in 24 steps of DECODE_STEP_BYTES, each
+    kept, and within the body timeout (the steps only yield to the loop, they never wait)."""
+    from exporters.core.decoding import DECODE_STEP_BYTES
+
+    r = Receiver(max_body=8 * 1024 * 1024)
+    await r.start()
+    try:
+        events = json.dumps([request_event(id=str(n)) for n in range(3)]).encode()
+        body = events[:-1] + b" " * (6 * 1024 * 1024 - len(events)) + b"]"
+        assert len(body) >= 24 * DECODE_STEP_BYTES
+        sent = gzip.compress(body, 9)
+        assert len(sent) < 64 * 1024  # one read of the body: every step comes from one chunk
+        response = await post(r, LOGS, sent, **{"Content-Encoding": "gzip"})
+        assert response.status_code == 200 and response.json() == {"accepted": 3, "invalid": 0}
+        assert r.counter("vercel.requests", project="web") == 3
+    finally:
+        await r.stop()
+
+
 async def test_the_drain_sender_signs_the_bytes_it_sends_as_vercel_documents() -> None:
     """The simulator's deliveries, captured as they arrive: the header is the documented HMAC of the
     raw bytes (worked out here), and nothing is compressed."""
@@ -258,6 +282,7 @@ async def test_without_a_secret_every_delivery_is_503_unconfigured() -> None:
         body = json.dumps([request_event()]).encode()
         response = await post(r, LOGS, body)
         assert response.status_code == 503 and response.json()["error"] == "unconfigured"
+        assert response.json()["message"] == "no drain secret is configured"
         assert r.counter("stackwatch.drain.rejected", drain="log", reason="unconfigured") == 1
         assert r.counter("vercel.requests") == 0
     finally:
@@ -284,6 +309,35 @@ async def test_speed_insights_record_seconds_by_project_and_metric_never_by_path
         (("metric", "TTFB"), ("project", "prj_1")): (1, pytest.approx(0.08)),
     }
     assert receiver.histogram_counts("vercel.web_vital.cls") == {(("project", "prj_1"),): 1}
+
+
+async def test_events_without_a_project_name_are_named_through_the_project_lookup() -> None:
+    """The receiver is given the project list's id → name lookup: events that carry only
+    `projectId` are labelled with the project's name (its id when the list does not know it)."""
+    r = Receiver(project_name={"prj_1": "web"}.get)
+    await r.start()
+    try:
+        logs = json.dumps([request_event(projectName=None), request_event(projectName=None, projectId="prj_2")])
+        assert (await post(r, LOGS, logs.encode())).json() == {"accepted": 2, "invalid": 0}
+        assert r.counter("vercel.requests", project="web") == r.counter("vercel.requests", project="prj_2") == 1
+        vital = {"schema": "vercel.speed_insights.v1", "projectId": "prj_1", "metricType": "CLS", "value": 0.1}
+        assert (await post(r, VITALS, json.dumps([vital]).encode())).json() == {"accepted": 1, "invalid": 0}
+        assert r.histogram_counts("vercel.web_vital.cls") == {(("project", "web"),): 1}
+        traces = await post(r, TRACES, trace_export("prj_1", span("GET /", 5)), **{"content-type": "application/json"})
+        assert traces.json() == {"accepted": 1, "invalid": 0}
+        assert r.histogram_counts("vercel.function.duration") == {(("project", "web"), ("route", "/")): 1}
+    finally:
+        await r.stop()
+
+
+async def test_every_invalid_speed_insights_event_is_counted(receiver: Receiver) -> None:
+    good = {"schema": "vercel.speed_insights.v1", "projectId": "prj_1", "metricType": "LCP", "value": 1200}
+    body = json.dumps([good, {**good, "metricType": "XYZ"}, {**good, "value": -1}, {**good, "schema": "v0"}]).encode()
+    response = await post(receiver, VITALS, body)
+    assert response.status_code == 200 and response.json() == {"accepted": 1, "invalid": 3}
+    assert response.headers["content-type"].split(";")[0].strip().lower() == "application/json"
+    assert receiver.counter("stackwatch.drain.rejected", drain="speed_insights", reason="invalid_event") == 3
+    assert receiver.counter("stackwatch.drain.events", drain="speed_insights") == 1
 
 
 @pytest.mark.parametrize("scenario", ["steady", "error-burst", "latency-spike"])
@@ -391,6 +445,17 @@ async def test_trace_drain_routes_are_bounded_per_project_and_bad_spans_counted(
     assert receiver.counter("stackwatch.drain.rejected", drain="trace", reason="invalid_event") == 2
     no_project = await post(receiver, TRACES, trace_export(None, span("GET /", 5)), **{"content-type": "application/json"})
     assert no_project.status_code == 400  # its only span is invalid
+
+
+async def test_each_project_keeps_its_own_routes_and_an_export_without_content_type_is_json(receiver: Receiver) -> None:
+    from exporters.providers.vercel.drains import ROUTES_PER_PROJECT
+    routes = {project: [f"/{project}/r{i}" for i in range(ROUTES_PER_PROJECT)] for project in ("prj_1", "prj_2")}
+    for project, its_routes in routes.items():
+        body = trace_export(project, *(span(f"GET {r}", 10) for r in its_routes))
+        response = await post(receiver, TRACES, body)  # no Content-Type header: OTLP JSON
+        assert response.json() == {"accepted": ROUTES_PER_PROJECT, "invalid": 0}
+    kept = {(dict(k)["project"], dict(k)["route"]) for k in receiver.histogram_counts("vercel.function.duration")}
+    assert kept == {(project, r) for project, its_routes in routes.items() for r in its_routes}
 
 
 # --- fuzz: whatever arrives, the receiver answers 2xx/4xx and counts every rejection ---
