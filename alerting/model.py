@@ -156,6 +156,8 @@ class Windows:
     burn_slow_long: str = "3d"
     burn_slow_short: str = "6h"
     spend: str = "30m"  # runaway spend: the spend rate is measured over this window
+    # ... and over this shorter one too: a one-off lump of cost leaves it before `for` has passed.
+    spend_short: str = "10m"
     # Runaway spend compares with the month's average rate so far; quiet until it covers this long.
     spend_baseline_min: str = "6h"
     # The Costs board's usual day (rules.BASELINE): real days either way, never scaled.

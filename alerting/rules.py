@@ -190,14 +190,19 @@ DAILY_OVER_BUDGET = (f"{per_provider_and_total('stackwatch_cost_today_usd')}\n"
 MTD = "sum by (provider) (stackwatch_cost_month_to_date_usd)"
 MTD_AGO = "sum by (provider) (stackwatch_cost_month_to_date_usd offset ${spend})"
 SPEND_RATE = f"(({MTD} - {MTD_AGO}) * 3600 / ${{spend_s}})"
+SPEND_RATE_SHORT = (f"(({MTD} - sum by (provider) (stackwatch_cost_month_to_date_usd offset ${{spend_short}}))"
+                    " * 3600 / ${spend_short_s})")
 MONTH_ELAPSED_S = "((day_of_month() - 1) * 86400 + time() % 86400)"
 BASELINE_RATE = (f"({MTD_AGO} * 3600\n"
                  f"    / on () group_left () ({MONTH_ELAPSED_S} - ${{spend_s}}))")
-# A poll that failed within the window mutes it: the cost the outage held back lands in one step
-# when polling resumes, which is a backlog, not a rate (a real runaway shows one window later).
+# The rate holds over the last `spend_short` too (a third of the window): a lump of cost landing at
+# once (a batch's bill, a big parse job) leaves that window before `for` has passed; a runaway does
+# not. A poll that failed within the window mutes it: the cost the outage held back lands in one
+# step when polling resumes, which is a backlog, not a rate (a real runaway shows one window later).
 RUNAWAY_SPEND = (
     f"{SPEND_RATE}\n  > on (provider) ({BASELINE_RATE} * {threshold('spend_anomaly_factor')})\n"
     f"and on (provider)\n{SPEND_RATE}\n  > {threshold('runaway_spend_floor_hourly_usd')}\n"
+    f"and on (provider)\n{SPEND_RATE_SHORT}\n  > on (provider) ({BASELINE_RATE} * {threshold('spend_anomaly_factor')})\n"
     f"and on ()\n({MONTH_ELAPSED_S} - ${{spend_s}} >= ${{spend_baseline_min_s}})\n"
     "unless on (provider)\n(min by (provider) (min_over_time(stackwatch_provider_up[${spend}])) == 0)"
 )
@@ -474,9 +479,10 @@ ALERTS: tuple[Alert, ...] = (
         summary="{label:provider} spends {value} an hour, far above its usual rate",
         description="The spend rate over the last 30 min is above spend_anomaly_factor x the provider's average "
                     "hourly spend this month and above runaway_spend_floor_hourly_usd: a leaked key, a loop, "
-                    "an unbounded job. A warning after 15 min; a page when it lasts 45 min (a one-off lump of "
-                    "billed cost leaves the 30-min window first). Muted for 30 min after a failed poll of the "
-                    "provider: the cost an outage held back lands at once.",
+                    "an unbounded job. The rate over the last 10 min must be as high (a one-off lump of cost "
+                    "leaves that window before the 15 min pass). A warning after 15 min; a page when it lasts "
+                    "45 min. Muted for 30 min after a failed poll of the provider: the cost an outage held "
+                    "back lands at once.",
         value_format=ValueFormat.USD, dashboard=COSTS, tier="cost", dashboard_vars={"provider": "provider"}),
     Alert(name="UnpricedUsageSeen", group="cost", for_="0s", severity=Severity.WARNING,
           # An unpriced item is unknown until usage of it arrives, so its counter series is born at

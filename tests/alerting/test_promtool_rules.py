@@ -500,6 +500,11 @@ CASES: list[Case] = [
     Case("RunawaySpend", "stays quiet under the hourly floor",
          [('stackwatch_cost_month_to_date_usd{provider="openai", service="api", project="shop", cost_source="billed", model="gpt-4o"}',
            "0+0.008333333333333333x575 4.8+0.16666666666666666x60")], "49h", interval="5m", rule_interval="5m"),
+    # A one-off lump: $8 lands at once at 48 h in a $2/h month ($16/h over the 30 min after it, above
+    # 3x and the floor for 30 min), then $2/h goes on. It leaves the 10-min window after 10 min: quiet.
+    Case("RunawaySpend", "stays quiet for a one-off lump of cost",
+         [(OPENAI_MTD, "0+0.16666666666666666x575 104+0.16666666666666666x24")], "48h25m",
+         interval="5m", rule_interval="5m"),
     # A 3-hour poll outage from 45 h: month to date holds at $90 while stackwatch_provider_up is 0, then
     # the $6 the outage held back lands in one step at 48 h ($2/h resumes). Over the 30 min to 48h20m
     # that is $13.3/h against a usual $1.9/h x 3: a backlog, not a rate, and it must stay quiet.
