@@ -117,15 +117,17 @@ def query(alert: Alert, timing: Timing) -> str:
 
 # --- grafanalib, then normalised ---
 
+def _query_and_last(expr: str, query_ref: str, reduce_ref: str) -> list[Target | AlertExpression]:
+    """A Prometheus query (instant) and the last value of each of its series, NaN dropped."""
+    return [Target(expr=expr, refId=query_ref, datasource=render.DATASOURCE_UID, instant=True),
+            AlertExpression(refId=reduce_ref, expression=query_ref, expressionType=EXP_TYPE_REDUCE,
+                            reduceFunction=EXP_REDUCER_FUNC_LAST, reduceMode=EXP_REDUCER_FUNC_DROP_NN)]
+
+
 def _figure_steps(alert: Alert, timing: Timing) -> list[Target | AlertExpression]:
     """A figure's query and its last value: a number the message prints, never part of the condition."""
-    steps: list[Target | AlertExpression] = []
-    for index, figure in enumerate(alert.figures):
-        query_ref, reduce_ref = render.figure_refs(index)
-        steps += [Target(expr=timing.fill(figure.expr), refId=query_ref, datasource=render.DATASOURCE_UID, instant=True),
-                  AlertExpression(refId=reduce_ref, expression=query_ref, expressionType=EXP_TYPE_REDUCE,
-                                  reduceFunction=EXP_REDUCER_FUNC_LAST, reduceMode=EXP_REDUCER_FUNC_DROP_NN)]
-    return steps
+    return [step for index, figure in enumerate(alert.figures)
+            for step in _query_and_last(timing.fill(figure.expr), *render.figure_refs(index))]
 
 
 def _rule(alert: Alert, settings: Settings, timing: Timing) -> AlertRulev9:
@@ -134,9 +136,7 @@ def _rule(alert: Alert, settings: Settings, timing: Timing) -> AlertRulev9:
         uid=grafana_uid(alert),
         condition=render.CONDITION,
         triggers=[
-            Target(expr=query(alert, timing), refId=render.QUERY, datasource=render.DATASOURCE_UID, instant=True),
-            AlertExpression(refId=render.REDUCE, expression=render.QUERY, expressionType=EXP_TYPE_REDUCE,
-                            reduceFunction=EXP_REDUCER_FUNC_LAST, reduceMode=EXP_REDUCER_FUNC_DROP_NN),
+            *_query_and_last(query(alert, timing), render.QUERY, render.REDUCE),
             AlertExpression(refId=render.CONDITION, expression=f"is_number(${render.REDUCE})",
                             expressionType=EXP_TYPE_MATH),
             *_figure_steps(alert, timing),

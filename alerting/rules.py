@@ -188,21 +188,30 @@ DAILY_OVER_BUDGET = (f"{per_provider_and_total('stackwatch_cost_today_usd')}\n"
 # shows at once, where a partial day against full days waits for the day to add up. Quiet until
 # the month's baseline covers `spend_baseline_min` (the first hours of a month have none).
 MTD = "sum by (provider) (stackwatch_cost_month_to_date_usd)"
-MTD_AGO = "sum by (provider) (stackwatch_cost_month_to_date_usd offset ${spend})"
-SPEND_RATE = f"(({MTD} - {MTD_AGO}) * 3600 / ${{spend_s}})"
-SPEND_RATE_SHORT = (f"(({MTD} - sum by (provider) (stackwatch_cost_month_to_date_usd offset ${{spend_short}}))"
-                    " * 3600 / ${spend_short_s})")
+
+
+def mtd_ago(window: str) -> str:
+    return f"sum by (provider) (stackwatch_cost_month_to_date_usd offset ${{{window}}})"
+
+
+def spend_rate(window: str) -> str:
+    """USD per hour over the window named `window` (a Windows field), from the month-to-date figure."""
+    return f"(({MTD} - {mtd_ago(window)}) * 3600 / ${{{window}_s}})"
+
+
+SPEND_RATE = spend_rate("spend")
 MONTH_ELAPSED_S = "((day_of_month() - 1) * 86400 + time() % 86400)"
-BASELINE_RATE = (f"({MTD_AGO} * 3600\n"
+BASELINE_RATE = (f"({mtd_ago('spend')} * 3600\n"
                  f"    / on () group_left () ({MONTH_ELAPSED_S} - ${{spend_s}}))")
 # The rate holds over the last `spend_short` too (a third of the window): a lump of cost landing at
 # once (a batch's bill, a big parse job) leaves that window before `for` has passed; a runaway does
 # not. A poll that failed within the window mutes it: the cost the outage held back lands in one
 # step when polling resumes, which is a backlog, not a rate (a real runaway shows one window later).
+ANOMALOUS_RATE = f"({BASELINE_RATE} * {threshold('spend_anomaly_factor')})"
 RUNAWAY_SPEND = (
-    f"{SPEND_RATE}\n  > on (provider) ({BASELINE_RATE} * {threshold('spend_anomaly_factor')})\n"
+    f"{SPEND_RATE}\n  > on (provider) {ANOMALOUS_RATE}\n"
     f"and on (provider)\n{SPEND_RATE}\n  > {threshold('runaway_spend_floor_hourly_usd')}\n"
-    f"and on (provider)\n{SPEND_RATE_SHORT}\n  > on (provider) ({BASELINE_RATE} * {threshold('spend_anomaly_factor')})\n"
+    f"and on (provider)\n{spend_rate('spend_short')}\n  > on (provider) {ANOMALOUS_RATE}\n"
     f"and on ()\n({MONTH_ELAPSED_S} - ${{spend_s}} >= ${{spend_baseline_min_s}})\n"
     "unless on (provider)\n(min by (provider) (min_over_time(stackwatch_provider_up[${spend}])) == 0)"
 )
